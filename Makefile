@@ -1,0 +1,42 @@
+# The DSAR service. `make run` brings everything up on dev defaults;
+# `make test` runs the whole suite against real Postgres and Temporal.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?=
+
+.PHONY: all build tools run test vet workflowcheck test-short bench chaos fuzz clean help
+
+all: build
+
+help:
+	@echo "make run    start Postgres, the Temporal dev server and the service (dev mode)"
+	@echo "make test   go vet, workflowcheck and go test -race against real Postgres and Temporal"
+	@echo "make bench  benchmarks (prints figures)"
+	@echo "make chaos  the crash-and-restart run"
+	@echo "make fuzz   a short run of every fuzz target"
+
+build:
+	$(GO) build -o bin/dsar ./cmd/dsar
+
+# The Temporal CLI (dev server) is built from its own module, tools/go.mod.
+tools: bin/temporal
+bin/temporal: tools/go.mod tools/go.sum
+	$(GO) build -modfile=tools/go.mod -o bin/temporal github.com/temporalio/cli/cmd/temporal
+
+run:
+	@scripts/run.sh
+
+vet:
+	$(GO) vet ./...
+
+workflowcheck:
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.3.0 ./workflows/...
+
+test: vet tools
+	@scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 30m ./...
+
+test-short: tools
+	@scripts/with-postgres.sh $(GO) test -short -count=1 ./...
+
+clean:
+	rm -rf bin

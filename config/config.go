@@ -1,0 +1,429 @@
+// Package config loads the service's configuration: defaults for every key,
+// an optional YAML file, then DSAR_* environment variables, in that order of
+// precedence (lowest first). Load validates the result and names the bad key.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+
+	"github.com/opendsar/dsar"
+)
+
+// Modes the service runs in.
+const (
+	ModeDev        = "dev"
+	ModeProduction = "production"
+)
+
+// DevMasterKey is the master key dev mode uses when none is set. DEV ONLY:
+// it is public, and Load refuses it outside dev mode.
+const DevMasterKey = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlISE=" // "dev-only-master-key-do-not-use!!"
+
+// Config is the whole configuration, one typed struct passed down explicitly.
+type Config struct {
+	Mode      string `mapstructure:"mode"`
+	PublicURL string `mapstructure:"public_url"`
+
+	HTTP struct {
+		Addr            string        `mapstructure:"addr"`
+		TLSCert         string        `mapstructure:"tls_cert"`
+		TLSKey          string        `mapstructure:"tls_key"`
+		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
+		FrameAncestors  []string      `mapstructure:"frame_ancestors"`
+		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	} `mapstructure:"http"`
+
+	Database struct {
+		URL          string `mapstructure:"url"`
+		MaxOpenConns int    `mapstructure:"max_open_conns"`
+	} `mapstructure:"database"`
+
+	Temporal struct {
+		Address    string `mapstructure:"address"`
+		Namespace  string `mapstructure:"namespace"`
+		TaskQueue  string `mapstructure:"task_queue"`
+		TLS        bool   `mapstructure:"tls"`
+		TLSCert    string `mapstructure:"tls_cert"`
+		TLSKey     string `mapstructure:"tls_key"`
+		TLSCA      string `mapstructure:"tls_ca"`
+		ServerName string `mapstructure:"server_name"`
+		APIKey     string `mapstructure:"api_key"`
+		UIURL      string `mapstructure:"ui_url"`
+	} `mapstructure:"temporal"`
+
+	Email struct {
+		Provider string `mapstructure:"provider"`
+		From     string `mapstructure:"from"`
+		Resend   struct {
+			APIKey  string `mapstructure:"api_key"`
+			BaseURL string `mapstructure:"base_url"`
+		} `mapstructure:"resend"`
+	} `mapstructure:"email"`
+
+	Crypto struct {
+		MasterKey   string `mapstructure:"master_key"`
+		MasterKeyID string `mapstructure:"master_key_id"`
+		// PreviousKeys are retired master keys, "id:base64" each, kept to
+		// unwrap data keys written before a rotation.
+		PreviousKeys []string `mapstructure:"previous_keys"`
+		// IndexKeyID names the master key the email blind index is derived
+		// from. It stays put across rotations so lookups keep working.
+		IndexKeyID string `mapstructure:"index_key_id"`
+	} `mapstructure:"crypto"`
+
+	Workflow struct {
+		DefaultDeadline           time.Duration `mapstructure:"default_deadline"`
+		DefaultExtension          time.Duration `mapstructure:"default_extension"`
+		ReminderEvery             time.Duration `mapstructure:"reminder_every"`
+		StallAfter                time.Duration `mapstructure:"stall_after"`
+		DeadlineWarningBefore     time.Duration `mapstructure:"deadline_warning_before"`
+		OverdueAlertEvery         time.Duration `mapstructure:"overdue_alert_every"`
+		VerificationReminderAfter time.Duration `mapstructure:"verification_reminder_after"`
+		VerificationExpiry        time.Duration `mapstructure:"verification_expiry"`
+		AssignmentAlertEvery      time.Duration `mapstructure:"assignment_alert_every"`
+	} `mapstructure:"workflow"`
+
+	Jurisdictions dsar.Rules `mapstructure:"jurisdictions"`
+
+	Alerts struct {
+		Mode       string `mapstructure:"mode"`
+		DigestTime string `mapstructure:"digest_time"`
+		Timezone   string `mapstructure:"timezone"`
+	} `mapstructure:"alerts"`
+
+	Company struct {
+		Name          string `mapstructure:"name"`
+		PrivacyURL    string `mapstructure:"privacy_url"`
+		PrimaryColor  string `mapstructure:"primary_color"`
+		AccentColor   string `mapstructure:"accent_color"`
+		SupportEmail  string `mapstructure:"support_email"`
+		AuthorityName string `mapstructure:"authority_name"`
+		AuthorityURL  string `mapstructure:"authority_url"`
+	} `mapstructure:"company"`
+
+	Intake struct {
+		MaxUploadBytes  int64         `mapstructure:"max_upload_bytes"`
+		CaptchaMaxNum   int64         `mapstructure:"captcha_max_number"`
+		CaptchaExpiry   time.Duration `mapstructure:"captcha_expiry"`
+		RatePerMinute   int           `mapstructure:"rate_per_minute"`
+		TokenExpiry     time.Duration `mapstructure:"token_expiry"`
+		CaptchaDisabled bool          `mapstructure:"captcha_disabled"`
+	} `mapstructure:"intake"`
+
+	Auth struct {
+		SessionIdle     time.Duration `mapstructure:"session_idle"`
+		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
+		LoginPerMinute  int           `mapstructure:"login_per_minute"`
+	} `mapstructure:"auth"`
+
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+}
+
+// defaults holds every key with its default. Every key must be here: viper
+// only maps environment variables onto keys it knows.
+func defaults() map[string]any {
+	return map[string]any{
+		"mode":       ModeProduction,
+		"public_url": "http://localhost:8080",
+
+		"http.addr":             ":8080",
+		"http.tls_cert":         "",
+		"http.tls_key":          "",
+		"http.trusted_proxies":  []string{},
+		"http.frame_ancestors":  []string{},
+		"http.shutdown_timeout": 15 * time.Second,
+
+		"database.url":            "",
+		"database.max_open_conns": 20,
+
+		"temporal.address":     "127.0.0.1:7233",
+		"temporal.namespace":   "default",
+		"temporal.task_queue":  "dsar",
+		"temporal.tls":         false,
+		"temporal.tls_cert":    "",
+		"temporal.tls_key":     "",
+		"temporal.tls_ca":      "",
+		"temporal.server_name": "",
+		"temporal.api_key":     "",
+		"temporal.ui_url":      "http://localhost:8233",
+
+		"email.provider":        "resend",
+		"email.from":            "Privacy Team <privacy@example.com>",
+		"email.resend.api_key":  "",
+		"email.resend.base_url": "https://api.resend.com/",
+
+		"crypto.master_key":    "",
+		"crypto.master_key_id": "k1",
+		"crypto.previous_keys": []string{},
+		"crypto.index_key_id":  "",
+
+		"workflow.default_deadline":            720 * time.Hour,
+		"workflow.default_extension":           720 * time.Hour,
+		"workflow.reminder_every":              120 * time.Hour,
+		"workflow.stall_after":                 120 * time.Hour,
+		"workflow.deadline_warning_before":     120 * time.Hour,
+		"workflow.overdue_alert_every":         24 * time.Hour,
+		"workflow.verification_reminder_after": 24 * time.Hour,
+		"workflow.verification_expiry":         168 * time.Hour,
+		"workflow.assignment_alert_every":      24 * time.Hour,
+
+		"jurisdictions": dsar.DefaultRules,
+
+		"alerts.mode":        "digest",
+		"alerts.digest_time": "17:00",
+		"alerts.timezone":    "UTC",
+
+		"company.name":           "Example Company",
+		"company.privacy_url":    "",
+		"company.primary_color":  "#1f4e79",
+		"company.accent_color":   "#0b7a4b",
+		"company.support_email":  "",
+		"company.authority_name": "your data protection supervisory authority",
+		"company.authority_url":  "",
+
+		"intake.max_upload_bytes":   10 << 20,
+		"intake.captcha_max_number": 100000,
+		"intake.captcha_expiry":     10 * time.Minute,
+		"intake.rate_per_minute":    10,
+		"intake.token_expiry":       168 * time.Hour,
+		"intake.captcha_disabled":   false,
+
+		"auth.session_idle":     30 * time.Minute,
+		"auth.session_absolute": 12 * time.Hour,
+		"auth.login_per_minute": 5,
+
+		"log.level":  "info",
+		"log.format": "text",
+	}
+}
+
+// devDefaults are applied in dev mode to keys the user left unset. DEV ONLY.
+func devDefaults() map[string]any {
+	return map[string]any{
+		"crypto.master_key": DevMasterKey,
+		"email.provider":    "outbox",
+	}
+}
+
+// Load reads the configuration: defaults, then the YAML file at path (if
+// path is not empty), then the environment. It returns an error naming the
+// first bad key.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix("DSAR")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	// DATABASE_URL is what every Postgres tool reads; honour it too.
+	_ = v.BindEnv("database.url", "DSAR_DATABASE_URL", "DATABASE_URL")
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config: read %s: %w", path, err)
+		}
+	}
+	return build(v)
+}
+
+// FromMap builds a configuration from the defaults and the given keys only,
+// ignoring the environment: for tests and tools.
+func FromMap(settings map[string]any) (*Config, error) {
+	v := viper.New()
+	for k, val := range settings {
+		v.Set(k, val)
+	}
+	return build(v)
+}
+
+func build(v *viper.Viper) (*Config, error) {
+	for k, val := range defaults() {
+		v.SetDefault(k, val)
+	}
+	if v.GetString("mode") == ModeDev {
+		for k, val := range devDefaults() {
+			if !v.IsSet(k) || v.GetString(k) == "" {
+				v.Set(k, val)
+			}
+		}
+	}
+	var c Config
+	hook := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+		mapstructure.TextUnmarshallerHookFunc(),
+	))
+	if err := v.Unmarshal(&c, hook); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Dev reports whether the service runs in dev mode.
+func (c *Config) Dev() bool { return c.Mode == ModeDev }
+
+// Validate checks every key and returns an error naming the first bad one.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config: %s (env DSAR_%s): %s", key, strings.ToUpper(strings.ReplaceAll(key, ".", "_")), fmt.Sprintf(format, args...))
+	}
+	if c.Mode != ModeDev && c.Mode != ModeProduction {
+		return bad("mode", "must be %q or %q, not %q", ModeDev, ModeProduction, c.Mode)
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("public_url", "must be an absolute http(s) URL, not %q", c.PublicURL)
+	}
+	if c.HTTP.Addr == "" {
+		return bad("http.addr", "must not be empty")
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		return bad("http.tls_cert", "http.tls_cert and http.tls_key go together")
+	}
+	if c.Database.URL == "" {
+		return bad("database.url", "must be set (DATABASE_URL works too)")
+	}
+	if c.Database.MaxOpenConns < 1 {
+		return bad("database.max_open_conns", "must be at least 1")
+	}
+	if c.Temporal.Address == "" {
+		return bad("temporal.address", "must not be empty")
+	}
+	if c.Temporal.Namespace == "" {
+		return bad("temporal.namespace", "must not be empty")
+	}
+	if c.Temporal.TaskQueue == "" {
+		return bad("temporal.task_queue", "must not be empty")
+	}
+	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
+		return bad("temporal.tls_cert", "temporal.tls_cert and temporal.tls_key go together")
+	}
+	switch c.Email.Provider {
+	case "outbox":
+		if !c.Dev() {
+			return bad("email.provider", "outbox keeps mail in the database and is for dev mode only; use resend")
+		}
+	case "resend":
+		if c.Email.Resend.APIKey == "" && !c.Dev() {
+			return bad("email.resend.api_key", "must be set when email.provider is resend")
+		}
+		if _, err := url.Parse(c.Email.Resend.BaseURL); err != nil || c.Email.Resend.BaseURL == "" {
+			return bad("email.resend.base_url", "must be a URL")
+		}
+	default:
+		return bad("email.provider", "must be resend or outbox, not %q", c.Email.Provider)
+	}
+	if c.Email.From == "" {
+		return bad("email.from", "must not be empty")
+	}
+	if c.Crypto.MasterKey == "" {
+		return bad("crypto.master_key", "must be set to 32 random bytes in base64 (openssl rand -base64 32)")
+	}
+	if c.Crypto.MasterKey == DevMasterKey && !c.Dev() {
+		return bad("crypto.master_key", "is the public dev-only key; set a secret one outside dev mode")
+	}
+	if k, err := base64.StdEncoding.DecodeString(c.Crypto.MasterKey); err != nil || len(k) != 32 {
+		return bad("crypto.master_key", "must be 32 bytes in base64")
+	}
+	if c.Crypto.MasterKeyID == "" || strings.Contains(c.Crypto.MasterKeyID, ":") {
+		return bad("crypto.master_key_id", "must be a short name without ':'")
+	}
+	for _, pk := range c.Crypto.PreviousKeys {
+		id, key, ok := strings.Cut(pk, ":")
+		if k, err := base64.StdEncoding.DecodeString(key); !ok || id == "" || err != nil || len(k) != 32 {
+			return bad("crypto.previous_keys", "each entry must be id:base64 of 32 bytes")
+		}
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"workflow.default_deadline", c.Workflow.DefaultDeadline},
+		{"workflow.reminder_every", c.Workflow.ReminderEvery},
+		{"workflow.stall_after", c.Workflow.StallAfter},
+		{"workflow.deadline_warning_before", c.Workflow.DeadlineWarningBefore},
+		{"workflow.overdue_alert_every", c.Workflow.OverdueAlertEvery},
+		{"workflow.verification_reminder_after", c.Workflow.VerificationReminderAfter},
+		{"workflow.verification_expiry", c.Workflow.VerificationExpiry},
+		{"workflow.assignment_alert_every", c.Workflow.AssignmentAlertEvery},
+		{"intake.captcha_expiry", c.Intake.CaptchaExpiry},
+		{"intake.token_expiry", c.Intake.TokenExpiry},
+		{"auth.session_idle", c.Auth.SessionIdle},
+		{"auth.session_absolute", c.Auth.SessionAbsolute},
+	} {
+		if d.val <= 0 {
+			return bad(d.key, "must be a positive duration such as 120h")
+		}
+	}
+	if c.Workflow.DefaultExtension < 0 {
+		return bad("workflow.default_extension", "must not be negative")
+	}
+	if c.Workflow.VerificationReminderAfter >= c.Workflow.VerificationExpiry {
+		return bad("workflow.verification_reminder_after", "must be shorter than workflow.verification_expiry")
+	}
+	for i, r := range c.Jurisdictions {
+		if r.ID == "" || r.Period.IsZero() || len(r.Countries)+len(r.Regions) == 0 {
+			return bad(fmt.Sprintf("jurisdictions[%d]", i), "each rule needs an id, a period and countries or regions")
+		}
+	}
+	switch c.Alerts.Mode {
+	case "digest", "immediate":
+	default:
+		return bad("alerts.mode", "must be digest or immediate, not %q", c.Alerts.Mode)
+	}
+	if _, err := time.Parse("15:04", c.Alerts.DigestTime); err != nil {
+		return bad("alerts.digest_time", "must be HH:MM, not %q", c.Alerts.DigestTime)
+	}
+	if _, err := time.LoadLocation(c.Alerts.Timezone); err != nil {
+		return bad("alerts.timezone", "unknown time zone %q", c.Alerts.Timezone)
+	}
+	if c.Company.Name == "" {
+		return bad("company.name", "must not be empty")
+	}
+	if c.Intake.MaxUploadBytes < 1024 {
+		return bad("intake.max_upload_bytes", "must be at least 1024")
+	}
+	if c.Intake.CaptchaMaxNum < 1 {
+		return bad("intake.captcha_max_number", "must be positive")
+	}
+	if c.Intake.CaptchaDisabled && !c.Dev() {
+		return bad("intake.captcha_disabled", "only dev mode may turn the captcha off")
+	}
+	if c.Intake.RatePerMinute < 1 {
+		return bad("intake.rate_per_minute", "must be at least 1")
+	}
+	if c.Auth.LoginPerMinute < 1 {
+		return bad("auth.login_per_minute", "must be at least 1")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "must be text or json")
+	}
+	return nil
+}
+
+// DigestLocation is the time zone of the daily alert digest.
+func (c *Config) DigestLocation() *time.Location {
+	loc, err := time.LoadLocation(c.Alerts.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}

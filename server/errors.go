@@ -1,0 +1,107 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/opendsar/dsar"
+)
+
+// statusOf maps each error code to its HTTP status: the one table.
+var statusOf = map[string]int{
+	dsar.EINVALID:      http.StatusUnprocessableEntity,
+	dsar.EBADREQUEST:   http.StatusBadRequest,
+	dsar.EUNAUTHORIZED: http.StatusUnauthorized,
+	dsar.EFORBIDDEN:    http.StatusForbidden,
+	dsar.ENOTFOUND:     http.StatusNotFound,
+	dsar.ECONFLICT:     http.StatusConflict,
+	dsar.EGONE:         http.StatusGone,
+	dsar.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	dsar.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	dsar.ERATELIMITED:  http.StatusTooManyRequests,
+	dsar.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	dsar.EINTERNAL:     http.StatusInternalServerError,
+}
+
+var errNotFound = dsar.Errorf(dsar.ENOTFOUND, "not found")
+
+// ErrorBody is the JSON shape of every error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong; Fields names each bad field.
+type ErrorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// fail answers with the status and JSON body for err. Internal errors are
+// logged and answered with a generic message: no stack, no SQL.
+func (s *Server) fail(c *gin.Context, err error) {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		err = errNotFound
+	}
+	code := dsar.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.Log.Error("request failed", "route", c.FullPath(), "method", c.Request.Method, "err", err)
+	}
+	var fields map[string]string
+	var de *dsar.Error
+	if errors.As(err, &de) {
+		fields = de.Fields
+	}
+	s.failWith(c, status, code, dsar.ErrorMessage(err), fields)
+}
+
+func (s *Server) failWith(c *gin.Context, status int, code, message string, fields map[string]string) {
+	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: message, Fields: fields}})
+}
+
+// maxJSONBody bounds every JSON body the API reads.
+const maxJSONBody = 1 << 20
+
+// bindJSON decodes the request's JSON body into v, refusing bodies that are
+// not JSON, too large, or hold unknown fields. Errors are *dsar.Error.
+func bindJSON(c *gin.Context, v any) error {
+	ct := c.ContentType()
+	if ct != "application/json" {
+		return dsar.Errorf(dsar.EUNSUPPORTED, "send the body as application/json")
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return dsar.Errorf(dsar.ETOOLARGE, "the body is larger than %d bytes", maxJSONBody)
+		case errors.As(err, &ute):
+			return &dsar.Error{Code: dsar.EINVALID, Message: "a field has the wrong type",
+				Fields: map[string]string{ute.Field: "must be " + ute.Type.String()}}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &dsar.Error{Code: dsar.EINVALID, Message: "unknown field", Fields: map[string]string{f: "unknown field"}}
+		case errors.Is(err, io.EOF):
+			return dsar.Errorf(dsar.EBADREQUEST, "the body is empty")
+		}
+		return dsar.Errorf(dsar.EBADREQUEST, "the body is not valid JSON")
+	}
+	if dec.More() {
+		return dsar.Errorf(dsar.EBADREQUEST, "the body holds more than one JSON value")
+	}
+	return nil
+}

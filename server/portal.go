@@ -1,0 +1,4 @@
+package server
+
+// portalRoutes are the end-user portal's routes.
+func (s *Server) portalRoutes() {}

@@ -1,0 +1,123 @@
+// Package store is the service's Postgres storage, through sqlx and lib/pq.
+// Each method carries its SQL beside it. Driver errors are translated into
+// *dsar.Error codes (no rows → ENOTFOUND, unique violation → ECONFLICT, ...)
+// so no caller imports database/sql.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/opendsar/dsar"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the service's database handle.
+type DB struct {
+	*sqlx.DB
+}
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN;
+// its sslmode is honoured) and checks that it answers.
+func Open(ctx context.Context, url string, maxOpen int) (*DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxOpen)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return &DB{db}, nil
+}
+
+// Migrate applies every migration not yet applied, holding a Postgres
+// session lock so that processes starting together migrate once.
+func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("store: migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB.DB, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+		}
+	}
+	return nil
+}
+
+// Tx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", Translate(err))
+	}
+	return nil
+}
+
+// Translate turns driver errors into *dsar.Error codes: no rows is
+// ENOTFOUND, a unique violation ECONFLICT, a foreign-key or check violation
+// EINVALID. Other errors are returned as they are.
+func Translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &dsar.Error{Code: dsar.ENOTFOUND, Message: "not found"}
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return &dsar.Error{Code: dsar.ECONFLICT, Message: "already exists"}
+		case "23503":
+			return &dsar.Error{Code: dsar.EINVALID, Message: "refers to something that does not exist"}
+		case "23514", "22P02":
+			return &dsar.Error{Code: dsar.EINVALID, Message: "a value is not valid"}
+		}
+	}
+	return err
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.PingContext(ctx)
+}

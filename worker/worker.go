@@ -1,0 +1,27 @@
+// Package worker registers the DSAR workflows and activities with a Temporal
+// worker and runs it.
+package worker
+
+import (
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/workflows"
+	"go.temporal.io/sdk/workflow"
+)
+
+// New returns a worker on taskQueue with every workflow and activity
+// registered. The caller starts and stops it.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	Register(w, acts)
+	return w
+}
+
+// Register registers the workflows and activities on any registry: a
+// worker, a replayer or a test environment.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.DSAR, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterActivity(acts)
+}

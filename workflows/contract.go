@@ -1,0 +1,251 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opendsar/dsar"
+)
+
+// WorkflowName is the registered name of the request workflow.
+const WorkflowName = "DSAR"
+
+// WorkflowID is the id of a request's workflow: its business key.
+func WorkflowID(requestID string) string { return "dsar-" + requestID }
+
+// Signal and query names of the request workflow.
+const (
+	SignalEmailVerified    = "email-verified"
+	SignalIdentityDecided  = "identity-decided"
+	SignalSourcesAssigned  = "data-sources-assigned"
+	SignalTaskCompleted    = "task-completed"
+	SignalDeadlineExtended = "deadline-extended"
+	SignalRequestClosed    = "request-closed"
+	QueryState             = "state"
+)
+
+// Periods are the lifecycle's periods, read from config when a request
+// starts and carried in its input: workflow code never reads config.
+type Periods struct {
+	ReminderEvery             time.Duration // unassigned reminders to org owners
+	StallAfter                time.Duration // a task that has not moved for this long alerts its owners
+	DeadlineWarningBefore     time.Duration
+	OverdueAlertEvery         time.Duration
+	VerificationReminderAfter time.Duration
+	VerificationExpiry        time.Duration
+	AssignmentAlertEvery      time.Duration // at most one assignment alert per owner in this period
+}
+
+// Input starts a request workflow. It holds the request id and non-PII
+// metadata only; PII stays sealed in Postgres.
+type Input struct {
+	RequestID       string
+	RequestType     dsar.RequestType
+	RequestorType   dsar.RequestorType
+	Country         string
+	Region          string
+	SubmittedAt     time.Time
+	Deadline        time.Time
+	DeadlineRule    string      // rule id, or "default"
+	MaxExtension    dsar.Period // how far the deadline may be extended in all
+	Periods         Periods
+	ImmediateAlerts bool // send staff alerts at once instead of in the daily digest
+}
+
+// EmailVerified is the payload of SignalEmailVerified.
+type EmailVerified struct {
+	At time.Time
+}
+
+// IdentityDecision is the payload of SignalIdentityDecided. Refused closes
+// the request as rejected with reason identity_not_verified.
+type IdentityDecision struct {
+	Verified bool
+	Note     string
+	By       string // staff user id
+}
+
+// Assignment is the payload of SignalSourcesAssigned: one task per data
+// source; sources already assigned are ignored.
+type Assignment struct {
+	DataSourceIDs []string
+	By            string
+}
+
+// TaskCompletion is the payload of SignalTaskCompleted.
+type TaskCompletion struct {
+	DataSourceID string
+	Note         string
+	By           string
+}
+
+// Extension is the payload of SignalDeadlineExtended.
+type Extension struct {
+	Days   int
+	Reason string
+	By     string
+}
+
+// Outcomes of a closure.
+const (
+	OutcomeCompleted = "completed"
+	OutcomeRejected  = "rejected"
+)
+
+// Closure is the payload of SignalRequestClosed.
+type Closure struct {
+	Outcome string // OutcomeCompleted or OutcomeRejected
+	Reasons []dsar.RejectReason
+	Note    string
+	By      string
+}
+
+// Task statuses.
+const (
+	TaskOpen      = "open"
+	TaskCompleted = "completed"
+)
+
+// TaskState is one data source's task.
+type TaskState struct {
+	DataSourceID   string     `json:"data_source_id"`
+	Status         string     `json:"status"`
+	AssignedAt     time.Time  `json:"assigned_at"`
+	LastActivityAt time.Time  `json:"last_activity_at"`
+	CompletedAt    *time.Time `json:"completed_at"`
+	CompletedBy    string     `json:"completed_by,omitempty"`
+	Note           string     `json:"note"`
+}
+
+// TimelineEntry is one thing that happened to the request.
+type TimelineEntry struct {
+	At     time.Time `json:"at"`
+	Event  string    `json:"event"`
+	Actor  string    `json:"actor,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// State is the whole state of a request, as QueryState returns it.
+type State struct {
+	RequestID        string              `json:"request_id"`
+	Status           dsar.Status         `json:"status"`
+	SubmittedAt      time.Time           `json:"submitted_at"`
+	Deadline         time.Time           `json:"deadline"`
+	OriginalDeadline time.Time           `json:"original_deadline"`
+	DeadlineRule     string              `json:"deadline_rule"`
+	MaxExtension     dsar.Period         `json:"max_extension"`
+	Extended         bool                `json:"extended"`
+	ExtensionDays    int                 `json:"extension_days"`
+	ExtensionReason  string              `json:"extension_reason,omitempty"`
+	Overdue          bool                `json:"overdue"`
+	Tasks            []TaskState         `json:"tasks"`
+	CloseReasons     []dsar.RejectReason `json:"close_reasons,omitempty"`
+	ClosedAt         *time.Time          `json:"closed_at,omitempty"`
+	Timeline         []TimelineEntry     `json:"timeline"`
+}
+
+// Task returns the task of a data source, if there is one.
+func (s *State) Task(dataSourceID string) (*TaskState, bool) {
+	for i := range s.Tasks {
+		if s.Tasks[i].DataSourceID == dataSourceID {
+			return &s.Tasks[i], true
+		}
+	}
+	return nil, false
+}
+
+// OpenTasks counts the tasks not yet completed.
+func (s *State) OpenTasks() int {
+	n := 0
+	for _, t := range s.Tasks {
+		if t.Status == TaskOpen {
+			n++
+		}
+	}
+	return n
+}
+
+// Allows reports whether the request in state s accepts the signal with
+// payload p, and if not, a *dsar.Error (ECONFLICT, or EINVALID for a bad
+// payload) saying why. The API calls it before signalling, to answer 409;
+// the workflow calls it again on receipt, since a signal can lose a race.
+func (s *State) Allows(signal string, p any) error {
+	conflict := func(what string) error {
+		return dsar.Errorf(dsar.ECONFLICT, "cannot %s: the request is %s", what, s.Status)
+	}
+	if s.Status.Closed() {
+		return conflict(map[string]string{
+			SignalEmailVerified: "verify the email", SignalIdentityDecided: "decide identity",
+			SignalSourcesAssigned: "assign data sources", SignalTaskCompleted: "complete a task",
+			SignalDeadlineExtended: "extend the deadline", SignalRequestClosed: "close the request",
+		}[signal])
+	}
+	switch signal {
+	case SignalEmailVerified:
+		if s.Status != dsar.StatusPendingEmailVerification {
+			return conflict("verify the email")
+		}
+	case SignalIdentityDecided:
+		if s.Status != dsar.StatusAwaitingIdentity {
+			return conflict("decide identity")
+		}
+	case SignalSourcesAssigned:
+		if s.Status == dsar.StatusPendingEmailVerification || s.Status == dsar.StatusAwaitingIdentity {
+			return conflict("assign data sources before identity is verified")
+		}
+		a, _ := p.(Assignment)
+		if len(a.DataSourceIDs) == 0 {
+			return dsar.Invalid(map[string]string{"data_source_ids": "name at least one data source"})
+		}
+	case SignalTaskCompleted:
+		c, _ := p.(TaskCompletion)
+		t, ok := s.Task(c.DataSourceID)
+		if !ok {
+			return dsar.Errorf(dsar.ENOTFOUND, "no task for data source %s on this request", c.DataSourceID)
+		}
+		if t.Status != TaskOpen {
+			return dsar.Errorf(dsar.ECONFLICT, "the task is already completed")
+		}
+	case SignalDeadlineExtended:
+		e, _ := p.(Extension)
+		if s.Status == dsar.StatusPendingEmailVerification {
+			return conflict("extend the deadline")
+		}
+		if e.Days < 1 {
+			return dsar.Invalid(map[string]string{"days": "must be at least 1"})
+		}
+		if e.Reason == "" {
+			return dsar.Invalid(map[string]string{"reason": "an extension needs a reason"})
+		}
+		limit := s.MaxExtension.AddTo(s.OriginalDeadline)
+		if s.Deadline.AddDate(0, 0, e.Days).After(limit) {
+			return dsar.Invalid(map[string]string{"days": fmt.Sprintf("the rule %s allows extending up to %s (%s in all)",
+				s.DeadlineRule, limit.UTC().Format(time.DateOnly), s.MaxExtension)})
+		}
+	case SignalRequestClosed:
+		c, _ := p.(Closure)
+		switch c.Outcome {
+		case OutcomeCompleted:
+			if s.Status != dsar.StatusReadyToClose {
+				if s.Status == dsar.StatusInProgress && s.OpenTasks() > 0 {
+					return dsar.Errorf(dsar.ECONFLICT, "cannot complete: %d task(s) are still open (the request is %s)", s.OpenTasks(), s.Status)
+				}
+				return conflict("complete the request")
+			}
+		case OutcomeRejected:
+			if len(c.Reasons) == 0 {
+				return dsar.Invalid(map[string]string{"reasons": "name at least one reason"})
+			}
+			for _, r := range c.Reasons {
+				if !r.Valid() {
+					return dsar.Invalid(map[string]string{"reasons": fmt.Sprintf("unknown reason %q", r)})
+				}
+			}
+		default:
+			return dsar.Invalid(map[string]string{"outcome": "must be completed or rejected"})
+		}
+	default:
+		return dsar.Errorf(dsar.EINVALID, "unknown signal %q", signal)
+	}
+	return nil
+}
