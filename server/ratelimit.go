@@ -1,0 +1,82 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+)
+
+// Limiter is a token-bucket rate limiter per key (a client address, an
+// account): perMinute requests a minute, with bursts of the same size.
+// It is per process; behind several replicas each keeps its own count.
+type Limiter struct {
+	mu        sync.Mutex
+	perMinute float64
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// NewLimiter returns a limiter allowing perMinute requests a minute per key.
+func NewLimiter(perMinute int) *Limiter {
+	return &Limiter{perMinute: float64(perMinute), buckets: map[string]*bucket{}, lastSweep: time.Now()}
+}
+
+// Allow takes one token for key and reports whether there was one, and if
+// not, how long until there is.
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Sub(l.lastSweep) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.at) > 2*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.lastSweep = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.perMinute, at: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(l.perMinute, b.tokens+now.Sub(b.at).Minutes()*l.perMinute)
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / l.perMinute * float64(time.Minute))
+	return false, wait
+}
+
+// rateLimit is middleware that allows each client address perMinute
+// requests a minute on the routes it guards, answering 429 with
+// Retry-After beyond that.
+func (s *Server) rateLimit(l *Limiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if ok, wait := l.Allow(c.ClientIP()); !ok {
+			tooMany(c, wait)
+			return
+		}
+		c.Next()
+	}
+}
+
+// tooMany answers 429 with a Retry-After header.
+func tooMany(c *gin.Context, wait time.Duration) {
+	c.Header("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+	c.AbortWithStatusJSON(http.StatusTooManyRequests, ErrorBody{Error: ErrorDetail{
+		Code: dsar.ERATELIMITED, Message: "too many requests; try again later"}})
+}
