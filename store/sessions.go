@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
+)
+
+// Session kinds.
+const (
+	SessionStaff  = "staff"
+	SessionPortal = "portal"
+)
+
+// Session is a signed-in staff user's or portal account's session. Only the
+// hash of its token is stored.
+type Session struct {
+	Kind       string    `db:"kind"`
+	SubjectID  string    `db:"subject_id"` // users.id for staff, portal_accounts.id for portal
+	CreatedAt  time.Time `db:"created_at"`
+	LastSeenAt time.Time `db:"last_seen_at"`
+	ExpiresAt  time.Time `db:"expires_at"` // the absolute expiry
+}
+
+// CreateSession starts a session of kind (SessionStaff or SessionPortal) for
+// subjectID and returns its raw token, for the client only. The session ends
+// after idle without use or at absolute after creation, whichever is first.
+func (db *DB) CreateSession(ctx context.Context, kind, subjectID string, idle, absolute time.Duration) (string, error) {
+	var userID, accountID *string
+	switch kind {
+	case SessionStaff:
+		userID = &subjectID
+	case SessionPortal:
+		accountID = &subjectID
+	default:
+		return "", fmt.Errorf("store: create session: unknown kind %q", kind)
+	}
+	if _, err := uuid.Parse(subjectID); err != nil {
+		return "", dsar.Errorf(dsar.EINVALID, "store: create session: subject %q is not an id", subjectID)
+	}
+	raw := crypto.NewToken()
+	const q = `INSERT INTO sessions (token_hash, kind, user_id, portal_account_id, expires_at)
+		VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`
+	if _, err := db.ExecContext(ctx, q, crypto.HashToken(raw), kind, userID, accountID, absolute.Seconds()); err != nil {
+		return "", fmt.Errorf("store: create %s session: %w", kind, Translate(err))
+	}
+	return raw, nil
+}
+
+// Session returns the live session of kind with token raw and slides its
+// last use to now. A malformed, unknown, revoked, idle-expired or expired
+// token is EUNAUTHORIZED (idle is checked here, on each use, from the last
+// use); so is a staff session of a disabled user.
+func (db *DB) Session(ctx context.Context, kind, raw string, idle time.Duration) (Session, error) {
+	unauthorized := dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; sign in again")
+	if !crypto.ValidToken(raw) {
+		return Session{}, unauthorized
+	}
+	const q = `UPDATE sessions s SET last_seen_at = now()
+		WHERE s.token_hash = $1 AND s.kind = $2 AND s.revoked_at IS NULL
+		  AND s.expires_at > now() AND s.last_seen_at + make_interval(secs => $3) > now()
+		  AND (s.kind <> 'staff' OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.disabled_at IS NULL))
+		RETURNING s.kind, coalesce(s.user_id, s.portal_account_id)::text AS subject_id,
+		          s.created_at, s.last_seen_at, s.expires_at`
+	var s Session
+	if err := db.GetContext(ctx, &s, q, crypto.HashToken(raw), kind, idle.Seconds()); err != nil {
+		if dsar.ErrorCode(Translate(err)) == dsar.ENOTFOUND {
+			return Session{}, unauthorized
+		}
+		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	return s, nil
+}
+
+// RevokeSession ends the session with token raw. Revoking an unknown or
+// already revoked session is not an error.
+func (db *DB) RevokeSession(ctx context.Context, raw string) error {
+	if !crypto.ValidToken(raw) {
+		return nil
+	}
+	const q = `UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL`
+	if _, err := db.ExecContext(ctx, q, crypto.HashToken(raw)); err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeSessions ends every session of kind for subjectID (a user disabled,
+// a password changed).
+func (db *DB) RevokeSessions(ctx context.Context, kind, subjectID string) error {
+	const q = `UPDATE sessions SET revoked_at = now()
+		WHERE kind = $1 AND coalesce(user_id, portal_account_id)::text = $2 AND revoked_at IS NULL`
+	if _, err := db.ExecContext(ctx, q, kind, subjectID); err != nil {
+		return fmt.Errorf("store: revoke sessions: %w", err)
+	}
+	return nil
+}
