@@ -111,6 +111,7 @@ type TaskState struct {
 	DataSourceID   string     `json:"data_source_id"`
 	Status         string     `json:"status"`
 	AssignedAt     time.Time  `json:"assigned_at"`
+	AssignedBy     string     `json:"assigned_by,omitempty"`
 	LastActivityAt time.Time  `json:"last_activity_at"`
 	CompletedAt    *time.Time `json:"completed_at"`
 	CompletedBy    string     `json:"completed_by,omitempty"`
@@ -142,6 +143,12 @@ type State struct {
 	CloseReasons     []dsar.RejectReason `json:"close_reasons,omitempty"`
 	ClosedAt         *time.Time          `json:"closed_at,omitempty"`
 	Timeline         []TimelineEntry     `json:"timeline"`
+
+	EmailVerifiedAt   *time.Time `json:"email_verified_at,omitempty"`
+	IdentityDecidedAt *time.Time `json:"identity_decided_at,omitempty"`
+	IdentityVerified  *bool      `json:"identity_verified,omitempty"`
+	ExtendedAt        *time.Time `json:"extended_at,omitempty"`
+	CloseNote         string     `json:"close_note,omitempty"` // staff only: never sent to the requester
 }
 
 // Task returns the task of a data source, if there is one.

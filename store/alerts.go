@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Alert kinds: what a staff alert is about.
+const (
+	AlertNewRequest      = "new_request"      // a request was verified and waits for data sources
+	AlertUnassigned      = "unassigned"       // still no data sources, days after verification
+	AlertTaskAssigned    = "task_assigned"    // a data source the recipient owns was assigned
+	AlertTaskStalled     = "task_stalled"     // a task has not moved for days
+	AlertDeadlineWarning = "deadline_warning" // the deadline is near
+	AlertOverdue         = "overdue"          // the deadline has passed
+)
+
+// AlertLabel is an alert kind in words, for the digest mail.
+func AlertLabel(kind string) string {
+	switch kind {
+	case AlertNewRequest:
+		return "New verified request waiting for data sources"
+	case AlertUnassigned:
+		return "Request still has no data sources assigned"
+	case AlertTaskAssigned:
+		return "A data source you own was assigned to a request"
+	case AlertTaskStalled:
+		return "A task on a data source you own has not moved"
+	case AlertDeadlineWarning:
+		return "Deadline approaching"
+	case AlertOverdue:
+		return "Request is overdue"
+	}
+	return kind
+}
+
+// Alert is one staff alert.
+type Alert struct {
+	ID          int64           `db:"id" json:"id"`
+	DedupeKey   string          `db:"dedupe_key" json:"-"`
+	RecipientID string          `db:"recipient_id" json:"recipient_id"`
+	RequestID   *string         `db:"request_id" json:"request_id,omitempty"`
+	Kind        string          `db:"kind" json:"kind"`
+	Detail      json.RawMessage `db:"detail" json:"detail"`
+	CreatedAt   time.Time       `db:"created_at" json:"created_at"`
+	SentAt      *time.Time      `db:"sent_at" json:"sent_at,omitempty"`
+}
+
+// NewAlert is an alert to record. DedupeKey makes recording idempotent: a
+// second alert with the same key is dropped. Detail holds no PII.
+type NewAlert struct {
+	DedupeKey   string
+	RecipientID string
+	RequestID   string
+	Kind        string
+	Detail      map[string]any
+}
+
+// RecordAlerts stores the alerts not yet stored (by dedupe key) and returns
+// how many were new.
+func (db *DB) RecordAlerts(ctx context.Context, alerts []NewAlert) (int, error) {
+	n := 0
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		n = 0
+		for _, a := range alerts {
+			detail, err := json.Marshal(a.Detail)
+			if err != nil {
+				return fmt.Errorf("store: alert detail: %w", err)
+			}
+			if a.Detail == nil {
+				detail = []byte("{}")
+			}
+			var rid *string
+			if a.RequestID != "" {
+				rid = &a.RequestID
+			}
+			const q = `INSERT INTO alerts (dedupe_key, recipient_id, request_id, kind, detail)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`
+			res, err := tx.ExecContext(ctx, q, a.DedupeKey, a.RecipientID, rid, a.Kind, detail)
+			if err != nil {
+				return fmt.Errorf("store: record alert %s: %w", a.Kind, Translate(err))
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// SourceOwner is an active owner of a data source.
+type SourceOwner struct {
+	UserID         string `db:"user_id"`
+	DataSourceID   string `db:"data_source_id"`
+	DataSourceName string `db:"name"`
+}
+
+// SourceOwners lists the active (not disabled) owners of the given data
+// sources, one row per owner and source.
+func (db *DB) SourceOwners(ctx context.Context, dataSourceIDs []string) ([]SourceOwner, error) {
+	const q = `SELECT o.user_id, o.data_source_id, ds.name
+		FROM data_source_owners o JOIN data_sources ds ON ds.id = o.data_source_id JOIN users u ON u.id = o.user_id
+		WHERE o.data_source_id::text = ANY($1) AND u.disabled_at IS NULL
+		ORDER BY o.user_id, ds.name`
+	out := []SourceOwner{}
+	if err := db.SelectContext(ctx, &out, q, pq.Array(dataSourceIDs)); err != nil {
+		return nil, fmt.Errorf("store: data source owners: %w", err)
+	}
+	return out, nil
+}
+
+// PendingAlertRecipients lists the users with alerts not yet sent.
+func (db *DB) PendingAlertRecipients(ctx context.Context) ([]string, error) {
+	const q = `SELECT DISTINCT recipient_id FROM alerts WHERE sent_at IS NULL ORDER BY recipient_id`
+	out := []string{}
+	if err := db.SelectContext(ctx, &out, q); err != nil {
+		return nil, fmt.Errorf("store: pending alert recipients: %w", err)
+	}
+	return out, nil
+}
+
+// PendingAlerts lists a user's alerts not yet sent, oldest first.
+func (db *DB) PendingAlerts(ctx context.Context, recipientID string) ([]Alert, error) {
+	const q = `SELECT id, dedupe_key, recipient_id, request_id, kind, detail, created_at, sent_at
+		FROM alerts WHERE recipient_id = $1 AND sent_at IS NULL ORDER BY id`
+	out := []Alert{}
+	if err := db.SelectContext(ctx, &out, q, recipientID); err != nil {
+		return nil, fmt.Errorf("store: pending alerts of %s: %w", recipientID, err)
+	}
+	return out, nil
+}
+
+// MarkAlertsSent stamps the alerts as sent; alerts already sent keep their
+// first stamp.
+func (db *DB) MarkAlertsSent(ctx context.Context, ids []int64) error {
+	const q = `UPDATE alerts SET sent_at = now() WHERE id = ANY($1) AND sent_at IS NULL`
+	if _, err := db.ExecContext(ctx, q, pq.Array(ids)); err != nil {
+		return fmt.Errorf("store: mark alerts sent: %w", err)
+	}
+	return nil
+}
+
+// RequestAlerts lists the alerts recorded about a request, oldest first.
+func (db *DB) RequestAlerts(ctx context.Context, requestID string) ([]Alert, error) {
+	const q = `SELECT id, dedupe_key, recipient_id, request_id, kind, detail, created_at, sent_at
+		FROM alerts WHERE request_id = $1 ORDER BY id`
+	out := []Alert{}
+	if err := db.SelectContext(ctx, &out, q, requestID); err != nil {
+		return nil, fmt.Errorf("store: alerts of %s: %w", requestID, err)
+	}
+	return out, nil
+}
