@@ -245,14 +245,15 @@ func FromMap(settings map[string]any) (*Config, error) {
 }
 
 func build(v *viper.Viper) (*Config, error) {
+	dev := v.GetString("mode") == ModeDev
 	for k, val := range defaults() {
 		v.SetDefault(k, val)
 	}
-	if v.GetString("mode") == ModeDev {
+	if dev {
+		// Dev defaults replace the defaults only: a file or the environment
+		// still wins.
 		for k, val := range devDefaults() {
-			if !v.IsSet(k) || v.GetString(k) == "" {
-				v.Set(k, val)
-			}
+			v.SetDefault(k, val)
 		}
 	}
 	var c Config

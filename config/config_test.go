@@ -1,0 +1,117 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opendsar/dsar/config"
+)
+
+func TestDevDefaultsAreComplete(t *testing.T) {
+	cfg, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x"})
+	if err != nil {
+		t.Fatalf("dev defaults do not validate: %v", err)
+	}
+	if cfg.Email.Provider != "outbox" || cfg.Crypto.MasterKey != config.DevMasterKey {
+		t.Errorf("dev mode should default to the outbox mailer and the dev key, got %q", cfg.Email.Provider)
+	}
+	if cfg.Workflow.DefaultDeadline != 720*time.Hour || cfg.Workflow.ReminderEvery != 120*time.Hour {
+		t.Errorf("workflow periods: got deadline %v, reminder %v", cfg.Workflow.DefaultDeadline, cfg.Workflow.ReminderEvery)
+	}
+	if r, ok := cfg.Jurisdictions.Match("DE", ""); !ok || r.ID != "gdpr" {
+		t.Errorf("shipped rules should cover Germany with GDPR, got %+v %v", r, ok)
+	}
+}
+
+func TestProductionRefusesDevAndMissingKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings map[string]any
+		wantKey  string
+	}{
+		{"no master key", map[string]any{"email.resend.api_key": "re_x"}, "crypto.master_key"},
+		{"dev master key", map[string]any{"email.resend.api_key": "re_x", "crypto.master_key": config.DevMasterKey}, "crypto.master_key"},
+		{"outbox mailer", map[string]any{"email.provider": "outbox", "crypto.master_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="}, "email.provider"},
+		{"no resend key", map[string]any{"crypto.master_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="}, "email.resend.api_key"},
+		{"captcha off", map[string]any{"email.resend.api_key": "re_x", "crypto.master_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=", "intake.captcha_disabled": true}, "intake.captcha_disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := map[string]any{"mode": "production", "database.url": "postgres://x"}
+			for k, v := range tc.settings {
+				s[k] = v
+			}
+			_, err := config.FromMap(s)
+			if err == nil || !strings.Contains(err.Error(), tc.wantKey) {
+				t.Fatalf("want an error naming %s, got %v", tc.wantKey, err)
+			}
+		})
+	}
+	good := map[string]any{"mode": "production", "database.url": "postgres://x", "email.resend.api_key": "re_x",
+		"crypto.master_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="}
+	if _, err := config.FromMap(good); err != nil {
+		t.Fatalf("a complete production config is refused: %v", err)
+	}
+}
+
+func TestBadValuesNameTheKey(t *testing.T) {
+	for key, val := range map[string]any{
+		"alerts.mode":                          "weekly",
+		"alerts.digest_time":                   "25:00",
+		"alerts.timezone":                      "Mars/Olympus",
+		"public_url":                           "not a url",
+		"workflow.reminder_every":              "-5h",
+		"workflow.verification_reminder_after": "200h",
+		"log.level":                            "loud",
+	} {
+		_, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x", key: val})
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%v: want an error naming the key, got %v", key, val, err)
+		}
+	}
+}
+
+func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dsar.yaml")
+	yaml := `mode: dev
+database:
+  url: postgres://from-file
+http:
+  addr: ":9999"
+workflow:
+  reminder_every: 48h
+alerts:
+  mode: immediate
+jurisdictions:
+  - id: test_rule
+    name: Test rule
+    countries: [FR]
+    period: P10D
+    extension: P1M
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DSAR_HTTP_ADDR", ":7777")
+	t.Setenv("DATABASE_URL", "postgres://from-env")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != ":7777" {
+		t.Errorf("env should win over the file: addr %q", cfg.HTTP.Addr)
+	}
+	if cfg.Database.URL != "postgres://from-env" {
+		t.Errorf("DATABASE_URL should be honoured: %q", cfg.Database.URL)
+	}
+	if cfg.Workflow.ReminderEvery != 48*time.Hour || cfg.Alerts.Mode != "immediate" {
+		t.Errorf("file values lost: %v %q", cfg.Workflow.ReminderEvery, cfg.Alerts.Mode)
+	}
+	r, ok := cfg.Jurisdictions.Match("FR", "")
+	if !ok || r.ID != "test_rule" || r.Period.Days != 10 || r.Extension.Months != 1 {
+		t.Errorf("jurisdictions from the file: %+v %v", r, ok)
+	}
+}
