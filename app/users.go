@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"net/mail"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
@@ -12,25 +10,10 @@ import (
 )
 
 // ValidateNewUser checks a new staff user's fields and returns an EINVALID
-// error naming each bad one.
+// error naming each bad one. The rules live in package dsar, shared with the
+// server's POST /api/v1/users.
 func ValidateNewUser(email, name, role, password string) error {
-	bad := map[string]string{}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
-		bad["email"] = "must be a valid email address"
-	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 200 {
-		bad["name"] = "must be 1 to 200 characters"
-	}
-	if !dsar.Role(role).Valid() {
-		bad["role"] = "must be org_owner, admin, manager or source_owner"
-	}
-	if n := utf8.RuneCountInString(password); n < crypto.MinPasswordLen || n > crypto.MaxPasswordLen {
-		bad["password"] = "must be 8 to 128 characters"
-	}
-	if len(bad) > 0 {
-		return dsar.Invalid(bad)
-	}
-	return nil
+	return dsar.ValidateNewUser(email, name, role, password)
 }
 
 // CreateUser validates and stores a staff user with an argon2id password

@@ -1,0 +1,373 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/opendsar/dsar"
+)
+
+// MaxPage is the most rows one page of the queue or the task list holds.
+const MaxPage = 200
+
+// Cursor is a position in a keyset-paged list: the last row's time and id
+// (and data source, for tasks). Clients see it only encoded, as opaque text.
+type Cursor struct {
+	At   time.Time
+	ID   string
+	Also string
+}
+
+// Encode is the cursor as opaque URL-safe text.
+func (c Cursor) Encode() string {
+	s := strconv.FormatInt(c.At.UnixMicro(), 10) + "|" + c.ID + "|" + c.Also
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+// DecodeCursor reads a cursor from Encode. EINVALID (field cursor) for
+// anything else.
+func DecodeCursor(s string) (Cursor, error) {
+	bad := dsar.Invalid(map[string]string{"cursor": "is not a cursor from a previous page"})
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 {
+		return Cursor{}, bad
+	}
+	us, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	if _, err := uuid.Parse(parts[1]); err != nil {
+		return Cursor{}, bad
+	}
+	if parts[2] != "" {
+		if _, err := uuid.Parse(parts[2]); err != nil {
+			return Cursor{}, bad
+		}
+	}
+	return Cursor{At: time.UnixMicro(us).UTC(), ID: parts[1], Also: parts[2]}, nil
+}
+
+// QueueFilter selects requests of the queue. Zero fields do not filter.
+type QueueFilter struct {
+	Statuses      []dsar.Status
+	RequestType   dsar.RequestType
+	RequestorType dsar.RequestorType
+	Country       string
+	SubmittedFrom *time.Time // inclusive
+	SubmittedTo   *time.Time // exclusive
+	Overdue       *bool
+	DataSourceID  string
+	// OwnerID limits the queue to requests with a task of a data source
+	// the user owns (a source owner's view).
+	OwnerID string
+	Limit   int
+	After   *Cursor
+}
+
+// QueueItem is one request in the queue. It holds no PII.
+type QueueItem struct {
+	ID            string             `db:"id" json:"id"`
+	RequestType   dsar.RequestType   `db:"request_type" json:"request_type"`
+	RequestorType dsar.RequestorType `db:"requestor_type" json:"requestor_type"`
+	Country       string             `db:"country" json:"country"`
+	Region        string             `db:"region" json:"region"`
+	Status        dsar.Status        `db:"status" json:"status"`
+	SubmittedAt   time.Time          `db:"submitted_at" json:"submitted_at"`
+	Deadline      time.Time          `db:"deadline" json:"deadline"`
+	Overdue       bool               `db:"overdue" json:"overdue"`
+}
+
+// where builds the filter's conditions on requests r, numbering parameters
+// after those already in args.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+func (f QueueFilter) where() *where {
+	w := &where{}
+	w.add("r.accepted")
+	if len(f.Statuses) > 0 {
+		ss := make([]string, len(f.Statuses))
+		for i, s := range f.Statuses {
+			ss[i] = string(s)
+		}
+		w.add("r.status = ANY(?)", pq.Array(ss))
+	}
+	if f.RequestType != "" {
+		w.add("r.request_type = ?", f.RequestType)
+	}
+	if f.RequestorType != "" {
+		w.add("r.requestor_type = ?", f.RequestorType)
+	}
+	if f.Country != "" {
+		w.add("r.country = ?", f.Country)
+	}
+	if f.SubmittedFrom != nil {
+		w.add("r.submitted_at >= ?", *f.SubmittedFrom)
+	}
+	if f.SubmittedTo != nil {
+		w.add("r.submitted_at < ?", *f.SubmittedTo)
+	}
+	if f.Overdue != nil {
+		w.add("r.overdue = ?", *f.Overdue)
+	}
+	if f.DataSourceID != "" {
+		w.add("EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.data_source_id = ?)", f.DataSourceID)
+	}
+	if f.OwnerID != "" {
+		w.add(`EXISTS (SELECT 1 FROM tasks t JOIN data_source_owners o ON o.data_source_id = t.data_source_id
+			WHERE t.request_id = r.id AND o.user_id = ?)`, f.OwnerID)
+	}
+	return w
+}
+
+// Queue returns a page of the queue, newest first, and the cursor of the
+// next page (nil on the last).
+func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, *Cursor, error) {
+	if f.DataSourceID != "" {
+		if _, err := uuid.Parse(f.DataSourceID); err != nil {
+			return []QueueItem{}, nil, nil
+		}
+	}
+	if f.Limit < 1 || f.Limit > MaxPage {
+		f.Limit = MaxPage
+	}
+	w := f.where()
+	if f.After != nil {
+		w.add("(r.submitted_at, r.id) < (?, ?)", f.After.At, f.After.ID)
+	}
+	w.args = append(w.args, f.Limit+1)
+	const q = `SELECT r.id, r.request_type, r.requestor_type, r.country, r.region, r.status,
+		r.submitted_at, r.deadline, r.overdue FROM requests r WHERE %s
+		ORDER BY r.submitted_at DESC, r.id DESC LIMIT $%d`
+	items := []QueueItem{}
+	if err := db.SelectContext(ctx, &items, fmt.Sprintf(q, w.sql(), len(w.args)), w.args...); err != nil {
+		return nil, nil, fmt.Errorf("store: queue: %w", err)
+	}
+	if len(items) <= f.Limit {
+		return items, nil, nil
+	}
+	items = items[:f.Limit]
+	last := items[len(items)-1]
+	return items, &Cursor{At: last.SubmittedAt, ID: last.ID}, nil
+}
+
+// QueueCounts are the queue's numbers for a dashboard.
+type QueueCounts struct {
+	ByStatus   map[dsar.Status]int `json:"by_status"`
+	Total      int                 `json:"total"`
+	Open       int                 `json:"open"`
+	Unassigned int                 `json:"unassigned"`
+	Overdue    int                 `json:"overdue"`
+}
+
+// CountQueue counts the requests per status (every status appears, zero or
+// not), plus the open, unassigned and overdue ones; ownerID limits it as in
+// QueueFilter.
+func (db *DB) CountQueue(ctx context.Context, ownerID string) (QueueCounts, error) {
+	w := QueueFilter{OwnerID: ownerID}.where()
+	const q = `SELECT r.status, count(*) AS n, count(*) FILTER (WHERE r.overdue) AS overdue
+		FROM requests r WHERE %s GROUP BY r.status`
+	var rows []struct {
+		Status  dsar.Status `db:"status"`
+		N       int         `db:"n"`
+		Overdue int         `db:"overdue"`
+	}
+	if err := db.SelectContext(ctx, &rows, fmt.Sprintf(q, w.sql()), w.args...); err != nil {
+		return QueueCounts{}, fmt.Errorf("store: queue counts: %w", err)
+	}
+	c := QueueCounts{ByStatus: map[dsar.Status]int{}}
+	for _, s := range dsar.Statuses {
+		c.ByStatus[s] = 0
+	}
+	for _, r := range rows {
+		c.ByStatus[r.Status] = r.N
+		c.Total += r.N
+		c.Overdue += r.Overdue
+		if !r.Status.Closed() {
+			c.Open += r.N
+		}
+		if r.Status.Unassigned() {
+			c.Unassigned += r.N
+		}
+	}
+	return c, nil
+}
+
+// Request is a request's row in the queue projection, without its PII.
+type Request struct {
+	QueueItem
+	OriginalDeadline  time.Time      `db:"original_deadline" json:"original_deadline"`
+	DeadlineRule      string         `db:"deadline_rule" json:"deadline_rule"`
+	DeadlineRuleName  string         `db:"deadline_rule_name" json:"deadline_rule_name"`
+	MaxExtension      string         `db:"max_extension" json:"max_extension"`
+	ExtendedAt        *time.Time     `db:"extended_at" json:"extended_at"`
+	ExtensionDays     int            `db:"extension_days" json:"extension_days"`
+	ExtensionReason   string         `db:"extension_reason" json:"extension_reason"`
+	EmailVerifiedAt   *time.Time     `db:"email_verified_at" json:"email_verified_at"`
+	IdentityDecidedAt *time.Time     `db:"identity_decided_at" json:"identity_decided_at"`
+	IdentityVerified  *bool          `db:"identity_verified" json:"identity_verified"`
+	ClosedAt          *time.Time     `db:"closed_at" json:"closed_at"`
+	CloseReasons      pq.StringArray `db:"close_reasons" json:"close_reasons"`
+	CloseNote         string         `db:"close_note" json:"close_note"`
+	ScrubbedAt        *time.Time     `db:"scrubbed_at" json:"scrubbed_at"`
+}
+
+// Request returns an accepted request's row. ENOTFOUND for no such request,
+// and, when ownerID is set, for a request with no task of a data source that
+// user owns.
+func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) {
+	notFound := dsar.Errorf(dsar.ENOTFOUND, "no such request")
+	if _, err := uuid.Parse(id); err != nil {
+		return Request{}, notFound
+	}
+	w := QueueFilter{OwnerID: ownerID}.where()
+	w.add("r.id = ?", id)
+	const q = `SELECT r.id, r.request_type, r.requestor_type, r.country, r.region, r.status, r.submitted_at,
+		r.deadline, r.overdue, r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
+		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
+		r.identity_verified, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at
+		FROM requests r WHERE %s`
+	rs := []Request{}
+	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {
+		return Request{}, fmt.Errorf("store: request %s: %w", id, err)
+	}
+	if len(rs) == 0 {
+		return Request{}, notFound
+	}
+	return rs[0], nil
+}
+
+// Task is one data source's task on a request, with the source's name.
+type Task struct {
+	RequestID      string     `db:"request_id" json:"request_id"`
+	DataSourceID   string     `db:"data_source_id" json:"data_source_id"`
+	Name           string     `db:"name" json:"name"`
+	Status         string     `db:"status" json:"status"`
+	AssignedAt     time.Time  `db:"assigned_at" json:"assigned_at"`
+	LastActivityAt time.Time  `db:"last_activity_at" json:"last_activity_at"`
+	CompletedAt    *time.Time `db:"completed_at" json:"completed_at"`
+	Note           string     `db:"note" json:"note"`
+}
+
+// RequestTasks lists a request's tasks by assignment; ownerID limits them to
+// the data sources that user owns.
+func (db *DB) RequestTasks(ctx context.Context, requestID, ownerID string) ([]Task, error) {
+	const q = `SELECT t.request_id, t.data_source_id, d.name, t.status, t.assigned_at, t.last_activity_at,
+		t.completed_at, t.note FROM tasks t JOIN data_sources d ON d.id = t.data_source_id
+		WHERE t.request_id = $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM data_source_owners o
+			WHERE o.data_source_id = t.data_source_id AND o.user_id::text = $2))
+		ORDER BY t.assigned_at, d.name`
+	ts := []Task{}
+	if err := db.SelectContext(ctx, &ts, q, requestID, ownerID); err != nil {
+		return nil, fmt.Errorf("store: tasks of %s: %w", requestID, err)
+	}
+	return ts, nil
+}
+
+// DataSourceNames returns the names of data sources by id, deleted ones
+// included (a closed task keeps its source's name).
+func (db *DB) DataSourceNames(ctx context.Context, ids []string) (map[string]string, error) {
+	valid := []string{}
+	for _, id := range ids {
+		if _, err := uuid.Parse(id); err == nil {
+			valid = append(valid, id)
+		}
+	}
+	const q = `SELECT id, name FROM data_sources WHERE id = ANY($1::uuid[])`
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := db.SelectContext(ctx, &rows, q, pq.Array(valid)); err != nil {
+		return nil, fmt.Errorf("store: data source names: %w", err)
+	}
+	names := map[string]string{}
+	for _, r := range rows {
+		names[r.ID] = r.Name
+	}
+	return names, nil
+}
+
+// OwnedDataSources lists the ids of the data sources a user owns.
+func (db *DB) OwnedDataSources(ctx context.Context, userID string) ([]string, error) {
+	const q = `SELECT data_source_id FROM data_source_owners WHERE user_id = $1`
+	ids := []string{}
+	if err := db.SelectContext(ctx, &ids, q, userID); err != nil {
+		return nil, fmt.Errorf("store: owned data sources: %w", err)
+	}
+	return ids, nil
+}
+
+// TaskFilter selects tasks for GET /api/v1/tasks.
+type TaskFilter struct {
+	Status  string // open or completed; "" for both
+	OwnerID string // only the tasks of data sources this user owns
+	Limit   int
+	After   *Cursor
+}
+
+// TaskItem is a task with what its owner needs to see of the request.
+type TaskItem struct {
+	Task
+	RequestType   dsar.RequestType `db:"request_type" json:"request_type"`
+	RequestStatus dsar.Status      `db:"request_status" json:"request_status"`
+	Deadline      time.Time        `db:"deadline" json:"deadline"`
+	Overdue       bool             `db:"overdue" json:"overdue"`
+}
+
+// Tasks lists tasks of accepted requests, most recently assigned first,
+// and the cursor of the next page (nil on the last).
+func (db *DB) Tasks(ctx context.Context, f TaskFilter) ([]TaskItem, *Cursor, error) {
+	if f.Limit < 1 || f.Limit > MaxPage {
+		f.Limit = MaxPage
+	}
+	w := &where{}
+	w.add("r.accepted")
+	if f.Status != "" {
+		w.add("t.status = ?", f.Status)
+	}
+	if f.OwnerID != "" {
+		w.add("EXISTS (SELECT 1 FROM data_source_owners o WHERE o.data_source_id = t.data_source_id AND o.user_id = ?)", f.OwnerID)
+	}
+	if f.After != nil {
+		w.add("(t.assigned_at, t.request_id, t.data_source_id) < (?, ?, ?)", f.After.At, f.After.ID, f.After.Also)
+	}
+	w.args = append(w.args, f.Limit+1)
+	const q = `SELECT t.request_id, t.data_source_id, d.name, t.status, t.assigned_at, t.last_activity_at,
+		t.completed_at, t.note, r.request_type, r.status AS request_status, r.deadline, r.overdue
+		FROM tasks t JOIN requests r ON r.id = t.request_id JOIN data_sources d ON d.id = t.data_source_id
+		WHERE %s ORDER BY t.assigned_at DESC, t.request_id DESC, t.data_source_id DESC LIMIT $%d`
+	items := []TaskItem{}
+	if err := db.SelectContext(ctx, &items, fmt.Sprintf(q, w.sql(), len(w.args)), w.args...); err != nil {
+		return nil, nil, fmt.Errorf("store: tasks: %w", err)
+	}
+	if len(items) <= f.Limit {
+		return items, nil, nil
+	}
+	items = items[:f.Limit]
+	last := items[len(items)-1]
+	return items, &Cursor{At: last.AssignedAt, ID: last.RequestID, Also: last.DataSourceID}, nil
+}

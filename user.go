@@ -1,0 +1,51 @@
+package dsar
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// Password length limits for staff and portal passwords. No composition
+// rules (NIST SP 800-63B); the hash is argon2id.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+)
+
+// ValidEmail reports whether s is one plain email address (no display name)
+// of at most 254 bytes.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && len(s) <= 254
+}
+
+// ValidatePassword returns why password is not acceptable, or "" when it is.
+func ValidatePassword(password string) string {
+	if n := utf8.RuneCountInString(password); n < MinPasswordLen || n > MaxPasswordLen {
+		return "must be 8 to 128 characters"
+	}
+	return ""
+}
+
+// ValidateNewUser checks a new staff user's fields and returns an EINVALID
+// error naming each bad one, or nil.
+func ValidateNewUser(email, name, role, password string) error {
+	bad := map[string]string{}
+	if !ValidEmail(email) {
+		bad["email"] = "must be a valid email address"
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 200 {
+		bad["name"] = "must be 1 to 200 characters"
+	}
+	if !Role(role).Valid() {
+		bad["role"] = "must be org_owner, admin, manager or source_owner"
+	}
+	if why := ValidatePassword(password); why != "" {
+		bad["password"] = why
+	}
+	if len(bad) > 0 {
+		return Invalid(bad)
+	}
+	return nil
+}
