@@ -121,12 +121,15 @@ func (a *App) Activities() *activities.Activities {
 }
 
 // Prepare does the worker's start-up chores against Temporal: register the
-// search attributes that are missing.
+// search attributes that are missing, and create (or update) the Schedule
+// that runs the daily alert digest. Both are idempotent.
 func (a *App) Prepare(ctx context.Context) error {
 	if err := temporalconn.EnsureSearchAttributes(ctx, a.Temporal, a.Config.Temporal.Namespace, workflows.SearchAttributes); err != nil {
 		return err
 	}
-	return nil
+	return worker.EnsureDigestSchedule(ctx, a.Temporal, worker.DigestSchedule{
+		TaskQueue: a.Config.Temporal.TaskQueue, At: a.Config.Alerts.DigestTime, TimeZone: a.Config.Alerts.Timezone,
+	})
 }
 
 // RunWorker runs the Temporal worker until ctx ends.

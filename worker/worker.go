@@ -5,10 +5,10 @@ package worker
 import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/workflows"
-	"go.temporal.io/sdk/workflow"
 )
 
 // New returns a worker on taskQueue with every workflow and activity
@@ -22,6 +22,13 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 // Register registers the workflows and activities on any registry: a
 // worker, a replayer or a test environment.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.DSAR, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	RegisterWorkflows(r)
 	r.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers the workflows only, under their stable names:
+// what a replayer needs.
+func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.DSAR, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AlertDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 }
