@@ -1,5 +1,567 @@
 package server
 
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/workflows"
+)
+
 // intakeRoutes are the public routes: the form, the captcha, submission and
-// email verification.
-func (s *Server) intakeRoutes() {}
+// email verification. See docs/intake.md.
+func (s *Server) intakeRoutes() {
+	r := s.engine
+	limit := s.rateLimit(NewLimiter(s.Config.Intake.RatePerMinute))
+	r.GET("/", s.formPage)
+	r.GET("/embed", s.formPage)
+	r.POST("/", limit, s.submitForm)
+	r.POST("/embed", limit, s.submitForm)
+	r.GET("/submitted", s.submittedPage)
+	r.GET("/api/v1/captcha", s.captcha)
+	r.POST("/api/v1/requests", limit, s.submitAPI)
+	r.GET("/verify-email", s.verifyPage)
+	r.POST("/verify-email", limit, s.verifyForm)
+	r.POST("/api/v1/email-verifications", limit, s.verifyAPI)
+	s.mailboxRoutes()
+}
+
+// Limits of the form's fields, in characters.
+const (
+	maxNameLen        = 100
+	maxEmailLen       = 254
+	maxDescriptionLen = 5000
+	maxIdemKeyLen     = 255
+)
+
+// idempotencyScope is the scope of Idempotency-Key values of submissions.
+const idempotencyScope = "POST /api/v1/requests"
+
+// submission is a request as submitted, validated.
+type submission struct {
+	FirstName     string
+	LastName      string
+	Email         string
+	Country       string
+	Region        string
+	RequestorType dsar.RequestorType
+	RequestType   dsar.RequestType
+	Description   string
+	Captcha       string
+	Document      []byte // re-encoded
+	DocumentType  string
+	hash          string // of everything submitted, for Idempotency-Key
+}
+
+// formValues are the text fields of the form as typed, to show again.
+type formValues map[string]string
+
+// submitted is the answer to a new request.
+type submitted struct {
+	ID     string      `json:"id"`
+	Status dsar.Status `json:"status"`
+}
+
+// readSubmission parses and validates the multipart body of a submission.
+// It always returns what was typed (for the form to show again) and, on
+// error, a *dsar.Error: EUNSUPPORTED for a body that is not multipart or a
+// document that is not JPEG/PNG/PDF, ETOOLARGE beyond intake.max_upload_bytes,
+// EINVALID naming every bad field.
+func (s *Server) readSubmission(c *gin.Context) (submission, formValues, error) {
+	vals := formValues{}
+	if c.ContentType() != "multipart/form-data" {
+		return submission{}, vals, dsar.Errorf(dsar.EUNSUPPORTED, "send the request as multipart/form-data")
+	}
+	limit := s.Config.Intake.MaxUploadBytes + 1<<20 // the document plus the text fields
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	if err := c.Request.ParseMultipartForm(limit); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return submission{}, vals, tooLarge(s.Config.Intake.MaxUploadBytes)
+		}
+		return submission{}, vals, dsar.Errorf(dsar.EBADREQUEST, "the body is not a valid multipart form")
+	}
+	form := c.Request.MultipartForm
+	defer func() { _ = form.RemoveAll() }()
+	get := func(k string) string {
+		if v := form.Value[k]; len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+		return ""
+	}
+	for _, k := range []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type", "description"} {
+		vals[k] = get(k)
+	}
+	vals["country"] = strings.ToUpper(vals["country"])
+	vals["region"] = strings.ToUpper(vals["region"])
+	sub := submission{
+		FirstName: vals["first_name"], LastName: vals["last_name"], Email: vals["email"],
+		Country: vals["country"], Region: vals["region"],
+		RequestorType: dsar.RequestorType(vals["requestor_type"]), RequestType: dsar.RequestType(vals["request_type"]),
+		Description: vals["description"], Captcha: get("captcha"),
+	}
+	bad := validate(sub, s.Config.Intake.CaptchaDisabled)
+
+	var fh *multipart.FileHeader
+	if fs := form.File["identity_document"]; len(fs) > 0 {
+		fh = fs[0]
+	} else {
+		bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
+	}
+	if fh != nil && fh.Size > s.Config.Intake.MaxUploadBytes {
+		return submission{}, vals, tooLarge(s.Config.Intake.MaxUploadBytes)
+	}
+	if len(bad) > 0 {
+		return submission{}, vals, dsar.Invalid(bad)
+	}
+	raw, err := readUpload(fh, s.Config.Intake.MaxUploadBytes)
+	if err != nil {
+		return submission{}, vals, err
+	}
+	doc, ct, err := checkDocument(raw)
+	if err != nil {
+		return submission{}, vals, err
+	}
+	sub.Document, sub.DocumentType = doc, ct
+	h := sha256.New()
+	for _, v := range []string{sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
+		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha} {
+		fmt.Fprintf(h, "%d:%s\x00", len(v), v)
+	}
+	docHash := sha256.Sum256(raw)
+	h.Write(docHash[:])
+	sub.hash = hex.EncodeToString(h.Sum(nil))
+	return sub, vals, nil
+}
+
+var regionRE = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
+
+// validate checks the text fields and returns the bad ones with why.
+func validate(s submission, captchaDisabled bool) map[string]string {
+	bad := map[string]string{}
+	text := func(field, v string, max int, what string) {
+		switch {
+		case v == "":
+			bad[field] = "enter " + what
+		case !utf8.ValidString(v):
+			bad[field] = "is not valid text"
+		case utf8.RuneCountInString(v) > max:
+			bad[field] = fmt.Sprintf("must be at most %d characters", max)
+		}
+	}
+	line := func(field, v string) {
+		if _, ok := bad[field]; !ok && strings.ContainsFunc(v, unicode.IsControl) {
+			bad[field] = "must be a single line of text"
+		}
+	}
+	text("first_name", s.FirstName, maxNameLen, "your first name")
+	line("first_name", s.FirstName)
+	text("last_name", s.LastName, maxNameLen, "your last name")
+	line("last_name", s.LastName)
+	text("email", s.Email, maxEmailLen, "your email address")
+	if _, ok := bad["email"]; !ok && !validEmail(s.Email) {
+		bad["email"] = "enter an email address like name@example.com"
+	}
+	text("description", s.Description, maxDescriptionLen, "a description of your request")
+	if _, ok := bad["description"]; !ok && strings.ContainsFunc(s.Description, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+	}) {
+		bad["description"] = "holds characters that are not text"
+	}
+	if !knownCountry(s.Country) {
+		bad["country"] = "choose your country of residence"
+		if s.Country != "" {
+			bad["country"] = "is not an ISO 3166-1 country code"
+		}
+	}
+	if s.Region != "" {
+		if !validRegion(s.Country, s.Region) {
+			bad["region"] = "is not a subdivision of the chosen country (ISO 3166-2, like US-CA)"
+		}
+	}
+	if !s.RequestorType.Valid() {
+		bad["requestor_type"] = "choose customer, employee or other"
+	}
+	if !s.RequestType.Valid() {
+		bad["request_type"] = "choose the type of request"
+	}
+	if s.Captcha == "" && !captchaDisabled {
+		bad["captcha"] = "solve the captcha (it needs JavaScript)"
+	}
+	return bad
+}
+
+// validEmail accepts a bare address (no display name) with a dotted domain.
+func validEmail(v string) bool {
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(v, '@')
+	domain := v[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".") && !strings.ContainsAny(v, " \t")
+}
+
+func knownCountry(code string) bool {
+	for _, c := range countries() {
+		if c.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// validRegion accepts a listed subdivision of country, or, for a country
+// without a list, any well-formed ISO 3166-2 code of it.
+func validRegion(country, region string) bool {
+	if !strings.HasPrefix(region, country+"-") || !regionRE.MatchString(region) {
+		return false
+	}
+	list, ok := regionsOf()[country]
+	if !ok {
+		return true
+	}
+	for _, r := range list {
+		if r.Code == region {
+			return true
+		}
+	}
+	return false
+}
+
+// submit stores a validated submission and starts its workflow, honouring
+// idemKey (may be empty). It returns the answer, which for a repeated key is
+// the first one. See docs/intake.md for why no acknowledged request can be
+// lost and no failed one stays visible.
+func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (int, []byte, error) {
+	if idemKey != "" {
+		prev, err := s.DB.BeginIdempotent(ctx, idempotencyScope, idemKey, sub.hash)
+		if err != nil {
+			return 0, nil, err
+		}
+		if prev != nil {
+			return prev.Status, prev.Body, nil
+		}
+	}
+	// From here on, finish what was begun even if the client goes away.
+	ctx = context.WithoutCancel(ctx)
+	status, body, err := s.create(ctx, sub)
+	if idemKey != "" {
+		if err != nil {
+			if rerr := s.DB.ReleaseIdempotent(ctx, idempotencyScope, idemKey); rerr != nil {
+				s.Log.Error("release idempotency key", "err", rerr)
+			}
+		} else if ferr := s.DB.FinishIdempotent(ctx, idempotencyScope, idemKey, store.Idempotent{Status: status, Body: body}); ferr != nil {
+			s.Log.Error("store idempotent answer", "err", ferr)
+		}
+	}
+	return status, body, err
+}
+
+// workflowStartTimeout bounds the wait for Temporal when starting a
+// request's workflow; beyond it the request is refused with 503.
+const workflowStartTimeout = 10 * time.Second
+
+// create checks the captcha, inserts the request unaccepted, starts its
+// workflow and accepts it.
+func (s *Server) create(ctx context.Context, sub submission) (int, []byte, error) {
+	var redemption *store.CaptchaRedemption
+	if !s.Config.Intake.CaptchaDisabled || sub.Captcha != "" {
+		var err error
+		if redemption, err = s.checkCaptcha(sub.Captcha); err != nil {
+			return 0, nil, err
+		}
+	}
+	id := uuid.NewString()
+	now := time.Now().UTC().Truncate(time.Second)
+	nr := store.NewRequest{
+		ID: id, RequestType: sub.RequestType, RequestorType: sub.RequestorType,
+		Country: sub.Country, Region: sub.Region, SubmittedAt: now,
+		DocumentType: sub.DocumentType, DocumentSize: len(sub.Document), Captcha: redemption,
+	}
+	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, now)
+	var err error
+	nr.Sealed, err = store.NewSealedRequest(s.Keys, id, store.PII{
+		FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email, Description: sub.Description,
+	}, sub.Document)
+	if err != nil {
+		return 0, nil, fmt.Errorf("server: seal request: %w", err)
+	}
+	if err := s.DB.CreateRequest(ctx, nr); err != nil {
+		return 0, nil, err
+	}
+	if err := s.startWorkflow(ctx, nr); err != nil {
+		if derr := s.DB.DiscardRequest(ctx, id); derr != nil {
+			// The reconciler removes it later; it is not visible meanwhile.
+			s.Log.Error("discard request after failed start", "id", id, "err", derr)
+		}
+		s.Log.Warn("request refused: its workflow did not start", "id", id, "err", err)
+		return 0, nil, dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot take requests right now; please try again in a few minutes")
+	}
+	if err := s.DB.AcceptRequest(ctx, id); err != nil {
+		// The workflow has started: its first projection sets accepted.
+		s.Log.Error("accept request (the workflow will)", "id", id, "err", err)
+	}
+	s.Log.Info("request submitted", "id", id, "type", sub.RequestType, "country", sub.Country)
+	body, _ := json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
+	return http.StatusAccepted, body, nil
+}
+
+// deadline applies the jurisdiction rule of the requester's residence, or
+// the configured default.
+func (s *Server) deadline(country, region string, submitted time.Time) (time.Time, string, string, dsar.Period) {
+	if rule, ok := s.Config.Jurisdictions.Match(country, region); ok {
+		return rule.Period.AddTo(submitted), rule.ID, rule.Name, rule.Extension
+	}
+	return submitted.Add(s.Config.Workflow.DefaultDeadline), "default", "Default deadline",
+		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension)
+}
+
+// startWorkflow starts the request's workflow, its id the request's id.
+// REJECT_DUPLICATE makes a start that already happened (a retried call)
+// report "already started", which counts as started.
+func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
+	defer cancel()
+	w := s.Config.Workflow
+	in := workflows.Input{
+		RequestID: r.ID, RequestType: r.RequestType, RequestorType: r.RequestorType,
+		Country: r.Country, Region: r.Region, SubmittedAt: r.SubmittedAt, Deadline: r.Deadline,
+		DeadlineRule: r.DeadlineRule, MaxExtension: r.MaxExtension,
+		Periods: workflows.Periods{
+			ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
+			OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
+			VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
+		},
+		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
+	}
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    workflows.WorkflowID(r.ID),
+		TaskQueue:             s.Config.Temporal.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("server: start workflow of %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// submitAPI is POST /api/v1/requests.
+func (s *Server) submitAPI(c *gin.Context) {
+	key := c.GetHeader("Idempotency-Key")
+	if len(key) > maxIdemKeyLen {
+		s.fail(c, dsar.Invalid(map[string]string{"idempotency_key": fmt.Sprintf("must be at most %d characters", maxIdemKeyLen)}))
+		return
+	}
+	sub, _, err := s.readSubmission(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	status, body, err := s.submit(c, sub, key)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", body)
+}
+
+// FormView is what the form page shows.
+type FormView struct {
+	Embed          bool
+	Values         formValues
+	Errors         map[string]string
+	Message        string
+	FormKey        string
+	Countries      []Country
+	Regions        map[string][]Region
+	RequestTypes   []dsar.RequestType
+	RequestorTypes []dsar.RequestorType
+	CaptchaOff     bool
+	MaxUpload      string
+}
+
+// embedded reports whether the page is the embeddable variant.
+func embedded(c *gin.Context) bool {
+	return strings.HasPrefix(c.Request.URL.Path, "/embed") || c.Query("embed") == "1"
+}
+
+func (s *Server) formView(c *gin.Context, vals formValues, errs map[string]string, msg string) FormView {
+	if vals == nil {
+		vals = formValues{}
+	}
+	if errs == nil {
+		errs = map[string]string{}
+	}
+	return FormView{
+		Embed: embedded(c), Values: vals, Errors: errs, Message: msg, FormKey: uuid.NewString(),
+		Countries: countries(), Regions: regionsOf(), RequestTypes: dsar.RequestTypes, RequestorTypes: dsar.RequestorTypes,
+		CaptchaOff: s.Config.Intake.CaptchaDisabled, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
+	}
+}
+
+// formPage is GET / (and GET /embed): the request form.
+func (s *Server) formPage(c *gin.Context) {
+	s.pages.Render(c, http.StatusOK, "form", s.formView(c, nil, nil, ""))
+}
+
+// submitForm is the form's own POST: the same as the API, answered with the
+// form again (errors beside the fields, what was typed kept) or a redirect
+// to the "check your inbox" page.
+func (s *Server) submitForm(c *gin.Context) {
+	sub, vals, err := s.readSubmission(c)
+	if err == nil {
+		key := c.PostForm("form_key")
+		if len(key) > maxIdemKeyLen {
+			key = ""
+		}
+		_, _, err = s.submit(c, sub, key)
+	}
+	if err != nil {
+		var de *dsar.Error
+		if !errors.As(err, &de) {
+			s.Log.Error("form submission failed", "err", err)
+			de = dsar.Errorf(dsar.EINTERNAL, "something went wrong on our side; please try again")
+		}
+		msg := de.Message
+		if de.Code == dsar.EINVALID {
+			msg = "Please correct the fields marked below."
+		}
+		status, ok := statusOf[de.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		s.pages.Render(c, status, "form", s.formView(c, vals, de.Fields, msg))
+		return
+	}
+	to := "/submitted"
+	if embedded(c) {
+		to += "?embed=1"
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+// submittedPage is the "check your inbox" page.
+func (s *Server) submittedPage(c *gin.Context) {
+	s.pages.Render(c, http.StatusOK, "submitted", gin.H{"Embed": embedded(c)})
+}
+
+// verifyEmail verifies the email of the request the token belongs to and
+// signals its workflow, then uses the token up. ENOTFOUND for an unknown
+// token, EGONE for a used or expired one or a request that has ended,
+// EUNAVAILABLE when Temporal cannot be reached (the token stays valid).
+func (s *Server) verifyEmail(ctx context.Context, token string) (string, error) {
+	t, err := s.DB.PeekToken(ctx, token, store.TokenEmailVerification)
+	if err != nil {
+		return "", err
+	}
+	if t.RequestID == nil {
+		return "", dsar.Errorf(dsar.ENOTFOUND, "unknown token")
+	}
+	id := *t.RequestID
+	ctx = context.WithoutCancel(ctx)
+	sctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
+	defer cancel()
+	err = s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", workflows.SignalEmailVerified,
+		workflows.EmailVerified{At: time.Now().UTC()})
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return "", dsar.Errorf(dsar.EGONE, "this request has ended; please submit a new one")
+	case err != nil:
+		s.Log.Warn("signal email verified", "id", id, "err", err)
+		return "", dsar.Errorf(dsar.EUNAVAILABLE, "we cannot confirm your email right now; please try the link again in a few minutes")
+	}
+	if _, err := s.DB.UseToken(ctx, token, store.TokenEmailVerification); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// verifyAPI is POST /api/v1/email-verifications.
+func (s *Server) verifyAPI(c *gin.Context) {
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if body.Token == "" {
+		s.fail(c, dsar.Invalid(map[string]string{"token": "is required"}))
+		return
+	}
+	id, err := s.verifyEmail(c, body.Token)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"request_id": id, "status": dsar.StatusAwaitingIdentity})
+}
+
+// verifyPage is GET /verify-email: it verifies nothing (mail scanners
+// prefetch links), but shows a button that posts the token.
+func (s *Server) verifyPage(c *gin.Context) {
+	token := c.Query("token")
+	if _, err := s.DB.PeekToken(c, token, store.TokenEmailVerification); err != nil {
+		s.messagePage(c, err)
+		return
+	}
+	s.pages.Render(c, http.StatusOK, "verify", gin.H{"Token": token})
+}
+
+// verifyForm is the verification page's POST.
+func (s *Server) verifyForm(c *gin.Context) {
+	token := c.PostForm("token")
+	if _, err := s.verifyEmail(c, token); err != nil {
+		s.messagePage(c, err)
+		return
+	}
+	s.pages.Render(c, http.StatusOK, "verified", gin.H{"Token": token})
+}
+
+// messagePage shows an error as a page.
+func (s *Server) messagePage(c *gin.Context, err error) {
+	code := dsar.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok || status >= 500 && code != dsar.EUNAVAILABLE {
+		s.Log.Error("page failed", "route", c.FullPath(), "err", err)
+		status = http.StatusInternalServerError
+	}
+	title := map[string]string{
+		dsar.ENOTFOUND:    "This link is not valid",
+		dsar.EGONE:        "This link can no longer be used",
+		dsar.EUNAVAILABLE: "Please try again later",
+	}[code]
+	if title == "" {
+		title = "Something went wrong"
+	}
+	msg := dsar.ErrorMessage(err)
+	if code == dsar.ENOTFOUND {
+		msg = "Check that you opened the whole link from the email."
+	}
+	s.pages.Render(c, status, "intake_message", gin.H{"Title": title, "Message": msg})
+}

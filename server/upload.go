@@ -1,0 +1,110 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+
+	"github.com/opendsar/dsar"
+)
+
+// Accepted identity document types.
+const (
+	typeJPEG = "image/jpeg"
+	typePNG  = "image/png"
+	typePDF  = "application/pdf"
+)
+
+// maxImagePixels bounds a decoded image, so a small file cannot expand into
+// gigabytes of memory (a decompression bomb).
+const maxImagePixels = 50_000_000
+
+// readUpload reads an uploaded file, at most maxBytes: ETOOLARGE beyond.
+func readUpload(fh *multipart.FileHeader, maxBytes int64) ([]byte, error) {
+	if fh.Size > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, fmt.Errorf("server: open upload: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("server: read upload: %w", err)
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	return data, nil
+}
+
+// checkDocument checks an identity document: EUNSUPPORTED unless its
+// content (not its name or declared type) is JPEG, PNG or PDF, EINVALID for
+// an empty or unreadable file. Images are decoded and re-encoded, which
+// drops their metadata (EXIF location, camera, thumbnails); PDFs are kept as
+// they are. It returns the document to store and its type.
+func checkDocument(data []byte) ([]byte, string, error) {
+	const field = "identity_document"
+	if len(data) == 0 {
+		return nil, "", dsar.Invalid(map[string]string{field: "the file is empty"})
+	}
+	switch ct := http.DetectContentType(data); ct {
+	case typeJPEG, typePNG:
+		out, err := reencode(data, ct)
+		if err != nil {
+			return nil, "", dsar.Invalid(map[string]string{field: "the image cannot be read; try another photo or a PDF"})
+		}
+		return out, ct, nil
+	case typePDF:
+		return data, typePDF, nil
+	default:
+		return nil, "", &dsar.Error{Code: dsar.EUNSUPPORTED, Message: "the identity document must be a JPEG, PNG or PDF file",
+			Fields: map[string]string{field: "must be a JPEG, PNG or PDF file"}}
+	}
+}
+
+func tooLarge(maxBytes int64) error {
+	return &dsar.Error{Code: dsar.ETOOLARGE, Message: fmt.Sprintf("the identity document is larger than %s", humanBytes(maxBytes)),
+		Fields: map[string]string{"identity_document": "must be at most " + humanBytes(maxBytes)}}
+}
+
+// reencode decodes an image and encodes its pixels again, without metadata.
+func reencode(data []byte, ct string) ([]byte, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if ct == typePNG {
+		err = png.Encode(&buf, img)
+	} else {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	}
+	return buf.Bytes(), err
+}
+
+// humanBytes writes a size for people: 10 MiB, 512 KiB.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
