@@ -3,10 +3,12 @@ package server
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -101,4 +103,139 @@ func (s *Server) requireRoles(roles ...dsar.Role) gin.HandlerFunc {
 		}
 		s.failWith(c, http.StatusForbidden, dsar.EFORBIDDEN, "your role ("+string(u.Role)+") may not do this", nil)
 	}
+}
+
+// requireRolesOr404 is requireRoles for routes whose very existence is not
+// for other roles: they get 404.
+func (s *Server) requireRolesOr404(roles ...dsar.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u := staffUser(c)
+		for _, r := range roles {
+			if u.Role == r {
+				c.Next()
+				return
+			}
+		}
+		s.fail(c, errNotFound)
+	}
+}
+
+// userJSON is what the API shows of a staff user.
+type userJSON struct {
+	ID       string    `json:"id"`
+	Email    string    `json:"email"`
+	Name     string    `json:"name"`
+	Role     dsar.Role `json:"role"`
+	Disabled bool      `json:"disabled"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Disabled: u.DisabledAt != nil}
+}
+
+// badLogin is the one answer to a wrong email or a wrong password.
+var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
+
+// login is POST /api/v1/sessions: email and password for a session token
+// (also set as an HttpOnly cookie for the pages). Attempts are limited per
+// client address and per account; every attempt is audited, never with the
+// password.
+func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var in struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+		}
+		if err := bindJSON(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		bad := map[string]string{}
+		if strings.TrimSpace(in.Email) == "" {
+			bad["email"] = "is required"
+		}
+		if in.Password == "" {
+			bad["password"] = "is required"
+		}
+		if len(bad) > 0 {
+			s.fail(c, dsar.Invalid(bad))
+			return
+		}
+		email := strings.ToLower(strings.TrimSpace(in.Email))
+		audit := func(action string, userID string, detail map[string]any) {
+			detail["address"] = c.ClientIP()
+			if _, err := s.DB.AppendAudit(c, store.Audit{ActorKind: store.ActorStaff, ActorID: userID, Action: action, Detail: detail}); err != nil {
+				s.Log.Error("audit login", "err", err)
+			}
+		}
+		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
+		okAcct, waitAcct := perAccount.Allow(email)
+		if !okAddr || !okAcct {
+			audit("staff.login_failed", "", map[string]any{"reason": "rate_limited"})
+			tooMany(c, max(waitAddr, waitAcct))
+			return
+		}
+		u, err := s.DB.UserByEmail(c, email)
+		switch {
+		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
+			crypto.DummyPasswordCheck(in.Password)
+			audit("staff.login_failed", "", map[string]any{"reason": "unknown_account"})
+			s.fail(c, badLogin)
+			return
+		case err != nil:
+			s.fail(c, err)
+			return
+		}
+		if err := crypto.CheckPassword(u.PasswordHash, in.Password); err != nil {
+			audit("staff.login_failed", u.ID, map[string]any{"reason": "wrong_password"})
+			s.fail(c, badLogin)
+			return
+		}
+		if u.DisabledAt != nil {
+			audit("staff.login_failed", u.ID, map[string]any{"reason": "disabled"})
+			s.fail(c, badLogin)
+			return
+		}
+		token, err := s.DB.CreateSession(c, store.SessionStaff, u.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		audit("staff.login", u.ID, map[string]any{})
+		s.setStaffCookie(c, token, int(s.Config.Auth.SessionAbsolute.Seconds()))
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusCreated, gin.H{"token": token, "user": toUserJSON(u),
+			"expires_at": time.Now().Add(s.Config.Auth.SessionAbsolute).UTC()})
+	}
+}
+
+// setStaffCookie sets (or, with maxAge < 0, clears) the staff session cookie.
+func (s *Server) setStaffCookie(c *gin.Context, token string, maxAge int) {
+	name := staffCookie
+	if s.secure(c) {
+		name = staffCookieSecure
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure(c), SameSite: http.SameSiteLaxMode})
+}
+
+// logout is DELETE /api/v1/sessions/current: the session ends at once.
+func (s *Server) logout(c *gin.Context) {
+	raw := c.GetString(ctxStaffToken)
+	if err := s.DB.RevokeSession(c, raw); err != nil {
+		s.fail(c, err)
+		return
+	}
+	u := staffUser(c)
+	if _, err := s.DB.AppendAudit(c, store.Audit{ActorKind: store.ActorStaff, ActorID: u.ID, Action: "staff.logout",
+		Detail: map[string]any{}}); err != nil {
+		s.Log.Error("audit logout", "err", err)
+	}
+	s.setStaffCookie(c, "", -1)
+	c.Status(http.StatusNoContent)
+}
+
+// currentSession is GET /api/v1/sessions/current: who is signed in.
+func (s *Server) currentSession(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"user": toUserJSON(staffUser(c))})
 }

@@ -1,4 +1,53 @@
 package server
 
-// staffRoutes are the staff API's routes.
-func (s *Server) staffRoutes() {}
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// openAPI is the OpenAPI 3 document of every route, served at /openapi.yaml
+// and kept true by a test that compares it with the router.
+//
+//go:embed openapi.yaml
+var openAPI []byte
+
+// staffRoutes are the staff API's routes (each behind the guards of the
+// access table, access.go) and the OpenAPI document.
+func (s *Server) staffRoutes() {
+	s.engine.GET("/openapi.yaml", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/yaml; charset=utf-8", openAPI)
+	})
+
+	// Sessions: per address and per account, cfg.Auth.LoginPerMinute
+	// attempts a minute.
+	perAddress, perAccount := NewLimiter(s.Config.Auth.LoginPerMinute), NewLimiter(s.Config.Auth.LoginPerMinute)
+	s.handle(http.MethodPost, "/api/v1/sessions", s.login(perAddress, perAccount))
+	s.handle(http.MethodGet, "/api/v1/sessions/current", s.currentSession)
+	s.handle(http.MethodDelete, "/api/v1/sessions/current", s.logout)
+
+	s.handle(http.MethodGet, "/api/v1/users", s.listUsers)
+	s.handle(http.MethodPost, "/api/v1/users", s.createUser)
+	s.handle(http.MethodPatch, "/api/v1/users/:id", s.updateUser)
+
+	s.handle(http.MethodGet, "/api/v1/data-sources", s.listDataSources)
+	s.handle(http.MethodPost, "/api/v1/data-sources", s.createDataSource)
+	s.handle(http.MethodGet, "/api/v1/data-sources/:id", s.getDataSource)
+	s.handle(http.MethodPatch, "/api/v1/data-sources/:id", s.updateDataSource)
+	s.handle(http.MethodDelete, "/api/v1/data-sources/:id", s.deleteDataSource)
+
+	s.handle(http.MethodGet, "/api/v1/requests", s.listRequests)
+	s.handle(http.MethodGet, "/api/v1/requests/counts", s.requestCounts)
+	s.handle(http.MethodGet, "/api/v1/requests/:id", s.getRequest)
+	s.handle(http.MethodGet, "/api/v1/requests/:id/identity-document", s.identityDocument)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/identity-verification", s.verifyIdentity)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/assignments", s.assign)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/tasks/:data_source_id/completion", s.completeTask)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/extension", s.extend)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/completion", s.complete)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/rejection", s.reject)
+	s.handle(http.MethodGet, "/api/v1/requests/:id/audit", s.requestAudit)
+	s.handle(http.MethodGet, "/api/v1/tasks", s.listTasks)
+}

@@ -371,3 +371,25 @@ func (db *DB) Tasks(ctx context.Context, f TaskFilter) ([]TaskItem, *Cursor, err
 	last := items[len(items)-1]
 	return items, &Cursor{At: last.AssignedAt, ID: last.RequestID, Also: last.DataSourceID}, nil
 }
+
+// DocumentInfo describes a request's identity document without opening it.
+type DocumentInfo struct {
+	ContentType string    `db:"content_type" json:"content_type"`
+	Size        int       `db:"size" json:"size"`
+	CreatedAt   time.Time `db:"created_at" json:"uploaded_at"`
+}
+
+// IdentityDocumentInfo describes a request's identity document, or returns
+// nil when there is none (never uploaded, or deleted once identity was
+// decided).
+func (db *DB) IdentityDocumentInfo(ctx context.Context, requestID string) (*DocumentInfo, error) {
+	const q = `SELECT content_type, size, created_at FROM identity_documents WHERE request_id = $1`
+	var ds []DocumentInfo
+	if err := db.SelectContext(ctx, &ds, q, requestID); err != nil {
+		return nil, fmt.Errorf("store: identity document info of %s: %w", requestID, err)
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	return &ds[0], nil
+}

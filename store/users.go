@@ -86,3 +86,28 @@ func (db *DB) UsersByRole(ctx context.Context, role dsar.Role) ([]User, error) {
 	}
 	return us, nil
 }
+
+// UserPatch changes some of a user's fields; nil ones stay.
+type UserPatch struct {
+	Name         *string
+	Role         *dsar.Role
+	PasswordHash *string
+	Disabled     *bool
+}
+
+// UpdateUser changes a user. ENOTFOUND if there is none.
+func (db *DB) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return User{}, dsar.Errorf(dsar.ENOTFOUND, "no such user")
+	}
+	const q = `UPDATE users SET name = coalesce($2, name), role = coalesce($3, role),
+		password_hash = coalesce($4, password_hash),
+		disabled_at = CASE WHEN $5::boolean IS NULL THEN disabled_at WHEN $5 THEN coalesce(disabled_at, now()) END,
+		updated_at = now()
+		WHERE id = $1 RETURNING ` + userColumns
+	var u User
+	if err := db.GetContext(ctx, &u, q, id, p.Name, p.Role, p.PasswordHash, p.Disabled); err != nil {
+		return User{}, fmt.Errorf("store: update user %s: %w", id, Translate(err))
+	}
+	return u, nil
+}

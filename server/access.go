@@ -1,0 +1,148 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+)
+
+// Who may call a route.
+const (
+	public = "public" // anyone
+	staff  = "staff"  // a staff session with one of the row's roles
+	portal = "portal" // a requester's portal session (checked by the portal's own middleware)
+)
+
+// rule is one row of the access table: who may call a route, what a staff
+// user of another role gets, and what the route shows of which objects.
+type rule struct {
+	Method string
+	Path   string // as registered with Gin
+	Who    string // public, staff or portal
+	Roles  []dsar.Role
+	// Denied is the status for a staff user without one of Roles: 403, or
+	// 404 where even the existence of the thing is not theirs to know.
+	Denied int
+	Scope  string // the object-level rule, in words
+}
+
+// accessTable is THE table of who may do what, for every route of the
+// server. Staff routes get their guards from it (s.guard); the authorization
+// test walks every route × every role against it, and the OpenAPI test
+// checks that it and openapi.yaml list the same routes as the router.
+func accessTable() []rule {
+	var (
+		everyone       = dsar.Roles
+		owners         = []dsar.Role{dsar.RoleOrgOwner}
+		administrators = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin}
+		queueWorkers   = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager}
+	)
+	const (
+		ownTasks   = "source owners: only requests with a task of a data source they own (else 404), and only those tasks"
+		ownSource  = "source owners: only tasks of data sources they own (else 404); others: any task"
+		ownRequest = "the requester's own requests only (else 404)"
+	)
+	return []rule{
+		// Operations.
+		{Method: "GET", Path: "/healthz", Who: public},
+		{Method: "GET", Path: "/readyz", Who: public},
+		{Method: "GET", Path: "/metrics", Who: public, Scope: "keep it off the public network (a proxy rule)"},
+		{Method: "OPTIONS", Path: "/codec/:op", Who: public, Scope: "CORS preflight for the Temporal UI"},
+		{Method: "POST", Path: "/codec/encode", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/codec/decode", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/openapi.yaml", Who: public},
+		{Method: "GET", Path: "/static/*path", Who: public},
+		{Method: "GET", Path: "/theme.css", Who: public},
+
+		// Public: the form and email verification.
+		{Method: "GET", Path: "/", Who: public},
+		{Method: "POST", Path: "/", Who: public, Scope: "rate limited per address"},
+		{Method: "GET", Path: "/embed", Who: public},
+		{Method: "POST", Path: "/embed", Who: public, Scope: "rate limited per address"},
+		{Method: "GET", Path: "/submitted", Who: public},
+		{Method: "GET", Path: "/api/v1/captcha", Who: public},
+		{Method: "POST", Path: "/api/v1/requests", Who: public, Scope: "rate limited per address"},
+		{Method: "GET", Path: "/verify-email", Who: public},
+		{Method: "POST", Path: "/verify-email", Who: public, Scope: "rate limited per address"},
+		{Method: "POST", Path: "/api/v1/email-verifications", Who: public, Scope: "rate limited per address"},
+
+		// The requester's portal.
+		{Method: "POST", Path: "/api/v1/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
+		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per address and account"},
+		{Method: "GET", Path: "/api/v1/portal/requests", Who: portal, Scope: ownRequest},
+		{Method: "GET", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
+		{Method: "POST", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
+
+		// Staff: sessions and users.
+		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per address and per account"},
+		{Method: "GET", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "DELETE", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/users", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
+			Scope: "admins read the list to choose data source owners"},
+		{Method: "POST", Path: "/api/v1/users", Who: staff, Roles: owners, Denied: http.StatusForbidden},
+		{Method: "PATCH", Path: "/api/v1/users/:id", Who: staff, Roles: owners, Denied: http.StatusForbidden,
+			Scope: "an org owner cannot demote or disable themselves"},
+
+		// Staff: data sources.
+		{Method: "GET", Path: "/api/v1/data-sources", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/data-sources", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/data-sources/:id", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "PATCH", Path: "/api/v1/data-sources/:id", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
+		{Method: "DELETE", Path: "/api/v1/data-sources/:id", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
+
+		// Staff: the queue and the actions.
+		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests/counts", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests/:id", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests/:id/identity-document", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/identity-verification", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/assignments", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/completion", Who: staff, Roles: everyone,
+			Denied: http.StatusForbidden, Scope: ownSource},
+		{Method: "POST", Path: "/api/v1/requests/:id/extension", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/completion", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/rejection", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/tasks", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
+			Scope: "source owners: the tasks of data sources they own; others: all tasks"},
+		{Method: "GET", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
+		{Method: "POST", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
+		{Method: "GET", Path: "/api/v1/requests/:id/attachments/:attachment_id", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
+	}
+}
+
+// accessRule finds the table's row for a route.
+func accessRule(method, path string) (rule, bool) {
+	for _, r := range accessTable() {
+		if r.Method == method && r.Path == path {
+			return r, true
+		}
+	}
+	return rule{}, false
+}
+
+// guard returns the middleware the access table asks for on a route: for a
+// staff route a staff session and one of its roles. A route missing from
+// the table is a programming error, found at start-up.
+func (s *Server) guard(method, path string) []gin.HandlerFunc {
+	r, ok := accessRule(method, path)
+	if !ok {
+		panic(fmt.Sprintf("server: %s %s is not in the access table (access.go)", method, path))
+	}
+	if r.Who != staff {
+		return nil
+	}
+	deny := s.requireRoles(r.Roles...)
+	if r.Denied == http.StatusNotFound {
+		deny = s.requireRolesOr404(r.Roles...)
+	}
+	return []gin.HandlerFunc{s.requireStaff(), deny}
+}
+
+// handle registers a route behind the guards the access table gives it.
+func (s *Server) handle(method, path string, h gin.HandlerFunc) {
+	s.engine.Handle(method, path, append(s.guard(method, path), h)...)
+}

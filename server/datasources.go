@@ -1,0 +1,145 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+)
+
+// Limits of a data source's fields.
+const (
+	maxSourceName        = 200
+	maxSourceDescription = 2000
+	maxSourceOwners      = 50
+)
+
+// dataSourceInput is a data source's fields as a client sends them; nil
+// ones are absent (PATCH).
+type dataSourceInput struct {
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+	OwnerIDs    *[]string `json:"owner_ids"`
+}
+
+// check validates the fields present (all three are required when create)
+// and trims the name. Errors name each bad field.
+func (in *dataSourceInput) check(create bool) error {
+	bad := map[string]string{}
+	if in.Name != nil {
+		n := strings.TrimSpace(*in.Name)
+		in.Name = &n
+	}
+	switch {
+	case in.Name == nil && create:
+		bad["name"] = "is required"
+	case in.Name != nil && (*in.Name == "" || utf8.RuneCountInString(*in.Name) > maxSourceName):
+		bad["name"] = "must be 1 to 200 characters"
+	}
+	if in.Description != nil && utf8.RuneCountInString(*in.Description) > maxSourceDescription {
+		bad["description"] = "must be at most 2000 characters"
+	}
+	switch {
+	case in.OwnerIDs == nil && create:
+		bad["owner_ids"] = "name at least one owner (a user id)"
+	case in.OwnerIDs != nil && len(*in.OwnerIDs) == 0:
+		bad["owner_ids"] = "name at least one owner (a user id)"
+	case in.OwnerIDs != nil && len(*in.OwnerIDs) > maxSourceOwners:
+		bad["owner_ids"] = "name at most 50 owners"
+	}
+	if len(bad) > 0 {
+		return dsar.Invalid(bad)
+	}
+	return nil
+}
+
+// listDataSources is GET /api/v1/data-sources.
+func (s *Server) listDataSources(c *gin.Context) {
+	ds, err := s.DB.DataSources(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": ds})
+}
+
+// getDataSource is GET /api/v1/data-sources/{id}.
+func (s *Server) getDataSource(c *gin.Context) {
+	d, err := s.DB.DataSource(c, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+// createDataSource is POST /api/v1/data-sources: name, description and
+// owners, each an existing user (else 422 naming the id).
+func (s *Server) createDataSource(c *gin.Context) {
+	var in dataSourceInput
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := in.check(true); err != nil {
+		s.fail(c, err)
+		return
+	}
+	desc := ""
+	if in.Description != nil {
+		desc = *in.Description
+	}
+	d, err := s.DB.CreateDataSource(c, *in.Name, desc, *in.OwnerIDs)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.auditStaff(c, "", "data_source.created", map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs})
+	c.JSON(http.StatusCreated, d)
+}
+
+// updateDataSource is PATCH /api/v1/data-sources/{id}: the fields sent
+// replace the stored ones (owner_ids replaces the whole list).
+func (s *Server) updateDataSource(c *gin.Context) {
+	var in dataSourceInput
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := in.check(false); err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.DB.UpdateDataSource(c, c.Param("id"), dataSourcePatch(in))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	detail := map[string]any{"data_source_id": d.ID}
+	if in.OwnerIDs != nil {
+		detail["owner_ids"] = *in.OwnerIDs
+	}
+	_ = s.auditStaff(c, "", "data_source.updated", detail)
+	c.JSON(http.StatusOK, d)
+}
+
+// deleteDataSource is DELETE /api/v1/data-sources/{id}: 409 while the
+// source has open tasks.
+func (s *Server) deleteDataSource(c *gin.Context) {
+	id := c.Param("id")
+	if err := s.DB.DeleteDataSource(c, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.auditStaff(c, "", "data_source.deleted", map[string]any{"data_source_id": id})
+	c.Status(http.StatusNoContent)
+}
+
+// dataSourcePatch is the store's patch for the fields present in in.
+func dataSourcePatch(in dataSourceInput) store.DataSourcePatch {
+	return store.DataSourcePatch{Name: in.Name, Description: in.Description, OwnerIDs: in.OwnerIDs}
+}
