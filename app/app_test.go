@@ -104,7 +104,7 @@ func TestWorkerRegistersMissingSearchAttributes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bare, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{ExistingPath: bin, LogLevel: "error"})
+	bare, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{ExistingPath: bin, LogLevel: "error", Stdout: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -173,6 +174,7 @@ func TemporalAddress(t testing.TB) string {
 		devServer, devErr = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 			ExistingPath: bin,
 			LogLevel:     "error",
+			Stdout:       io.Discard, // its banner; errors still reach stderr
 			ExtraArgs: []string{
 				"--search-attribute", "DsarStatus=Keyword", "--search-attribute", "DsarRequestType=Keyword",
 				"--search-attribute", "DsarCountry=Keyword", "--search-attribute", "DsarDeadline=Datetime",
