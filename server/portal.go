@@ -1,4 +1,660 @@
 package server
 
-// portalRoutes are the end-user portal's routes.
-func (s *Server) portalRoutes() {}
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/store"
+)
+
+// Portal session cookies: the __Host- prefixed one over HTTPS (bound to
+// this host, Secure, path /), the plain one over HTTP in development.
+const (
+	portalCookie       = "dsar_portal"
+	portalCookieSecure = "__Host-dsar_portal"
+)
+
+// Context keys of the signed-in portal account and its session token.
+const (
+	ctxPortalAccount = "dsar.portal_account"
+	ctxPortalToken   = "dsar.portal_token"
+)
+
+// portalLimits are the login rate limits: per client address, and per
+// account (keyed by the email's blind index, whether or not an account
+// exists, so the limit reveals nothing).
+type portalLimits struct {
+	byAddress *Limiter
+	byAccount *Limiter
+}
+
+// portalRoutes are the end-user portal's routes: the JSON API under
+// /api/v1/portal and the pages under /portal. The staff side of the
+// messages (messages.go) is registered here too, as it shares the store.
+func (s *Server) portalRoutes() {
+	perMinute := s.Config.Auth.LoginPerMinute
+	limits := &portalLimits{byAddress: NewLimiter(4 * perMinute), byAccount: NewLimiter(perMinute)}
+	tokens := NewLimiter(s.Config.Intake.RatePerMinute)
+
+	api := s.engine.Group("/api/v1/portal")
+	api.POST("/accounts", s.rateLimit(tokens), s.portalAPICreateAccount)
+	api.POST("/sessions", func(c *gin.Context) { s.portalAPILogin(c, limits) })
+	api.DELETE("/sessions", s.requirePortal(false), s.portalAPILogout)
+	authed := api.Group("", s.requirePortal(false))
+	authed.GET("/requests", s.portalAPIRequests)
+	authed.GET("/requests/:id/messages", s.portalAPIMessages)
+	authed.POST("/requests/:id/messages", s.portalAPIPostMessage)
+	authed.GET("/requests/:id/attachments/:attachment_id", s.portalAttachment)
+
+	pages := s.engine.Group("/portal")
+	pages.GET("/login", s.portalLoginPage)
+	pages.POST("/login", func(c *gin.Context) { s.portalLoginForm(c, limits) })
+	pages.POST("/logout", s.portalLogoutForm)
+	pages.GET("/accounts/new", s.rateLimit(tokens), s.portalAccountPage)
+	pages.POST("/accounts", s.rateLimit(tokens), s.portalAccountForm)
+	pagesAuthed := pages.Group("", s.requirePortal(true))
+	pagesAuthed.GET("", s.portalRequestsPage)
+	pagesAuthed.GET("/requests/:id", s.portalRequestPage)
+	pagesAuthed.POST("/requests/:id/messages", s.portalReplyForm)
+	pagesAuthed.GET("/requests/:id/attachments/:attachment_id", s.portalAttachment)
+
+	s.messageRoutes()
+}
+
+// ---- sessions ----
+
+// portalCookieName is the session cookie's name for this request.
+func (s *Server) portalCookieName(c *gin.Context) string {
+	if s.secure(c) {
+		return portalCookieSecure
+	}
+	return portalCookie
+}
+
+// setPortalCookie sets (maxAge > 0) or clears (maxAge < 0) the session cookie.
+func (s *Server) setPortalCookie(c *gin.Context, raw string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: s.portalCookieName(c), Value: raw, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secure(c), SameSite: http.SameSiteStrictMode})
+}
+
+// portalSessionToken is the session token the request carries: a Bearer
+// token, or else the portal cookie. Empty if none.
+func (s *Server) portalSessionToken(c *gin.Context) string {
+	if h := c.GetHeader("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	v, err := c.Cookie(s.portalCookieName(c))
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// requirePortal lets through only requests with a valid portal session and
+// puts the account in the context for portalAccount. Others get 401, or
+// for pages a redirect to the login page.
+func (s *Server) requirePortal(page bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		deny := func(err error) {
+			if page {
+				c.Redirect(http.StatusSeeOther, "/portal/login")
+				c.Abort()
+				return
+			}
+			s.fail(c, err)
+		}
+		raw := s.portalSessionToken(c)
+		if raw == "" {
+			deny(dsar.Errorf(dsar.EUNAUTHORIZED, "a portal session is required: log in and send its token as a Bearer token"))
+			return
+		}
+		sess, err := s.DB.Session(c.Request.Context(), store.SessionPortal, raw, s.Config.Auth.SessionIdle)
+		if err != nil {
+			deny(err)
+			return
+		}
+		acc, err := s.DB.PortalAccount(c.Request.Context(), sess.SubjectID)
+		if err != nil {
+			if dsar.ErrorCode(err) == dsar.ENOTFOUND {
+				err = dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; log in again")
+			}
+			deny(err)
+			return
+		}
+		c.Set(ctxPortalAccount, acc)
+		c.Set(ctxPortalToken, raw)
+		c.Header("Cache-Control", "no-store")
+		c.Next()
+	}
+}
+
+// portalAccount is the signed-in requester's account, set by requirePortal.
+func portalAccount(c *gin.Context) store.PortalAccount {
+	v, _ := c.Get(ctxPortalAccount)
+	acc, _ := v.(store.PortalAccount)
+	return acc
+}
+
+// errPortalLogin is the one answer to a wrong email or a wrong password.
+var errPortalLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "the email address or the password is wrong")
+
+// portalLogin checks an email and password within the rate limits and
+// starts a session. It answers the raw session token; a positive wait
+// means the caller is rate limited. Unknown email and wrong password give
+// the same error and take the same time.
+func (s *Server) portalLogin(c *gin.Context, limits *portalLimits, email, password string) (string, time.Duration, error) {
+	fields := map[string]string{}
+	if strings.TrimSpace(email) == "" {
+		fields["email"] = "is required"
+	}
+	if password == "" {
+		fields["password"] = "is required"
+	}
+	if len(fields) > 0 {
+		return "", 0, dsar.Invalid(fields)
+	}
+	if ok, wait := limits.byAddress.Allow(c.ClientIP()); !ok {
+		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
+	}
+	hash := s.Keys.BlindIndex(email)
+	if ok, wait := limits.byAccount.Allow(hex.EncodeToString(hash)); !ok {
+		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
+	}
+	if utf8.RuneCountInString(password) > crypto.MaxPasswordLen {
+		crypto.DummyPasswordCheck(password[:crypto.MaxPasswordLen])
+		return "", 0, errPortalLogin
+	}
+	acc, err := s.DB.PortalAccountByEmailHash(c.Request.Context(), hash)
+	if err != nil {
+		if dsar.ErrorCode(err) != dsar.ENOTFOUND {
+			return "", 0, err
+		}
+		crypto.DummyPasswordCheck(password)
+		return "", 0, errPortalLogin
+	}
+	if err := crypto.CheckPassword(acc.PasswordHash, password); err != nil {
+		return "", 0, errPortalLogin
+	}
+	raw, err := s.DB.CreateSession(c.Request.Context(), store.SessionPortal, acc.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := s.DB.PortalLoggedIn(c.Request.Context(), acc.ID); err != nil {
+		s.Log.Warn("portal login: record last login", "err", err)
+	}
+	s.setPortalCookie(c, raw, int(s.Config.Auth.SessionAbsolute.Seconds()))
+	return raw, 0, nil
+}
+
+// checkNewPassword applies the password rules (as for staff: 8 to 128
+// characters, no composition rules) and the confirmation, if given.
+func checkNewPassword(password string, confirm *string) map[string]string {
+	fields := map[string]string{}
+	switch n := utf8.RuneCountInString(password); {
+	case n < crypto.MinPasswordLen:
+		fields["password"] = "must be at least 8 characters"
+	case n > crypto.MaxPasswordLen:
+		fields["password"] = "must be at most 128 characters"
+	}
+	if confirm != nil && *confirm != password {
+		fields["password_confirm"] = "does not match the password"
+	}
+	return fields
+}
+
+// ---- JSON API ----
+
+// portalAPICreateAccount opens a portal account from a verification or
+// invitation token: 201, or 404 (unknown token), 410 (used or expired),
+// 409 (email not verified yet, or an account exists), 422 (password).
+func (s *Server) portalAPICreateAccount(c *gin.Context) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	fields := checkNewPassword(in.Password, nil)
+	if in.Token == "" {
+		fields["token"] = "is required"
+	}
+	if len(fields) > 0 {
+		s.fail(c, dsar.Invalid(fields))
+		return
+	}
+	acc, err := s.DB.CreatePortalAccount(c.Request.Context(), in.Token, crypto.HashPassword(in.Password))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"id": acc.ID})
+}
+
+// portalAPILogin answers 201 {"token"} and sets the session cookie; a wrong
+// email or password is 401 with the same answer for both.
+func (s *Server) portalAPILogin(c *gin.Context, limits *portalLimits) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	raw, wait, err := s.portalLogin(c, limits, in.Email, in.Password)
+	if wait > 0 {
+		tooMany(c, wait)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"token": raw})
+}
+
+// portalAPILogout ends the session: 204.
+func (s *Server) portalAPILogout(c *gin.Context) {
+	if err := s.DB.RevokeSession(c.Request.Context(), c.GetString(ctxPortalToken)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setPortalCookie(c, "", -1)
+	c.Status(http.StatusNoContent)
+}
+
+// portalAPIRequests lists the requester's requests, each with its unread
+// message count.
+func (s *Server) portalAPIRequests(c *gin.Context) {
+	reqs, err := s.DB.PortalRequests(c.Request.Context(), portalAccount(c).EmailHash)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": reqs})
+}
+
+// portalAPIMessages answers the messages of one of the requester's
+// requests and how many were unread; reading marks them read.
+func (s *Server) portalAPIMessages(c *gin.Context) {
+	r, err := s.DB.PortalRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	msgs, err := s.DB.Messages(c.Request.Context(), s.Keys, r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	unread, err := s.DB.MarkMessagesRead(c.Request.Context(), r.ID, store.SenderRequester)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": messagesJSON(msgs, false, "/api/v1/portal/requests/"+r.ID), "unread": unread})
+}
+
+// portalAPIPostMessage stores the requester's message: 201 {id}.
+func (s *Server) portalAPIPostMessage(c *gin.Context) {
+	id, err := s.portalPostMessage(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"id": id})
+}
+
+// portalPostMessage reads and stores a requester's message on one of their
+// requests (someone else's is ENOTFOUND) and returns its id.
+func (s *Server) portalPostMessage(c *gin.Context) (string, error) {
+	acc := portalAccount(c)
+	r, err := s.DB.PortalRequest(c.Request.Context(), acc.EmailHash, c.Param("id"))
+	if err != nil {
+		return "", err
+	}
+	in, err := s.readMessage(c)
+	if err != nil {
+		return "", err
+	}
+	msg, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: r.ID, Sender: store.SenderRequester,
+		ActorID: acc.ID, Body: in.Body, Attachments: in.Attachments})
+	if err != nil {
+		return "", err
+	}
+	return msg.ID, nil
+}
+
+// portalAttachment sends an attachment of one of the requester's requests.
+func (s *Server) portalAttachment(c *gin.Context) {
+	acc := portalAccount(c)
+	r, err := s.DB.PortalRequest(c.Request.Context(), acc.EmailHash, c.Param("id"))
+	if err != nil {
+		s.portalFail(c, err)
+		return
+	}
+	s.sendAttachment(c, r.ID, c.Param("attachment_id"), store.ActorRequester, acc.ID)
+}
+
+// ---- pages ----
+
+// portalFail answers an error on a portal page: the not-found page for
+// ENOTFOUND on pages, the JSON error on the API.
+func (s *Server) portalFail(c *gin.Context, err error) {
+	if strings.HasPrefix(c.Request.URL.Path, "/portal") && dsar.ErrorCode(err) == dsar.ENOTFOUND {
+		s.pages.Render(c, http.StatusNotFound, "notfound", nil)
+		c.Abort()
+		return
+	}
+	s.fail(c, err)
+}
+
+// statusOfErr is the HTTP status for an error code.
+func statusOfErr(err error) int {
+	if st, ok := statusOf[dsar.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// pageForm is a form's state on a page: the error summary and each field's
+// error.
+type pageForm struct {
+	Error  string
+	Fields map[string]string
+	Notice string
+}
+
+// formOf turns an error into what a page form shows; internal errors are
+// logged and shown generically.
+func (s *Server) formOf(c *gin.Context, err error) pageForm {
+	if dsar.ErrorCode(err) == dsar.EINTERNAL {
+		s.Log.Error("portal page failed", "route", c.FullPath(), "err", err)
+	}
+	var fields map[string]string
+	if de, ok := err.(*dsar.Error); ok {
+		fields = de.Fields
+	}
+	msg := dsar.ErrorMessage(err)
+	if msg == "internal error" {
+		msg = "Something went wrong on our side. Please try again in a moment."
+	}
+	return pageForm{Error: msg, Fields: fields}
+}
+
+// portalLoginView is the login page's data.
+type portalLoginView struct {
+	Form  pageForm
+	Email string
+}
+
+// portalLoginPage shows the login form.
+func (s *Server) portalLoginPage(c *gin.Context) {
+	v := portalLoginView{}
+	switch {
+	case c.Query("account") == "created":
+		v.Form.Notice = "Your account is ready. Log in with your email address and the password you chose."
+	case c.Query("logged_out") != "":
+		v.Form.Notice = "You have logged out."
+	}
+	s.pages.Render(c, http.StatusOK, "portal_login", v)
+}
+
+// portalLoginForm logs in from the form and goes to the request list.
+func (s *Server) portalLoginForm(c *gin.Context, limits *portalLimits) {
+	email, password := c.PostForm("email"), c.PostForm("password")
+	_, wait, err := s.portalLogin(c, limits, email, password)
+	if err != nil {
+		status := statusOfErr(err)
+		if wait > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			status = http.StatusTooManyRequests
+		}
+		s.pages.Render(c, status, "portal_login", portalLoginView{Form: s.formOf(c, err), Email: email})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/portal")
+}
+
+// portalLogoutForm ends the session and goes to the login page.
+func (s *Server) portalLogoutForm(c *gin.Context) {
+	if raw := s.portalSessionToken(c); raw != "" {
+		if err := s.DB.RevokeSession(c.Request.Context(), raw); err != nil {
+			s.Log.Error("portal logout", "err", err)
+		}
+	}
+	s.setPortalCookie(c, "", -1)
+	c.Redirect(http.StatusSeeOther, "/portal/login?logged_out=1")
+}
+
+// portalAccountView is the set-password page's data.
+type portalAccountView struct {
+	Form  pageForm
+	Token string
+	Ready bool // the token may open an account: show the form
+}
+
+// portalAccountPage shows the set-password form for a link's token, or
+// why the link cannot be used.
+func (s *Server) portalAccountPage(c *gin.Context) {
+	token := c.Query("token")
+	if err := s.DB.CheckPortalToken(c.Request.Context(), token); err != nil {
+		s.pages.Render(c, statusOfErr(err), "portal_account_new", portalAccountView{Form: s.linkProblem(c, err)})
+		return
+	}
+	s.pages.Render(c, http.StatusOK, "portal_account_new", portalAccountView{Token: token, Ready: true})
+}
+
+// linkProblem says in words why a link's token cannot open an account.
+func (s *Server) linkProblem(c *gin.Context, err error) pageForm {
+	f := s.formOf(c, err)
+	switch dsar.ErrorCode(err) {
+	case dsar.ENOTFOUND:
+		f.Error = "This link is not valid. Check that you copied the whole address from the email."
+	case dsar.EGONE:
+		f.Error = "This link has expired or has already been used. If you already set a password, log in."
+	}
+	return f
+}
+
+// portalAccountForm sets the password from the form (token, password,
+// password_confirm) and goes to the login page.
+func (s *Server) portalAccountForm(c *gin.Context) {
+	token, password, confirm := c.PostForm("token"), c.PostForm("password"), c.PostForm("password_confirm")
+	fields := checkNewPassword(password, &confirm)
+	if len(fields) > 0 {
+		v := portalAccountView{Form: pageForm{Error: "Please correct the fields marked below.", Fields: fields}, Token: token, Ready: true}
+		s.pages.Render(c, http.StatusUnprocessableEntity, "portal_account_new", v)
+		return
+	}
+	if _, err := s.DB.CreatePortalAccount(c.Request.Context(), token, crypto.HashPassword(password)); err != nil {
+		v := portalAccountView{Form: s.linkProblem(c, err)}
+		if dsar.ErrorCode(err) == dsar.ECONFLICT {
+			v.Form.Error = dsar.ErrorMessage(err)
+		}
+		s.pages.Render(c, statusOfErr(err), "portal_account_new", v)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/portal/login?account=created")
+}
+
+// portalRequestRow is one request on the portal's pages.
+type portalRequestRow struct {
+	ID          string
+	Type        string
+	Status      string
+	StatusLabel string
+	Closed      bool
+	Submitted   string
+	SubmittedAt string
+	Deadline    string
+	DeadlineAt  string
+	Unread      int
+}
+
+// requesterStatus is a status in words for the requester.
+func requesterStatus(st dsar.Status) string {
+	switch st {
+	case dsar.StatusPendingEmailVerification:
+		return "Waiting for you to verify your email address"
+	case dsar.StatusAwaitingIdentity:
+		return "We are checking your identity"
+	case dsar.StatusIdentityVerified:
+		return "Identity confirmed; work is starting"
+	case dsar.StatusInProgress:
+		return "In progress"
+	case dsar.StatusReadyToClose:
+		return "Nearly done"
+	case dsar.StatusCompleted:
+		return "Completed"
+	case dsar.StatusRejected:
+		return "Rejected"
+	case dsar.StatusExpired:
+		return "Expired: the email address was never verified"
+	}
+	return string(st)
+}
+
+const (
+	pageDate  = "2 January 2006"
+	pageStamp = "2 January 2006, 15:04 MST"
+)
+
+func requestRow(r store.PortalRequest) portalRequestRow {
+	return portalRequestRow{ID: r.ID, Type: r.RequestType.Label(), Status: string(r.Status), StatusLabel: requesterStatus(r.Status),
+		Closed: r.Status.Closed(), Submitted: r.SubmittedAt.UTC().Format(pageDate), SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339),
+		Deadline: r.Deadline.UTC().Format(pageDate), DeadlineAt: r.Deadline.UTC().Format(time.RFC3339), Unread: r.Unread}
+}
+
+// portalRequestsPage lists the requester's requests.
+func (s *Server) portalRequestsPage(c *gin.Context) {
+	reqs, err := s.DB.PortalRequests(c.Request.Context(), portalAccount(c).EmailHash)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	rows := make([]portalRequestRow, 0, len(reqs))
+	for _, r := range reqs {
+		rows = append(rows, requestRow(r))
+	}
+	s.pages.Render(c, http.StatusOK, "portal_requests", gin.H{"Requests": rows})
+}
+
+// portalMessageRow is one message on the request page.
+type portalMessageRow struct {
+	ID          string
+	Mine        bool
+	From        string
+	Body        string
+	Sent        string
+	SentAt      string
+	New         bool
+	Attachments []portalAttachmentRow
+}
+
+// portalAttachmentRow is one attachment on the request page.
+type portalAttachmentRow struct {
+	URL      string
+	Filename string
+	Size     string
+}
+
+// portalRequestView is the request page's data.
+type portalRequestView struct {
+	Request   portalRequestRow
+	Messages  []portalMessageRow
+	Form      pageForm
+	Body      string
+	MaxUpload string
+	CanReply  bool
+}
+
+// portalRequestPage shows one of the requester's requests with its
+// messages (marking them read) and the reply form.
+func (s *Server) portalRequestPage(c *gin.Context) {
+	s.renderRequestPage(c, http.StatusOK, pageForm{Notice: noticeOf(c.Query("sent"))}, "")
+}
+
+func noticeOf(sent string) string {
+	if sent != "" {
+		return "Your message has been sent."
+	}
+	return ""
+}
+
+// renderRequestPage renders the request page with a reply form state.
+func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, body string) {
+	r, err := s.DB.PortalRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
+	if err != nil {
+		s.portalFail(c, err)
+		return
+	}
+	msgs, err := s.DB.Messages(c.Request.Context(), s.Keys, r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if _, err := s.DB.MarkMessagesRead(c.Request.Context(), r.ID, store.SenderRequester); err != nil {
+		s.fail(c, err)
+		return
+	}
+	v := portalRequestView{Request: requestRow(r), Form: form, Body: body, MaxUpload: byteSize(s.Config.Intake.MaxUploadBytes),
+		CanReply: r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired}
+	for _, m := range msgs {
+		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
+			Sent: m.CreatedAt.UTC().Format(pageStamp), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),
+			New: m.Sender == store.SenderStaff && m.ReadByRequesterAt == nil}
+		if !row.Mine {
+			row.From = "Privacy team"
+		}
+		for _, a := range m.Attachments {
+			row.Attachments = append(row.Attachments, portalAttachmentRow{
+				URL:      "/portal/requests/" + url.PathEscape(r.ID) + "/attachments/" + url.PathEscape(a.ID),
+				Filename: a.Filename, Size: byteSize(int64(a.Size))})
+		}
+		v.Messages = append(v.Messages, row)
+	}
+	s.pages.Render(c, status, "portal_request", v)
+}
+
+// portalReplyForm stores the requester's reply from the page's form and
+// goes back to the request.
+func (s *Server) portalReplyForm(c *gin.Context) {
+	if _, err := s.portalPostMessage(c); err != nil {
+		if dsar.ErrorCode(err) == dsar.ENOTFOUND {
+			s.portalFail(c, err)
+			return
+		}
+		s.renderRequestPage(c, statusOfErr(err), s.formOf(c, err), c.PostForm("body"))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/portal/requests/"+url.PathEscape(c.Param("id"))+"?sent=1#reply")
+}
+
+// byteSize is a size in words: 512 bytes, 3.2 KB, 10.5 MB.
+func byteSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1000*1000:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e3), ".0") + " KB"
+	default:
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e6), ".0") + " MB"
+	}
+}

@@ -1,0 +1,294 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/config"
+	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/mail"
+	"github.com/opendsar/dsar/metrics"
+	"github.com/opendsar/dsar/server"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/testenv"
+)
+
+// portalEnv is a server over a fresh database with the dev outbox mailer,
+// for the portal and message tests. No Temporal: these routes need none.
+type portalEnv struct {
+	t      *testing.T
+	ctx    context.Context
+	db     *store.DB
+	cfg    *config.Config
+	keys   *crypto.Keyring
+	outbox *mail.Outbox
+	srv    *httptest.Server
+}
+
+func newPortalEnv(t *testing.T, extra map[string]any) *portalEnv {
+	t.Helper()
+	db := testenv.DB(t)
+	cfg := testenv.Config(t, "", "", extra)
+	keys, err := crypto.NewKeyring(cfg.Crypto.MasterKeyID, cfg.Crypto.MasterKey, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := mail.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := mail.NewOutbox(db, cfg.Email.From)
+	s, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Mailer: outbox, Templates: tmpl, Outbox: outbox,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &portalEnv{t: t, ctx: context.Background(), db: db, cfg: cfg, keys: keys, outbox: outbox, srv: srv}
+}
+
+// insertRequest stores an accepted request by email in status st, the way
+// intake and the workflow's projection leave it, and returns its id.
+func (e *portalEnv) insertRequest(email string, st dsar.Status) string {
+	e.t.Helper()
+	id := uuid.NewString()
+	sealed, err := store.NewSealedRequest(e.keys, id, store.PII{FirstName: "Ada", LastName: "Lovelace", Email: email, Description: "what do you hold"}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	submitted := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
+	var verified *time.Time
+	if st != dsar.StatusPendingEmailVerification && st != dsar.StatusExpired {
+		v := submitted.Add(time.Hour)
+		verified = &v
+	}
+	const q = `INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, submitted_at, deadline,
+			original_deadline, deadline_rule, deadline_rule_name, email_hash, pii, email_verified_at)
+		VALUES ($1, true, $2, 'info', 'customer', 'DE', $3, $4, $4, 'gdpr', 'GDPR', $5, $6, $7)`
+	if _, err := e.db.ExecContext(e.ctx, q, id, st, submitted, submitted.AddDate(0, 1, 0), sealed.EmailHash, sealed.PII, verified); err != nil {
+		e.t.Fatal(err)
+	}
+	const qKey = `INSERT INTO request_keys (request_id, key_id, wrapped_key) VALUES ($1, $2, $3)`
+	if _, err := e.db.ExecContext(e.ctx, qKey, id, sealed.KeyID, sealed.WrappedKey); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// staff creates a staff user with role and returns them with a session token.
+func (e *portalEnv) staff(role dsar.Role) (store.User, string) {
+	e.t.Helper()
+	u, err := e.db.CreateUser(e.ctx, store.User{Email: uuid.NewString()[:8] + "@staff.example", Name: "Staff " + string(role),
+		Role: role, PasswordHash: "unused"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := e.db.CreateSession(e.ctx, store.SessionStaff, u.ID, time.Hour, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u, tok
+}
+
+// verificationToken returns the (already used) email-verification token of
+// a verified request, as the verification link carries it.
+func (e *portalEnv) verificationToken(requestID, email string) string {
+	e.t.Helper()
+	raw, err := e.db.CreateToken(e.ctx, store.TokenEmailVerification, requestID, e.keys.BlindIndex(email), time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.db.UseToken(e.ctx, raw, store.TokenEmailVerification); err != nil {
+		e.t.Fatal(err)
+	}
+	return raw
+}
+
+// requester opens a portal account for email (which has a verified request
+// requestID) and logs in; it returns the Bearer token.
+func (e *portalEnv) requester(requestID, email, password string) string {
+	e.t.Helper()
+	tok := e.verificationToken(requestID, email)
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": tok, "password": password}, http.StatusCreated)
+	var out struct{ Token string }
+	e.decode(e.expect("POST", "/api/v1/portal/sessions", "", map[string]string{"email": email, "password": password}, http.StatusCreated), &out)
+	if out.Token == "" {
+		e.t.Fatal("login answered no token")
+	}
+	return out.Token
+}
+
+// do sends a request with an optional Bearer token and JSON body (or a
+// *multipartBody) and returns the answer with its body read.
+func (e *portalEnv) do(method, path, token string, body any) (*http.Response, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case *multipartBody:
+		r, ct = &b.buf, b.w.FormDataContentType()
+	default:
+		j, _ := json.Marshal(b)
+		r, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
+// expect is do that fails the test unless the answer has status want.
+func (e *portalEnv) expect(method, path, token string, body any, want int) []byte {
+	e.t.Helper()
+	resp, data := e.do(method, path, token, body)
+	if resp.StatusCode != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	return data
+}
+
+func (e *portalEnv) decode(data []byte, v any) {
+	e.t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		e.t.Fatalf("decode %s: %v", data, err)
+	}
+}
+
+// multipartBody is a message form with files.
+type multipartBody struct {
+	buf bytes.Buffer
+	w   *multipart.Writer
+}
+
+func newMultipart(t *testing.T, body string, files map[string][]byte) *multipartBody {
+	t.Helper()
+	m := &multipartBody{}
+	m.w = multipart.NewWriter(&m.buf)
+	_ = m.w.WriteField("body", body)
+	for name, data := range files {
+		fw, err := m.w.CreateFormFile("attachments", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = fw.Write(data)
+	}
+	_ = m.w.Close()
+	return m
+}
+
+// portalMessages is the answer of a messages route.
+type portalMessages struct {
+	Items []struct {
+		ID          string `json:"id"`
+		From        string `json:"from"`
+		Body        string `json:"body"`
+		SentAt      string `json:"sent_at"`
+		Attachments []struct {
+			ID          string `json:"id"`
+			Filename    string `json:"filename"`
+			ContentType string `json:"content_type"`
+			URL         string `json:"url"`
+		} `json:"attachments"`
+	} `json:"items"`
+	Unread int `json:"unread"`
+}
+
+// TestPortalAccounts covers opening an account from each kind of token,
+// and every way a token or password can be refused.
+func TestPortalAccounts(t *testing.T) {
+	e := newPortalEnv(t, nil)
+	verified := e.insertRequest("ada@example.org", dsar.StatusAwaitingIdentity)
+	pending := e.insertRequest("bob@example.org", dsar.StatusPendingEmailVerification)
+
+	// An email-verification token of a request whose email is not verified yet.
+	raw, err := e.db.CreateToken(e.ctx, store.TokenEmailVerification, pending, e.keys.BlindIndex("bob@example.org"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": raw, "password": "a long password"}, http.StatusConflict)
+
+	// Bad input names the field and stores nothing.
+	tok := e.verificationToken(verified, "ada@example.org")
+	var bad server.ErrorBody
+	e.decode(e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": tok, "password": "short"}, http.StatusUnprocessableEntity), &bad)
+	if bad.Error.Fields["password"] == "" {
+		t.Errorf("a short password: the error names no password field: %+v", bad)
+	}
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": strings.Repeat("x", 43), "password": "a long password"}, http.StatusNotFound)
+
+	// The verification token opens the account once; the account's email is the verified one.
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": tok, "password": "a long password"}, http.StatusCreated)
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": tok, "password": "another password"}, http.StatusConflict)
+	e.expect("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ADA@example.org ", "password": "a long password"}, http.StatusCreated)
+
+	// An invitation works once, then is gone.
+	carol := e.insertRequest("carol@example.org", dsar.StatusInProgress)
+	inv, err := e.db.CreateToken(e.ctx, store.TokenPortalInvitation, carol, e.keys.BlindIndex("carol@example.org"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": inv, "password": "carol's password"}, http.StatusCreated)
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": inv, "password": "carol's password"}, http.StatusGone)
+}
+
+// TestPortalLogin checks the generic failure, the cookie and the rate limit.
+func TestPortalLogin(t *testing.T) {
+	e := newPortalEnv(t, map[string]any{"auth.login_per_minute": 3})
+	id := e.insertRequest("ada@example.org", dsar.StatusInProgress)
+	tok := e.verificationToken(id, "ada@example.org")
+	e.expect("POST", "/api/v1/portal/accounts", "", map[string]string{"token": tok, "password": "a long password"}, http.StatusCreated)
+
+	resp, body := e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "a long password"})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "dsar_portal" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
+		t.Errorf("session cookie = %+v, want dsar_portal, HttpOnly, SameSite=Strict, Path=/", cookie)
+	}
+
+	_, wrongPassword := e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "not the password"})
+	_, unknownEmail := e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "nobody@example.org", "password": "not the password"})
+	if string(wrongPassword) != string(unknownEmail) {
+		t.Errorf("a wrong password (%s) and an unknown email (%s) answer differently", wrongPassword, unknownEmail)
+	}
+	// Three attempts a minute on one account: the fourth is refused, even with the right password.
+	e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "wrong again"})
+	resp, _ = e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "a long password"})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the fourth login in a minute: status %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	e.expect("GET", "/api/v1/portal/requests", "", nil, http.StatusUnauthorized)
+}
