@@ -61,12 +61,12 @@ func (s *Server) requireStaff() gin.HandlerFunc {
 			s.failWith(c, http.StatusUnauthorized, dsar.EUNAUTHORIZED, "a staff session is required: sign in and send its token as a Bearer token", nil)
 			return
 		}
-		sess, err := s.DB.Session(c, store.SessionStaff, raw, s.Config.Auth.SessionIdle)
+		sess, err := s.DB.Session(c.Request.Context(), store.SessionStaff, raw, s.Config.Auth.SessionIdle)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		u, err := s.DB.User(c, sess.SubjectID)
+		u, err := s.DB.User(c.Request.Context(), sess.SubjectID)
 		if err != nil {
 			if dsar.ErrorCode(err) == dsar.ENOTFOUND {
 				err = dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; sign in again")
@@ -164,7 +164,7 @@ func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
 		email := strings.ToLower(strings.TrimSpace(in.Email))
 		audit := func(action string, userID string, detail map[string]any) {
 			detail["address"] = c.ClientIP()
-			if _, err := s.DB.AppendAudit(c, store.Audit{ActorKind: store.ActorStaff, ActorID: userID, Action: action, Detail: detail}); err != nil {
+			if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{ActorKind: store.ActorStaff, ActorID: userID, Action: action, Detail: detail}); err != nil {
 				s.Log.Error("audit login", "err", err)
 			}
 		}
@@ -175,7 +175,7 @@ func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
 			tooMany(c, max(waitAddr, waitAcct))
 			return
 		}
-		u, err := s.DB.UserByEmail(c, email)
+		u, err := s.DB.UserByEmail(c.Request.Context(), email)
 		switch {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
 			crypto.DummyPasswordCheck(in.Password)
@@ -196,7 +196,7 @@ func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
 			s.fail(c, badLogin)
 			return
 		}
-		token, err := s.DB.CreateSession(c, store.SessionStaff, u.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
+		token, err := s.DB.CreateSession(c.Request.Context(), store.SessionStaff, u.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -222,12 +222,12 @@ func (s *Server) setStaffCookie(c *gin.Context, token string, maxAge int) {
 // logout is DELETE /api/v1/sessions/current: the session ends at once.
 func (s *Server) logout(c *gin.Context) {
 	raw := c.GetString(ctxStaffToken)
-	if err := s.DB.RevokeSession(c, raw); err != nil {
+	if err := s.DB.RevokeSession(c.Request.Context(), raw); err != nil {
 		s.fail(c, err)
 		return
 	}
 	u := staffUser(c)
-	if _, err := s.DB.AppendAudit(c, store.Audit{ActorKind: store.ActorStaff, ActorID: u.ID, Action: "staff.logout",
+	if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{ActorKind: store.ActorStaff, ActorID: u.ID, Action: "staff.logout",
 		Detail: map[string]any{}}); err != nil {
 		s.Log.Error("audit logout", "err", err)
 	}

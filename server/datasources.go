@@ -59,7 +59,7 @@ func (in *dataSourceInput) check(create bool) error {
 
 // listDataSources is GET /api/v1/data-sources.
 func (s *Server) listDataSources(c *gin.Context) {
-	ds, err := s.DB.DataSources(c)
+	ds, err := s.DB.DataSources(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) listDataSources(c *gin.Context) {
 
 // getDataSource is GET /api/v1/data-sources/{id}.
 func (s *Server) getDataSource(c *gin.Context) {
-	d, err := s.DB.DataSource(c, c.Param("id"))
+	d, err := s.DB.DataSource(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -93,7 +93,7 @@ func (s *Server) createDataSource(c *gin.Context) {
 	if in.Description != nil {
 		desc = *in.Description
 	}
-	d, err := s.DB.CreateDataSource(c, *in.Name, desc, *in.OwnerIDs)
+	d, err := s.DB.CreateDataSource(c.Request.Context(), *in.Name, desc, *in.OwnerIDs)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) updateDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	d, err := s.DB.UpdateDataSource(c, c.Param("id"), dataSourcePatch(in))
+	d, err := s.DB.UpdateDataSource(c.Request.Context(), c.Param("id"), dataSourcePatch(in))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -131,7 +131,7 @@ func (s *Server) updateDataSource(c *gin.Context) {
 // source has open tasks.
 func (s *Server) deleteDataSource(c *gin.Context) {
 	id := c.Param("id")
-	if err := s.DB.DeleteDataSource(c, id); err != nil {
+	if err := s.DB.DeleteDataSource(c.Request.Context(), id); err != nil {
 		s.fail(c, err)
 		return
 	}

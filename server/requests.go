@@ -27,6 +27,7 @@ const (
 	maxAssignSources  = 50
 	maxExtensionDays  = 366
 	actionTimeout     = 10 * time.Second       // query + signal of an action
+	actionSettle      = time.Second            // how long an action waits for the workflow to take its signal
 	detailQueryBudget = 2 * time.Second        // the detail falls back to the projection after this
 	documentDownload  = "identity-document-%s" // file name (without extension) of a downloaded document
 )
@@ -153,7 +154,7 @@ func (s *Server) listRequests(c *gin.Context) {
 		return
 	}
 	f.OwnerID = ownerScope(staffUser(c))
-	items, next, err := s.DB.Queue(c, f)
+	items, next, err := s.DB.Queue(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -168,7 +169,7 @@ func (s *Server) listRequests(c *gin.Context) {
 // requestCounts is GET /api/v1/requests/counts: requests per status, and
 // the open, unassigned and overdue ones, for a dashboard.
 func (s *Server) requestCounts(c *gin.Context) {
-	counts, err := s.DB.CountQueue(c, ownerScope(staffUser(c)))
+	counts, err := s.DB.CountQueue(c.Request.Context(), ownerScope(staffUser(c)))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -205,7 +206,7 @@ func (s *Server) liveState(c *gin.Context, row store.Request) (workflows.State, 
 	if row.Status.Closed() {
 		return workflows.State{}, false
 	}
-	ctx, cancel := context.WithTimeout(c, detailQueryBudget)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), detailQueryBudget)
 	defer cancel()
 	st, err := s.queryState(ctx, row.ID)
 	if err != nil {
@@ -300,7 +301,7 @@ type timelineJSON struct {
 // action shows at once; the read of PII is audited.
 func (s *Server) getRequest(c *gin.Context) {
 	me := staffUser(c)
-	row, err := s.DB.Request(c, c.Param("id"), ownerScope(me))
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -346,12 +347,12 @@ func (s *Server) getRequest(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if out.IdentityDocument, err = s.DB.IdentityDocumentInfo(c, row.ID); err != nil {
+	if out.IdentityDocument, err = s.DB.IdentityDocumentInfo(c.Request.Context(), row.ID); err != nil {
 		s.fail(c, err)
 		return
 	}
 
-	pii, err := s.DB.RequestPII(c, s.Keys, row.ID)
+	pii, err := s.DB.RequestPII(c.Request.Context(), s.Keys, row.ID)
 	switch {
 	case dsar.ErrorCode(err) == dsar.EGONE:
 		out.PIIErased = true
@@ -388,7 +389,7 @@ func deadlineReason(r requestJSON) string {
 func (s *Server) detailTasks(c *gin.Context, row store.Request, st *workflows.State, scope string) ([]taskJSON, error) {
 	out := []taskJSON{}
 	if st == nil {
-		ts, err := s.DB.RequestTasks(c, row.ID, scope)
+		ts, err := s.DB.RequestTasks(c.Request.Context(), row.ID, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -402,13 +403,13 @@ func (s *Server) detailTasks(c *gin.Context, row store.Request, st *workflows.St
 	for i, t := range st.Tasks {
 		ids[i] = t.DataSourceID
 	}
-	names, err := s.DB.DataSourceNames(c, ids)
+	names, err := s.DB.DataSourceNames(c.Request.Context(), ids)
 	if err != nil {
 		return nil, err
 	}
 	mine := map[string]bool{}
 	if scope != "" {
-		owned, err := s.DB.OwnedDataSources(c, scope)
+		owned, err := s.DB.OwnedDataSources(c.Request.Context(), scope)
 		if err != nil {
 			return nil, err
 		}
@@ -436,7 +437,7 @@ func (s *Server) timeline(c *gin.Context, id string, st *workflows.State) ([]tim
 		}
 		return out, nil
 	}
-	evs, err := s.DB.RequestAudit(c, id)
+	evs, err := s.DB.RequestAudit(c.Request.Context(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -453,12 +454,12 @@ func (s *Server) timeline(c *gin.Context, id string, st *workflows.State) ([]tim
 // uploaded proof of identity, never cached, every view audited; 410 once
 // identity is decided (the document is deleted then).
 func (s *Server) identityDocument(c *gin.Context) {
-	row, err := s.DB.Request(c, c.Param("id"), ownerScope(staffUser(c)))
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	doc, err := s.DB.RequestIdentityDocument(c, s.Keys, row.ID)
+	doc, err := s.DB.RequestIdentityDocument(c.Request.Context(), s.Keys, row.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -475,24 +476,28 @@ func (s *Server) identityDocument(c *gin.Context) {
 
 // act checks an action against the request's workflow state and signals
 // it: 404 for a request the caller cannot see, 409 naming the current
-// status when the state does not allow it, 422 for a bad payload. It
-// returns the state the action was checked against.
-func (s *Server) act(c *gin.Context, signal string, payload any) (workflows.State, bool) {
-	row, err := s.DB.Request(c, c.Param("id"), ownerScope(staffUser(c)))
+// status when the state does not allow it, 422 for a bad payload. It then
+// waits (briefly) until the workflow shows the action done (done(state)) or
+// ignored, so that the request detail shows the change once the API has
+// answered 202. done gets the state the action was checked against first,
+// to compute what to expect. act returns that state, and the state after the
+// action (nil if the workflow has not finished with the signal yet).
+func (s *Server) act(c *gin.Context, signal string, payload any, done func(before, now workflows.State) bool) (workflows.State, *workflows.State, bool) {
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
 	if err != nil {
 		s.fail(c, err)
-		return workflows.State{}, false
+		return workflows.State{}, nil, false
 	}
-	ctx, cancel := context.WithTimeout(c, actionTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), actionTimeout)
 	defer cancel()
 	st, err := s.queryState(ctx, row.ID)
 	if err != nil {
 		s.fail(c, err)
-		return st, false
+		return st, nil, false
 	}
 	if err := st.Allows(signal, payload); err != nil {
 		s.fail(c, err)
-		return st, false
+		return st, nil, false
 	}
 	if err := s.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(row.ID), "", signal, payload); err != nil {
 		var nf *serviceerror.NotFound
@@ -502,9 +507,36 @@ func (s *Server) act(c *gin.Context, signal string, payload any) (workflows.Stat
 			err = dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow did not answer in time; try again")
 		}
 		s.fail(c, err)
-		return st, false
+		return st, nil, false
 	}
-	return st, true
+	return st, s.awaitAction(ctx, row.ID, st, done), true
+}
+
+// awaitAction polls the workflow's state for up to actionSettle until the
+// action shows as done, or as ignored (the workflow notes a signal that
+// lost a race), and returns that state; nil if neither happened in time
+// (the signal is stored and will be taken; the detail catches up).
+func (s *Server) awaitAction(ctx context.Context, id string, before workflows.State, done func(before, now workflows.State) bool) *workflows.State {
+	ctx, cancel := context.WithTimeout(ctx, actionSettle)
+	defer cancel()
+	for {
+		st, err := s.queryState(ctx, id)
+		if err == nil {
+			if done(before, st) {
+				return &st
+			}
+			for _, e := range st.Timeline[min(len(before.Timeline), len(st.Timeline)):] {
+				if e.Event == workflows.EventSignalIgnored {
+					return &st
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // bindOptionalJSON is bindJSON for bodies that may be left out entirely.
@@ -544,18 +576,23 @@ func (s *Server) verifyIdentity(c *gin.Context) {
 		return
 	}
 	p := workflows.IdentityDecision{Verified: *in.Verified, Note: in.Note, By: staffUser(c).ID}
-	if _, ok := s.act(c, workflows.SignalIdentityDecided, p); !ok {
+	_, after, ok := s.act(c, workflows.SignalIdentityDecided, p, func(_, now workflows.State) bool {
+		return now.Status != dsar.StatusAwaitingIdentity
+	})
+	if !ok {
 		return
 	}
 	id := c.Param("id")
-	if err := s.DB.DeleteIdentityDocument(c, id); err != nil {
+	if err := s.DB.DeleteIdentityDocument(c.Request.Context(), id); err != nil {
 		s.Log.Error("delete identity document after the decision", "id", id, "err", err)
 	}
 	status := dsar.StatusIdentityVerified
 	if !p.Verified {
 		status = dsar.StatusRejected
 	}
-	_ = s.auditStaff(c, id, "identity.decided", map[string]any{"verified": p.Verified})
+	if after != nil {
+		status = after.Status
+	}
 	c.JSON(http.StatusAccepted, gin.H{"status": status})
 }
 
@@ -585,7 +622,7 @@ func (s *Server) assign(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"data_source_ids": fmt.Sprintf("name at most %d data sources", maxAssignSources)}))
 		return
 	}
-	missing, err := s.DB.MissingDataSources(c, ids)
+	missing, err := s.DB.MissingDataSources(c.Request.Context(), ids)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -594,7 +631,15 @@ func (s *Server) assign(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"data_source_ids": "no data source with id " + strings.Join(missing, ", ")}))
 		return
 	}
-	st, ok := s.act(c, workflows.SignalSourcesAssigned, workflows.Assignment{DataSourceIDs: ids, By: staffUser(c).ID})
+	st, after, ok := s.act(c, workflows.SignalSourcesAssigned, workflows.Assignment{DataSourceIDs: ids, By: staffUser(c).ID},
+		func(before, now workflows.State) bool {
+			for _, id := range ids {
+				if _, has := now.Task(id); !has {
+					return false
+				}
+			}
+			return len(now.Timeline) > len(before.Timeline) && now.Status != dsar.StatusIdentityVerified
+		})
 	if !ok {
 		return
 	}
@@ -604,7 +649,9 @@ func (s *Server) assign(c *gin.Context) {
 			status = dsar.StatusInProgress
 		}
 	}
-	_ = s.auditStaff(c, c.Param("id"), "data_sources.assigned", map[string]any{"data_source_ids": ids})
+	if after != nil {
+		status = after.Status
+	}
 	c.JSON(http.StatusAccepted, gin.H{"status": status})
 }
 
@@ -627,7 +674,7 @@ func (s *Server) completeTask(c *gin.Context) {
 	me := staffUser(c)
 	source := c.Param("data_source_id")
 	if me.Role == dsar.RoleSourceOwner {
-		owns, err := s.DB.OwnsDataSource(c, me.ID, source)
+		owns, err := s.DB.OwnsDataSource(c.Request.Context(), me.ID, source)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -637,7 +684,12 @@ func (s *Server) completeTask(c *gin.Context) {
 			return
 		}
 	}
-	st, ok := s.act(c, workflows.SignalTaskCompleted, workflows.TaskCompletion{DataSourceID: source, Note: in.Note, By: me.ID})
+	st, after, ok := s.act(c, workflows.SignalTaskCompleted, workflows.TaskCompletion{DataSourceID: source, Note: in.Note, By: me.ID},
+		func(before, now workflows.State) bool {
+			t, has := now.Task(source)
+			return has && t.Status == workflows.TaskCompleted &&
+				(now.OpenTasks() > 0 || now.Status != dsar.StatusInProgress)
+		})
 	if !ok {
 		return
 	}
@@ -645,7 +697,9 @@ func (s *Server) completeTask(c *gin.Context) {
 	if st.Status == dsar.StatusInProgress && st.OpenTasks() == 1 {
 		status = dsar.StatusReadyToClose
 	}
-	_ = s.auditStaff(c, c.Param("id"), "task.completed", map[string]any{"data_source_id": source})
+	if after != nil {
+		status = after.Status
+	}
 	c.JSON(http.StatusAccepted, gin.H{"status": status})
 }
 
@@ -675,12 +729,15 @@ func (s *Server) extend(c *gin.Context) {
 		s.fail(c, dsar.Invalid(bad))
 		return
 	}
-	st, ok := s.act(c, workflows.SignalDeadlineExtended, workflows.Extension{Days: in.Days, Reason: in.Reason, By: staffUser(c).ID})
+	st, after, ok := s.act(c, workflows.SignalDeadlineExtended, workflows.Extension{Days: in.Days, Reason: in.Reason, By: staffUser(c).ID},
+		func(before, now workflows.State) bool { return now.Deadline.After(before.Deadline) })
 	if !ok {
 		return
 	}
 	deadline := st.Deadline.AddDate(0, 0, in.Days)
-	_ = s.auditStaff(c, c.Param("id"), "deadline.extended", map[string]any{"days": in.Days, "deadline": deadline})
+	if after != nil {
+		st, deadline = *after, after.Deadline
+	}
 	c.JSON(http.StatusAccepted, gin.H{"deadline": deadline, "status": st.Status})
 }
 
@@ -700,11 +757,15 @@ func (s *Server) complete(c *gin.Context) {
 		return
 	}
 	p := workflows.Closure{Outcome: workflows.OutcomeCompleted, Note: in.Note, By: staffUser(c).ID}
-	if _, ok := s.act(c, workflows.SignalRequestClosed, p); !ok {
+	_, after, ok := s.act(c, workflows.SignalRequestClosed, p, func(_, now workflows.State) bool { return now.Status.Closed() })
+	if !ok {
 		return
 	}
-	_ = s.auditStaff(c, c.Param("id"), "request.completed", nil)
-	c.JSON(http.StatusAccepted, gin.H{"status": dsar.StatusCompleted})
+	status := dsar.StatusCompleted
+	if after != nil {
+		status = after.Status
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": status})
 }
 
 // reject is POST /api/v1/requests/{id}/rejection: closes the request as
@@ -733,11 +794,15 @@ func (s *Server) reject(c *gin.Context) {
 		return
 	}
 	p := workflows.Closure{Outcome: workflows.OutcomeRejected, Reasons: in.Reasons, Note: in.Note, By: staffUser(c).ID}
-	if _, ok := s.act(c, workflows.SignalRequestClosed, p); !ok {
+	_, after, ok := s.act(c, workflows.SignalRequestClosed, p, func(_, now workflows.State) bool { return now.Status.Closed() })
+	if !ok {
 		return
 	}
-	_ = s.auditStaff(c, c.Param("id"), "request.rejected", map[string]any{"reasons": in.Reasons})
-	c.JSON(http.StatusAccepted, gin.H{"status": dsar.StatusRejected})
+	status := dsar.StatusRejected
+	if after != nil {
+		status = after.Status
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": status})
 }
 
 // listTasks is GET /api/v1/tasks: a source owner's own tasks, or every task
@@ -766,7 +831,7 @@ func (s *Server) listTasks(c *gin.Context) {
 		s.fail(c, dsar.Invalid(bad))
 		return
 	}
-	items, next, err := s.DB.Tasks(c, f)
+	items, next, err := s.DB.Tasks(c.Request.Context(), f)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -792,17 +857,17 @@ type auditJSON struct {
 // requestAudit is GET /api/v1/requests/{id}/audit: the request's audit
 // events in order, who did what when.
 func (s *Server) requestAudit(c *gin.Context) {
-	row, err := s.DB.Request(c, c.Param("id"), ownerScope(staffUser(c)))
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	evs, err := s.DB.RequestAudit(c, row.ID)
+	evs, err := s.DB.RequestAudit(c.Request.Context(), row.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	users, err := s.DB.Users(c)
+	users, err := s.DB.Users(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return

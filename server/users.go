@@ -14,7 +14,7 @@ import (
 
 // listUsers is GET /api/v1/users: every staff user, by name.
 func (s *Server) listUsers(c *gin.Context) {
-	us, err := s.DB.Users(c)
+	us, err := s.DB.Users(c.Request.Context())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -42,7 +42,7 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	u, err := s.DB.CreateUser(c, store.User{Email: in.Email, Name: strings.TrimSpace(in.Name), Role: dsar.Role(in.Role),
+	u, err := s.DB.CreateUser(c.Request.Context(), store.User{Email: in.Email, Name: strings.TrimSpace(in.Name), Role: dsar.Role(in.Role),
 		PasswordHash: crypto.HashPassword(in.Password)})
 	if err != nil {
 		s.fail(c, err)
@@ -66,7 +66,7 @@ func (s *Server) updateUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	u, err := s.DB.User(c, c.Param("id"))
+	u, err := s.DB.User(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -108,13 +108,13 @@ func (s *Server) updateUser(c *gin.Context) {
 		s.fail(c, dsar.Invalid(bad))
 		return
 	}
-	u, err = s.DB.UpdateUser(c, u.ID, p)
+	u, err = s.DB.UpdateUser(c.Request.Context(), u.ID, p)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	if (in.Disabled != nil && *in.Disabled) || in.Password != nil || in.Role != nil {
-		if err := s.DB.RevokeSessions(c, store.SessionStaff, u.ID); err != nil {
+		if err := s.DB.RevokeSessions(c.Request.Context(), store.SessionStaff, u.ID); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -140,7 +140,7 @@ func (s *Server) auditStaff(c *gin.Context, requestID, action string, detail map
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	_, err := s.DB.AppendAudit(c, store.Audit{RequestID: requestID, ActorKind: store.ActorStaff,
+	_, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{RequestID: requestID, ActorKind: store.ActorStaff,
 		ActorID: staffUser(c).ID, Action: action, Detail: detail})
 	if err != nil {
 		s.Log.Error("audit", "action", action, "request", requestID, "err", err)

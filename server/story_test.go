@@ -1,0 +1,177 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/opendsar/dsar"
+)
+
+// TestAdminStory walks the seed's admin story through the API, against
+// Postgres and the real workflow on the Temporal dev server: users, data
+// sources, the queue, the identity document, verification, assignment, a
+// task completed by its owner (and refused to another owner), completion.
+func TestAdminStory(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	boss, _ := e.user(dsar.RoleOrgOwner)
+
+	// The org owner signs in with a password.
+	login := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": boss.Email, "password": "correct horse battery"}),
+		http.StatusCreated, "login").JSON(t)
+	admin := login["token"].(string)
+	if u := login["user"].(map[string]any); u["role"] != "org_owner" || u["email"] != boss.Email {
+		t.Fatalf("login user = %v", u)
+	}
+
+	// Two source owners.
+	newOwner := func(name string) (id, email string) {
+		email = strings.ToLower(name) + "@example.com"
+		u := e.want(e.do("POST", "/api/v1/users", admin, map[string]string{"email": email, "name": name,
+			"role": "source_owner", "password": "a long enough password"}), http.StatusCreated, "create "+name).JSON(t)
+		return u["id"].(string), email
+	}
+	ownerID, ownerEmail := newOwner("Olivia")
+	_, otherEmail := newOwner("Oscar")
+
+	// A data source owned by Olivia; one owned by a user who does not exist is refused.
+	ds := e.want(e.do("POST", "/api/v1/data-sources", admin, map[string]any{"name": "CRM", "description": "Customer records",
+		"owner_ids": []string{ownerID}}), http.StatusCreated, "create data source").JSON(t)
+	dsID := ds["id"].(string)
+	if owners := ds["owners"].([]any); len(owners) != 1 || owners[0].(map[string]any)["id"] != ownerID {
+		t.Fatalf("owners = %v", ds["owners"])
+	}
+	ghost := "5f0c3b7e-2a4d-4c8e-9f1a-000000000000"
+	bad := e.want(e.do("POST", "/api/v1/data-sources", admin, map[string]any{"name": "Mail tool", "owner_ids": []string{ghost}}),
+		http.StatusUnprocessableEntity, "data source with a non-user owner").JSON(t)
+	if f := bad["error"].(map[string]any)["fields"].(map[string]any)["owner_ids"].(string); !strings.Contains(f, ghost) {
+		t.Fatalf("the 422 does not name the unknown owner: %s", f)
+	}
+
+	// Requests: one verified (from Germany), one still waiting for its email link.
+	id := e.request(newRequest{Document: pngDocument, Country: "DE"})
+	waiting := e.request(newRequest{Country: "DE"})
+	e.verifyEmail(id)
+
+	// The verified one is found in the queue by filter; the other is not.
+	q := e.want(e.do("GET", "/api/v1/requests?status=awaiting_identity&country=DE&request_type=info", admin, nil),
+		http.StatusOK, "queue").JSON(t)
+	items := q["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != id {
+		t.Fatalf("queue by filter = %v, want only %s (not %s)", items, id, waiting)
+	}
+
+	// The detail: PII decrypted, the deadline and the rule that set it.
+	d := e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t)
+	if d["first_name"] != "Ada" || d["status"] != "awaiting_identity" {
+		t.Fatalf("detail = %v", d)
+	}
+	if rule := d["deadline_rule"].(map[string]any); rule["id"] != "gdpr" || rule["name"] == "" {
+		t.Fatalf("deadline rule = %v", rule)
+	}
+
+	// The identity document, viewed (and audited), then verified.
+	doc := e.want(e.do("GET", "/api/v1/requests/"+id+"/identity-document", admin, nil), http.StatusOK, "identity document")
+	if doc.Header.Get("Content-Type") != "image/png" || !bytes.Equal(doc.Body, pngDocument) ||
+		doc.Header.Get("Cache-Control") != "no-store" || !strings.Contains(doc.Header.Get("Content-Disposition"), "filename=") {
+		t.Fatalf("document answer: %v", doc.Header)
+	}
+	v := e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", admin, map[string]any{"verified": true, "note": "passport matches"}),
+		http.StatusAccepted, "verify identity").JSON(t)
+	if v["status"] != "identity_verified" {
+		t.Fatalf("verification answer = %v", v)
+	}
+	e.want(e.do("GET", "/api/v1/requests/"+id+"/identity-document", admin, nil), http.StatusGone, "document after the decision")
+	e.wantStatus(admin, id, "identity_verified")
+
+	// Assign the CRM; the request is in progress with one open task.
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/assignments", admin, map[string]any{"data_source_ids": []string{ghost}}),
+		http.StatusUnprocessableEntity, "assign an unknown data source")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/assignments", admin, map[string]any{"data_source_ids": []string{dsID}}),
+		http.StatusAccepted, "assign")
+	d = e.wantStatus(admin, id, "in_progress")
+	tasks := d["tasks"].([]any)
+	if len(tasks) != 1 || tasks[0].(map[string]any)["name"] != "CRM" || tasks[0].(map[string]any)["status"] != "open" {
+		t.Fatalf("tasks = %v", tasks)
+	}
+
+	// Completing the request with the task open is refused.
+	conflict := e.want(e.do("POST", "/api/v1/requests/"+id+"/completion", admin, map[string]any{"note": "done?"}),
+		http.StatusConflict, "complete with an open task").JSON(t)
+	if msg := conflict["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "in_progress") {
+		t.Fatalf("the 409 does not name the status: %s", msg)
+	}
+
+	// Oscar owns nothing here: the request and the task do not exist for him.
+	oscar := e.loginAs(otherEmail)
+	e.want(e.do("GET", "/api/v1/requests/"+id, oscar, nil), http.StatusNotFound, "someone else's request")
+	e.want(e.do("POST", fmt.Sprintf("/api/v1/requests/%s/tasks/%s/completion", id, dsID), oscar, map[string]string{"note": "x"}),
+		http.StatusNotFound, "someone else's task")
+
+	// Olivia sees her task and completes it.
+	olivia := e.loginAs(ownerEmail)
+	mine := e.want(e.do("GET", "/api/v1/tasks?status=open", olivia, nil), http.StatusOK, "my tasks").JSON(t)["items"].([]any)
+	e.eventually("the owner's task list shows the task", func() bool {
+		mine = e.want(e.do("GET", "/api/v1/tasks?status=open", olivia, nil), http.StatusOK, "my tasks").JSON(t)["items"].([]any)
+		return len(mine) == 1
+	})
+	if mine[0].(map[string]any)["request_id"] != id {
+		t.Fatalf("my tasks = %v", mine)
+	}
+	done := e.want(e.do("POST", fmt.Sprintf("/api/v1/requests/%s/tasks/%s/completion", id, dsID), olivia, map[string]string{"note": "exported"}),
+		http.StatusAccepted, "complete my task").JSON(t)
+	if done["status"] != "ready_to_close" {
+		t.Fatalf("task completion answer = %v", done)
+	}
+	e.wantStatus(admin, id, "ready_to_close")
+
+	// The org owner completes the request.
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/completion", admin, map[string]any{"note": "all sent"}),
+		http.StatusAccepted, "complete")
+	e.wantStatus(admin, id, "completed")
+	e.eventually("the projection shows the request completed and its PII erased", func() bool {
+		d := e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t)
+		return d["status"] == "completed" && d["pii_erased"] == true && d["source"] == "projection"
+	})
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", admin, map[string]any{"reasons": []string{"other"}}),
+		http.StatusConflict, "reject a completed request")
+
+	// The audit trail holds who did what, with the document view.
+	evs := e.want(e.do("GET", "/api/v1/requests/"+id+"/audit", admin, nil), http.StatusOK, "audit").JSON(t)["items"].([]any)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		seen[ev.(map[string]any)["action"].(string)] = true
+	}
+	for _, a := range []string{"identity_document.viewed", "request.pii_viewed", "request.identity_verified", "request.data_sources_assigned", "task.completed", "request.completed"} {
+		if !seen[a] {
+			t.Errorf("audit has no %s: %v", a, seen)
+		}
+	}
+}
+
+// wantStatus waits until the request detail shows status. (The API answers
+// an action once the workflow shows it done, so the first read normally
+// has it; the test does not time it.) An open request's detail comes from
+// the workflow itself.
+func (e *staffEnv) wantStatus(token, id, status string) map[string]any {
+	e.t.Helper()
+	var d map[string]any
+	e.eventually("the detail shows "+status, func() bool {
+		d = e.want(e.do("GET", "/api/v1/requests/"+id, token, nil), http.StatusOK, "detail").JSON(e.t)
+		return d["status"] == status
+	})
+	if !dsar.Status(status).Closed() && d["source"] != "workflow" {
+		e.t.Fatalf("an open request's detail comes from %v, want the workflow", d["source"])
+	}
+	return d
+}
+
+// loginAs signs in a user created through the API.
+func (e *staffEnv) loginAs(email string) string {
+	e.t.Helper()
+	a := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": email, "password": "a long enough password"}),
+		http.StatusCreated, "login "+email).JSON(e.t)
+	return a["token"].(string)
+}
