@@ -117,7 +117,9 @@ func TestMessageExchange(t *testing.T) {
 	}
 
 	// Bad input names the field and stores nothing.
-	var bad struct{ Error struct{ Fields map[string]string } }
+	var bad struct {
+		Error struct{ Fields map[string]string }
+	}
 	e.decode(e.expect("POST", "/api/v1/portal/requests/"+id+"/messages", ada, map[string]string{"body": "  "}, http.StatusUnprocessableEntity), &bad)
 	if bad.Error.Fields["body"] == "" {
 		t.Errorf("an empty message: the error names no body field")
