@@ -314,6 +314,11 @@ func (s *Server) create(ctx context.Context, sub submission) (int, []byte, error
 			// The reconciler removes it later; it is not visible meanwhile.
 			s.Log.Error("discard request after failed start", "id", id, "err", derr)
 		}
+		if redemption != nil {
+			if rerr := s.DB.ReleaseCaptcha(ctx, redemption.Signature); rerr != nil {
+				s.Log.Error("release captcha after failed start", "id", id, "err", rerr)
+			}
+		}
 		s.Log.Warn("request refused: its workflow did not start", "id", id, "err", err)
 		return 0, nil, dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot take requests right now; please try again in a few minutes")
 	}
@@ -381,7 +386,7 @@ func (s *Server) submitAPI(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	status, body, err := s.submit(c, sub, key)
+	status, body, err := s.submit(c.Request.Context(), sub, key)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -438,7 +443,7 @@ func (s *Server) submitForm(c *gin.Context) {
 		if len(key) > maxIdemKeyLen {
 			key = ""
 		}
-		_, _, err = s.submit(c, sub, key)
+		_, _, err = s.submit(c.Request.Context(), sub, key)
 	}
 	if err != nil {
 		var de *dsar.Error
@@ -514,7 +519,7 @@ func (s *Server) verifyAPI(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"token": "is required"}))
 		return
 	}
-	id, err := s.verifyEmail(c, body.Token)
+	id, err := s.verifyEmail(c.Request.Context(), body.Token)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -526,7 +531,7 @@ func (s *Server) verifyAPI(c *gin.Context) {
 // prefetch links), but shows a button that posts the token.
 func (s *Server) verifyPage(c *gin.Context) {
 	token := c.Query("token")
-	if _, err := s.DB.PeekToken(c, token, store.TokenEmailVerification); err != nil {
+	if _, err := s.DB.PeekToken(c.Request.Context(), token, store.TokenEmailVerification); err != nil {
 		s.messagePage(c, err)
 		return
 	}
@@ -536,7 +541,7 @@ func (s *Server) verifyPage(c *gin.Context) {
 // verifyForm is the verification page's POST.
 func (s *Server) verifyForm(c *gin.Context) {
 	token := c.PostForm("token")
-	if _, err := s.verifyEmail(c, token); err != nil {
+	if _, err := s.verifyEmail(c.Request.Context(), token); err != nil {
 		s.messagePage(c, err)
 		return
 	}

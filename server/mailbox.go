@@ -28,7 +28,7 @@ func (s *Server) mailboxRoutes() {
 // mailboxJSON lists the outbox, newest first, optionally only mail to ?to=:
 // {"items": [{id, idempotency_key, from, to, subject, html, text, created_at}]}.
 func (s *Server) mailboxJSON(c *gin.Context) {
-	items, err := s.Outbox.List(c, c.Query("to"), mailboxLimit)
+	items, err := s.Outbox.List(c.Request.Context(), c.Query("to"), mailboxLimit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -38,7 +38,7 @@ func (s *Server) mailboxJSON(c *gin.Context) {
 }
 
 func (s *Server) mailboxPage(c *gin.Context) {
-	items, err := s.Outbox.List(c, c.Query("to"), mailboxLimit)
+	items, err := s.Outbox.List(c.Request.Context(), c.Query("to"), mailboxLimit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -48,7 +48,7 @@ func (s *Server) mailboxPage(c *gin.Context) {
 
 // findMail returns one stored mail, or nil.
 func (s *Server) findMail(c *gin.Context) (*mail.OutboxMail, error) {
-	items, err := s.Outbox.List(c, "", mailboxLimit)
+	items, err := s.Outbox.List(c.Request.Context(), "", mailboxLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,15 @@ func (db *DB) DiscardRequest(ctx context.Context, id string) error {
 	return nil
 }
 
+// ReleaseCaptcha forgets a redeemed captcha, so that a request refused for
+// a reason of ours (its workflow did not start) can be retried as it was.
+func (db *DB) ReleaseCaptcha(ctx context.Context, signature string) error {
+	if _, err := db.ExecContext(ctx, `DELETE FROM captcha_redemptions WHERE signature = $1`, signature); err != nil {
+		return fmt.Errorf("store: release captcha: %w", err)
+	}
+	return nil
+}
+
 // UnacceptedRequests lists the ids of requests that have stayed unaccepted
 // since before olderThan, oldest first, at most limit: what a reconciler
 // checks against Temporal (accept if the workflow exists, else discard).
