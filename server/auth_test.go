@@ -1,0 +1,181 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+)
+
+func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	u, _ := e.user(dsar.RoleAdmin)
+
+	wrong := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": u.Email, "password": "not the password"}),
+		http.StatusUnauthorized, "wrong password")
+	unknown := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": "nobody@example.com", "password": "not the password"}),
+		http.StatusUnauthorized, "unknown email")
+	if string(wrong.Body) != string(unknown.Body) {
+		t.Fatalf("the answers differ:\n%s\n%s", wrong.Body, unknown.Body)
+	}
+	if strings.Contains(string(wrong.Body), "not the password") {
+		t.Fatal("the answer echoes the password")
+	}
+
+	// The email is case-insensitive; the answer has the token and the user.
+	ok := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": strings.ToUpper(u.Email), "password": "correct horse battery"}),
+		http.StatusCreated, "login").JSON(t)
+	if tok, _ := ok["token"].(string); len(tok) < 43 {
+		t.Fatalf("token %q is shorter than 256 bits", tok)
+	}
+
+	// Missing fields are named.
+	bad := e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{}), http.StatusUnprocessableEntity, "empty").JSON(t)
+	fields := bad["error"].(map[string]any)["fields"].(map[string]any)
+	if fields["email"] == nil || fields["password"] == nil {
+		t.Fatalf("fields = %v", fields)
+	}
+
+	// Every attempt is audited, the password never.
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE action = 'staff.login_failed'`); err != nil || n != 2 {
+		t.Fatalf("failed logins audited: %d (%v), want 2", n, err)
+	}
+	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE action = 'staff.login' AND actor_id = $1`, u.ID); err != nil || n != 1 {
+		t.Fatalf("successful logins audited: %d (%v), want 1", n, err)
+	}
+	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE detail::text LIKE '%password%' AND detail::text NOT LIKE '%wrong_password%'`); err != nil || n != 0 {
+		t.Fatalf("audit rows mentioning a password: %d (%v)", n, err)
+	}
+}
+
+func TestBruteForceLoginIsRateLimited(t *testing.T) {
+	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 5})
+	u, _ := e.user(dsar.RoleAdmin)
+	var last answer
+	for i := 0; i < 8; i++ {
+		last = e.do("POST", "/api/v1/sessions", "", map[string]string{"email": u.Email, "password": "guess number " + string(rune('a'+i))})
+		if last.Status == http.StatusTooManyRequests {
+			break
+		}
+		e.want(last, http.StatusUnauthorized, "a wrong guess")
+	}
+	e.want(last, http.StatusTooManyRequests, "guessing on")
+	if last.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// Even the right password is refused while the limit holds.
+	e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": u.Email, "password": "correct horse battery"}),
+		http.StatusTooManyRequests, "the right password while limited")
+}
+
+func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
+	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 3, "http.trusted_proxies": []string{"127.0.0.1/32", "::1/128"}})
+	u, _ := e.user(dsar.RoleAdmin)
+	status := 0
+	for i := 0; i < 5 && status != http.StatusTooManyRequests; i++ {
+		req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/sessions",
+			strings.NewReader(`{"email":"`+u.Email+`","password":"wrong password"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "203.0.113."+string(rune('1'+i)))
+		resp, err := e.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("guessing one account from five addresses never hit 429 (last %d)", status)
+	}
+}
+
+func TestSessionsEndOnLogoutDisableAndExpiry(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	u, tok := e.user(dsar.RoleManager)
+	me := e.want(e.do("GET", "/api/v1/sessions/current", tok, nil), http.StatusOK, "who am I").JSON(t)
+	if me["user"].(map[string]any)["id"] != u.ID {
+		t.Fatalf("current = %v", me)
+	}
+
+	// The cookie works like the Bearer token.
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v1/sessions/current", nil)
+	req.AddCookie(&http.Cookie{Name: "dsar_staff", Value: tok})
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("cookie session: %d", resp.StatusCode)
+	}
+
+	e.want(e.do("DELETE", "/api/v1/sessions/current", tok, nil), http.StatusNoContent, "logout")
+	e.want(e.do("GET", "/api/v1/sessions/current", tok, nil), http.StatusUnauthorized, "after logout")
+	e.want(e.do("GET", "/api/v1/sessions/current", "", nil), http.StatusUnauthorized, "no token")
+	e.want(e.do("GET", "/api/v1/sessions/current", "junk", nil), http.StatusUnauthorized, "junk token")
+
+	// An org owner disables the user: their other sessions end.
+	_, boss := e.user(dsar.RoleOrgOwner)
+	other := e.session(u)
+	e.want(e.do("PATCH", "/api/v1/users/"+u.ID, boss, map[string]any{"disabled": true}), http.StatusOK, "disable")
+	e.want(e.do("GET", "/api/v1/sessions/current", other, nil), http.StatusUnauthorized, "a disabled user's session")
+	e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": u.Email, "password": "correct horse battery"}),
+		http.StatusUnauthorized, "a disabled user's login")
+
+	// Idle and absolute expiry.
+	a, _ := e.user(dsar.RoleAdmin)
+	idle, err := e.db.CreateSession(e.ctx, store.SessionStaff, a.ID, time.Hour, 8*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(`UPDATE sessions SET last_seen_at = now() - interval '2 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Session(e.ctx, store.SessionStaff, idle, time.Hour); dsar.ErrorCode(err) != dsar.EUNAUTHORIZED {
+		t.Fatalf("idle session: %v", err)
+	}
+	if _, err := e.db.Session(e.ctx, store.SessionStaff, idle, 3*time.Hour); err != nil {
+		t.Fatalf("a session within a longer idle limit: %v", err)
+	}
+	if _, err := e.db.Exec(`UPDATE sessions SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Session(e.ctx, store.SessionStaff, idle, 3*time.Hour); dsar.ErrorCode(err) != dsar.EUNAUTHORIZED {
+		t.Fatalf("expired session: %v", err)
+	}
+	// A staff token is no portal session.
+	if _, err := e.db.Session(e.ctx, store.SessionPortal, e.session(a), time.Hour); dsar.ErrorCode(err) != dsar.EUNAUTHORIZED {
+		t.Fatalf("staff token as portal session: %v", err)
+	}
+}
+
+func TestOnlyOrgOwnersManageUsers(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	boss, owner := e.user(dsar.RoleOrgOwner)
+	_, admin := e.user(dsar.RoleAdmin)
+	body := map[string]string{"email": "new@example.com", "name": "New Person", "role": "manager", "password": "long enough pw"}
+	e.want(e.do("POST", "/api/v1/users", admin, body), http.StatusForbidden, "admin creates a user")
+	created := e.want(e.do("POST", "/api/v1/users", owner, body), http.StatusCreated, "org owner creates a user").JSON(t)
+	if created["role"] != "manager" || created["password_hash"] != nil || created["password"] != nil {
+		t.Fatalf("created = %v", created)
+	}
+	e.want(e.do("POST", "/api/v1/users", owner, body), http.StatusConflict, "the same email again")
+	bad := e.want(e.do("POST", "/api/v1/users", owner, map[string]string{"email": "x", "name": "", "role": "king", "password": "short"}),
+		http.StatusUnprocessableEntity, "bad user").JSON(t)
+	fields := bad["error"].(map[string]any)["fields"].(map[string]any)
+	for _, f := range []string{"email", "name", "role", "password"} {
+		if fields[f] == nil {
+			t.Errorf("no complaint about %s: %v", f, fields)
+		}
+	}
+	e.want(e.do("PATCH", "/api/v1/users/"+boss.ID, owner, map[string]any{"role": "admin"}), http.StatusUnprocessableEntity, "demote myself")
+	e.want(e.do("PATCH", "/api/v1/users/"+created["id"].(string), owner, map[string]any{"role": "admin"}), http.StatusOK, "promote")
+	list := e.want(e.do("GET", "/api/v1/users", admin, nil), http.StatusOK, "admin lists users").JSON(t)
+	if len(list["items"].([]any)) != 3 {
+		t.Fatalf("users = %v", list)
+	}
+}
