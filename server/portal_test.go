@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -291,4 +293,50 @@ func TestPortalLogin(t *testing.T) {
 		t.Errorf("the fourth login in a minute: status %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	e.expect("GET", "/api/v1/portal/requests", "", nil, http.StatusUnauthorized)
+}
+
+// TestPortalPages checks the pages' answers to mistakes, without a browser:
+// each re-renders its form with a message and a fitting status.
+func TestPortalPages(t *testing.T) {
+	e := newPortalEnv(t, nil)
+	id := e.insertRequest("ada@example.org", dsar.StatusInProgress)
+	tok := e.verificationToken(id, "ada@example.org")
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	page := func(method, path string, form url.Values, want int, contains string) {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		if method == "GET" {
+			resp, err = client.Get(e.srv.URL + path)
+		} else {
+			resp, err = client.PostForm(e.srv.URL+path, form)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || !strings.Contains(string(body), contains) {
+			t.Errorf("%s %s: status %d, want %d with %q:\n%s", method, path, resp.StatusCode, want, contains, body)
+		}
+	}
+	page("GET", "/portal", nil, http.StatusOK, `id="login-form"`) // not logged in: the login page
+	page("GET", "/portal/accounts/new?token=nonsense", nil, http.StatusNotFound, "This link is not valid")
+	page("GET", "/portal/accounts/new?token="+tok, nil, http.StatusOK, `name="token" value="`+tok+`"`)
+	page("POST", "/portal/accounts", url.Values{"token": {tok}, "password": {"long enough"}, "password_confirm": {"different"}},
+		http.StatusUnprocessableEntity, "does not match")
+	page("POST", "/portal/accounts", url.Values{"token": {tok}, "password": {"long enough"}, "password_confirm": {"long enough"}},
+		http.StatusOK, "account is ready")
+	page("POST", "/portal/accounts", url.Values{"token": {tok}, "password": {"long enough"}, "password_confirm": {"long enough"}},
+		http.StatusConflict, "exists already")
+	page("POST", "/portal/login", url.Values{"email": {"ada@example.org"}, "password": {"wrong password"}},
+		http.StatusUnauthorized, "the email address or the password is wrong")
+	page("POST", "/portal/login", url.Values{"email": {"ada@example.org"}, "password": {"long enough"}}, http.StatusOK, "Your privacy requests")
+	page("GET", "/portal/requests/"+id, nil, http.StatusOK, "No messages yet")
+	page("POST", "/portal/requests/"+id+"/messages", url.Values{"body": {" "}}, http.StatusUnprocessableEntity, `id="body-error"`)
+	page("POST", "/portal/requests/"+id+"/messages", url.Values{"body": {"A question <b>about</b> it"}}, http.StatusOK,
+		"A question &lt;b&gt;about&lt;/b&gt; it")
+	page("POST", "/portal/logout", nil, http.StatusOK, "You have logged out")
+	page("GET", "/portal/requests/"+id, nil, http.StatusOK, `id="login-form"`)
 }
