@@ -1,0 +1,407 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/mail"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/testenv"
+)
+
+// fixture is a real database with the activities over it and the dev
+// outbox as mailer.
+type fixture struct {
+	t      *testing.T
+	ctx    context.Context
+	db     *store.DB
+	keys   *crypto.Keyring
+	outbox *mail.Outbox
+	acts   *activities.Activities
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := testenv.DB(t)
+	cfg := testenv.Config(t, "", "", map[string]any{
+		"public_url": "https://privacy.example.org", "company.authority_name": "the Example Data Protection Authority",
+	})
+	keys, err := crypto.NewKeyring(cfg.Crypto.MasterKeyID, cfg.Crypto.MasterKey, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := mail.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := mail.NewOutbox(db, cfg.Email.From)
+	return &fixture{t: t, ctx: context.Background(), db: db, keys: keys, outbox: outbox,
+		acts: &activities.Activities{DB: db, Mailer: outbox, Templates: tmpl, Keys: keys, Config: cfg}}
+}
+
+// request inserts an accepted request with sealed PII and an identity
+// document, the way intake stores one, and returns its id.
+func (f *fixture) request(pii store.PII) string {
+	f.t.Helper()
+	id := uuid.NewString()
+	s, err := store.NewSealedRequest(f.keys, id, pii, []byte("%PDF-1.4 passport"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, submitted_at, deadline,
+			original_deadline, deadline_rule, deadline_rule_name, email_hash, pii)
+			VALUES ($1, true, 'pending_email_verification', 'info', 'customer', 'DE', $2, $3, $3, 'gdpr', 'GDPR', $4, $5)`,
+			[]any{id, now, now.Add(30 * 24 * time.Hour), s.EmailHash, s.PII}},
+		{`INSERT INTO request_keys (request_id, key_id, wrapped_key) VALUES ($1, $2, $3)`, []any{id, s.KeyID, s.WrappedKey}},
+		{`INSERT INTO identity_documents (request_id, content_type, size, sealed) VALUES ($1, 'application/pdf', 17, $2)`, []any{id, s.Document}},
+	} {
+		if _, err := f.db.Exec(q.sql, q.args...); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return id
+}
+
+func (f *fixture) user(email string, role dsar.Role) store.User {
+	f.t.Helper()
+	u, err := f.db.CreateUser(f.ctx, store.User{Email: email, Name: strings.Split(email, "@")[0], Role: role, PasswordHash: "x"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u
+}
+
+func (f *fixture) dataSource(name string, owners ...store.User) string {
+	f.t.Helper()
+	id := uuid.NewString()
+	if _, err := f.db.Exec(`INSERT INTO data_sources (id, name) VALUES ($1, $2)`, id, name); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, o := range owners {
+		if _, err := f.db.Exec(`INSERT INTO data_source_owners (data_source_id, user_id) VALUES ($1, $2)`, id, o.ID); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return id
+}
+
+func (f *fixture) mails(to string) []mail.OutboxMail {
+	f.t.Helper()
+	ms, err := f.outbox.List(f.ctx, to, 100)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ms
+}
+
+// linkToken pulls the token out of the first link to path in body.
+func linkToken(t *testing.T, body, path string) string {
+	t.Helper()
+	i := strings.Index(body, path+"?token=")
+	if i < 0 {
+		t.Fatalf("no link to %s in:\n%s", path, body)
+	}
+	end := strings.IndexAny(body[i:], " \n\"")
+	if end < 0 {
+		end = len(body) - i
+	}
+	u, err := url.Parse(body[i : i+end])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+func nonRetryable(err error, errType string) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.NonRetryable() && ae.Type() == errType
+}
+
+var alice = store.PII{FirstName: "Alice", LastName: "Liddell", Email: "alice@example.net", Description: "all my data"}
+
+func TestProject(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	owner := f.user("dpo@example.com", dsar.RoleAdmin)
+	crm := f.dataSource("CRM", owner)
+	mailer := f.dataSource("Newsletter")
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	verified := true
+	p := store.Projection{
+		RequestID: id, Status: dsar.StatusInProgress, Deadline: now.Add(40 * 24 * time.Hour), Overdue: true,
+		ExtendedAt: &now, ExtensionDays: 10, ExtensionReason: "many systems", EmailVerifiedAt: &now,
+		IdentityDecidedAt: &now, IdentityVerified: &verified,
+		Tasks: []store.ProjectedTask{
+			{DataSourceID: crm, Status: "open", AssignedAt: now, AssignedBy: owner.ID, LastActivityAt: now},
+			{DataSourceID: mailer, Status: "open", AssignedAt: now, AssignedBy: "not-a-user", LastActivityAt: now},
+			{DataSourceID: uuid.NewString(), Status: "open", AssignedAt: now, LastActivityAt: now}, // deleted source: skipped
+		},
+	}
+	if err := f.acts.Project(f.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// The same state again, then a task completed: still two tasks, updated.
+	if err := f.acts.Project(f.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Tasks[0].Status, p.Tasks[0].CompletedAt, p.Tasks[0].CompletedBy, p.Tasks[0].Note = "completed", &now, owner.ID, "exported"
+	p.Status, p.ClosedAt, p.CloseReasons, p.CloseNote = dsar.StatusRejected, &now, []string{"excessive"}, "third time"
+	if err := f.acts.Project(f.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var row struct {
+		Status    string     `db:"status"`
+		Overdue   bool       `db:"overdue"`
+		Days      int        `db:"extension_days"`
+		Reason    string     `db:"extension_reason"`
+		Verified  *bool      `db:"identity_verified"`
+		ClosedAt  *time.Time `db:"closed_at"`
+		Reasons   string     `db:"close_reasons"`
+		CloseNote string     `db:"close_note"`
+		Deadline  time.Time  `db:"deadline"`
+	}
+	if err := f.db.Get(&row, `SELECT status, overdue, extension_days, extension_reason, identity_verified, closed_at,
+		close_reasons::text, close_note, deadline FROM requests WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if row.Status != "rejected" || !row.Overdue || row.Days != 10 || row.Reason != "many systems" || row.Verified == nil || !*row.Verified ||
+		row.ClosedAt == nil || row.Reasons != "{excessive}" || row.CloseNote != "third time" || !row.Deadline.Equal(p.Deadline) {
+		t.Errorf("request row: %+v", row)
+	}
+	var tasks []struct {
+		Source      string  `db:"data_source_id"`
+		Status      string  `db:"status"`
+		AssignedBy  *string `db:"assigned_by"`
+		CompletedBy *string `db:"completed_by"`
+		Note        string  `db:"note"`
+	}
+	if err := f.db.Select(&tasks, `SELECT data_source_id, status, assigned_by, completed_by, note FROM tasks WHERE request_id = $1 ORDER BY data_source_id = $2 DESC`, id, crm); err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 2 || tasks[0].Status != "completed" || tasks[0].Note != "exported" || tasks[0].CompletedBy == nil || *tasks[0].CompletedBy != owner.ID ||
+		tasks[1].Status != "open" || tasks[1].AssignedBy != nil {
+		t.Errorf("tasks: %+v", tasks)
+	}
+	if err := f.acts.Project(f.ctx, store.Projection{RequestID: uuid.NewString(), Status: dsar.StatusInProgress}); !nonRetryable(err, activities.ErrTypeNotFound) {
+		t.Errorf("projecting an unknown request: %v, want a non-retryable not-found", err)
+	}
+}
+
+func TestVerificationMail(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	m := activities.RequesterMail{RequestID: id, Kind: activities.MailVerification, Key: "dsar-" + id + ":verification",
+		RequestType: dsar.RequestInfo, TokenTTL: 7 * 24 * time.Hour}
+	for range 2 { // a retried activity: a second token, but one delivery
+		if err := f.acts.SendRequesterMail(f.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := f.mails(alice.Email)
+	if len(ms) != 1 {
+		t.Fatalf("%d mails, want 1", len(ms))
+	}
+	if !strings.Contains(ms[0].Text, "Hello Alice") || !strings.Contains(ms[0].Subject, "confirm your email") {
+		t.Errorf("mail: %s\n%s", ms[0].Subject, ms[0].Text)
+	}
+	tok := linkToken(t, ms[0].Text, "https://privacy.example.org/verify-email")
+	got, err := f.db.PeekToken(f.ctx, tok, store.TokenEmailVerification)
+	if err != nil || got.RequestID == nil || *got.RequestID != id {
+		t.Errorf("the link's token: %+v, %v", got, err)
+	}
+	m.Kind, m.Key = activities.MailVerificationReminder, "dsar-"+id+":verification-reminder"
+	if err := f.acts.SendRequesterMail(f.ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if ms := f.mails(alice.Email); len(ms) != 2 || !strings.HasPrefix(ms[0].Subject, "Reminder") {
+		t.Errorf("reminder: %d mails, newest %q", len(ms), ms[0].Subject)
+	}
+}
+
+func TestClosingMailsAndScrub(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	rej := activities.RequesterMail{RequestID: id, Kind: activities.MailRejected, Key: "dsar-" + id + ":rejected",
+		RequestType: dsar.RequestDeletion, Reasons: []dsar.RejectReason{dsar.RejectExcessive, dsar.RejectLegalExemption}}
+	if err := f.acts.SendRequesterMail(f.ctx, rej); err != nil {
+		t.Fatal(err)
+	}
+	ms := f.mails(alice.Email)
+	if len(ms) != 1 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	for _, want := range []string{dsar.RejectReasons[dsar.RejectExcessive], dsar.RejectReasons[dsar.RejectLegalExemption],
+		"the Example Data Protection Authority", "https://privacy.example.org/portal"} {
+		if !strings.Contains(ms[0].Text, want) || !strings.Contains(ms[0].HTML, want) {
+			t.Errorf("rejection mail lacks %q:\n%s", want, ms[0].Text)
+		}
+	}
+
+	if err := f.acts.DeleteIdentityDocument(f.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.RequestIdentityDocument(f.ctx, f.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
+		t.Errorf("identity document after delete: %v", err)
+	}
+	if err := f.acts.ScrubRequest(f.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.RequestPII(f.ctx, f.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
+		t.Errorf("PII after scrub: %v", err)
+	}
+	done := activities.RequesterMail{RequestID: id, Kind: activities.MailCompleted, Key: "dsar-" + id + ":completed"}
+	if err := f.acts.SendRequesterMail(f.ctx, done); !nonRetryable(err, activities.ErrTypeGone) {
+		t.Errorf("mail after scrub: %v, want a non-retryable gone", err)
+	}
+}
+
+func TestPermanentMailFailureIsNotRetried(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(store.PII{FirstName: "No", Email: ""}) // the outbox refuses a mail without an address
+	err := f.acts.SendRequesterMail(f.ctx, activities.RequesterMail{RequestID: id, Kind: activities.MailCompleted, Key: "k"})
+	if !nonRetryable(err, activities.ErrTypeMailPermanent) {
+		t.Errorf("got %v, want a non-retryable permanent mail failure", err)
+	}
+}
+
+func TestPortalInvitation(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	sent, err := f.acts.SendPortalInvitation(f.ctx, activities.PortalInvitation{RequestID: id, Key: "dsar-" + id + ":portal-invitation"})
+	if err != nil || !sent {
+		t.Fatalf("sent %v, %v", sent, err)
+	}
+	ms := f.mails(alice.Email)
+	if len(ms) != 1 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	tok := linkToken(t, ms[0].Text, "https://privacy.example.org/portal/accounts/new")
+	if _, err := f.db.PeekToken(f.ctx, tok, store.TokenPortalInvitation); err != nil {
+		t.Errorf("invitation token: %v", err)
+	}
+	// Once the requester has an account, a new request does not invite again.
+	if _, err := f.db.Exec(`INSERT INTO portal_accounts (id, email_hash, password_hash) VALUES ($1, $2, 'x')`,
+		uuid.NewString(), f.keys.BlindIndex(alice.Email)); err != nil {
+		t.Fatal(err)
+	}
+	second := f.request(alice)
+	sent, err = f.acts.SendPortalInvitation(f.ctx, activities.PortalInvitation{RequestID: second, Key: "dsar-" + second + ":portal-invitation"})
+	if err != nil || sent {
+		t.Errorf("with an account: sent %v, %v", sent, err)
+	}
+	if n := len(f.mails(alice.Email)); n != 1 {
+		t.Errorf("%d mails, want still 1", n)
+	}
+}
+
+func TestAlertsAndDigest(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	boss := f.user("boss@example.com", dsar.RoleOrgOwner)
+	f.user("co-owner@example.com", dsar.RoleOrgOwner)
+	gone := f.user("gone@example.com", dsar.RoleOrgOwner)
+	if _, err := f.db.Exec(`UPDATE users SET disabled_at = now() WHERE id = $1`, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	crmOwner := f.user("crm@example.com", dsar.RoleSourceOwner)
+	crm := f.dataSource("Salesforce CRM", crmOwner, boss)
+	deadline := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+	n, err := f.acts.RecordAlerts(f.ctx, activities.AlertRequest{RequestID: id, Kind: store.AlertNewRequest, Key: "unassigned-0", OrgOwners: true, Deadline: deadline})
+	if err != nil || n != 2 {
+		t.Fatalf("new request alerts: %d, %v; want 2 (the active org owners)", n, err)
+	}
+	if n, _ := f.acts.RecordAlerts(f.ctx, activities.AlertRequest{RequestID: id, Kind: store.AlertNewRequest, Key: "unassigned-0", OrgOwners: true}); n != 0 {
+		t.Errorf("recording the same event again added %d alerts", n)
+	}
+	n, err = f.acts.RecordAlerts(f.ctx, activities.AlertRequest{RequestID: id, Kind: store.AlertOverdue, Key: "overdue-1-0",
+		OrgOwners: true, DataSourceIDs: []string{crm}, Deadline: deadline})
+	if err != nil || n != 3 {
+		t.Fatalf("overdue alerts: %d, %v; want one each for 2 org owners and the crm owner", n, err)
+	}
+	if len(f.mails("")) != 0 {
+		t.Fatal("digest mode sent mail before the digest")
+	}
+
+	sent, err := f.acts.SendAlertDigest(f.ctx)
+	if err != nil || sent != 3 {
+		t.Fatalf("digest sent %d mails, %v; want 3", sent, err)
+	}
+	bossMail := f.mails(boss.Email)
+	if len(bossMail) != 1 {
+		t.Fatalf("boss got %d mails, want one digest", len(bossMail))
+	}
+	for _, want := range []string{"2 privacy request alert", store.AlertLabel(store.AlertNewRequest), store.AlertLabel(store.AlertOverdue),
+		"https://privacy.example.org/api/v1/requests/" + id, "Salesforce CRM", "1 April 2026"} {
+		if !strings.Contains(bossMail[0].Subject+bossMail[0].Text, want) {
+			t.Errorf("digest lacks %q:\n%s\n%s", want, bossMail[0].Subject, bossMail[0].Text)
+		}
+	}
+	if strings.Contains(bossMail[0].Text, alice.Email) || strings.Contains(bossMail[0].Text, "Alice") {
+		t.Error("the digest names the requester")
+	}
+	if len(f.mails(gone.Email)) != 0 {
+		t.Error("a disabled user got alerts")
+	}
+	if sent, err := f.acts.SendAlertDigest(f.ctx); err != nil || sent != 0 {
+		t.Errorf("second digest sent %d, %v; want nothing left", sent, err)
+	}
+	alerts, err := f.db.RequestAlerts(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, al := range alerts {
+		if al.SentAt == nil {
+			t.Errorf("alert %d %s not marked sent", al.ID, al.Kind)
+		}
+	}
+}
+
+func TestImmediateAlerts(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	owner := f.user("crm@example.com", dsar.RoleSourceOwner)
+	crm := f.dataSource("CRM", owner)
+	n, err := f.acts.RecordAlerts(f.ctx, activities.AlertRequest{RequestID: id, Kind: store.AlertTaskAssigned, Key: "assigned-1",
+		DataSourceIDs: []string{crm}, Immediate: true})
+	if err != nil || n != 1 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	ms := f.mails(owner.Email)
+	if len(ms) != 1 || !strings.Contains(ms[0].Text, store.AlertLabel(store.AlertTaskAssigned)) {
+		t.Fatalf("immediate alert mail: %+v", ms)
+	}
+	if sent, _ := f.acts.SendAlertDigest(f.ctx); sent != 0 {
+		t.Errorf("the digest sent %d mails for an alert already sent", sent)
+	}
+}
+
+func TestAudit(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	if err := f.acts.Audit(f.ctx, store.Audit{RequestID: id, ActorKind: store.ActorSystem, Action: "request.overdue"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.db.RequestAudit(f.ctx, id)
+	if err != nil || len(evs) != 1 || evs[0].Action != "request.overdue" {
+		t.Fatalf("audit: %+v, %v", evs, err)
+	}
+	if _, brk, err := f.db.VerifyAudit(f.ctx); err != nil || brk != nil {
+		t.Errorf("chain: %v %v", brk, err)
+	}
+}
