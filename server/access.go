@@ -13,7 +13,8 @@ import (
 const (
 	public = "public" // anyone
 	staff  = "staff"  // a staff session with one of the row's roles
-	portal = "portal" // a requester's portal session (checked by the portal's own middleware)
+	portal = "portal" // a requester's portal session (checked by the portal's own middleware): 401 without
+	page   = "page"   // a portal page: without a portal session, a redirect to /portal/login
 )
 
 // rule is one row of the access table: who may call a route, what a staff
@@ -21,7 +22,7 @@ const (
 type rule struct {
 	Method string
 	Path   string // as registered with Gin
-	Who    string // public, staff or portal
+	Who    string // public, staff, portal or page
 	Roles  []dsar.Role
 	// Denied is the status for a staff user without one of Roles: 403, or
 	// 404 where even the existence of the thing is not theirs to know.
@@ -44,6 +45,7 @@ func accessTable() []rule {
 		ownTasks   = "source owners: only requests with a task of a data source they own (else 404), and only those tasks"
 		ownSource  = "source owners: only tasks of data sources they own (else 404); others: any task"
 		ownRequest = "the requester's own requests only (else 404)"
+		devOnly    = "development only: exists only with the outbox mailer"
 	)
 	return []rule{
 		// Operations.
@@ -72,9 +74,26 @@ func accessTable() []rule {
 		// The requester's portal.
 		{Method: "POST", Path: "/api/v1/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
 		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per address and account"},
+		{Method: "DELETE", Path: "/api/v1/portal/sessions", Who: portal},
 		{Method: "GET", Path: "/api/v1/portal/requests", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
+		{Method: "GET", Path: "/api/v1/portal/requests/:id/attachments/:attachment_id", Who: portal, Scope: ownRequest},
+		{Method: "GET", Path: "/portal/login", Who: public},
+		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per address and account"},
+		{Method: "POST", Path: "/portal/logout", Who: public, Scope: "ends the portal session, if any"},
+		{Method: "GET", Path: "/portal/accounts/new", Who: public, Scope: "needs a verification or invitation token"},
+		{Method: "POST", Path: "/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
+		{Method: "GET", Path: "/portal", Who: page, Scope: ownRequest},
+		{Method: "GET", Path: "/portal/requests/:id", Who: page, Scope: ownRequest},
+		{Method: "POST", Path: "/portal/requests/:id/messages", Who: page, Scope: ownRequest},
+		{Method: "GET", Path: "/portal/requests/:id/attachments/:attachment_id", Who: page, Scope: ownRequest},
+
+		// The development mailbox (registered only with the outbox mailer, in dev mode).
+		{Method: "GET", Path: "/dev/mailbox", Who: public, Scope: devOnly},
+		{Method: "GET", Path: "/dev/mailbox.json", Who: public, Scope: devOnly},
+		{Method: "GET", Path: "/dev/mailbox/:id", Who: public, Scope: devOnly},
+		{Method: "GET", Path: "/dev/mailbox/:id/html", Who: public, Scope: devOnly},
 
 		// Staff: sessions and users.
 		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per address and per account"},

@@ -117,7 +117,7 @@ func (a answer) JSON(t *testing.T) map[string]any {
 }
 
 // do calls the server with a Bearer token (if any) and a JSON body (if
-// not nil; a string is sent as it is).
+// not nil; a string is sent as it is). It does not follow redirects.
 func (e *staffEnv) do(method, path, token string, body any) answer {
 	e.t.Helper()
 	var r io.Reader
@@ -142,7 +142,9 @@ func (e *staffEnv) do(method, path, token string, body any) answer {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := e.http.Client().Do(req)
+	noRedirect := *e.http.Client()
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
