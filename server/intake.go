@@ -221,6 +221,15 @@ func validEmail(v string) bool {
 	return at > 0 && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".") && !strings.ContainsAny(v, " \t")
 }
 
+// countryNames maps each country code to its name.
+func countryNames() map[string]string {
+	m := map[string]string{}
+	for _, c := range countries() {
+		m[c.Code] = c.Name
+	}
+	return m
+}
+
 func knownCountry(code string) bool {
 	for _, c := range countries() {
 		if c.Code == code {
@@ -407,6 +416,17 @@ type FormView struct {
 	RequestorTypes []dsar.RequestorType
 	CaptchaOff     bool
 	MaxUpload      string
+	Labels         map[string]string // field → its name for people, for the error summary
+	CountryNames   map[string]string
+}
+
+// fieldLabels name the form's fields for people.
+func fieldLabels() map[string]string {
+	return map[string]string{
+		"first_name": "First name", "last_name": "Last name", "email": "Email address", "country": "Country of residence",
+		"region": "State", "requestor_type": "I am a", "request_type": "Type of request", "description": "Description",
+		"identity_document": "Proof of identity", "captcha": "Anti-spam check", "idempotency_key": "Form",
+	}
 }
 
 // embedded reports whether the page is the embeddable variant.
@@ -425,6 +445,7 @@ func (s *Server) formView(c *gin.Context, vals formValues, errs map[string]strin
 		Embed: embedded(c), Values: vals, Errors: errs, Message: msg, FormKey: uuid.NewString(),
 		Countries: countries(), Regions: regionsOf(), RequestTypes: dsar.RequestTypes, RequestorTypes: dsar.RequestorTypes,
 		CaptchaOff: s.Config.Intake.CaptchaDisabled, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
+		Labels: fieldLabels(), CountryNames: countryNames(),
 	}
 }
 

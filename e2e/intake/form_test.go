@@ -121,7 +121,7 @@ func TestFormWithoutJavaScript(t *testing.T) {
 	for _, want := range []string{
 		`id="email-error"`, `aria-describedby="email-error"`, `id="country-error"`, "Please correct the fields marked below",
 		`value="Ada &#34;&lt;b&gt;&#34;"`, `value="ada-at-example"`, `>Please send me a copy of my personal data, including the unicorn-ledger.</textarea>`,
-		`value="customer" checked`, `<option value="info" selected>`,
+		`value="customer" checked`, `<option value="info" selected>`, `<a href="#email">Email address: `,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the form shown again lacks %s", want)
