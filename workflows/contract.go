@@ -50,6 +50,29 @@ type Input struct {
 	MaxExtension    dsar.Period // how far the deadline may be extended in all
 	Periods         Periods
 	ImmediateAlerts bool // send staff alerts at once instead of in the daily digest
+
+	// Resume is set only when the workflow continues as new: the running
+	// request's state. Callers starting a request leave it nil.
+	Resume *Checkpoint `json:",omitempty"`
+}
+
+// Checkpoint carries a running request across continue-as-new: its state
+// and the bookkeeping of its timers.
+type Checkpoint struct {
+	State              State
+	VerificationBase   time.Time
+	VerificationRemind bool // the verification reminder was sent
+	UnassignedNext     int  // index of the next unassigned reminder
+	Stalls             []StallCount
+	WarnedFor          time.Time // the deadline the warning was sent for
+	OverdueNext        int       // index of the next overdue alert
+	Extensions         int
+}
+
+// StallCount is how many stall alerts a task has had since it last moved.
+type StallCount struct {
+	DataSourceID string
+	Sent         int
 }
 
 // EmailVerified is the payload of SignalEmailVerified.

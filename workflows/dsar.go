@@ -67,11 +67,26 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
-	r.note(ctx, EventSubmitted, "", "")
-	r.changed(ctx)
-	r.requesterMail(ctx, activities.MailVerification, "verification", EventVerificationSent)
+	if in.Resume == nil {
+		r.note(ctx, EventSubmitted, "", "")
+		r.changed(ctx)
+		r.requesterMail(ctx, activities.MailVerification, "verification", EventVerificationSent)
+	} else {
+		r.changed(ctx) // a new run: search attributes and details again
+	}
 
 	for !r.st.Status.Closed() {
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// The history is long (a request open for many months): apply
+			// the signals already buffered, then carry on in a new run.
+			r.applyBuffered(ctx)
+			if r.st.Status.Closed() {
+				break
+			}
+			next := in
+			next.Resume = r.checkpoint()
+			return r.st, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+		}
 		now := workflow.Now(ctx)
 		ev, ok := r.next()
 		if ok && !ev.at.After(now) {
@@ -122,6 +137,18 @@ type attrs struct {
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
+	if c := in.Resume; c != nil {
+		r := &run{
+			in: in, log: workflow.GetLogger(ctx), wid: workflow.GetInfo(ctx).WorkflowExecution.ID,
+			st: c.State, verifyBase: c.VerificationBase, reminded: c.VerificationRemind, unassigned: c.UnassignedNext,
+			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
+		}
+		r.in.Resume = nil
+		for _, s := range c.Stalls {
+			r.stalls[s.DataSourceID] = s.Sent
+		}
+		return r
+	}
 	base := in.SubmittedAt
 	if base.IsZero() {
 		base = workflow.Now(ctx)
@@ -137,6 +164,35 @@ func newRun(ctx workflow.Context, in Input) *run {
 		},
 		verifyBase: base,
 		stalls:     map[string]int{},
+	}
+}
+
+// checkpoint is what a new run needs to carry on where this one stops.
+func (r *run) checkpoint() *Checkpoint {
+	c := &Checkpoint{
+		State: r.st, VerificationBase: r.verifyBase, VerificationRemind: r.reminded, UnassignedNext: r.unassigned,
+		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
+	}
+	for _, t := range r.st.Tasks { // the tasks' order, not the map's
+		if n, ok := r.stalls[t.DataSourceID]; ok {
+			c.Stalls = append(c.Stalls, StallCount{DataSourceID: t.DataSourceID, Sent: n})
+		}
+	}
+	return c
+}
+
+// applyBuffered applies every signal already received, without waiting.
+func (r *run) applyBuffered(ctx workflow.Context) {
+	for !r.st.Status.Closed() {
+		var handle func(workflow.Context)
+		sel := workflow.NewSelector(ctx)
+		r.addSignals(ctx, sel, &handle)
+		sel.AddDefault(func() {})
+		sel.Select(ctx)
+		if handle == nil {
+			return
+		}
+		handle(ctx)
 	}
 }
 

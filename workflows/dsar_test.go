@@ -2,12 +2,14 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -478,4 +480,48 @@ func BenchmarkLifecycle(b *testing.B) {
 			b.Fatalf("status %s", st.Status)
 		}
 	}
+}
+
+func TestContinueAsNewCarriesTheRequestOn(t *testing.T) {
+	h := newHarness(t)
+	h.verifyAndAssign(crm, mail)
+	// The server suggests continuing as new once the history is long; two
+	// signals arrive together, so one is still buffered when the workflow
+	// notices.
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SetContinueAsNewSuggested(true)
+		h.env.SignalWorkflow(SignalTaskCompleted, TaskCompletion{DataSourceID: mail, Note: "none", By: staff})
+		h.env.SignalWorkflow(SignalDeadlineExtended, Extension{Days: 5, Reason: "volume", By: staff})
+	}, 6*day+time.Hour)
+	h.env.ExecuteWorkflow(WorkflowName, h.in)
+	var can *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Resume == nil || next.Resume.State.Status != dsar.StatusInProgress || next.RequestID != h.in.RequestID {
+		t.Fatalf("continued with %+v", next.Resume)
+	}
+	if task, _ := next.Resume.State.Task(mail); task.Status != TaskCompleted || next.Resume.State.ExtensionDays != 5 {
+		t.Errorf("a signal buffered before continuing was lost: %+v, extension %d", next.Resume.State.Tasks, next.Resume.State.ExtensionDays)
+	}
+
+	// The new run picks up the timers where the old one left them.
+	h2 := newHarness(t)
+	h2.env.SetStartTime(start.Add(6*day + time.Hour))
+	h2.in = next
+	h2.at(5*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h2.run()
+	if st.Status != dsar.StatusRejected || len(st.Tasks) != 2 {
+		t.Errorf("final: %s, %d tasks", st.Status, len(st.Tasks))
+	}
+	if slices.Contains(h2.mailKinds(), activities.MailVerification) {
+		t.Error("the new run sent the verification mail again")
+	}
+	// crm was assigned at 3h: stalled at 5d3h (old run) and 10d3h (new run).
+	equal(t, "stall reminders after continuing", h2.alertTimes(store.AlertTaskStalled), []time.Duration{10*day + 3*time.Hour})
+	equal(t, "new-request alerts after continuing", h2.alertTimes(store.AlertNewRequest, store.AlertUnassigned), nil)
 }
