@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -89,9 +90,11 @@ func bindJSON(c *gin.Context, v any) error {
 		switch {
 		case errors.As(err, &mbe):
 			return dsar.Errorf(dsar.ETOOLARGE, "the body is larger than %d bytes", maxJSONBody)
+		case errors.As(err, &ute) && ute.Field == "":
+			return dsar.Errorf(dsar.EBADREQUEST, "the body must be a JSON object")
 		case errors.As(err, &ute):
 			return &dsar.Error{Code: dsar.EINVALID, Message: "a field has the wrong type",
-				Fields: map[string]string{ute.Field: "must be " + ute.Type.String()}}
+				Fields: map[string]string{ute.Field: "must be " + jsonKind(ute.Type.Kind())}}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &dsar.Error{Code: dsar.EINVALID, Message: "unknown field", Fields: map[string]string{f: "unknown field"}}
@@ -100,8 +103,33 @@ func bindJSON(c *gin.Context, v any) error {
 		}
 		return dsar.Errorf(dsar.EBADREQUEST, "the body is not valid JSON")
 	}
-	if dec.More() {
-		return dsar.Errorf(dsar.EBADREQUEST, "the body holds more than one JSON value")
+	// Exactly one value: anything after it but white space is refused.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return dsar.Errorf(dsar.ETOOLARGE, "the body is larger than %d bytes", maxJSONBody)
+		}
+		return dsar.Errorf(dsar.EBADREQUEST, "the body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of another type"
 }
