@@ -1,0 +1,150 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/testenv"
+)
+
+func newRequest(t *testing.T, keys *crypto.Keyring, sig string) store.NewRequest {
+	t.Helper()
+	id := uuid.NewString()
+	sealed, err := store.NewSealedRequest(keys, id, store.PII{FirstName: "Ada", Email: "ada@example.org"}, []byte("%PDF-1.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	r := store.NewRequest{
+		ID: id, RequestType: dsar.RequestInfo, RequestorType: dsar.RequestorCustomer, Country: "DE",
+		SubmittedAt: now, Deadline: now.AddDate(0, 1, 0), DeadlineRule: "gdpr", DeadlineRuleName: "GDPR",
+		MaxExtension: dsar.Period{Months: 2}, Sealed: sealed, DocumentType: "application/pdf", DocumentSize: 8,
+	}
+	if sig != "" {
+		r.Captcha = &store.CaptchaRedemption{Signature: sig, ExpiresAt: now.Add(time.Minute)}
+	}
+	return r
+}
+
+func count(t *testing.T, db *store.DB, q string) int {
+	t.Helper()
+	var n int
+	if err := db.Get(&n, q); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCreateAcceptDiscard(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)), nil, "")
+
+	kept, gone := newRequest(t, keys, "sig-1"), newRequest(t, keys, "sig-2")
+	for _, r := range []store.NewRequest{kept, gone} {
+		if err := db.CreateRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM requests WHERE accepted`); n != 0 {
+		t.Fatalf("%d requests accepted before their workflows started", n)
+	}
+	ids, err := db.UnacceptedRequests(ctx, time.Now().Add(time.Minute), 10)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("unaccepted: %v %v", ids, err)
+	}
+	if err := db.AcceptRequest(ctx, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AcceptRequest(ctx, uuid.NewString()); dsar.ErrorCode(err) != dsar.ENOTFOUND {
+		t.Errorf("accepting an unknown request: %v", err)
+	}
+	for _, id := range []string{kept.ID, gone.ID, gone.ID} {
+		if err := db.DiscardRequest(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM requests`); n != 1 {
+		t.Errorf("%d requests after discarding, want the accepted one only", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM request_keys`) + count(t, db, `SELECT count(*) FROM identity_documents`); n != 2 {
+		t.Errorf("%d key and document rows, want 2 (the accepted request's)", n)
+	}
+	if doc, err := db.RequestIdentityDocument(ctx, keys, kept.ID); err != nil || string(doc.Data) != "%PDF-1.4" {
+		t.Errorf("document of the kept request: %v %q", err, doc.Data)
+	}
+}
+
+func TestCaptchaRedeemedOnce(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)), nil, "")
+	if err := db.CreateRequest(ctx, newRequest(t, keys, "sig-x")); err != nil {
+		t.Fatal(err)
+	}
+	err := db.CreateRequest(ctx, newRequest(t, keys, "sig-x"))
+	var de *dsar.Error
+	if dsar.ErrorCode(err) != dsar.EINVALID || !errors.As(err, &de) || de.Fields["captcha"] == "" {
+		t.Fatalf("second redemption: %v, want EINVALID naming captcha", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM requests`); n != 1 {
+		t.Errorf("%d requests, want 1: the refused one must leave nothing", n)
+	}
+	if err := db.ReleaseCaptcha(ctx, "sig-x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateRequest(ctx, newRequest(t, keys, "sig-x")); err != nil {
+		t.Errorf("a released captcha: %v", err)
+	}
+}
+
+func TestIdempotencyKeys(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	const scope = "test"
+	prev, err := db.BeginIdempotent(ctx, scope, "k", "hash-a")
+	if err != nil || prev != nil {
+		t.Fatalf("first claim: %v %v", prev, err)
+	}
+	if _, err := db.BeginIdempotent(ctx, scope, "k", "hash-a"); dsar.ErrorCode(err) != dsar.ECONFLICT {
+		t.Errorf("while in progress: %v, want ECONFLICT", err)
+	}
+	if _, err := db.BeginIdempotent(ctx, scope, "k", "hash-b"); dsar.ErrorCode(err) != dsar.EINVALID {
+		t.Errorf("another body: %v, want EINVALID", err)
+	}
+	if err := db.FinishIdempotent(ctx, scope, "k", store.Idempotent{Status: 202, Body: []byte(`{"id":"1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	prev, err = db.BeginIdempotent(ctx, scope, "k", "hash-a")
+	if err != nil || prev == nil || prev.Status != 202 || string(prev.Body) != `{"id":"1"}` {
+		t.Errorf("replay: %+v %v", prev, err)
+	}
+	// Released keys can be claimed again; answered ones are kept.
+	if err := db.ReleaseIdempotent(ctx, scope, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if prev, _ := db.BeginIdempotent(ctx, scope, "k", "hash-a"); prev == nil {
+		t.Error("releasing forgot an answered key")
+	}
+	if _, err := db.BeginIdempotent(ctx, scope, "k2", "h"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseIdempotent(ctx, scope, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if prev, err := db.BeginIdempotent(ctx, scope, "k2", "other"); err != nil || prev != nil {
+		t.Errorf("claim after release: %v %v", prev, err)
+	}
+	if _, err := db.BeginIdempotent(ctx, "other scope", "k", "hash-z"); err != nil {
+		t.Errorf("the same key in another scope: %v", err)
+	}
+}
