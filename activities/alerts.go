@@ -3,8 +3,11 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
@@ -98,16 +101,24 @@ func (a *Activities) SendAlertDigest(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	sent := 0
+	var retry error
 	for _, id := range recipients {
 		ok, err := a.sendAlerts(ctx, id)
-		if err != nil {
-			return sent, err
-		}
-		if ok {
+		var ae *temporal.ApplicationError
+		switch {
+		case errors.As(err, &ae) && ae.NonRetryable():
+			// One bad address must not hold up everyone else's digest; the
+			// alerts stay pending and are tried again tomorrow.
+			if a.Log != nil {
+				a.Log.Error("alert digest: cannot mail recipient", "user_id", id, "error", err)
+			}
+		case err != nil:
+			retry = err
+		case ok:
 			sent++
 		}
 	}
-	return sent, nil
+	return sent, retry
 }
 
 // alertItem is one line of an alert mail.
