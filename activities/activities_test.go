@@ -405,3 +405,20 @@ func TestAudit(t *testing.T) {
 		t.Errorf("chain: %v %v", brk, err)
 	}
 }
+
+func TestDigestGoesOnPastABadAddress(t *testing.T) {
+	f := newFixture(t)
+	id := f.request(alice)
+	f.user("@broken", dsar.RoleOrgOwner)
+	if _, err := f.db.Exec(`UPDATE users SET email = '' WHERE email = '@broken'`); err != nil { // the outbox refuses it for good
+		t.Fatal(err)
+	}
+	good := f.user("good@example.com", dsar.RoleOrgOwner)
+	if _, err := f.acts.RecordAlerts(f.ctx, activities.AlertRequest{RequestID: id, Kind: store.AlertNewRequest, Key: "unassigned-0", OrgOwners: true}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := f.acts.SendAlertDigest(f.ctx)
+	if err != nil || sent != 1 || len(f.mails(good.Email)) != 1 {
+		t.Errorf("digest sent %d, %v; want the good address served", sent, err)
+	}
+}
