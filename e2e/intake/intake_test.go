@@ -618,6 +618,28 @@ func TestVerificationMailFromTheWorkflow(t *testing.T) {
 	e := start(t, map[string]any{"public_url": "http://dsar.test"})
 	id := e.submitOne("katherine@example.org")
 	tok := e.waitForVerificationMail("katherine@example.org", 20*time.Second)
+
+	// The dev mailbox shows it, with its link and its HTML part sandboxed.
+	var box struct {
+		Items []struct{ ID, Subject string } `json:"items"`
+	}
+	e.getJSON("/dev/mailbox.json?to=katherine@example.org", http.StatusOK, &box)
+	if len(box.Items) == 0 {
+		t.Fatal("the mailbox lists no mail")
+	}
+	m := box.Items[len(box.Items)-1]
+	if a := e.get("/dev/mailbox"); a.status != http.StatusOK || !strings.Contains(string(a.body), "/dev/mailbox/"+m.ID) {
+		t.Errorf("GET /dev/mailbox = %d, without the mail", a.status)
+	}
+	if a := e.get("/dev/mailbox/" + m.ID); a.status != http.StatusOK || !strings.Contains(string(a.body), "/verify-email?token="+tok) {
+		t.Errorf("GET /dev/mailbox/{id} = %d, without the verification link", a.status)
+	}
+	if a := e.get("/dev/mailbox/" + m.ID + "/html"); a.status != http.StatusOK || !strings.Contains(a.header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("GET /dev/mailbox/{id}/html = %d, CSP %q", a.status, a.header.Get("Content-Security-Policy"))
+	}
+	if a := e.get("/dev/mailbox/00000000-0000-0000-0000-000000000000"); a.status != http.StatusNotFound {
+		t.Errorf("an unknown mail = %d, want 404", a.status)
+	}
 	if a := e.get("/verify-email?token=" + tok); a.status != http.StatusOK {
 		t.Fatalf("verification page = %d", a.status)
 	}
