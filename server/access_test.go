@@ -20,6 +20,7 @@ import (
 // denial (403, or 404 where existence is private), a role it names gets
 // past the guards. A route missing from the table fails the test.
 func TestAccessMatrix(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	users := map[dsar.Role]string{}
 	var sourceOwnerID, anyUserID string
@@ -137,6 +138,7 @@ func TestAccessMatrix(t *testing.T) {
 // owner's request and task are 404, and a source owner sees only their own
 // tasks on a request with several.
 func TestSourceOwnersSeeOnlyTheirOwn(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	_, admin := e.user(dsar.RoleAdmin)
 	olivia, oliviaTok := e.user(dsar.RoleSourceOwner)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	u, _ := e.user(dsar.RoleAdmin)
 
@@ -53,6 +54,7 @@ func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
 }
 
 func TestBruteForceLoginIsRateLimited(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 5})
 	u, _ := e.user(dsar.RoleAdmin)
 	var last answer
@@ -73,6 +75,7 @@ func TestBruteForceLoginIsRateLimited(t *testing.T) {
 }
 
 func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 3, "http.trusted_proxies": []string{"127.0.0.1/32", "::1/128"}})
 	u, _ := e.user(dsar.RoleAdmin)
 	status := 0
@@ -94,6 +97,7 @@ func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
 }
 
 func TestSessionsEndOnLogoutDisableAndExpiry(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	u, tok := e.user(dsar.RoleManager)
 	me := e.want(e.do("GET", "/api/v1/sessions/current", tok, nil), http.StatusOK, "who am I").JSON(t)
@@ -154,6 +158,7 @@ func TestSessionsEndOnLogoutDisableAndExpiry(t *testing.T) {
 }
 
 func TestOnlyOrgOwnersManageUsers(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	boss, owner := e.user(dsar.RoleOrgOwner)
 	_, admin := e.user(dsar.RoleAdmin)

@@ -31,6 +31,7 @@ var ginParam = regexp.MustCompile(`[:*]([a-z_]+)`)
 // resolve, and an operation declares a session exactly when the access
 // table asks for one.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	served := e.want(e.do("GET", "/openapi.yaml", "", nil), http.StatusOK, "openapi.yaml")
 	if !bytes.Equal(served.Body, openAPI) {

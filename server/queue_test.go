@@ -54,6 +54,7 @@ func ids(t *testing.T, a answer, key string) []string {
 }
 
 func TestQueueFiltersPagesAndCounts(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	_, admin := e.user(dsar.RoleAdmin)
 	owner, ownerTok := e.user(dsar.RoleSourceOwner)
@@ -182,6 +183,7 @@ func TestQueueFiltersPagesAndCounts(t *testing.T) {
 }
 
 func TestDataSources(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	_, admin := e.user(dsar.RoleAdmin)
 	_, manager := e.user(dsar.RoleManager)

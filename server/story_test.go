@@ -15,6 +15,7 @@ import (
 // sources, the queue, the identity document, verification, assignment, a
 // task completed by its owner (and refused to another owner), completion.
 func TestAdminStory(t *testing.T) {
+	t.Parallel()
 	e := newStaffEnv(t, nil)
 	boss, _ := e.user(dsar.RoleOrgOwner)
 
