@@ -435,12 +435,9 @@ func (r *run) ignore(ctx workflow.Context, signal string, p any, by string) {
 func (r *run) ignoreErr(ctx workflow.Context, signal, by string, err error) {
 	reason := dsar.ErrorMessage(err)
 	r.note(ctx, EventSignalIgnored, by, signal+": "+reason)
-	kind := store.ActorStaff
-	if by == "" {
-		kind = store.ActorSystem
-		if signal == SignalEmailVerified {
-			kind = store.ActorRequester
-		}
+	kind := actorKind(by)
+	if signal == SignalEmailVerified {
+		kind = store.ActorRequester
 	}
 	r.audit(ctx, kind, by, "signal.ignored", map[string]any{
 		"signal": signal, "status": string(r.st.Status), "code": dsar.ErrorCode(err), "reason": reason,
@@ -481,13 +478,13 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 	}
 	if !verified {
 		r.note(ctx, EventIdentityRefused, p.By, "")
-		r.audit(ctx, store.ActorStaff, p.By, "request.identity_refused", nil)
+		r.audit(ctx, actorKind(p.By), p.By, "request.identity_refused", nil)
 		r.close(ctx, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
 		return
 	}
 	r.st.Status = dsar.StatusIdentityVerified
 	r.note(ctx, EventIdentityVerified, p.By, "")
-	r.audit(ctx, store.ActorStaff, p.By, "request.identity_verified", nil)
+	r.audit(ctx, actorKind(p.By), p.By, "request.identity_verified", nil)
 	r.changed(ctx)
 }
 
@@ -504,7 +501,7 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 		r.st.Tasks = append(r.st.Tasks, TaskState{DataSourceID: id, Status: TaskOpen, AssignedAt: now, AssignedBy: p.By, LastActivityAt: now})
 		added = append(added, id)
 	}
-	r.audit(ctx, store.ActorStaff, p.By, "request.data_sources_assigned", map[string]any{"data_source_ids": added})
+	r.audit(ctx, actorKind(p.By), p.By, "request.data_sources_assigned", map[string]any{"data_source_ids": added})
 	if len(added) == 0 {
 		r.note(ctx, EventSourcesAssigned, p.By, "no new data source")
 		return
@@ -530,7 +527,7 @@ func (r *run) onTaskCompleted(ctx workflow.Context, p TaskCompletion) {
 	t.Status, t.CompletedAt, t.CompletedBy, t.Note, t.LastActivityAt = TaskCompleted, &now, p.By, p.Note, now
 	delete(r.stalls, p.DataSourceID)
 	r.note(ctx, EventTaskCompleted, p.By, p.DataSourceID)
-	r.audit(ctx, store.ActorStaff, p.By, "task.completed", map[string]any{"data_source_id": p.DataSourceID})
+	r.audit(ctx, actorKind(p.By), p.By, "task.completed", map[string]any{"data_source_id": p.DataSourceID})
 	if r.st.OpenTasks() == 0 && r.st.Status == dsar.StatusInProgress {
 		r.st.Status = dsar.StatusReadyToClose
 	}
@@ -556,7 +553,7 @@ func (r *run) onExtended(ctx workflow.Context, p Extension) {
 	r.extensions++
 	deadline := r.st.Deadline.UTC().Format(time.RFC3339)
 	r.note(ctx, EventDeadlineExtended, p.By, fmt.Sprintf("+%d days, due %s", p.Days, deadline))
-	r.audit(ctx, store.ActorStaff, p.By, "request.deadline_extended", map[string]any{"days": p.Days, "deadline": deadline})
+	r.audit(ctx, actorKind(p.By), p.By, "request.deadline_extended", map[string]any{"days": p.Days, "deadline": deadline})
 	r.changed(ctx)
 	r.requesterMail(ctx, activities.MailExtension, fmt.Sprintf("extension-%d", r.extensions), "")
 }
@@ -587,11 +584,7 @@ func (r *run) close(ctx workflow.Context, outcome string, reasons []dsar.RejectR
 		codes[i] = string(c)
 	}
 	r.note(ctx, event, by, "")
-	actor := store.ActorStaff
-	if by == "" {
-		actor = store.ActorSystem
-	}
-	r.audit(ctx, actor, by, "request."+string(r.st.Status), map[string]any{"reasons": codes})
+	r.audit(ctx, actorKind(by), by, "request."+string(r.st.Status), map[string]any{"reasons": codes})
 	r.changed(ctx)
 	if r.st.EmailVerifiedAt != nil {
 		r.requesterMail(ctx, mailKind, string(r.st.Status), "")
@@ -606,6 +599,15 @@ func (r *run) scrub(ctx workflow.Context) {
 	}
 	r.note(ctx, EventPIIScrubbed, "", "")
 	r.audit(ctx, store.ActorSystem, "", "request.pii_scrubbed", nil)
+}
+
+// actorKind is the audit actor kind of a signal's sender: staff when a
+// user id is given, the system otherwise.
+func actorKind(by string) string {
+	if by == "" {
+		return store.ActorSystem
+	}
+	return store.ActorStaff
 }
 
 // note appends to the timeline.

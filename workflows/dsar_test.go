@@ -326,7 +326,7 @@ func TestExtensionAfterOverdueClearsIt(t *testing.T) {
 		t.Error("still overdue after the deadline moved into the future")
 	}
 	equal(t, "overdue alerts", h.alertTimes(store.AlertOverdue), []time.Duration{30 * day, 31 * day, 40 * day, 41 * day})
-	// The warning for the new deadline (day 35) fires when the extension is granted.
+	// The new deadline (day 40) is warned of again, five days before it.
 	equal(t, "deadline warnings", h.alertTimes(store.AlertDeadlineWarning), []time.Duration{25 * day, 35 * day})
 }
 
