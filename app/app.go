@@ -142,6 +142,7 @@ func (a *App) RunWorker(ctx context.Context) error {
 		return fmt.Errorf("worker: start: %w", err)
 	}
 	a.Log.Info("worker started", "task_queue", a.Config.Temporal.TaskQueue, "namespace", a.Config.Temporal.Namespace)
+	go a.reconcileLoop(ctx)
 	<-ctx.Done()
 	w.Stop()
 	a.Log.Info("worker stopped")

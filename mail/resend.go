@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/resend/resend-go/v2"
@@ -56,8 +57,10 @@ func (r *Resend) Send(ctx context.Context, m Message) error {
 	switch {
 	case errors.Is(err, resend.ErrRateLimit), *status == http.StatusTooManyRequests, *status >= 500, *status == 0:
 		return fmt.Errorf("mail: resend (status %d, retryable): %w", *status, err)
-	case *status == http.StatusConflict:
-		// The same idempotency key is still being processed: try again.
+	case *status == http.StatusConflict && concurrentRetry(err):
+		// The same idempotency key is still being processed: try again. A
+		// 409 for a key reused with another payload never succeeds and
+		// falls through to permanent.
 		return fmt.Errorf("mail: resend (status %d, retryable): %w", *status, err)
 	default:
 		return permanent(fmt.Errorf("resend (status %d): %w", *status, err))
@@ -76,4 +79,12 @@ func (s statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		*p = resp.StatusCode
 	}
 	return resp, err
+}
+
+// concurrentRetry reports whether a 409 from Resend says the first request
+// with the same idempotency key is still in progress (worth retrying), as
+// opposed to the key having been used with a different payload.
+func concurrentRetry(err error) bool {
+	m := strings.ToLower(err.Error())
+	return strings.Contains(m, "in progress") || strings.Contains(m, "concurrent")
 }

@@ -123,3 +123,20 @@ func TestResendRefusesIncompleteMessage(t *testing.T) {
 		t.Errorf("delivered %d emails", got)
 	}
 }
+
+func TestResendKeyReusedWithAnotherPayloadIsPermanent(t *testing.T) {
+	srv := resendtest.New(t, "re_test")
+	m, err := mail.NewResend("re_test", srv.URL, "Privacy <privacy@example.com>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := mail.Message{To: "a@example.com", Subject: "One", HTML: "<p>one</p>", Text: "one", IdempotencyKey: "same-key"}
+	if err := m.Send(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	msg.Subject = "Two"
+	err = m.Send(context.Background(), msg)
+	if err == nil || !mail.IsPermanent(err) {
+		t.Fatalf("same key, other payload: want a permanent error, got %v", err)
+	}
+}
