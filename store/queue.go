@@ -133,12 +133,15 @@ func (f QueueFilter) where() *where {
 	if f.Overdue != nil {
 		w.add("r.overdue = ?", *f.Overdue)
 	}
+	// The task filters collect the matching request ids first (ARRAY of a
+	// subquery): a source's tasks are few next to the queue, and otherwise
+	// the planner may walk the whole queue newest first probing each row.
 	if f.DataSourceID != "" {
-		w.add("EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.data_source_id = ?)", f.DataSourceID)
+		w.add("r.id = ANY(ARRAY(SELECT t.request_id FROM tasks t WHERE t.data_source_id = ?))", f.DataSourceID)
 	}
 	if f.OwnerID != "" {
-		w.add(`EXISTS (SELECT 1 FROM tasks t JOIN data_source_owners o ON o.data_source_id = t.data_source_id
-			WHERE t.request_id = r.id AND o.user_id = ?)`, f.OwnerID)
+		w.add(`r.id = ANY(ARRAY(SELECT t.request_id FROM tasks t JOIN data_source_owners o ON o.data_source_id = t.data_source_id
+			WHERE o.user_id = ?))`, f.OwnerID)
 	}
 	return w
 }
