@@ -43,5 +43,16 @@ test: vet workflowcheck tools
 test-short: tools
 	@scripts/with-postgres.sh $(GO) test -short -count=1 ./...
 
+# Every fuzz target (func FuzzX in a _test.go file), one after the other,
+# each for FUZZTIME. Seeds: f.Add in the targets and testdata/fuzz/.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
+			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
+
 clean:
 	rm -rf bin
