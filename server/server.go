@@ -97,6 +97,7 @@ func (s *Server) routes() {
 	s.intakeRoutes()
 	s.staffRoutes()
 	s.portalRoutes()
+	s.consoleRoutes()
 }
 
 // ListenAndServe serves on http.addr until ctx ends, then shuts down

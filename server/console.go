@@ -1,0 +1,89 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+)
+
+// consoleOption is one choice of a list the console offers: a wire value
+// and its words.
+type consoleOption struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// consoleSettings is what the console's script needs from the server: the
+// choices of its filters and forms, and where the Temporal UI is.
+type consoleSettings struct {
+	Statuses       []consoleOption `json:"statuses"`
+	RequestTypes   []consoleOption `json:"request_types"`
+	RequestorTypes []consoleOption `json:"requestor_types"`
+	Roles          []consoleOption `json:"roles"`
+	RejectReasons  []consoleOption `json:"reject_reasons"`
+	TemporalUI     string          `json:"temporal_ui"`
+	Namespace      string          `json:"namespace"`
+}
+
+// consolePage is the data of templates/console.html.
+type consolePage struct {
+	Settings string // consoleSettings as JSON, for a data attribute
+}
+
+// consoleRoutes serve the staff console: one page, a client of the staff
+// API (server/static/console/), at /console and at every deep link under
+// it. The page itself holds nothing private; the script signs in.
+func (s *Server) consoleRoutes() {
+	s.handle(http.MethodGet, "/console", s.console)
+	s.handle(http.MethodGet, "/console/*path", s.console)
+}
+
+// console renders the console's page.
+func (s *Server) console(c *gin.Context) {
+	set := consoleSettings{
+		TemporalUI: strings.TrimRight(s.Config.Temporal.UIURL, "/"),
+		Namespace:  s.Config.Temporal.Namespace,
+	}
+	for _, st := range dsar.Statuses {
+		set.Statuses = append(set.Statuses, consoleOption{string(st), st.Label()})
+	}
+	for _, t := range dsar.RequestTypes {
+		set.RequestTypes = append(set.RequestTypes, consoleOption{string(t), t.Label()})
+	}
+	for _, t := range dsar.RequestorTypes {
+		set.RequestorTypes = append(set.RequestorTypes, consoleOption{string(t), t.Label()})
+	}
+	for _, r := range dsar.Roles {
+		set.Roles = append(set.Roles, consoleOption{string(r), roleLabel(r)})
+	}
+	for r, text := range dsar.RejectReasons {
+		set.RejectReasons = append(set.RejectReasons, consoleOption{string(r), text})
+	}
+	slices.SortFunc(set.RejectReasons, func(a, b consoleOption) int { return strings.Compare(a.Value, b.Value) })
+	raw, err := json.Marshal(set)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.pages.Render(c, http.StatusOK, "console", consolePage{Settings: string(raw)})
+}
+
+// roleLabel is a staff role in words.
+func roleLabel(r dsar.Role) string {
+	switch r {
+	case dsar.RoleOrgOwner:
+		return "Organisation owner"
+	case dsar.RoleAdmin:
+		return "Administrator"
+	case dsar.RoleManager:
+		return "Manager"
+	case dsar.RoleSourceOwner:
+		return "Data source owner"
+	}
+	return string(r)
+}

@@ -1,0 +1,814 @@
+// The staff console: a client of the staff API (API.md, staff section).
+// One page; the views are drawn here from the API's JSON. The session
+// token lives in sessionStorage and goes out as a Bearer header.
+
+const root = document.getElementById('console');
+const settings = JSON.parse(root.dataset.settings || '{}');
+const view = document.getElementById('view');
+const announcer = document.getElementById('announce');
+const TOKEN = 'dsar.console.token';
+
+let me = null; // the signed-in user {id, email, name, role}
+
+const QUEUE_WORKERS = ['org_owner', 'admin', 'manager'];
+const ADMINISTRATORS = ['org_owner', 'admin'];
+const CLOSED = ['completed', 'rejected', 'expired'];
+
+// ---- helpers -----------------------------------------------------------
+
+// h builds an element: h('a', {href: '/x', class: 'y'}, 'text', child...).
+// Text is always text (never parsed as HTML).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function labelOf(list, value) {
+  const o = (list || []).find((x) => x.value === value);
+  return o ? o.label : value;
+}
+const statusLabel = (s) => labelOf(settings.statuses, s);
+const typeLabel = (t) => labelOf(settings.request_types, t);
+const requestorLabel = (t) => labelOf(settings.requestor_types, t);
+const roleLabel = (r) => labelOf(settings.roles, r);
+
+function date(v) {
+  if (!v) return '';
+  return new Date(v).toISOString().slice(0, 10);
+}
+function dateTime(v) {
+  if (!v) return '';
+  return new Date(v).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+function announce(text) {
+  announcer.textContent = '';
+  // A fresh text node makes screen readers read it even when it repeats.
+  setTimeout(() => { announcer.textContent = text; }, 50);
+}
+
+let nextId = 0;
+const uid = (p) => `${p}-${++nextId}`;
+
+// field builds a label and a control; the control gets an id and name.
+function field(labelText, control, hint) {
+  const id = control.id || uid(control.name || 'f');
+  control.id = id;
+  return h('div', {class: 'field'},
+    h('label', {for: id}, labelText, hint ? h('span', {class: 'hint'}, ' ', hint) : null),
+    control);
+}
+
+function select(name, options, value, anyLabel) {
+  const s = h('select', {name});
+  if (anyLabel !== undefined) s.append(h('option', {value: ''}, anyLabel));
+  for (const o of options) s.append(h('option', {value: o.value, selected: o.value === value}, o.label));
+  return s;
+}
+
+// ---- the API -------------------------------------------------------------
+
+class APIError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || `the server answered ${status}`);
+    this.status = status;
+    this.code = e.code || '';
+    this.fields = e.fields || {};
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {Accept: 'application/json'};
+  const token = sessionStorage.getItem(TOKEN);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(path, {method, headers, body: payload, credentials: 'omit'});
+  if (res.status === 204) return null;
+  let data = null;
+  const type = res.headers.get('Content-Type') || '';
+  if (type.includes('json')) data = await res.json();
+  if (!res.ok) {
+    const err = new APIError(res.status, data);
+    if (res.status === 401 && path !== '/api/v1/sessions') {
+      signedOut('Your session has ended. Please sign in again.');
+    }
+    throw err;
+  }
+  return data;
+}
+
+// fetchBlob fetches a file with the Bearer header and returns a blob URL.
+async function fetchBlob(path) {
+  const res = await fetch(path, {headers: {Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`}, credentials: 'omit'});
+  if (!res.ok) {
+    let data = null;
+    if ((res.headers.get('Content-Type') || '').includes('json')) data = await res.json();
+    throw new APIError(res.status, data);
+  }
+  const blob = await res.blob();
+  return {url: URL.createObjectURL(blob), type: blob.type};
+}
+
+// showError puts the API's error beside what caused it: the message in the
+// form's error box, each named field marked and explained next to its control.
+function showError(form, err) {
+  clearErrors(form);
+  let box = form.querySelector('.form-error');
+  if (!box) {
+    box = h('div', {class: 'form-error'});
+    form.prepend(box);
+  }
+  let msg = err.message;
+  if (err.status === 409) msg = `Not possible now: ${err.message}`;
+  box.hidden = false;
+  box.className = 'form-error errors';
+  box.setAttribute('role', 'alert');
+  box.replaceChildren(h('p', {}, msg));
+  const names = Object.keys(err.fields || {});
+  if (names.length) {
+    const ul = h('ul');
+    for (const name of names) {
+      ul.append(h('li', {}, `${name}: ${err.fields[name]}`));
+      const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
+      if (control) {
+        control.setAttribute('aria-invalid', 'true');
+        const note = h('p', {class: 'field-error', id: uid('err')}, err.fields[name]);
+        control.setAttribute('aria-describedby', note.id);
+        (control.closest('.field, fieldset') || control).append(note);
+      }
+    }
+    box.append(ul);
+  }
+  if (!(err instanceof APIError)) console.warn(err);
+}
+
+function clearErrors(form) {
+  for (const el of form.querySelectorAll('.field-error')) el.remove();
+  for (const el of form.querySelectorAll('[aria-invalid]')) {
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('aria-describedby');
+  }
+  const box = form.querySelector('.form-error');
+  if (box) { box.hidden = true; box.replaceChildren(); }
+}
+
+// actionForm wires a form to an API call: on submit it calls send(form),
+// shows the error beside the form, or announces done and calls after().
+function actionForm(form, send, done, after) {
+  if (!form.querySelector('.form-error')) form.prepend(h('div', {class: 'form-error', hidden: true}));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const button = ev.submitter || form.querySelector('button[type=submit]');
+    clearErrors(form);
+    form.setAttribute('aria-busy', 'true');
+    if (button) button.disabled = true;
+    try {
+      const out = await send(form, button);
+      announce(typeof done === 'function' ? done(out) : done);
+      if (after) await after(out);
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      form.removeAttribute('aria-busy');
+      if (button && button.isConnected) button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function errorBox(err) {
+  return h('div', {class: 'errors', role: 'alert'}, h('p', {}, err.message));
+}
+
+// ---- sessions ------------------------------------------------------------
+
+function signedOut(message) {
+  sessionStorage.removeItem(TOKEN);
+  me = null;
+  document.getElementById('app').hidden = true;
+  document.getElementById('signin').hidden = false;
+  view.replaceChildren();
+  if (message) {
+    const form = document.getElementById('signin-form');
+    showError(form, new Error(message));
+  }
+  document.getElementById('signin-email').focus();
+}
+
+function signedIn(user) {
+  me = user;
+  document.getElementById('signin').hidden = true;
+  document.getElementById('app').hidden = false;
+  document.getElementById('whoami').textContent = `${user.name || user.email} (${roleLabel(user.role)})`;
+  for (const li of document.querySelectorAll('[data-roles]')) {
+    li.hidden = !li.dataset.roles.split(' ').includes(user.role);
+  }
+}
+
+actionForm(document.getElementById('signin-form'), async (form) => {
+  const out = await api('POST', '/api/v1/sessions', {email: form.email.value, password: form.password.value});
+  sessionStorage.setItem(TOKEN, out.token);
+  form.password.value = '';
+  signedIn(out.user);
+  return out;
+}, (out) => `Signed in as ${out.user.name || out.user.email}.`, () => route(true));
+
+document.getElementById('signout').addEventListener('click', async () => {
+  try { await api('DELETE', '/api/v1/sessions/current'); } catch (err) { /* the session may be gone already */ }
+  signedOut();
+  announce('Signed out.');
+});
+
+// ---- routing -------------------------------------------------------------
+
+function go(url) {
+  history.pushState(null, '', url);
+  route(true);
+}
+
+document.addEventListener('click', (ev) => {
+  const a = ev.target.closest('a[href^="/console"]');
+  if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  ev.preventDefault();
+  go(a.getAttribute('href'));
+});
+window.addEventListener('popstate', () => route(true));
+
+async function route(focus) {
+  if (!me) return;
+  const path = location.pathname.replace(/\/+$/, '');
+  let m;
+  let nav = 'queue';
+  try {
+    if ((m = path.match(/^\/console\/requests\/([0-9a-f-]{36})$/))) {
+      await requestView(m[1]);
+    } else if (path === '/console/tasks') {
+      nav = 'tasks';
+      await tasksView();
+    } else if (path === '/console/data-sources') {
+      nav = 'data-sources';
+      await dataSourcesView();
+    } else if (path === '/console/users') {
+      nav = 'users';
+      await usersView();
+    } else {
+      await queueView();
+    }
+  } catch (err) {
+    if (me) view.replaceChildren(h('h1', {}, 'Something went wrong'), errorBox(err));
+  }
+  for (const a of document.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (focus) {
+    const h1 = view.querySelector('h1');
+    if (h1) { h1.tabIndex = -1; h1.focus(); document.title = `${h1.textContent} · Staff console`; }
+  }
+}
+
+// ---- the queue -------------------------------------------------------------
+
+const FILTERS = ['status', 'request_type', 'requestor_type', 'country', 'submitted_from', 'submitted_to', 'overdue', 'data_source_id'];
+
+async function queueView() {
+  const params = new URLSearchParams(location.search);
+  const heading = h('h1', {}, me.role === 'source_owner' ? 'Requests with my tasks' : 'Requests');
+  const dash = h('section', {'aria-labelledby': 'dash-title', class: 'dashboard'}, h('h2', {id: 'dash-title'}, 'At a glance'));
+  const filterForm = h('form', {id: 'filters', class: 'filters', role: 'search', 'aria-label': 'Filter the requests'});
+  const results = h('section', {'aria-labelledby': 'results-title'}, h('h2', {id: 'results-title'}, 'Newest first'));
+  view.replaceChildren(heading, dash, filterForm, results);
+
+  let sources = [];
+  if (QUEUE_WORKERS.includes(me.role)) {
+    try { sources = (await api('GET', '/api/v1/data-sources')).items || []; } catch (err) { sources = []; }
+  }
+  const counts = await api('GET', '/api/v1/requests/counts');
+  const link = (label, n, query) => h('li', {}, h('a', {href: '/console' + (query ? '?' + query : '')},
+    h('span', {class: 'count'}, String(n)), ' ', label));
+  dash.append(h('ul', {class: 'counts'},
+    link('open', counts.open, ''),
+    link('overdue', counts.overdue, 'overdue=true'),
+    ...(settings.statuses || []).map((s) => link(s.label, (counts.by_status || {})[s.value] || 0, 'status=' + s.value))));
+
+  const v = (k) => params.get(k) || '';
+  filterForm.append(
+    h('div', {class: 'form-error', hidden: true}),
+    h('div', {class: 'filter-grid'},
+      field('Status', select('status', settings.statuses || [], v('status'), 'Any')),
+      field('Request type', select('request_type', settings.request_types || [], v('request_type'), 'Any')),
+      field('Requestor', select('requestor_type', settings.requestor_types || [], v('requestor_type'), 'Any')),
+      field('Country', h('input', {type: 'text', name: 'country', value: v('country'), maxlength: 2, size: 3, placeholder: 'DE', autocomplete: 'off'})),
+      field('Submitted from', h('input', {type: 'date', name: 'submitted_from', value: v('submitted_from')})),
+      field('Submitted to', h('input', {type: 'date', name: 'submitted_to', value: v('submitted_to')})),
+      field('Overdue', select('overdue', [{value: 'true', label: 'Overdue only'}, {value: 'false', label: 'Not overdue'}], v('overdue'), 'Any')),
+      sources.length ? field('Data source', select('data_source_id', sources.map((s) => ({value: s.id, label: s.name})), v('data_source_id'), 'Any')) : null),
+    h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Apply filters'), ' ',
+      h('a', {href: '/console', class: 'button secondary'}, 'Clear')));
+  filterForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const k of FILTERS) {
+      const el = filterForm.elements[k];
+      if (el && el.value.trim()) q.set(k, k === 'country' ? el.value.trim().toUpperCase() : el.value.trim());
+    }
+    go('/console' + (q.toString() ? '?' + q : ''));
+  });
+
+  const tbody = h('tbody');
+  const table = h('table', {class: 'queue'},
+    h('caption', {class: 'visually-hidden'}, 'Requests, newest first'),
+    h('thead', {}, h('tr', {}, ['Submitted', 'Type', 'Requestor', 'Country', 'Status', 'Due', ''].map((c) => h('th', {scope: 'col'}, c)))),
+    tbody);
+  const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+  const summary = h('p', {class: 'summary'});
+  results.append(summary, table, h('p', {}, more));
+
+  let cursor = null;
+  let shown = 0;
+  const load = async () => {
+    const q = new URLSearchParams();
+    for (const k of FILTERS) if (params.get(k)) q.set(k, params.get(k));
+    q.set('limit', '50');
+    if (cursor) q.set('cursor', cursor);
+    let page;
+    try {
+      page = await api('GET', '/api/v1/requests?' + q);
+    } catch (err) {
+      if (err.status === 422) showError(filterForm, err);
+      else results.append(errorBox(err));
+      return;
+    }
+    for (const r of page.items) {
+      tbody.append(h('tr', {'data-id': r.id, class: r.overdue ? 'overdue' : null},
+        h('td', {}, date(r.submitted_at)),
+        h('td', {}, typeLabel(r.request_type)),
+        h('td', {}, requestorLabel(r.requestor_type)),
+        h('td', {}, r.country + (r.region ? ` (${r.region})` : '')),
+        h('td', {}, h('span', {class: 'status status-' + r.status}, statusLabel(r.status))),
+        h('td', {}, date(r.deadline), r.overdue ? h('span', {class: 'badge overdue'}, ' overdue') : null),
+        h('td', {}, h('a', {href: `/console/requests/${r.id}`, 'aria-label': `Open the ${typeLabel(r.request_type)} request of ${date(r.submitted_at)}`}, 'Open'))));
+    }
+    shown += page.items.length;
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    summary.textContent = shown === 0 ? 'No request matches.' : `${shown} request${shown === 1 ? '' : 's'} shown${cursor ? ', more below' : ''}.`;
+    return page.items.length;
+  };
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    const n = await load();
+    more.disabled = false;
+    if (n) announce(`${n} more requests loaded.`);
+  });
+  await load();
+}
+
+// ---- one request -----------------------------------------------------------
+
+async function requestView(id) {
+  const r = await api('GET', `/api/v1/requests/${id}`);
+  const worker = QUEUE_WORKERS.includes(me.role);
+  const open = !CLOSED.includes(r.status);
+  const reload = () => requestView(id);
+
+  const parts = [
+    h('p', {class: 'crumbs'}, h('a', {href: '/console'}, '← All requests')),
+    h('h1', {}, `${typeLabel(r.request_type)} request`),
+    h('p', {class: 'lead'}, 'Status: ', h('strong', {id: 'request-status', class: 'status status-' + r.status, 'data-status': r.status}, statusLabel(r.status)),
+      r.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+  ];
+
+  const facts = h('dl', {class: 'facts'});
+  const fact = (k, ...v) => facts.append(h('dt', {}, k), h('dd', {}, ...v));
+  fact('Reference', h('code', {}, r.id));
+  fact('Requestor', requestorLabel(r.requestor_type));
+  fact('Country', r.country + (r.region ? ` (${r.region})` : ''));
+  fact('Submitted', dateTime(r.submitted_at));
+  if (r.pii_erased) {
+    fact('Requester', h('em', {}, 'The personal data of this request has been erased.'));
+  } else {
+    fact('Name', `${r.first_name} ${r.last_name}`);
+    fact('Email', r.email);
+    fact('Description', h('span', {class: 'pre'}, r.description || '—'));
+  }
+  fact('Email verified', r.email_verified_at ? dateTime(r.email_verified_at) : 'not yet');
+  fact('Identity', r.identity_verified === true ? `verified ${dateTime(r.identity_decided_at)}`
+    : r.identity_verified === false ? `refused ${dateTime(r.identity_decided_at)}` : 'not decided');
+  if (r.closed_at) fact('Closed', dateTime(r.closed_at));
+  if (r.close_reasons && r.close_reasons.length) fact('Reasons', r.close_reasons.map((c) => labelOf(settings.reject_reasons, c)).join(' '));
+  if (r.close_note) fact('Closing note', r.close_note);
+  if (settings.temporal_ui && me.role !== 'source_owner') {
+    fact('Workflow', h('a', {href: `${settings.temporal_ui}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/dsar-${r.id}`,
+      target: '_blank', rel: 'noopener'}, 'Open in the Temporal UI'));
+  }
+  parts.push(h('section', {'aria-labelledby': 'facts-title'}, h('h2', {id: 'facts-title'}, 'The request'), facts));
+
+  // The deadline and why.
+  const due = h('dl', {class: 'facts'});
+  due.append(h('dt', {}, 'Due'), h('dd', {id: 'deadline'}, date(r.deadline), r.overdue ? ' (overdue)' : ''));
+  due.append(h('dt', {}, 'Why this due date'), h('dd', {}, r.deadline_reason));
+  if (r.extended && r.extension) {
+    due.append(h('dt', {}, 'Extension'), h('dd', {}, `${r.extension.days} days: ${r.extension.reason}`, ` (from ${date(r.original_deadline)})`));
+  } else if (r.extension && r.extension.max_extension) {
+    due.append(h('dt', {}, 'Extension allowed'), h('dd', {}, r.extension.max_extension,
+      r.extension.latest_deadline ? ` (at the latest ${date(r.extension.latest_deadline)})` : ''));
+  }
+  parts.push(h('section', {'aria-labelledby': 'due-title'}, h('h2', {id: 'due-title'}, 'Deadline'), due));
+
+  // The identity document and the decision.
+  if (worker && r.status === 'awaiting_identity') {
+    const sec = h('section', {'aria-labelledby': 'id-title'}, h('h2', {id: 'id-title'}, 'Identity'));
+    if (r.identity_document) {
+      const shown = h('div', {class: 'document', 'aria-live': 'polite'});
+      const btn = h('button', {type: 'button', class: 'secondary', id: 'show-document'}, 'View the identity document');
+      btn.addEventListener('click', async () => {
+        btn.disabled = true;
+        try {
+          const doc = await fetchBlob(`/api/v1/requests/${id}/identity-document`);
+          if (doc.type.startsWith('image/')) {
+            shown.replaceChildren(h('img', {src: doc.url, alt: 'The identity document the requester uploaded', id: 'document-image'}));
+          } else {
+            shown.replaceChildren(h('a', {href: doc.url, target: '_blank', rel: 'noopener', download: `identity-document-${id}.pdf`}, 'Open the identity document (PDF)'));
+          }
+          announce('The identity document is shown.');
+        } catch (err) {
+          shown.replaceChildren(errorBox(err));
+        } finally {
+          btn.disabled = false;
+        }
+      });
+      sec.append(h('p', {}, `Uploaded ${dateTime(r.identity_document.uploaded_at)}, ${r.identity_document.content_type}, ${Math.ceil(r.identity_document.size / 1024)} KB. Viewing it is recorded in the audit trail.`),
+        h('p', {}, btn), shown);
+    } else {
+      sec.append(h('p', {}, 'No identity document was uploaded.'));
+    }
+    const note = h('textarea', {name: 'note', rows: 2});
+    const form = h('form', {id: 'identity-form'},
+      field('Note (for the audit trail)', note),
+      h('p', {class: 'buttons'},
+        h('button', {type: 'submit', value: 'true', id: 'verify-identity'}, 'Identity verified'), ' ',
+        h('button', {type: 'submit', value: 'false', class: 'danger', id: 'refuse-identity'}, 'Refuse identity')));
+    actionForm(form, (f, button) => api('POST', `/api/v1/requests/${id}/identity-verification`,
+      {verified: button.value === 'true', note: f.note.value}),
+    (out) => `Identity decided. Status: ${statusLabel(out.status)}.`, reload);
+    sec.append(form);
+    parts.push(sec);
+  }
+
+  // Tasks.
+  const tasks = h('section', {'aria-labelledby': 'tasks-title'}, h('h2', {id: 'tasks-title'}, 'Data source tasks'));
+  if (!r.tasks || r.tasks.length === 0) {
+    tasks.append(h('p', {}, 'No data source is assigned yet.'));
+  } else {
+    const tb = h('tbody');
+    for (const t of r.tasks) {
+      const cell = h('td', {});
+      if (t.status === 'open' && open) {
+        const form = h('form', {class: 'inline-form task-form', 'data-source': t.data_source_id},
+          field(`Note on ${t.name}`, h('input', {type: 'text', name: 'note'})),
+          h('button', {type: 'submit'}, `Complete ${t.name}`));
+        actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/tasks/${t.data_source_id}/completion`, {note: f.note.value}),
+          (out) => `Task ${t.name} completed. Status: ${statusLabel(out.status)}.`, reload);
+        cell.append(form);
+      } else {
+        cell.append(t.note || '');
+      }
+      tb.append(h('tr', {'data-source': t.data_source_id},
+        h('th', {scope: 'row'}, t.name), h('td', {class: 'task-status'}, t.status),
+        h('td', {}, dateTime(t.assigned_at)), h('td', {}, dateTime(t.completed_at)), cell));
+    }
+    tasks.append(h('table', {},
+      h('thead', {}, h('tr', {}, ['Data source', 'Status', 'Assigned', 'Completed', 'Note'].map((c) => h('th', {scope: 'col'}, c)))), tb));
+  }
+  parts.push(tasks);
+
+  if (worker && open) {
+    // Assign data sources.
+    if (['identity_verified', 'in_progress'].includes(r.status)) {
+      let sources = [];
+      try { sources = (await api('GET', '/api/v1/data-sources')).items || []; } catch (err) { sources = []; }
+      const taken = new Set((r.tasks || []).map((t) => t.data_source_id));
+      const free = sources.filter((s) => !taken.has(s.id));
+      const sec = h('section', {'aria-labelledby': 'assign-title'}, h('h2', {id: 'assign-title'}, 'Assign data sources'));
+      if (free.length === 0) {
+        sec.append(h('p', {}, sources.length ? 'Every data source is assigned.' : 'There are no data sources yet. ',
+          sources.length || !ADMINISTRATORS.includes(me.role) ? null : h('a', {href: '/console/data-sources'}, 'Add one')));
+      } else {
+        const fs = h('fieldset', {}, h('legend', {}, 'Data sources to search'),
+          free.map((s) => {
+            const cid = uid('ds');
+            return h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'data_source_ids', value: s.id, id: cid}),
+              h('label', {for: cid, class: 'choice'}, s.name));
+          }));
+        const form = h('form', {id: 'assign-form'}, fs, h('p', {}, h('button', {type: 'submit'}, 'Assign')));
+        actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/assignments`,
+          {data_source_ids: [...f.querySelectorAll('input[name=data_source_ids]:checked')].map((c) => c.value)}),
+        (out) => `Data sources assigned. Status: ${statusLabel(out.status)}.`, reload);
+        sec.append(form);
+      }
+      parts.push(sec);
+    }
+
+    const actions = h('section', {'aria-labelledby': 'actions-title'}, h('h2', {id: 'actions-title'}, 'Close or extend'));
+    // Complete.
+    const complete = h('form', {id: 'complete-form'},
+      h('h3', {}, 'Complete the request'),
+      field('Note to keep with the request', h('textarea', {name: 'note', rows: 2})),
+      h('button', {type: 'submit'}, 'Complete the request'));
+    actionForm(complete, (f) => api('POST', `/api/v1/requests/${id}/completion`, {note: f.note.value}),
+      (out) => `Request completed. Status: ${statusLabel(out.status)}.`, reload);
+    actions.append(complete);
+    // Extend.
+    if (!r.extended && r.status !== 'pending_email_verification') {
+      const extend = h('form', {id: 'extend-form'},
+        h('h3', {}, 'Extend the deadline'),
+        field('Days', h('input', {type: 'number', name: 'days', min: 1, step: 1, inputmode: 'numeric'}),
+          r.extension && r.extension.max_extension ? `(at most ${r.extension.max_extension})` : ''),
+        field('Reason (the requester is told)', h('textarea', {name: 'reason', rows: 2})),
+        h('button', {type: 'submit'}, 'Extend'));
+      actionForm(extend, (f) => api('POST', `/api/v1/requests/${id}/extension`,
+        {days: f.days.value === '' ? 0 : Number(f.days.value), reason: f.reason.value}),
+      (out) => `Deadline extended to ${date(out.deadline)}.`, reload);
+      actions.append(extend);
+    }
+    // Reject.
+    const reasons = h('fieldset', {}, h('legend', {}, 'Reasons (the requester reads these words)'),
+      (settings.reject_reasons || []).map((o) => {
+        const cid = uid('reason');
+        return h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'reasons', value: o.value, id: cid}),
+          h('label', {for: cid, class: 'choice'}, h('code', {}, o.value), ' ', o.label));
+      }));
+    const reject = h('form', {id: 'reject-form'},
+      h('h3', {}, 'Reject the request'), reasons,
+      field('Internal note', h('textarea', {name: 'note', rows: 2})),
+      h('button', {type: 'submit', class: 'danger'}, 'Reject the request'));
+    actionForm(reject, (f) => api('POST', `/api/v1/requests/${id}/rejection`,
+      {reasons: [...f.querySelectorAll('input[name=reasons]:checked')].map((c) => c.value), note: f.note.value}),
+    (out) => `Request rejected. Status: ${statusLabel(out.status)}.`, reload);
+    actions.append(reject);
+    parts.push(actions);
+  }
+
+  // Messages.
+  if (worker) parts.push(await messagesSection(id, open));
+
+  // Timeline.
+  if (r.timeline && r.timeline.length) {
+    parts.push(h('section', {'aria-labelledby': 'timeline-title'}, h('h2', {id: 'timeline-title'}, 'Timeline'),
+      h('table', {class: 'timeline'},
+        h('thead', {}, h('tr', {}, ['When', 'What', 'Who', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
+        h('tbody', {}, r.timeline.map((e) => h('tr', {},
+          h('td', {}, dateTime(e.at)), h('td', {}, e.event), h('td', {}, e.actor || ''), h('td', {}, e.detail || '')))))));
+  }
+
+  // The audit trail.
+  if (worker) {
+    const sec = h('section', {'aria-labelledby': 'audit-title'}, h('h2', {id: 'audit-title'}, 'Audit trail'));
+    try {
+      const audit = await api('GET', `/api/v1/requests/${id}/audit`);
+      sec.append(h('details', {}, h('summary', {}, `${audit.items.length} events`),
+        h('table', {class: 'audit'},
+          h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
+          h('tbody', {}, audit.items.map((e) => h('tr', {},
+            h('td', {}, e.seq), h('td', {}, dateTime(e.at)), h('td', {}, e.actor_name || `${e.actor_kind}${e.actor_id ? ':' + e.actor_id : ''}`),
+            h('td', {}, e.action), h('td', {class: 'detail'}, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : '')))))));
+    } catch (err) {
+      sec.append(errorBox(err));
+    }
+    parts.push(sec);
+  }
+
+  view.replaceChildren(...parts);
+}
+
+async function messagesSection(id, open) {
+  const sec = h('section', {'aria-labelledby': 'messages-title'}, h('h2', {id: 'messages-title'}, 'Messages with the requester'));
+  let data;
+  try {
+    data = await api('GET', `/api/v1/requests/${id}/messages`);
+  } catch (err) {
+    sec.append(errorBox(err));
+    return sec;
+  }
+  const items = data.items || [];
+  const unread = data.unread || 0;
+  if (unread) sec.append(h('p', {class: 'notice', id: 'unread'}, `${unread} new message${unread === 1 ? '' : 's'} from the requester.`));
+  if (!items.length) sec.append(h('p', {}, 'No messages yet.'));
+  const requesterIdx = items.map((m, i) => (m.from === 'requester' ? i : -1)).filter((i) => i >= 0);
+  const fresh = new Set(requesterIdx.slice(requesterIdx.length - unread));
+  const list = h('ol', {class: 'messages'}, items.map((m, i) => h('li', {class: [m.from === 'staff' ? 'mine' : '', fresh.has(i) ? 'new' : ''].join(' ').trim() || null},
+    h('p', {class: 'message-meta'}, m.from === 'staff' ? (m.author || 'Staff') : 'Requester', ' · ', dateTime(m.sent_at), fresh.has(i) ? ' · new' : ''),
+    h('p', {class: 'message-body'}, m.body),
+    m.attachments && m.attachments.length ? h('ul', {class: 'attachments'}, m.attachments.map((a) => {
+      const b = h('button', {type: 'button', class: 'link'}, `${a.filename} (${Math.ceil(a.size / 1024)} KB)`);
+      b.addEventListener('click', async () => {
+        try {
+          const f = await fetchBlob(a.url);
+          const link = h('a', {href: f.url, download: a.filename}, `Save ${a.filename}`);
+          b.replaceWith(link);
+          link.focus();
+        } catch (err) {
+          b.after(errorBox(err));
+        }
+      });
+      return h('li', {}, b);
+    })) : null)));
+  sec.append(list);
+  if (open) {
+    const form = h('form', {id: 'message-form', enctype: 'multipart/form-data'},
+      field('Your message', h('textarea', {name: 'body', rows: 4})),
+      field('Attachments', h('input', {type: 'file', name: 'attachments', multiple: true}), '(PDF, PNG, JPEG, ZIP or text)'),
+      h('button', {type: 'submit'}, 'Send the message'));
+    actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/messages`, new FormData(f)),
+      'Message sent. The requester is told by email.', () => requestView(id));
+    sec.append(form);
+  }
+  return sec;
+}
+
+// ---- my tasks --------------------------------------------------------------
+
+async function tasksView() {
+  const params = new URLSearchParams(location.search);
+  const status = params.has('status') ? params.get('status') : 'open';
+  const heading = h('h1', {}, me.role === 'source_owner' ? 'My tasks' : 'All tasks');
+  const form = h('form', {class: 'filters', role: 'search', 'aria-label': 'Filter the tasks'},
+    field('Show', select('status', [{value: 'open', label: 'Open tasks'}, {value: 'completed', label: 'Completed tasks'}], status, 'All tasks')),
+    h('button', {type: 'submit'}, 'Show'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    go('/console/tasks?status=' + encodeURIComponent(form.status.value));
+  });
+  const tbody = h('tbody');
+  const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+  const summary = h('p', {class: 'summary'});
+  view.replaceChildren(heading, form, summary,
+    h('table', {},
+      h('thead', {}, h('tr', {}, ['Data source', 'Request', 'Request status', 'Task', 'Due', 'Assigned', ''].map((c) => h('th', {scope: 'col'}, c)))),
+      tbody),
+    h('p', {}, more));
+  let cursor = null;
+  let shown = 0;
+  const load = async () => {
+    const q = new URLSearchParams({limit: '50'});
+    if (status) q.set('status', status);
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', '/api/v1/tasks?' + q);
+    for (const t of page.items) {
+      tbody.append(h('tr', {class: t.overdue ? 'overdue' : null},
+        h('th', {scope: 'row'}, t.name), h('td', {}, typeLabel(t.request_type)), h('td', {}, statusLabel(t.request_status)),
+        h('td', {}, t.status), h('td', {}, date(t.deadline), t.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+        h('td', {}, dateTime(t.assigned_at)),
+        h('td', {}, h('a', {href: `/console/requests/${t.request_id}`, 'aria-label': `Open the request of the ${t.name} task`}, 'Open'))));
+    }
+    shown += page.items.length;
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    summary.textContent = shown === 0 ? 'No task here.' : `${shown} task${shown === 1 ? '' : 's'}.`;
+    return page.items.length;
+  };
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try { const n = await load(); announce(`${n} more tasks loaded.`); } catch (err) { more.after(errorBox(err)); }
+    more.disabled = false;
+  });
+  await load();
+}
+
+// ---- data sources ----------------------------------------------------------
+
+async function dataSourcesView() {
+  const canEdit = ADMINISTRATORS.includes(me.role);
+  const sources = (await api('GET', '/api/v1/data-sources')).items || [];
+  let users = [];
+  if (canEdit) {
+    try { users = (await api('GET', '/api/v1/users')).items || []; } catch (err) { users = []; }
+  }
+  const parts = [h('h1', {}, 'Data sources')];
+  const tbody = h('tbody');
+  for (const s of sources) {
+    const actions = h('td', {});
+    if (canEdit) {
+      const edit = h('button', {type: 'button', class: 'secondary'}, 'Edit');
+      edit.setAttribute('aria-label', `Edit ${s.name}`);
+      edit.addEventListener('click', () => fillForm(s));
+      const del = h('form', {class: 'inline-form'}, h('button', {type: 'submit', class: 'danger', 'aria-label': `Delete ${s.name}`}, 'Delete'));
+      del.addEventListener('submit', (ev) => {
+        if (!confirm(`Delete the data source ${s.name}?`)) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+      });
+      actionForm(del, () => api('DELETE', `/api/v1/data-sources/${s.id}`), `Data source ${s.name} deleted.`, dataSourcesView);
+      actions.append(edit, ' ', del);
+    }
+    tbody.append(h('tr', {},
+      h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''),
+      h('td', {}, (s.owners || []).map((o) => o.name || o.email).join(', ')),
+      h('td', {}, h('a', {href: `/console?data_source_id=${s.id}`}, 'Requests')), actions));
+  }
+  parts.push(sources.length
+    ? h('table', {id: 'data-sources'}, h('thead', {}, h('tr', {}, ['Name', 'Description', 'Owners', '', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody)
+    : h('p', {}, 'No data source yet.'));
+
+  let form;
+  let editing = null;
+  const fillForm = (s) => {
+    editing = s;
+    form.querySelector('h2').textContent = `Edit ${s.name}`;
+    form.name.value = s.name;
+    form.description.value = s.description || '';
+    const owners = new Set((s.owners || []).map((o) => o.id));
+    for (const c of form.querySelectorAll('input[name=owner_ids]')) c.checked = owners.has(c.value);
+    form.querySelector('button[type=submit]').textContent = 'Save';
+    form.name.focus();
+  };
+  if (canEdit) {
+    const ownersSet = h('fieldset', {}, h('legend', {}, 'Owners (they complete this source\'s tasks)'),
+      users.filter((u) => !u.disabled).map((u) => {
+        const cid = uid('owner');
+        return h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'owner_ids', value: u.id, id: cid}),
+          h('label', {for: cid, class: 'choice'}, `${u.name} (${u.email}, ${roleLabel(u.role)})`));
+      }));
+    form = h('form', {id: 'data-source-form'},
+      h('h2', {}, 'Add a data source'),
+      field('Name', h('input', {type: 'text', name: 'name', required: true})),
+      field('Description', h('textarea', {name: 'description', rows: 2})),
+      ownersSet,
+      h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Add the data source')));
+    actionForm(form, (f) => {
+      const body = {name: f.name.value, description: f.description.value,
+        owner_ids: [...f.querySelectorAll('input[name=owner_ids]:checked')].map((c) => c.value)};
+      return editing ? api('PATCH', `/api/v1/data-sources/${editing.id}`, body) : api('POST', '/api/v1/data-sources', body);
+    }, (out) => `Data source ${out.name} saved.`, dataSourcesView);
+    parts.push(form);
+  }
+  view.replaceChildren(...parts);
+}
+
+// ---- users -----------------------------------------------------------------
+
+async function usersView() {
+  const users = (await api('GET', '/api/v1/users')).items || [];
+  const tbody = h('tbody');
+  for (const u of users) {
+    const roleForm = h('form', {class: 'inline-form'},
+      field(`Role of ${u.name}`, select('role', settings.roles || [], u.role)),
+      h('button', {type: 'submit', class: 'secondary'}, 'Change role'));
+    actionForm(roleForm, (f) => api('PATCH', `/api/v1/users/${u.id}`, {role: f.role.value}),
+      (out) => `${out.name} is now ${roleLabel(out.role)}.`, usersView);
+    const toggle = h('form', {class: 'inline-form'},
+      h('button', {type: 'submit', class: u.disabled ? 'secondary' : 'danger'}, u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`));
+    actionForm(toggle, () => api('PATCH', `/api/v1/users/${u.id}`, {disabled: !u.disabled}),
+      (out) => `${out.name} is ${out.disabled ? 'disabled' : 'enabled'}.`, usersView);
+    tbody.append(h('tr', {class: u.disabled ? 'disabled' : null},
+      h('th', {scope: 'row'}, u.name), h('td', {}, u.email), h('td', {}, roleForm),
+      h('td', {}, u.disabled ? 'disabled' : 'active'), h('td', {}, toggle)));
+  }
+  const form = h('form', {id: 'user-form'},
+    h('h2', {}, 'Add a user'),
+    h('div', {class: 'filter-grid'},
+      field('Name', h('input', {type: 'text', name: 'name', autocomplete: 'off'})),
+      field('Email', h('input', {type: 'email', name: 'email', autocomplete: 'off'})),
+      field('Role', select('role', settings.roles || [], 'manager')),
+      field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 8 characters)')),
+    h('button', {type: 'submit'}, 'Add the user'));
+  actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
+    (out) => `User ${out.name} added.`, usersView);
+  view.replaceChildren(h('h1', {}, 'Users'),
+    h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Role', 'State', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody),
+    form);
+}
+
+// ---- start -----------------------------------------------------------------
+
+async function start() {
+  if (!sessionStorage.getItem(TOKEN)) {
+    signedOut();
+    return;
+  }
+  try {
+    const out = await api('GET', '/api/v1/sessions/current');
+    signedIn(out.user);
+    await route(false);
+  } catch (err) {
+    if (!me) signedOut(err.status === 401 ? 'Your session has ended. Please sign in again.' : err.message);
+  }
+}
+
+start();
