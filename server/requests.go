@@ -318,14 +318,19 @@ func (s *Server) getRequest(c *gin.Context) {
 		out.CloseReasons = []string{}
 	}
 	ext := gin.H{"days": row.ExtensionDays, "reason": row.ExtensionReason, "extended_at": row.ExtendedAt,
-		"max_extension": out.DeadlineRule.Extension}
+		"max_extension": row.MaxExtension, "latest_deadline": row.OriginalDeadline}
+	if p, err := dsar.ParsePeriod(row.MaxExtension); err == nil {
+		ext["latest_deadline"] = p.AddTo(row.OriginalDeadline)
+	}
 	var live *workflows.State
 	if st, ok := s.liveState(c, row); ok {
 		out.Source = "workflow"
 		live = &st
 		out.Status, out.Deadline, out.OriginalDeadline, out.Overdue = st.Status, st.Deadline, st.OriginalDeadline, st.Overdue
-		out.Extended, out.ClosedAt = st.Extended, st.ClosedAt
+		out.Extended, out.ClosedAt, out.CloseNote = st.Extended, st.ClosedAt, st.CloseNote
+		out.EmailVerifiedAt, out.IdentityDecidedAt, out.IdentityVerified = st.EmailVerifiedAt, st.IdentityDecidedAt, st.IdentityVerified
 		ext["days"], ext["reason"], ext["max_extension"] = st.ExtensionDays, st.ExtensionReason, st.MaxExtension.String()
+		ext["extended_at"] = st.ExtendedAt
 		ext["latest_deadline"] = st.MaxExtension.AddTo(st.OriginalDeadline)
 		out.CloseReasons = out.CloseReasons[:0]
 		for _, r := range st.CloseReasons {

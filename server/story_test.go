@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opendsar/dsar"
 )
@@ -98,6 +99,29 @@ func TestAdminStory(t *testing.T) {
 		t.Fatalf("tasks = %v", tasks)
 	}
 
+	// The deadline is extended, within what the GDPR allows.
+	before := d["deadline"].(string)
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/extension", admin, map[string]any{"days": 100, "reason": "complex"}),
+		http.StatusUnprocessableEntity, "extend beyond the rule")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/extension", admin, map[string]any{"days": 10}),
+		http.StatusUnprocessableEntity, "extend without a reason")
+	ext := e.want(e.do("POST", "/api/v1/requests/"+id+"/extension", admin, map[string]any{"days": 10, "reason": "many systems"}),
+		http.StatusAccepted, "extend").JSON(t)
+	e.eventually("the detail shows the extension", func() bool {
+		d = e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t)
+		return d["extended"] == true && d["deadline"] != before
+	})
+	if got, _ := time.Parse(time.RFC3339, d["deadline"].(string)); !got.Equal(mustTime(t, ext["deadline"])) {
+		t.Fatalf("deadline %v, the 202 said %v", d["deadline"], ext["deadline"])
+	}
+
+	// The request still waiting for its email link is rejected as a duplicate.
+	e.want(e.do("POST", "/api/v1/requests/"+waiting+"/rejection", admin, map[string]any{"reasons": []string{"bored"}}),
+		http.StatusUnprocessableEntity, "reject with an unknown reason")
+	e.want(e.do("POST", "/api/v1/requests/"+waiting+"/rejection", admin, map[string]any{"reasons": []string{"duplicate"}, "note": "same as " + id}),
+		http.StatusAccepted, "reject")
+	e.wantStatus(admin, waiting, "rejected")
+
 	// Completing the request with the task open is refused.
 	conflict := e.want(e.do("POST", "/api/v1/requests/"+id+"/completion", admin, map[string]any{"note": "done?"}),
 		http.StatusConflict, "complete with an open task").JSON(t)
@@ -167,6 +191,17 @@ func (e *staffEnv) wantStatus(token, id, status string) map[string]any {
 		e.t.Fatalf("an open request's detail comes from %v, want the workflow", d["source"])
 	}
 	return d
+}
+
+// mustTime reads an RFC 3339 time from a JSON value.
+func mustTime(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, _ := v.(string)
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("not a time: %v", v)
+	}
+	return tm
 }
 
 // loginAs signs in a user created through the API.
