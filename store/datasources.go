@@ -184,11 +184,8 @@ func (db *DB) DeleteDataSource(ctx context.Context, id string) error {
 // the order given.
 func (db *DB) MissingDataSources(ctx context.Context, ids []string) ([]string, error) {
 	valid := []string{}
-	missing := []string{}
 	for _, id := range ids {
-		if _, err := uuid.Parse(id); err != nil {
-			missing = append(missing, id)
-		} else {
+		if _, err := uuid.Parse(id); err == nil {
 			valid = append(valid, id)
 		}
 	}
@@ -201,7 +198,8 @@ func (db *DB) MissingDataSources(ctx context.Context, ids []string) ([]string, e
 	for _, id := range found {
 		have[id] = true
 	}
-	for _, id := range valid {
+	missing := []string{}
+	for _, id := range ids {
 		if !have[id] {
 			missing = append(missing, id)
 		}
