@@ -614,6 +614,9 @@ func (s *Server) assign(c *gin.Context) {
 	ids := []string{}
 	seen := map[string]bool{}
 	for _, id := range in.DataSourceIDs {
+		if u, err := uuid.Parse(id); err == nil {
+			id = u.String() // the workflow keys tasks by the id as Postgres spells it
+		}
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
@@ -678,6 +681,9 @@ func (s *Server) completeTask(c *gin.Context) {
 	}
 	me := staffUser(c)
 	source := c.Param("data_source_id")
+	if u, err := uuid.Parse(source); err == nil {
+		source = u.String()
+	}
 	if me.Role == dsar.RoleSourceOwner {
 		owns, err := s.DB.OwnsDataSource(c.Request.Context(), me.ID, source)
 		if err != nil {

@@ -200,7 +200,7 @@ func (db *DB) MissingDataSources(ctx context.Context, ids []string) ([]string, e
 	}
 	missing := []string{}
 	for _, id := range ids {
-		if !have[id] {
+		if !have[canonicalID(id)] {
 			missing = append(missing, id)
 		}
 	}
@@ -240,7 +240,7 @@ func checkOwners(ctx context.Context, tx *sqlx.Tx, ownerIDs []string) error {
 		have[id] = true
 	}
 	for _, id := range ownerIDs {
-		if !have[id] {
+		if !have[canonicalID(id)] {
 			return dsar.Invalid(map[string]string{"owner_ids": fmt.Sprintf("no user with id %q", id)})
 		}
 	}
@@ -268,4 +268,13 @@ func nameTaken(err error) error {
 			Fields: map[string]string{"name": "is taken"}}
 	}
 	return fmt.Errorf("store: data source: %w", Translate(err))
+}
+
+// canonicalID is a UUID in Postgres's spelling (lower case, hyphenated), or
+// s itself when it is no UUID.
+func canonicalID(s string) string {
+	if u, err := uuid.Parse(s); err == nil {
+		return u.String()
+	}
+	return s
 }
