@@ -387,12 +387,17 @@ async function requestView(id) {
   const r = await api('GET', `/api/v1/requests/${id}`);
   const worker = QUEUE_WORKERS.includes(me.role);
   const open = !CLOSED.includes(r.status);
-  const reload = () => requestView(id);
+  // After an action the view is drawn anew; focus goes to the new status.
+  const reload = async () => {
+    await requestView(id);
+    const st = document.getElementById('request-status');
+    if (st) st.focus();
+  };
 
   const parts = [
     h('p', {class: 'crumbs'}, h('a', {href: '/console'}, '← All requests')),
     h('h1', {}, `${typeLabel(r.request_type)} request`),
-    h('p', {class: 'lead'}, 'Status: ', h('strong', {id: 'request-status', class: 'status status-' + r.status, 'data-status': r.status}, statusLabel(r.status)),
+    h('p', {class: 'lead'}, 'Status: ', h('strong', {id: 'request-status', tabindex: -1, class: 'status status-' + r.status, 'data-status': r.status}, statusLabel(r.status)),
       r.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
   ];
 
