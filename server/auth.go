@@ -141,6 +141,7 @@ var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 // client address and per account; every attempt is audited, never with the
 // password.
 func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
+	limitedAudit := NewLimiter(1)
 	return func(c *gin.Context) {
 		var in struct {
 			Email    string `json:"email"`
@@ -171,7 +172,11 @@ func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
 		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
 		okAcct, waitAcct := perAccount.Allow(email)
 		if !okAddr || !okAcct {
-			audit("staff.login_failed", "", map[string]any{"reason": "rate_limited"})
+			// Refusals are audited once a minute per address and account,
+			// so a flood cannot flood the audit trail too.
+			if ok, _ := limitedAudit.Allow(c.ClientIP() + " " + email); ok {
+				audit("staff.login_failed", "", map[string]any{"reason": "rate_limited"})
+			}
 			tooMany(c, max(waitAddr, waitAcct))
 			return
 		}
