@@ -72,6 +72,11 @@ func TestBruteForceLoginIsRateLimited(t *testing.T) {
 	// Even the right password is refused while the limit holds.
 	e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": u.Email, "password": "correct horse battery"}),
 		http.StatusTooManyRequests, "the right password while limited")
+	// The refusals are audited, once a minute, not once each.
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE action = 'staff.login_failed' AND detail->>'reason' = 'rate_limited'`); err != nil || n != 1 {
+		t.Fatalf("rate-limited refusals audited: %d (%v), want 1", n, err)
+	}
 }
 
 func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
