@@ -195,14 +195,19 @@ func (e *staffEnv) request(r newRequest) string {
 		r.Email = "ada-" + uuid.NewString()[:8] + "@example.org"
 	}
 	id := uuid.NewString()
-	rule, _ := e.cfg.Jurisdictions.Match(r.Country, "")
+	rule, ok := e.cfg.Jurisdictions.Match(r.Country, "")
+	deadline := rule.Period.AddTo(r.Submitted)
+	if !ok { // as intake does
+		rule = dsar.Rule{ID: "default", Name: "Default deadline", Extension: dsar.PeriodFromDuration(e.cfg.Workflow.DefaultExtension)}
+		deadline = r.Submitted.Add(e.cfg.Workflow.DefaultDeadline)
+	}
 	sealed, err := store.NewSealedRequest(e.keys, id, store.PII{FirstName: "Ada", LastName: "Lovelace", Email: r.Email,
 		Description: "Which data do you hold about me?"}, r.Document)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	nr := store.NewRequest{ID: id, RequestType: r.Type, RequestorType: r.Requestor, Country: r.Country,
-		SubmittedAt: r.Submitted, Deadline: rule.Period.AddTo(r.Submitted), DeadlineRule: rule.ID,
+		SubmittedAt: r.Submitted, Deadline: deadline, DeadlineRule: rule.ID,
 		DeadlineRuleName: rule.Name, MaxExtension: rule.Extension, Sealed: sealed}
 	if r.Document != nil {
 		nr.DocumentType, nr.DocumentSize = "image/png", len(r.Document)

@@ -211,3 +211,39 @@ func (e *staffEnv) loginAs(email string) string {
 		http.StatusCreated, "login "+email).JSON(e.t)
 	return a["token"].(string)
 }
+
+// TestIdentityRefusedRejectsTheRequest: a refused identity rejects the
+// request and deletes the document; deciding before the email is verified,
+// or twice, is 409 naming the status.
+func TestIdentityRefusedRejectsTheRequest(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, manager := e.user(dsar.RoleManager)
+	id := e.request(newRequest{Document: pngDocument, Country: "US"})
+
+	early := e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", manager, map[string]any{"verified": true}),
+		http.StatusConflict, "decide before the email is verified").JSON(t)
+	if msg := early["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "pending_email_verification") {
+		t.Fatalf("the 409 does not name the status: %s", msg)
+	}
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", manager, map[string]any{"note": "no decision"}),
+		http.StatusUnprocessableEntity, "no verified field")
+
+	e.verifyEmail(id)
+	d := e.want(e.do("GET", "/api/v1/requests/"+id, manager, nil), http.StatusOK, "detail").JSON(t)
+	if rule := d["deadline_rule"].(map[string]any); rule["id"] != "default" {
+		t.Fatalf("a requester in a country without a rule: rule %v, want default", rule)
+	}
+	if d["identity_document"] == nil {
+		t.Fatal("the detail does not show the uploaded document")
+	}
+	refused := e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", manager, map[string]any{"verified": false, "note": "blurred"}),
+		http.StatusAccepted, "refuse").JSON(t)
+	if refused["status"] != "rejected" {
+		t.Fatalf("refusal answer = %v", refused)
+	}
+	e.wantStatus(manager, id, "rejected")
+	e.want(e.do("GET", "/api/v1/requests/"+id+"/identity-document", manager, nil), http.StatusGone, "document after refusal")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", manager, map[string]any{"verified": true}),
+		http.StatusConflict, "decide twice")
+}
