@@ -145,13 +145,19 @@ function showError(form, err) {
   if (names.length) {
     const ul = h('ul');
     for (const name of names) {
-      ul.append(h('li', {}, `${name}: ${err.fields[name]}`));
       const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
-      if (control) {
-        control.setAttribute('aria-invalid', 'true');
+      // A group of checkboxes is marked as a whole, by its fieldset.
+      const group = control && (control.type === 'checkbox' || control.type === 'radio') ? control.closest('fieldset') : null;
+      const target = group || control;
+      let label = name;
+      if (group) label = group.querySelector('legend').textContent;
+      else if (control && control.labels && control.labels.length) label = control.labels[0].textContent;
+      ul.append(h('li', {}, `${label}: ${err.fields[name]}`));
+      if (target) {
+        target.setAttribute('aria-invalid', 'true');
         const note = h('p', {class: 'field-error', id: uid('err')}, err.fields[name]);
-        control.setAttribute('aria-describedby', note.id);
-        (control.closest('.field, fieldset') || control).append(note);
+        target.setAttribute('aria-describedby', note.id);
+        (group || control.closest('.field') || control.parentElement).append(note);
       }
     }
     box.append(ul);
@@ -172,6 +178,7 @@ function clearErrors(form) {
 // actionForm wires a form to an API call: on submit it calls send(form),
 // shows the error beside the form, or announces done and calls after().
 function actionForm(form, send, done, after) {
+  form.noValidate = true; // the API checks, and its answer is shown beside each field
   if (!form.querySelector('.form-error')) form.prepend(h('div', {class: 'form-error', hidden: true}));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
