@@ -555,7 +555,9 @@ func (r *run) onExtended(ctx workflow.Context, p Extension) {
 	r.note(ctx, EventDeadlineExtended, p.By, fmt.Sprintf("+%d days, due %s", p.Days, deadline))
 	r.audit(ctx, actorKind(p.By), p.By, "request.deadline_extended", map[string]any{"days": p.Days, "deadline": deadline})
 	r.changed(ctx)
-	r.requesterMail(ctx, activities.MailExtension, fmt.Sprintf("extension-%d", r.extensions), "")
+	r.requesterMail(ctx, activities.MailExtension, fmt.Sprintf("extension-%d", r.extensions), "", func(m *activities.RequesterMail) {
+		m.ExtensionDays, m.ExtensionReason = p.Days, p.Reason
+	})
 }
 
 func (r *run) onClosed(ctx workflow.Context, p Closure) {
@@ -634,8 +636,9 @@ func (r *run) alert(ctx workflow.Context, req activities.AlertRequest) {
 }
 
 // requesterMail sends a mail to the requester, keyed by the workflow id and
-// the event so that a retry never delivers twice.
-func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent string) {
+// the event so that a retry never delivers twice. tweak, if any, adjusts the
+// mail's data.
+func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent string, tweak ...func(*activities.RequesterMail)) {
 	m := activities.RequesterMail{
 		RequestID: r.in.RequestID, Kind: kind, Key: r.wid + ":" + event, RequestType: r.in.RequestType,
 		Deadline: r.st.Deadline, ExtensionDays: r.st.ExtensionDays, ExtensionReason: r.st.ExtensionReason,
@@ -643,6 +646,9 @@ func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent str
 	}
 	if kind == activities.MailVerificationReminder {
 		m.TokenTTL = r.in.Periods.VerificationExpiry - r.in.Periods.VerificationReminderAfter
+	}
+	for _, f := range tweak {
+		f(&m)
 	}
 	if err := r.mailActivity(ctx, kind, a.SendRequesterMail, m).Get(ctx, nil); err != nil {
 		r.log.Error("requester mail failed", "kind", kind, "error", err)

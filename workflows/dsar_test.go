@@ -29,6 +29,7 @@ type seen struct {
 	What  string // mail kind, alert kind, audit action
 	Key   string
 	Alert activities.AlertRequest
+	Mail  activities.RequesterMail
 }
 
 // harness runs the workflow in the test suite with every activity mocked,
@@ -66,7 +67,7 @@ func newHarness(t testing.TB) *harness {
 	now := func() time.Duration { return h.env.Now().Sub(start) }
 	h.env.OnActivity(a.SendRequesterMail, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, m activities.RequesterMail) error {
-			h.mails = append(h.mails, seen{At: now(), What: m.Kind, Key: m.Key})
+			h.mails = append(h.mails, seen{At: now(), What: m.Kind, Key: m.Key, Mail: m})
 			return nil
 		})
 	h.env.OnActivity(a.SendPortalInvitation, mock.Anything, mock.Anything).Return(
@@ -309,8 +310,12 @@ func TestExtensionMovesTimers(t *testing.T) {
 	if !st.Deadline.Equal(start.Add(40*day)) || !st.Extended || st.ExtensionDays != 10 {
 		t.Errorf("state after extension: deadline %v extended %v days %d", st.Deadline, st.Extended, st.ExtensionDays)
 	}
-	if !slices.Contains(h.mailKinds(), activities.MailExtension) {
-		t.Error("the requester was not told of the extension")
+	i := slices.Index(h.mailKinds(), activities.MailExtension)
+	if i < 0 {
+		t.Fatal("the requester was not told of the extension")
+	}
+	if m := h.mails[i].Mail; m.ExtensionDays != 10 || m.ExtensionReason != "many systems" || !m.Deadline.Equal(start.Add(40*day)) {
+		t.Errorf("extension mail: %d days, %q, due %v", m.ExtensionDays, m.ExtensionReason, m.Deadline)
 	}
 }
 
