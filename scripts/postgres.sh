@@ -64,6 +64,9 @@ start() {
 	local bindir
 	bindir=$(pg_bindir) || { install_postgres; bindir=$(pg_bindir); }
 	mkdir -p "$data_dir"
+	# One start at a time: make run and make test may race for the cluster.
+	exec 9>"$data_dir/.postgres.lock"
+	flock 9
 	if [ ! -s "$pgdata/PG_VERSION" ]; then
 		say "creating a private cluster in $pgdata"
 		mkdir -p "$pgdata"

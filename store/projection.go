@@ -57,7 +57,8 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 	return db.Tx(ctx, func(tx *sqlx.Tx) error {
 		const q = `UPDATE requests SET status = $2, deadline = $3, overdue = $4, extended_at = $5,
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
-			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13, updated_at = now()
+			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
+			accepted = true, updated_at = now()
 			WHERE id = $1`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
