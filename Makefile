@@ -43,6 +43,13 @@ test: vet workflowcheck tools
 test-short: tools
 	@scripts/with-postgres.sh $(GO) test -short -count=1 ./...
 
+# The benchmark (cmd/dsarbench): starts Temporal, dsar serve and dsar worker
+# on loopback over a fresh database and prints its figures; BENCHFLAGS sets
+# the sizes (e.g. BENCHFLAGS="-queue 100000 -scale 1000").
+BENCHFLAGS ?=
+bench: tools
+	@scripts/with-postgres.sh $(GO) run ./cmd/dsarbench $(BENCHFLAGS)
+
 # Every fuzz target (func FuzzX in a _test.go file), one after the other,
 # each for FUZZTIME. Seeds: f.Add in the targets and testdata/fuzz/.
 FUZZTIME ?= 10s
