@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("dsarbench", flag.ContinueOnError)
 	fs.StringVar(&o.dbURL, "database-url", os.Getenv("DATABASE_URL"), "a Postgres server where the run may create its own database (default $DATABASE_URL)")
-	fs.StringVar(&o.out, "out", "bench.json", "where to write the figures (JSON)")
+	fs.StringVar(&o.out, "out", "bench-results.json", "where to write the figures (JSON)")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "clients in parallel")
 	fs.IntVar(&o.intake, "intake", 300, "form submissions (and raw workflow starts) to time")
 	fs.IntVar(&o.queue, "queue", 1_000_000, "requests seeded into the queue")
