@@ -358,10 +358,12 @@ func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	b.step("open the request", requestStatus(dsar.StatusReadyToClose))
 	b.expectRefusals(func() {
 		b.step("extend without days or reason",
+			chromedp.Click(chromedp.CSS(`#extend-details summary`)),
 			chromedp.Click(chromedp.CSS(`#extend-form button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#extend-form input[name=days][aria-invalid=true]`)),
 		)
 		b.step("reject without a reason",
+			chromedp.Click(chromedp.CSS(`#reject-details summary`)),
 			chromedp.Click(chromedp.CSS(`#reject-form button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#reject-form fieldset[aria-invalid=true] .field-error`)),
 		)

@@ -401,12 +401,14 @@ async function requestView(id) {
     if (st) st.focus();
   };
 
-  const parts = [
+  const side = []; // the actions and the messages, beside the request on a wide screen
+  const head = [
     h('p', {class: 'crumbs'}, h('a', {href: '/console'}, '← All requests')),
     h('h1', {}, `${typeLabel(r.request_type)} request`),
     h('p', {class: 'lead'}, 'Status: ', h('strong', {id: 'request-status', tabindex: -1, class: 'status status-' + r.status, 'data-status': r.status}, statusLabel(r.status)),
       r.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
   ];
+  const parts = [];
 
   const facts = h('dl', {class: 'facts'});
   const fact = (k, ...v) => facts.append(h('dt', {}, k), h('dd', {}, ...v));
@@ -440,7 +442,7 @@ async function requestView(id) {
   if (r.extended && r.extension) {
     due.append(h('dt', {}, 'Extension'), h('dd', {}, `${r.extension.days} days: ${r.extension.reason}`, ` (from ${date(r.original_deadline)})`));
   } else if (r.extension && r.extension.max_extension) {
-    due.append(h('dt', {}, 'Extension allowed'), h('dd', {}, r.extension.max_extension,
+    due.append(h('dt', {}, 'Extension allowed'), h('dd', {}, periodWords(r.extension.max_extension),
       r.extension.latest_deadline ? ` (at the latest ${date(r.extension.latest_deadline)})` : ''));
   }
   parts.push(h('section', {'aria-labelledby': 'due-title'}, h('h2', {id: 'due-title'}, 'Deadline'), due));
@@ -551,15 +553,14 @@ async function requestView(id) {
     // Extend.
     if (!r.extended && r.status !== 'pending_email_verification') {
       const extend = h('form', {id: 'extend-form'},
-        h('h3', {}, 'Extend the deadline'),
         field('Days', h('input', {type: 'number', name: 'days', min: 1, step: 1, inputmode: 'numeric'}),
-          r.extension && r.extension.max_extension ? `(at most ${r.extension.max_extension})` : ''),
+          r.extension && r.extension.max_extension ? `(at most ${periodWords(r.extension.max_extension)})` : ''),
         field('Reason (the requester is told)', h('textarea', {name: 'reason', rows: 2})),
         h('button', {type: 'submit'}, 'Extend'));
       actionForm(extend, (f) => api('POST', `/api/v1/requests/${id}/extension`,
         {days: f.days.value === '' ? 0 : Number(f.days.value), reason: f.reason.value}),
       (out) => `Deadline extended to ${date(out.deadline)}.`, reload);
-      actions.append(extend);
+      actions.append(h('details', {id: 'extend-details'}, h('summary', {}, 'Extend the deadline'), extend));
     }
     // Reject.
     const reasons = h('fieldset', {}, h('legend', {}, 'Reasons (the requester reads these words)'),
@@ -568,19 +569,46 @@ async function requestView(id) {
         return h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'reasons', value: o.value, id: cid}),
           h('label', {for: cid, class: 'choice'}, h('code', {}, o.value), ' ', o.label));
       }));
-    const reject = h('form', {id: 'reject-form'},
-      h('h3', {}, 'Reject the request'), reasons,
+    const reject = h('form', {id: 'reject-form'}, reasons,
       field('Internal note', h('textarea', {name: 'note', rows: 2})),
       h('button', {type: 'submit', class: 'danger'}, 'Reject the request'));
     actionForm(reject, (f) => api('POST', `/api/v1/requests/${id}/rejection`,
       {reasons: [...f.querySelectorAll('input[name=reasons]:checked')].map((c) => c.value), note: f.note.value}),
     (out) => `Request rejected. Status: ${statusLabel(out.status)}.`, reload);
-    actions.append(reject);
-    parts.push(actions);
+    actions.append(h('details', {id: 'reject-details'}, h('summary', {}, 'Reject the request'), reject));
+    side.push(actions);
   }
 
   // Messages.
-  if (worker) parts.push(await messagesSection(id, open));
+  if (worker) side.push(await messagesSection(id, open));
+
+  // The audit trail (queue workers), which also names the people of the timeline.
+  const names = new Map([[me.id, me.name]]);
+  let auditSection = null;
+  if (worker) {
+    auditSection = h('section', {'aria-labelledby': 'audit-title'}, h('h2', {id: 'audit-title'}, 'Audit trail'));
+    try {
+      const audit = await api('GET', `/api/v1/requests/${id}/audit`);
+      for (const e of audit.items) if (e.actor_id && e.actor_name) names.set(e.actor_id, e.actor_name);
+      auditSection.append(h('details', {}, h('summary', {}, `${audit.items.length} events, oldest first`),
+        h('table', {class: 'audit'},
+          h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
+          h('tbody', {}, audit.items.map((e) => h('tr', {},
+            h('td', {}, e.seq), h('td', {}, dateTime(e.at)), h('td', {}, e.actor_name || `${e.actor_kind}${e.actor_id ? ':' + e.actor_id : ''}`),
+            h('td', {}, e.action), h('td', {class: 'detail'}, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : '')))))));
+    } catch (err) {
+      auditSection.append(errorBox(err));
+    }
+  }
+  const who = (actor) => {
+    if (!actor) return '';
+    const plain = actor.includes(':') ? actor.slice(actor.indexOf(':') + 1) : actor;
+    return names.get(plain) || actor;
+  };
+  const words = (event) => {
+    const t = String(event).replace(/[._]/g, ' ');
+    return t.charAt(0).toUpperCase() + t.slice(1);
+  };
 
   // Timeline.
   if (r.timeline && r.timeline.length) {
@@ -588,27 +616,24 @@ async function requestView(id) {
       h('table', {class: 'timeline'},
         h('thead', {}, h('tr', {}, ['When', 'What', 'Who', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
         h('tbody', {}, r.timeline.map((e) => h('tr', {},
-          h('td', {}, dateTime(e.at)), h('td', {}, e.event), h('td', {}, e.actor || ''), h('td', {}, e.detail || '')))))));
+          h('td', {}, dateTime(e.at)), h('td', {}, words(e.event)), h('td', {}, who(e.actor)), h('td', {}, e.detail || '')))))));
   }
+  if (auditSection) parts.push(auditSection);
 
-  // The audit trail.
-  if (worker) {
-    const sec = h('section', {'aria-labelledby': 'audit-title'}, h('h2', {id: 'audit-title'}, 'Audit trail'));
-    try {
-      const audit = await api('GET', `/api/v1/requests/${id}/audit`);
-      sec.append(h('details', {}, h('summary', {}, `${audit.items.length} events`),
-        h('table', {class: 'audit'},
-          h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
-          h('tbody', {}, audit.items.map((e) => h('tr', {},
-            h('td', {}, e.seq), h('td', {}, dateTime(e.at)), h('td', {}, e.actor_name || `${e.actor_kind}${e.actor_id ? ':' + e.actor_id : ''}`),
-            h('td', {}, e.action), h('td', {class: 'detail'}, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : '')))))));
-    } catch (err) {
-      sec.append(errorBox(err));
-    }
-    parts.push(sec);
-  }
+  view.replaceChildren(...head, side.length
+    ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
+    : h('div', {}, ...parts));
+}
 
-  view.replaceChildren(...parts);
+// periodWords says an ISO 8601 period such as P2M or P45D in words.
+function periodWords(p) {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$/.exec(p || '');
+  if (!m) return p;
+  const words = [];
+  [['year', m[1]], ['month', m[2]], ['week', m[3]], ['day', m[4]]].forEach(([unit, n]) => {
+    if (n) words.push(`${n} ${unit}${n === '1' ? '' : 's'}`);
+  });
+  return words.join(' ') || p;
 }
 
 async function messagesSection(id, open) {
