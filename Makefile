@@ -50,6 +50,14 @@ BENCHFLAGS ?=
 bench: tools
 	@scripts/with-postgres.sh $(GO) run ./cmd/dsarbench $(BENCHFLAGS)
 
+# The chaos run (cmd/dsarchaos): 20 request scenarios while the worker, the
+# API, the Temporal dev server and a private Postgres are killed and
+# restarted at random; loopback only, bounded in time. CHAOSFLAGS: -runs,
+# -parallel, -every, -timeout, -seed.
+CHAOSFLAGS ?=
+chaos: tools
+	$(GO) run ./cmd/dsarchaos $(CHAOSFLAGS)
+
 # Every fuzz target (func FuzzX in a _test.go file), one after the other,
 # each for FUZZTIME. Seeds: f.Add in the targets and testdata/fuzz/.
 FUZZTIME ?= 10s
