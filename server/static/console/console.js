@@ -742,7 +742,7 @@ async function dataSourcesView() {
   const parts = [h('h1', {}, 'Data sources')];
   const tbody = h('tbody');
   for (const s of sources) {
-    const actions = h('td', {});
+    const actions = h('td', {class: 'row-actions'});
     if (canEdit) {
       const edit = h('button', {type: 'button', class: 'secondary'}, 'Edit');
       edit.setAttribute('aria-label', `Edit ${s.name}`);
@@ -773,6 +773,11 @@ async function dataSourcesView() {
     const owners = new Set((s.owners || []).map((o) => o.id));
     for (const c of form.querySelectorAll('input[name=owner_ids]')) c.checked = owners.has(c.value);
     form.querySelector('button[type=submit]').textContent = 'Save';
+    if (!form.querySelector('.cancel')) {
+      const cancel = h('button', {type: 'button', class: 'secondary cancel'}, 'Cancel');
+      cancel.addEventListener('click', () => dataSourcesView());
+      form.querySelector('.buttons').append(cancel);
+    }
     form.name.focus();
   };
   if (canEdit) {
@@ -804,8 +809,10 @@ async function usersView() {
   const users = (await api('GET', '/api/v1/users')).items || [];
   const tbody = h('tbody');
   for (const u of users) {
-    const roleForm = h('form', {class: 'inline-form'},
-      field(`Role of ${u.name}`, select('role', settings.roles || [], u.role)),
+    const self = u.id === me.id; // an org owner cannot demote or disable themselves
+    const roleField = field(`Role of ${u.name}`, select('role', settings.roles || [], u.role));
+    roleField.querySelector('label').className = 'visually-hidden';
+    const roleForm = h('form', {class: 'inline-form'}, roleField,
       h('button', {type: 'submit', class: 'secondary'}, 'Change role'));
     actionForm(roleForm, (f) => api('PATCH', `/api/v1/users/${u.id}`, {role: f.role.value}),
       (out) => `${out.name} is now ${roleLabel(out.role)}.`, usersView);
@@ -814,8 +821,8 @@ async function usersView() {
     actionForm(toggle, () => api('PATCH', `/api/v1/users/${u.id}`, {disabled: !u.disabled}),
       (out) => `${out.name} is ${out.disabled ? 'disabled' : 'enabled'}.`, usersView);
     tbody.append(h('tr', {class: u.disabled ? 'disabled' : null},
-      h('th', {scope: 'row'}, u.name), h('td', {}, u.email), h('td', {}, roleForm),
-      h('td', {}, u.disabled ? 'disabled' : 'active'), h('td', {}, toggle)));
+      h('th', {scope: 'row'}, u.name, self ? ' (you)' : ''), h('td', {}, u.email), h('td', {}, self ? roleLabel(u.role) : roleForm),
+      h('td', {}, u.disabled ? 'disabled' : 'active'), h('td', {}, self ? '' : toggle)));
   }
   const form = h('form', {id: 'user-form'},
     h('h2', {}, 'Add a user'),
