@@ -313,8 +313,8 @@ func TestConsoleInBrowser(t *testing.T) {
 
 // TestConsoleSourceOwnerAndMistakes checks the console for a source owner
 // (only their menu, their task under "My tasks", completed from a deep
-// link) and how it answers mistakes: the API's 422 is shown beside each
-// field it names.
+// link), how it answers mistakes (the API's 422 shown beside each field it
+// names), and an org owner adding and disabling a user.
 func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	if _, err := os.Stat(consoleChromium); err != nil {
 		t.Skipf("no Chromium at %s", consoleChromium)
@@ -395,6 +395,23 @@ func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	if n := b.eval(`String(document.querySelectorAll('#data-sources tbody tr').length)`); n != "1" {
 		t.Errorf("after the refusal the list has %s data sources, want the one there was", n)
 	}
+
+	b.step("add a manager",
+		chromedp.Click(chromedp.CSS(`a[data-nav="users"]`)),
+		chromedp.WaitVisible(chromedp.ID("user-form")),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name=name]`), "Maria Manager"),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name=email]`), "maria@example.com"),
+		chromedp.SetValue(chromedp.CSS(`#user-form select[name=role]`), "manager"),
+		chromedp.SendKeys(chromedp.CSS(`#user-form input[name=password]`), "a long enough password"),
+		chromedp.Click(chromedp.CSS(`#user-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-user="maria@example.com"]`)),
+	)
+	b.step("disable the manager",
+		chromedp.Click(chromedp.CSS(`tr[data-user="maria@example.com"] button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr.disabled[data-user="maria@example.com"]`)),
+	)
+	e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": "maria@example.com", "password": "a long enough password"}),
+		http.StatusUnauthorized, "a disabled user signs in")
 	b.check()
 }
 

@@ -308,10 +308,13 @@ async function queueView() {
     try { sources = (await api('GET', '/api/v1/data-sources')).items || []; } catch (err) { sources = []; }
   }
   const counts = await api('GET', '/api/v1/requests/counts');
+  const openStatuses = (settings.statuses || []).map((x) => x.value).filter((x) => !CLOSED.includes(x)).join(',');
+  const unassigned = 'awaiting_identity,identity_verified';
   const link = (label, n, query) => h('li', {}, h('a', {href: '/console' + (query ? '?' + query : '')},
     h('span', {class: 'count'}, String(n)), ' ', label));
   dash.append(h('ul', {class: 'counts'},
-    link('open', counts.open, ''),
+    link('open', counts.open, 'status=' + openStatuses),
+    link('unassigned', counts.unassigned, 'status=' + unassigned),
     link('overdue', counts.overdue, 'overdue=true'),
     ...(settings.statuses || []).map((s) => link(s.label, (counts.by_status || {})[s.value] || 0, 'status=' + s.value))));
 
@@ -319,7 +322,8 @@ async function queueView() {
   filterForm.append(
     h('div', {class: 'form-error', hidden: true}),
     h('div', {class: 'filter-grid'},
-      field('Status', select('status', settings.statuses || [], v('status'), 'Any')),
+      field('Status', select('status', [{value: openStatuses, label: 'Open (any status before closing)'},
+        {value: unassigned, label: 'Unassigned (identity to check, or sources to assign)'}, ...(settings.statuses || [])], v('status'), 'Any')),
       field('Request type', select('request_type', settings.request_types || [], v('request_type'), 'Any')),
       field('Requestor', select('requestor_type', settings.requestor_types || [], v('requestor_type'), 'Any')),
       field('Country', h('input', {type: 'text', name: 'country', value: v('country'), maxlength: 2, size: 3, placeholder: 'DE', autocomplete: 'off'})),
@@ -817,12 +821,19 @@ async function usersView() {
     actionForm(roleForm, (f) => api('PATCH', `/api/v1/users/${u.id}`, {role: f.role.value}),
       (out) => `${out.name} is now ${roleLabel(out.role)}.`, usersView);
     const toggle = h('form', {class: 'inline-form'},
-      h('button', {type: 'submit', class: u.disabled ? 'secondary' : 'danger'}, u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`));
+      h('button', {type: 'submit', class: u.disabled ? 'secondary' : 'danger', 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.name}`},
+        u.disabled ? 'Enable' : 'Disable'));
     actionForm(toggle, () => api('PATCH', `/api/v1/users/${u.id}`, {disabled: !u.disabled}),
       (out) => `${out.name} is ${out.disabled ? 'disabled' : 'enabled'}.`, usersView);
-    tbody.append(h('tr', {class: u.disabled ? 'disabled' : null},
+    const pw = h('form', {class: 'inline-form'},
+      field(`New password for ${u.name}`, h('input', {type: 'password', name: 'password', autocomplete: 'new-password'})),
+      h('button', {type: 'submit', class: 'secondary'}, 'Set'));
+    actionForm(pw, (f) => api('PATCH', `/api/v1/users/${u.id}`, {password: f.password.value}),
+      (out) => `New password set for ${out.name}; their sessions have ended.`, usersView);
+    tbody.append(h('tr', {class: u.disabled ? 'disabled' : null, 'data-user': u.email},
       h('th', {scope: 'row'}, u.name, self ? ' (you)' : ''), h('td', {}, u.email), h('td', {}, self ? roleLabel(u.role) : roleForm),
-      h('td', {}, u.disabled ? 'disabled' : 'active'), h('td', {}, self ? '' : toggle)));
+      h('td', {}, u.disabled ? 'disabled' : 'active'),
+      h('td', {class: 'row-actions'}, self ? '' : toggle, h('details', {}, h('summary', {}, 'Password'), pw))));
   }
   const form = h('form', {id: 'user-form'},
     h('h2', {}, 'Add a user'),
@@ -835,7 +846,7 @@ async function usersView() {
   actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
     (out) => `User ${out.name} added.`, usersView);
   view.replaceChildren(h('h1', {}, 'Users'),
-    h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Role', 'State', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody),
+    h('table', {id: 'users'}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Role', 'State', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody),
     form);
 }
 
