@@ -99,7 +99,12 @@ async function api(method, path, body) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const res = await fetch(path, {method, headers, body: payload, credentials: 'omit'});
+  let res;
+  try {
+    res = await fetch(path, {method, headers, body: payload, credentials: 'omit'});
+  } catch (err) {
+    throw new APIError(0, {error: {message: 'The service could not be reached. Check the connection and try again.'}});
+  }
   if (res.status === 204) return null;
   let data = null;
   const type = res.headers.get('Content-Type') || '';
@@ -162,7 +167,6 @@ function showError(form, err) {
     }
     box.append(ul);
   }
-  if (!(err instanceof APIError)) console.warn(err);
 }
 
 function clearErrors(form) {
@@ -191,6 +195,7 @@ function actionForm(form, send, done, after) {
       announce(typeof done === 'function' ? done(out) : done);
       if (after) await after(out);
     } catch (err) {
+      if (!(err instanceof APIError)) console.error(err); // a bug of the console, not an answer of the API
       showError(form, err);
     } finally {
       form.removeAttribute('aria-busy');
@@ -279,7 +284,9 @@ async function route(focus) {
       await queueView();
     }
   } catch (err) {
-    if (me) view.replaceChildren(h('h1', {}, 'Something went wrong'), errorBox(err));
+    if (!(err instanceof APIError)) console.error(err);
+    const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not for your role' : 'Something went wrong';
+    if (me) view.replaceChildren(h('h1', {}, title), errorBox(err), h('p', {}, h('a', {href: '/console'}, 'Back to the requests')));
   }
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
