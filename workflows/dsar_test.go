@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
@@ -56,6 +57,10 @@ func periods() Periods {
 func newHarness(t testing.TB) *harness {
 	var s testsuite.WorkflowTestSuite
 	h := &harness{TB: t, env: s.NewTestWorkflowEnvironment()}
+	// The race detector on a loaded 2-core machine can hold one workflow
+	// task past the default 1 s deadlock limit; a real deadlock still
+	// shows within this one.
+	h.env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflowWithOptions(DSAR, workflow.RegisterOptions{Name: WorkflowName})
 	h.env.RegisterActivity(a)
