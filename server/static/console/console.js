@@ -119,6 +119,9 @@ async function api(method, path, body) {
   return data;
 }
 
+// blobs are the object URLs of the files shown, freed when the view changes.
+const blobs = [];
+
 // fetchBlob fetches a file with the Bearer header and returns a blob URL.
 async function fetchBlob(path) {
   const res = await fetch(path, {headers: {Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`}, credentials: 'omit'});
@@ -128,7 +131,9 @@ async function fetchBlob(path) {
     throw new APIError(res.status, data);
   }
   const blob = await res.blob();
-  return {url: URL.createObjectURL(blob), type: blob.type};
+  const url = URL.createObjectURL(blob);
+  blobs.push(url);
+  return {url, type: blob.type};
 }
 
 // showError puts the API's error beside what caused it: the message in the
@@ -263,8 +268,14 @@ document.addEventListener('click', (ev) => {
 });
 window.addEventListener('popstate', () => route(true));
 
+// generation counts the views drawn, so that a slow view does not draw
+// over a newer one the user went to meanwhile.
+let generation = 0;
+
 async function route(focus) {
   if (!me) return;
+  const gen = ++generation;
+  while (blobs.length) URL.revokeObjectURL(blobs.pop());
   const path = location.pathname.replace(/\/+$/, '');
   let m;
   let nav = 'queue';
@@ -286,13 +297,13 @@ async function route(focus) {
   } catch (err) {
     if (!(err instanceof APIError)) console.error(err);
     const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not for your role' : 'Something went wrong';
-    if (me) view.replaceChildren(h('h1', {}, title), errorBox(err), h('p', {}, h('a', {href: '/console'}, 'Back to the requests')));
+    if (me && gen === generation) view.replaceChildren(h('h1', {}, title), errorBox(err), h('p', {}, h('a', {href: '/console'}, 'Back to the requests')));
   }
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  if (focus) {
+  if (focus && gen === generation) {
     const h1 = view.querySelector('h1');
     if (h1) { h1.tabIndex = -1; h1.focus(); document.title = `${h1.textContent} · Staff console`; }
   }
@@ -402,6 +413,7 @@ async function queueView() {
 // ---- one request -----------------------------------------------------------
 
 async function requestView(id) {
+  const gen = generation;
   const r = await api('GET', `/api/v1/requests/${id}`);
   const worker = QUEUE_WORKERS.includes(me.role);
   const open = !CLOSED.includes(r.status);
@@ -631,6 +643,7 @@ async function requestView(id) {
   }
   if (auditSection) parts.push(auditSection);
 
+  if (gen !== generation) return;
   view.replaceChildren(...head, side.length
     ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
     : h('div', {}, ...parts));
@@ -744,6 +757,7 @@ async function tasksView() {
 // ---- data sources ----------------------------------------------------------
 
 async function dataSourcesView() {
+  const gen = generation;
   const canEdit = ADMINISTRATORS.includes(me.role);
   const sources = (await api('GET', '/api/v1/data-sources')).items || [];
   let users = [];
@@ -811,12 +825,14 @@ async function dataSourcesView() {
     }, (out) => `Data source ${out.name} saved.`, dataSourcesView);
     parts.push(form);
   }
+  if (gen !== generation) return;
   view.replaceChildren(...parts);
 }
 
 // ---- users -----------------------------------------------------------------
 
 async function usersView() {
+  const gen = generation;
   const users = (await api('GET', '/api/v1/users')).items || [];
   const tbody = h('tbody');
   for (const u of users) {
@@ -852,6 +868,7 @@ async function usersView() {
     h('button', {type: 'submit'}, 'Add the user'));
   actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
     (out) => `User ${out.name} added.`, usersView);
+  if (gen !== generation) return;
   view.replaceChildren(h('h1', {}, 'Users'),
     h('table', {id: 'users'}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Role', 'State', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody),
     form);
