@@ -314,7 +314,8 @@ func TestConsoleInBrowser(t *testing.T) {
 // TestConsoleSourceOwnerAndMistakes checks the console for a source owner
 // (only their menu, their task under "My tasks", completed from a deep
 // link), how it answers mistakes (the API's 422 shown beside each field it
-// names), and an org owner adding and disabling a user.
+// names), an org owner adding and disabling a user, and a long queue paged
+// with "Load more".
 func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	if _, err := os.Stat(consoleChromium); err != nil {
 		t.Skipf("no Chromium at %s", consoleChromium)
@@ -412,6 +413,31 @@ func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	)
 	e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": "maria@example.com", "password": "a long enough password"}),
 		http.StatusUnauthorized, "a disabled user signs in")
+
+	// A long queue comes a page at a time, newest first. The old rows
+	// carry no workflow: the queue reads the projection only.
+	old := time.Now().AddDate(0, 0, -3)
+	var oldest string
+	for i := range 55 {
+		oldest = e.row(dsar.StatusInProgress, dsar.RequestDeletion, dsar.RequestorEmployee, "IE", old.Add(-time.Duration(i)*time.Minute), i%2 == 0)
+	}
+	b.step("open the queue", chromedp.Click(chromedp.CSS(`a[data-nav="queue"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+id+`"]`)))
+	if n := b.eval(`String(document.querySelectorAll('table.queue tbody tr').length)`); n != "50" {
+		t.Errorf("the first page shows %s requests, want 50", n)
+	}
+	if first := b.eval(`document.querySelector('table.queue tbody tr').dataset.id`); first != id {
+		t.Errorf("the queue starts with %s, want the newest request %s", first, id)
+	}
+	b.step("load more",
+		chromedp.Click(chromedp.CSS(`table.queue ~ p button`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+oldest+`"]`)),
+	)
+	if n := b.eval(`String(document.querySelectorAll('table.queue tbody tr').length)`); n != "56" {
+		t.Errorf("after loading more the queue shows %s requests, want all 56", n)
+	}
+	if more := b.eval(`String(document.querySelector('table.queue ~ p button').hidden)`); more != "true" {
+		t.Error("the Load more button stays after the last page")
+	}
 	b.check()
 }
 
