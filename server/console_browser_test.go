@@ -222,6 +222,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	if list := b.text("#data-sources"); !strings.Contains(list, "CRM") || !strings.Contains(list, olivia.Name) {
 		t.Errorf("the data sources show %q, want CRM owned by %s", list, olivia.Name)
 	}
+	b.step("edit the data source's description",
+		chromedp.Click(chromedp.CSS(`#data-sources button[aria-label="Edit CRM"]`)),
+		chromedp.SetValue(chromedp.CSS(`#data-source-form textarea[name=description]`), "Customer records and orders"),
+		chromedp.Click(chromedp.CSS(`#data-source-form button[type=submit]`)),
+		chromedp.Poll[chromedp.Void](`document.getElementById('data-sources')?.textContent.includes('and orders')`),
+	)
+	b.step("add a second data source, then delete it",
+		chromedp.SendKeys(chromedp.CSS(`#data-source-form input[name=name]`), "Old wiki"),
+		chromedp.Click(chromedp.CSS(`#data-source-form input[value="`+olivia.ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`#data-source-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#data-sources button[aria-label="Delete Old wiki"]`)),
+		chromedp.Click(chromedp.CSS(`#data-sources button[aria-label="Delete Old wiki"]`)),
+		chromedp.Click(chromedp.CSS(`#data-sources form:not([hidden]) button[type=submit]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#data-sources button[aria-label="Delete Old wiki"]`)),
+	)
+	if list := b.text("#data-sources"); !strings.Contains(list, "CRM") || strings.Contains(list, "Old wiki") {
+		t.Errorf("after the deletion the data sources show %q", list)
+	}
 
 	b.step("open the verified request from the queue",
 		chromedp.Click(chromedp.CSS(`a[data-nav="queue"]`)),

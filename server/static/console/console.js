@@ -772,12 +772,24 @@ async function dataSourcesView() {
       const edit = h('button', {type: 'button', class: 'secondary'}, 'Edit');
       edit.setAttribute('aria-label', `Edit ${s.name}`);
       edit.addEventListener('click', () => fillForm(s));
-      const del = h('form', {class: 'inline-form'}, h('button', {type: 'submit', class: 'danger', 'aria-label': `Delete ${s.name}`}, 'Delete'));
-      del.addEventListener('submit', (ev) => {
-        if (!confirm(`Delete the data source ${s.name}?`)) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+      // Deleting asks once more, in the page: the first button shows the
+      // form that really deletes.
+      const ask = h('button', {type: 'button', class: 'danger', 'aria-label': `Delete ${s.name}`, 'aria-expanded': 'false'}, 'Delete');
+      const keep = h('button', {type: 'button', class: 'secondary'}, 'Keep it');
+      const del = h('form', {class: 'inline-form', hidden: true},
+        h('span', {}, `Delete ${s.name} for good?`), h('button', {type: 'submit', class: 'danger'}, 'Yes, delete'), keep);
+      ask.addEventListener('click', () => {
+        del.hidden = false;
+        ask.setAttribute('aria-expanded', 'true');
+        keep.focus();
+      });
+      keep.addEventListener('click', () => {
+        del.hidden = true;
+        ask.setAttribute('aria-expanded', 'false');
+        ask.focus();
       });
       actionForm(del, () => api('DELETE', `/api/v1/data-sources/${s.id}`), `Data source ${s.name} deleted.`, dataSourcesView);
-      actions.append(edit, ' ', del);
+      actions.append(edit, ' ', ask, del);
     }
     tbody.append(h('tr', {},
       h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''),
