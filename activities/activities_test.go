@@ -353,7 +353,7 @@ func TestAlertsAndDigest(t *testing.T) {
 		t.Fatalf("boss got %d mails, want one digest", len(bossMail))
 	}
 	for _, want := range []string{"2 privacy request alert", store.AlertLabel(store.AlertNewRequest), store.AlertLabel(store.AlertOverdue),
-		"https://privacy.example.org/api/v1/requests/" + id, "Salesforce CRM", "1 April 2026"} {
+		"https://privacy.example.org/console/requests/" + id, "Salesforce CRM", "1 April 2026"} {
 		if !strings.Contains(bossMail[0].Subject+bossMail[0].Text, want) {
 			t.Errorf("digest lacks %q:\n%s\n%s", want, bossMail[0].Subject, bossMail[0].Text)
 		}

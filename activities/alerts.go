@@ -160,7 +160,7 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string) (bool, 
 		it := alertItem{Label: store.AlertLabel(al.Kind), Deadline: formatDate(d.Deadline), DataSources: d.DataSources}
 		if al.RequestID != nil {
 			it.RequestID = *al.RequestID
-			it.Link = a.link("/api/v1/requests/"+*al.RequestID, nil)
+			it.Link = a.link("/console/requests/"+*al.RequestID, nil)
 		}
 		items = append(items, it)
 	}
