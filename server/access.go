@@ -58,6 +58,7 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/openapi.yaml", Who: public},
 		{Method: "GET", Path: "/static/*path", Who: public},
 		{Method: "GET", Path: "/theme.css", Who: public},
+		{Method: "GET", Path: "/favicon.ico", Who: public},
 		{Method: "GET", Path: "/console", Who: public, Scope: "the staff console page; its script signs in to the staff API"},
 		{Method: "GET", Path: "/console/*path", Who: public, Scope: "the staff console page; its script signs in to the staff API"},
 

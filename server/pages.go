@@ -95,6 +95,12 @@ func staticHandler() http.Handler {
 func (s *Server) assetRoutes() {
 	s.engine.GET("/static/*path", gin.WrapH(staticHandler()))
 	css := fmt.Sprintf(":root{--primary:%s;--accent:%s}\n", cssColor(s.Config.Company.PrimaryColor), cssColor(s.Config.Company.AccentColor))
+	icon := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="%s" d="M16 2 4 7v8c0 7.5 5.1 13.4 12 15 6.9-1.6 12-7.5 12-15V7z"/><path fill="#fff" d="m14 21-5-5 2-2 3 3 7-7 2 2z"/></svg>`,
+		cssColor(s.Config.Company.PrimaryColor))
+	s.engine.GET("/favicon.ico", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=86400")
+		c.Data(http.StatusOK, "image/svg+xml", []byte(icon))
+	})
 	s.engine.GET("/theme.css", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", []byte(css))
