@@ -7,6 +7,7 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	_ "github.com/lib/pq" // the postgres driver
 )
 
 // Proc is one process of the cluster: how to start it, and the running one.
@@ -323,8 +326,14 @@ func NewPostgres(ctx context.Context, dir string, port int) (*Postgres, error) {
 			if !dialable(addr) {
 				return false
 			}
-			cmd := exec.CommandContext(ctx, filepath.Join(bindir, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(port))
-			return cmd.Run() == nil
+			db, err := sql.Open("postgres", pg.URL)
+			if err != nil {
+				return false
+			}
+			defer db.Close()
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return db.PingContext(ctx) == nil
 		},
 	}
 	return pg, nil
