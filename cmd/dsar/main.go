@@ -13,9 +13,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/app"
 	"github.com/opendsar/dsar/config"
 )
@@ -44,7 +46,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "dsar:", err)
+		fmt.Fprintln(os.Stderr, "dsar:", describe(err))
 		os.Exit(1)
 	}
 }
@@ -184,4 +186,23 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "audit chain intact: %d rows verified\n", n)
 	return nil
+}
+
+// describe says what went wrong in words for a person at a terminal: a
+// *dsar.Error by its message and the fields it names, anything else as is.
+func describe(err error) string {
+	var de *dsar.Error
+	if !errors.As(err, &de) {
+		return err.Error()
+	}
+	msg := de.Message
+	keys := make([]string, 0, len(de.Fields))
+	for k := range de.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		msg += fmt.Sprintf("\n  %s: %s", k, de.Fields[k])
+	}
+	return msg
 }
