@@ -34,6 +34,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/opendsar/dsar"
@@ -114,6 +115,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.scaleTimer, "scale-timer", 0, "when their verification expires, after submission (default: enough to start them all)")
 	fs.IntVar(&o.alerts, "alerts", 100_000, "pending alerts in the digest")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs")
+	only := fs.String("only", "", "run only these benchmarks (comma-separated: intake,queue,actions,scale,digest)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,7 +134,16 @@ func run(ctx context.Context, args []string) error {
 		name string
 		fn   func(context.Context, *results) error
 	}{
-		{"intake", b.intake}, {"queue", b.queueBench}, {"action latency", b.actionLatency}, {"scale", b.scaleRun}, {"digest", b.digest},
+		{"intake", b.intake}, {"queue", b.queueBench}, {"actions", b.actionLatency}, {"scale", b.scaleRun}, {"digest", b.digest},
+	}
+	if *only != "" {
+		keep := steps[:0]
+		for _, s := range steps {
+			if strings.Contains(","+*only+",", ","+s.name+",") {
+				keep = append(keep, s)
+			}
+		}
+		steps = keep
 	}
 	failed := 0
 	for _, s := range steps {
@@ -693,6 +704,13 @@ func (b *benchEnv) scaleRun(ctx context.Context, r *results) error {
 	for i, s := range lateness {
 		lat[i] = time.Duration(s * float64(time.Second))
 	}
+	timerLate, err := b.timerLateness(ctx, ids[:min(len(ids), 200)])
+	if err != nil {
+		return err
+	}
+	r.add(figure{Name: "scale: Temporal timer fired after due, p99", Value: bench.Millis(bench.Percentile(timerLate, 99)), Unit: "ms",
+		Note: fmt.Sprintf("TimerFired − (TimerStarted + timeout) in the histories of %d of them", len(timerLate))})
+	r.add(figure{Name: "scale: Temporal timer fired after due, max", Value: bench.Millis(bench.Percentile(timerLate, 100)), Unit: "ms"})
 	onTime := 0
 	for _, l := range lat {
 		if l <= 5*time.Second {
@@ -712,6 +730,31 @@ func (b *benchEnv) scaleRun(ctx context.Context, r *results) error {
 		return fmt.Errorf("only %d of %d timers fired within %s of their due time", fired, k, grace)
 	}
 	return nil
+}
+
+// timerLateness reads the workflows' histories and returns, for each fired
+// timer, how long after its due time Temporal fired it.
+func (b *benchEnv) timerLateness(ctx context.Context, ids []string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, id := range ids {
+		due := map[string]time.Time{}
+		it := b.app.Temporal.GetWorkflowHistory(ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return nil, err
+			}
+			if a := ev.GetTimerStartedEventAttributes(); a != nil {
+				due[a.TimerId] = ev.EventTime.AsTime().Add(a.StartToFireTimeout.AsDuration())
+			}
+			if a := ev.GetTimerFiredEventAttributes(); a != nil {
+				if d, ok := due[a.TimerId]; ok {
+					out = append(out, ev.EventTime.AsTime().Sub(d))
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // digest runs one daily digest over M pending alerts spread over 100 staff

@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
 	rng := rand.New(rand.NewPCG(*seed, 7))
+	began := time.Now()
 	c := &chaos{http: &http.Client{Timeout: 20 * time.Second}, queue: "chaos", pw: "chaos password, long enough"}
 	var err error
 	if c.dir, err = os.MkdirTemp("", "dsarchaos-"); err != nil {
@@ -241,7 +242,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	}
 	check(dupKeys == 0, "%d idempotency key(s) delivered more than once", dupKeys)
 
-	fmt.Printf("\nchaos run (seed %d)\n", *seed)
+	fmt.Printf("\nchaos run (seed %d, %s)\n", *seed, time.Since(began).Round(time.Second))
 	fmt.Printf("  scenarios             %d (%d end rejected)\n", *runs, (*runs+1)/4)
 	fmt.Printf("  acknowledged          %d\n", acked)
 	fmt.Printf("  in expected state     %d\n", inState)
@@ -542,7 +543,7 @@ func (c *chaos) step(ctx context.Context, id string, to dsar.Status, action func
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
 			got, _ := c.status(ctx, id)
 			return fmt.Errorf("still %s after 3 minutes (last answer %d %v %.200s)", got, status, err, body)
 		}
