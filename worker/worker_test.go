@@ -288,7 +288,7 @@ func TestLifecycleOnDevServer(t *testing.T) {
 	eventually(t, "the org owner's digest", func() bool { return len(l.mailsTo(owner.Email)) == 1 })
 	eventually(t, "the crm owner's digest", func() bool { return len(l.mailsTo(crmOwner.Email)) == 1 })
 	digest := l.mailsTo(owner.Email)[0]
-	if !strings.Contains(digest.Text, "https://privacy.example.org/api/v1/requests/"+id) ||
+	if !strings.Contains(digest.Text, "https://privacy.example.org/console/requests/"+id) ||
 		!strings.Contains(digest.Text, store.AlertLabel(store.AlertNewRequest)) {
 		t.Errorf("digest:\n%s", digest.Text)
 	}

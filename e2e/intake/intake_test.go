@@ -506,21 +506,36 @@ func (e *env) verificationToken(id, email string, ttl time.Duration) string {
 	return tok
 }
 
-// signalled reports whether the request's workflow got the email-verified signal.
+// signalled counts the email-verified signals in the request's workflow
+// history. A signal that arrives while a worker holds a workflow task is
+// written to the history only when that task completes, so it reads until
+// two reads a moment apart agree (bounded), and returns that count.
 func signalled(t *testing.T, e *env, id string) int {
 	t.Helper()
-	it := e.app.Temporal.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	n := 0
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
+	count := func() int {
+		it := e.app.Temporal.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		n := 0
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := ev.GetWorkflowExecutionSignaledEventAttributes(); s != nil && s.SignalName == workflows.SignalEmailVerified {
+				n++
+			}
 		}
-		if s := ev.GetWorkflowExecutionSignaledEventAttributes(); s != nil && s.SignalName == workflows.SignalEmailVerified {
-			n++
-		}
+		return n
 	}
-	return n
+	last := count()
+	for range 20 {
+		time.Sleep(150 * time.Millisecond)
+		n := count()
+		if n == last {
+			return n
+		}
+		last = n
+	}
+	return last
 }
 
 func TestEmailVerificationAPI(t *testing.T) {
