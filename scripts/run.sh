@@ -86,12 +86,19 @@ bin/dsar migrate
 bin/dsar all &
 pids+=($!)
 
+if [ "${DSAR_EMAIL_PROVIDER:-outbox}" = outbox ] && [ "$DSAR_MODE" = dev ]; then
+	mailbox="Dev mailbox      $DSAR_PUBLIC_URL/dev/mailbox   (mail is kept here, not sent)"
+else
+	mailbox="Mail             sent through ${DSAR_EMAIL_PROVIDER:-resend}"
+fi
 cat >&2 <<MSG
 
-  DSAR service is starting (dev mode: dev master key, mail kept in the dev outbox)
+  DSAR service is starting (mode: $DSAR_MODE)
     Request form     $DSAR_PUBLIC_URL/
+    Staff console    $DSAR_PUBLIC_URL/console
+    Requester portal $DSAR_PUBLIC_URL/portal
     API              $DSAR_PUBLIC_URL/api/v1/   (OpenAPI: $DSAR_PUBLIC_URL/openapi.yaml)
-    Dev mailbox      $DSAR_PUBLIC_URL/dev/mailbox
+    $mailbox
     Health           $DSAR_PUBLIC_URL/readyz
     Temporal UI      $DSAR_TEMPORAL_UI_URL
     Temporal         $DSAR_TEMPORAL_ADDRESS
