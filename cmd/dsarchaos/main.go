@@ -90,8 +90,8 @@ func logf(format string, args ...any) {
 func run(ctx context.Context, args []string) (bool, error) {
 	fs := flag.NewFlagSet("dsarchaos", flag.ContinueOnError)
 	runs := fs.Int("runs", 20, "scenarios to run")
-	parallelism := fs.Int("parallel", 4, "scenarios at a time")
-	every := fs.Duration("every", 3*time.Second, "mean time between kills")
+	parallelism := fs.Int("parallel", 2, "scenarios at a time")
+	every := fs.Duration("every", time.Second, "mean time between kills")
 	limit := fs.Duration("timeout", 20*time.Minute, "the whole run's time bound")
 	keep := fs.Bool("keep", false, "keep the logs and data directory")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run)")
