@@ -62,7 +62,7 @@ chaos: tools
 # each for FUZZTIME. Seeds: f.Add in the targets and testdata/fuzz/.
 FUZZTIME ?= 10s
 fuzz:
-	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.data --exclude-dir=bin --exclude-dir=tools '^func Fuzz' . 2>/dev/null | xargs -n1 dirname | sort -u); do \
 		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
 			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
