@@ -273,7 +273,22 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 	}
 	// From here on, finish what was begun even if the client goes away.
 	ctx = context.WithoutCancel(ctx)
-	status, body, err := s.create(ctx, sub)
+	id := uuid.NewString()
+	var (
+		status int
+		body   []byte
+		done   bool
+		err    error
+	)
+	if idemKey != "" {
+		// The id follows from the key, so a retry that takes over the claim
+		// of a process that died mid-request finds what that one created.
+		id = uuid.NewSHA1(idempotencyIDSpace, []byte(idemKey+"\x00"+sub.hash)).String()
+		status, body, done, err = s.resume(ctx, id)
+	}
+	if !done && err == nil {
+		status, body, err = s.create(ctx, sub, id)
+	}
 	if idemKey != "" {
 		if err != nil {
 			if rerr := s.DB.ReleaseIdempotent(ctx, idempotencyScope, idemKey); rerr != nil {
@@ -286,13 +301,53 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 	return status, body, err
 }
 
+// idempotencyIDSpace namespaces the request ids derived from
+// Idempotency-Key values.
+var idempotencyIDSpace = uuid.MustParse("6d1c3f0e-5b7a-4c55-9a0e-2f7d8c1b4e93")
+
+// resume finishes a submission whose request row a dead process already
+// wrote (its Idempotency-Key claim was taken over): it makes sure the
+// workflow runs and the row is accepted, and answers as the first call
+// would have. done is false when there is no such row.
+func (s *Server) resume(ctx context.Context, id string) (status int, body []byte, done bool, err error) {
+	accepted, err := s.DB.RequestAccepted(ctx, id)
+	if dsar.ErrorCode(err) == dsar.ENOTFOUND {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, true, err
+	}
+	if !accepted {
+		sctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
+		defer cancel()
+		_, derr := s.Temporal.DescribeWorkflowExecution(sctx, workflows.WorkflowID(id), "")
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(derr, &nf):
+			// The workflow never started: nobody was told of this request.
+			if err := s.DB.DiscardRequest(ctx, id); err != nil {
+				return 0, nil, true, err
+			}
+			return 0, nil, false, nil
+		case derr != nil:
+			s.Log.Warn("resume request: describe workflow", "id", id, "err", derr)
+			return 0, nil, true, dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot take requests right now; please try again in a few minutes")
+		}
+		if err := s.DB.AcceptRequest(ctx, id); err != nil {
+			return 0, nil, true, err
+		}
+	}
+	body, _ = json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
+	return http.StatusAccepted, body, true, nil
+}
+
 // workflowStartTimeout bounds the wait for Temporal when starting a
 // request's workflow; beyond it the request is refused with 503.
 const workflowStartTimeout = 10 * time.Second
 
 // create checks the captcha, inserts the request unaccepted, starts its
 // workflow and accepts it.
-func (s *Server) create(ctx context.Context, sub submission) (int, []byte, error) {
+func (s *Server) create(ctx context.Context, sub submission, id string) (int, []byte, error) {
 	var redemption *store.CaptchaRedemption
 	if !s.Config.Intake.CaptchaDisabled || sub.Captcha != "" {
 		var err error
@@ -300,7 +355,6 @@ func (s *Server) create(ctx context.Context, sub submission) (int, []byte, error
 			return 0, nil, err
 		}
 	}
-	id := uuid.NewString()
 	now := time.Now().UTC().Truncate(time.Second)
 	nr := store.NewRequest{
 		ID: id, RequestType: sub.RequestType, RequestorType: sub.RequestorType,

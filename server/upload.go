@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -20,9 +21,31 @@ const (
 	typePDF  = "application/pdf"
 )
 
-// maxImagePixels bounds a decoded image, so a small file cannot expand into
-// gigabytes of memory (a decompression bomb).
-const maxImagePixels = 50_000_000
+// maxImagePixels and maxDecodedBytes bound a decoded image, so a small
+// file cannot expand into gigabytes of memory (a decompression bomb): a
+// 50-megapixel phone photo passes, a 16-bit 7000×7000 PNG of 72 bytes not.
+const (
+	maxImagePixels  = 50_000_000
+	maxDecodedBytes = 200 << 20
+)
+
+// decodeSlots bounds how many images are decoded at once in this process,
+// so that a burst of large uploads cannot exhaust memory together. It is
+// a semaphore; nothing else is kept in it.
+var decodeSlots = make(chan struct{}, 2)
+
+// bytesPerPixel is what the decoder allocates per pixel for a colour model.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	case color.Gray16Model:
+		return 2
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	}
+	return 4
+}
 
 // readUpload reads an uploaded file, at most maxBytes: ETOOLARGE beyond.
 func readUpload(fh *multipart.FileHeader, maxBytes int64) ([]byte, error) {
@@ -80,9 +103,12 @@ func reencode(data []byte, ct string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 || pixels > maxImagePixels || pixels*bytesPerPixel(cfg.ColorModel) > maxDecodedBytes {
 		return nil, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
 	}
+	decodeSlots <- struct{}{}
+	defer func() { <-decodeSlots }()
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, err

@@ -154,6 +154,10 @@ type Idempotent struct {
 // idempotencyTTL is how long an answer is kept for replay.
 const idempotencyTTL = 24 * time.Hour
 
+// IdempotencyAbandonedAfter is how long a claim may stay without an answer
+// before a retry takes it over: far longer than any request takes.
+const IdempotencyAbandonedAfter = 2 * time.Minute
+
 // BeginIdempotent claims key in scope for a request whose body hashes to
 // hash. It returns (nil, nil) when the caller now owns the key and must end
 // with FinishIdempotent or ReleaseIdempotent; the stored answer when the
@@ -169,6 +173,18 @@ func (db *DB) BeginIdempotent(ctx context.Context, scope, key, hash string) (*Id
 	res, err := db.ExecContext(ctx, qi, scope, key, hash)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim idempotency key: %w", Translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil, nil
+	}
+	// A claim with no answer long after it was made belongs to a process
+	// that died mid-request: take it over, so the client's retry is not
+	// refused for a day. The caller resumes what the dead one began.
+	const qt = `UPDATE idempotency_keys SET created_at = now()
+		WHERE scope = $1 AND key = $2 AND request_hash = $3 AND status IS NULL AND created_at < $4`
+	res, err = db.ExecContext(ctx, qt, scope, key, hash, now().Add(-IdempotencyAbandonedAfter))
+	if err != nil {
+		return nil, fmt.Errorf("store: take over idempotency key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		return nil, nil
@@ -212,4 +228,14 @@ func (db *DB) ReleaseIdempotent(ctx context.Context, scope, key string) error {
 		return fmt.Errorf("store: release idempotency key: %w", err)
 	}
 	return nil
+}
+
+// RequestAccepted reports whether request id exists and whether it is
+// accepted. ENOTFOUND when there is no such row.
+func (db *DB) RequestAccepted(ctx context.Context, id string) (bool, error) {
+	var accepted bool
+	if err := db.GetContext(ctx, &accepted, `SELECT accepted FROM requests WHERE id = $1`, id); err != nil {
+		return false, Translate(err)
+	}
+	return accepted, nil
 }

@@ -418,6 +418,51 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyOfADeadProcess covers a process that died after writing
+// the request and starting its workflow but before storing its answer (and
+// before accepting the row): the client's retry, once the claim is old
+// enough, gets the same answer, and nothing is created twice.
+func TestIdempotencyKeyOfADeadProcess(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	f := validForm(e.captcha(), pngWithText(t, "x"))
+	first := e.submit(f, "crash-4b1d")
+	if first.status != http.StatusAccepted {
+		t.Fatalf("first = %d: %s", first.status, first.body)
+	}
+	var got struct{ ID string }
+	first.json(t, &got)
+	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = now() - interval '10 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Exec(`UPDATE requests SET accepted = false WHERE id = $1`, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh claim is still being processed: 409, not a second request.
+	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET created_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if busy := e.submit(f, "crash-4b1d"); busy.status != http.StatusConflict {
+		t.Errorf("a retry while the claim is fresh = %d, want 409", busy.status)
+	}
+	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET created_at = now() - interval '10 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	retry := e.submit(f, "crash-4b1d")
+	if retry.status != http.StatusAccepted || !bytes.Equal(retry.body, first.body) {
+		t.Fatalf("retry after the claim was abandoned = %d %s, want the first answer %s", retry.status, retry.body, first.body)
+	}
+	if c := e.counts(); c.requests != 1 || c.accepted != 1 {
+		t.Errorf("after the retry: %+v, want one accepted request", c)
+	}
+	if n := countWorkflows(t, e); n != 1 {
+		t.Errorf("%d workflows, want 1", n)
+	}
+	if again := e.submit(f, "crash-4b1d"); again.status != http.StatusAccepted || !bytes.Equal(again.body, first.body) {
+		t.Errorf("the answer was not stored for replay: %d %s", again.status, again.body)
+	}
+}
+
 func TestRateLimitPerClient(t *testing.T) {
 	t.Parallel()
 	e := start(t, map[string]any{"intake.rate_per_minute": 2})
