@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,14 +95,11 @@ func staffUser(c *gin.Context) store.User {
 // owner's own tasks, answer 404 in the handlers instead.)
 func (s *Server) requireRoles(roles ...dsar.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		u := staffUser(c)
-		for _, r := range roles {
-			if u.Role == r {
-				c.Next()
-				return
-			}
+		if u := staffUser(c); !slices.Contains(roles, u.Role) {
+			s.failWith(c, http.StatusForbidden, dsar.EFORBIDDEN, "your role ("+string(u.Role)+") may not do this", nil)
+			return
 		}
-		s.failWith(c, http.StatusForbidden, dsar.EFORBIDDEN, "your role ("+string(u.Role)+") may not do this", nil)
+		c.Next()
 	}
 }
 
@@ -109,14 +107,11 @@ func (s *Server) requireRoles(roles ...dsar.Role) gin.HandlerFunc {
 // for other roles: they get 404.
 func (s *Server) requireRolesOr404(roles ...dsar.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		u := staffUser(c)
-		for _, r := range roles {
-			if u.Role == r {
-				c.Next()
-				return
-			}
+		if !slices.Contains(roles, staffUser(c).Role) {
+			s.fail(c, errNotFound)
+			return
 		}
-		s.fail(c, errNotFound)
+		c.Next()
 	}
 }
 

@@ -349,31 +349,11 @@ func withDatabase(raw, name string) (string, error) {
 
 // call makes a JSON call and decodes the answer into out (if not nil).
 func (b *benchEnv) call(ctx context.Context, method, path, token string, body any, want int, out any) error {
-	var r io.Reader
-	if body != nil {
-		js, _ := json.Marshal(body)
-		r = bytes.NewReader(js)
+	status, data, err := bench.Call(ctx, b.http, b.base, method, path, token, body, out)
+	if err == nil && status != want {
+		err = fmt.Errorf("%s %s = %d: %.300s", method, path, status, data)
 	}
-	req, _ := http.NewRequestWithContext(ctx, method, b.base+path, r)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := b.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s = %d: %.300s", method, path, res.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return err
 }
 
 // parallel runs fn(i) for i in [0, n) on c goroutines; the first error wins.

@@ -383,30 +383,7 @@ func (c *chaos) login(ctx context.Context) (string, error) {
 
 // call makes one JSON call; out gets the answer when it is 2xx.
 func (c *chaos) call(ctx context.Context, method, path, token string, body any, out any) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		js, _ := json.Marshal(body)
-		r = bytes.NewReader(js)
-	}
-	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, r)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if out != nil && res.StatusCode < 300 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return res.StatusCode, data, err
-		}
-	}
-	return res.StatusCode, data, nil
+	return bench.Call(ctx, c.http, c.base, method, path, token, body, out)
 }
 
 // retry calls fn until it answers one of want, retrying on connection
