@@ -6,7 +6,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image"
@@ -30,6 +29,7 @@ import (
 	"github.com/opendsar/dsar/app"
 	"github.com/opendsar/dsar/mail/resendtest"
 	"github.com/opendsar/dsar/testenv"
+	"github.com/opendsar/dsar/testenv/apptest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -46,34 +46,7 @@ type env struct {
 // task queue of its own; extra config keys override the defaults here.
 func start(t *testing.T, extra map[string]any) *env {
 	t.Helper()
-	settings := map[string]any{
-		"intake.captcha_max_number": 2000, // quick to solve
-		"intake.rate_per_minute":    10000,
-		"auth.login_per_minute":     10000,
-		"public_url":                "http://dsar.test",
-	}
-	maps.Copy(settings, extra)
-	cfg := testenv.Config(t, testenv.DatabaseURL(t), testenv.TemporalAddress(t), settings)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatalf("app.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.RunWorker(ctx) }()
-	s, err := a.Server()
-	if err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-		a.Close()
-	})
+	a, srv := apptest.Start(t, extra)
 	return &env{t: t, app: a, srv: srv}
 }
 

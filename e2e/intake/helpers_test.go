@@ -5,7 +5,6 @@ package intake_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/opendsar/dsar/app"
 	"github.com/opendsar/dsar/testenv"
+	"github.com/opendsar/dsar/testenv/apptest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -44,36 +44,7 @@ type env struct {
 // own task queue; extra config keys override the test defaults.
 func start(t *testing.T, extra map[string]any) *env {
 	t.Helper()
-	settings := map[string]any{
-		"intake.captcha_max_number": 2000, // quick to solve in tests
-		"intake.rate_per_minute":    1000,
-		"public_url":                "http://dsar.test",
-	}
-	for k, v := range extra {
-		settings[k] = v
-	}
-	cfg := testenv.Config(t, testenv.DatabaseURL(t), testenv.TemporalAddress(t), settings)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, nil)
-	if err != nil {
-		t.Fatalf("app.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.RunWorker(ctx) }()
-	s, err := a.Server()
-	if err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			// Stopping during its start-up chores cancels them: not a failure.
-			t.Logf("worker: %v", err)
-		}
-		a.Close()
-	})
+	a, srv := apptest.Start(t, extra)
 	return &env{t: t, app: a, srv: srv}
 }
 

@@ -1,0 +1,55 @@
+// Package apptest runs the whole service for end-to-end tests: the HTTP
+// server under httptest and the worker, on a fresh database and a task
+// queue of their own. (It is apart from testenv so that the server's own
+// tests, which testenv serves, do not import the server through it.)
+package apptest
+
+import (
+	"context"
+	"maps"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/opendsar/dsar/app"
+	"github.com/opendsar/dsar/testenv"
+)
+
+// Start runs the service against a fresh database and the test package's
+// Temporal dev server (the package needs testenv.Main in its TestMain);
+// extra config keys override the test defaults. Everything stops when the
+// test ends.
+func Start(t testing.TB, extra map[string]any) (*app.App, *httptest.Server) {
+	t.Helper()
+	settings := map[string]any{
+		"intake.captcha_max_number": 2000, // quick to solve in tests
+		"intake.rate_per_minute":    10000,
+		"auth.login_per_minute":     10000,
+		"public_url":                "http://dsar.test",
+	}
+	maps.Copy(settings, extra)
+	cfg := testenv.Config(t, testenv.DatabaseURL(t), testenv.TemporalAddress(t), settings)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, nil)
+	if err != nil {
+		cancel()
+		t.Fatalf("app.Open: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.RunWorker(ctx) }()
+	s, err := a.Server()
+	if err != nil {
+		cancel()
+		t.Fatalf("server: %v", err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		if err := <-done; err != nil {
+			// Stopping during its start-up chores cancels them: not a failure.
+			t.Logf("worker: %v", err)
+		}
+		a.Close()
+	})
+	return a, srv
+}
