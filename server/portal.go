@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/hex"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -615,7 +614,7 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
-	v := portalRequestView{Request: requestRow(r), Form: form, Body: body, MaxUpload: byteSize(s.Config.Intake.MaxUploadBytes),
+	v := portalRequestView{Request: requestRow(r), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
 		CanReply: r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
@@ -627,7 +626,7 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		for _, a := range m.Attachments {
 			row.Attachments = append(row.Attachments, portalAttachmentRow{
 				URL:      "/portal/requests/" + url.PathEscape(r.ID) + "/attachments/" + url.PathEscape(a.ID),
-				Filename: a.Filename, Size: byteSize(int64(a.Size))})
+				Filename: a.Filename, Size: humanBytes(int64(a.Size))})
 		}
 		v.Messages = append(v.Messages, row)
 	}
@@ -646,16 +645,4 @@ func (s *Server) portalReplyForm(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/portal/requests/"+url.PathEscape(c.Param("id"))+"?sent=1#reply")
-}
-
-// byteSize is a size in words: 512 bytes, 3.2 KB, 10.5 MB.
-func byteSize(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d bytes", n)
-	case n < 1000*1000:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e3), ".0") + " KB"
-	default:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e6), ".0") + " MB"
-	}
 }
