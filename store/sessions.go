@@ -17,6 +17,9 @@ const (
 	SessionPortal = "portal"
 )
 
+// sessionTouchEvery is how often a session's last use is written.
+const sessionTouchEvery = 30 * time.Second
+
 // Session is a signed-in staff user's or portal account's session. Only the
 // hash of its token is stored.
 type Session struct {
@@ -61,18 +64,28 @@ func (db *DB) Session(ctx context.Context, kind, raw string, idle time.Duration)
 	if !crypto.ValidToken(raw) {
 		return Session{}, unauthorized
 	}
-	const q = `UPDATE sessions s SET last_seen_at = now()
+	// Most requests only read: last use is written at most every
+	// sessionTouchEvery, so a busy client does not write (and wait for a
+	// commit to disk) on every call. The idle expiry is that much coarser.
+	const q = `SELECT s.kind, coalesce(s.user_id, s.portal_account_id)::text AS subject_id,
+		       s.created_at, s.last_seen_at, s.expires_at
+		FROM sessions s
 		WHERE s.token_hash = $1 AND s.kind = $2 AND s.revoked_at IS NULL
 		  AND s.expires_at > now() AND s.last_seen_at + make_interval(secs => $3) > now()
-		  AND (s.kind <> 'staff' OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.disabled_at IS NULL))
-		RETURNING s.kind, coalesce(s.user_id, s.portal_account_id)::text AS subject_id,
-		          s.created_at, s.last_seen_at, s.expires_at`
+		  AND (s.kind <> 'staff' OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.disabled_at IS NULL))`
+	hash := crypto.HashToken(raw)
 	var s Session
-	if err := db.GetContext(ctx, &s, q, crypto.HashToken(raw), kind, idle.Seconds()); err != nil {
+	if err := db.GetContext(ctx, &s, q, hash, kind, idle.Seconds()); err != nil {
 		if dsar.ErrorCode(Translate(err)) == dsar.ENOTFOUND {
 			return Session{}, unauthorized
 		}
 		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	if time.Since(s.LastSeenAt) > sessionTouchEvery {
+		const qt = `UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1 RETURNING last_seen_at`
+		if err := db.GetContext(ctx, &s.LastSeenAt, qt, hash); err != nil {
+			return Session{}, fmt.Errorf("store: session: %w", Translate(err))
+		}
 	}
 	return s, nil
 }
