@@ -339,4 +339,3 @@ func TestIdentityRefusedOnDevServer(t *testing.T) {
 	}
 	l.export(id, "dsar_identity_refused.json")
 }
-
