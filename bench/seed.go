@@ -74,12 +74,18 @@ func SolveCaptcha(ctx context.Context, c *http.Client, base string) (string, err
 	if err := json.Unmarshal(b, &ch); err != nil {
 		return "", fmt.Errorf("bench: captcha: %w", err)
 	}
-	sol, err := altcha.SolveChallenge(ch.Challenge, ch.Salt, altcha.Algorithm(ch.Algorithm), ch.MaxNumber, 0, nil)
+	return SolveChallenge(ch.Algorithm, ch.Challenge, ch.Salt, ch.Signature, ch.MaxNumber)
+}
+
+// SolveChallenge solves one ALTCHA challenge as the widget does and
+// returns the form's captcha value (the base64 JSON payload).
+func SolveChallenge(alg, challenge, salt, signature string, max int) (string, error) {
+	sol, err := altcha.SolveChallenge(challenge, salt, altcha.Algorithm(alg), max, 0, nil)
 	if err != nil || sol == nil {
 		return "", fmt.Errorf("bench: solve captcha: %v", err)
 	}
-	raw, _ := json.Marshal(altcha.Payload{Algorithm: ch.Algorithm, Challenge: ch.Challenge, Number: int64(sol.Number),
-		Salt: ch.Salt, Signature: ch.Signature})
+	raw, _ := json.Marshal(altcha.Payload{Algorithm: alg, Challenge: challenge, Number: int64(sol.Number),
+		Salt: salt, Signature: signature})
 	return base64.StdEncoding.EncodeToString(raw), nil
 }
 

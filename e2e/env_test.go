@@ -6,7 +6,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -24,9 +23,8 @@ import (
 	"testing"
 	"time"
 
-	altcha "github.com/altcha-org/altcha-lib-go"
-
 	"github.com/opendsar/dsar/app"
+	"github.com/opendsar/dsar/bench"
 	"github.com/opendsar/dsar/mail/resendtest"
 	"github.com/opendsar/dsar/testenv"
 	"github.com/opendsar/dsar/testenv/apptest"
@@ -158,12 +156,11 @@ func (e *env) captcha() string {
 
 func solve(t *testing.T, alg, challenge, salt, sig string, max int) string {
 	t.Helper()
-	sol, err := altcha.SolveChallenge(challenge, salt, altcha.Algorithm(alg), max, 0, nil)
-	if err != nil || sol == nil {
-		t.Fatalf("solve captcha: %v %v", sol, err)
+	v, err := bench.SolveChallenge(alg, challenge, salt, sig, max)
+	if err != nil {
+		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(altcha.Payload{Algorithm: alg, Challenge: challenge, Number: int64(sol.Number), Salt: salt, Signature: sig})
-	return base64.StdEncoding.EncodeToString(raw)
+	return v
 }
 
 // form is a submission: its text fields and its document.
