@@ -33,7 +33,8 @@ cleanup() {
 	[ -n "$started_pg" ] && scripts/postgres.sh stop || true
 	echo "run: stopped" >&2
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "exit 0" INT TERM
 
 echo "run: building" >&2
 make -s build tools >&2
