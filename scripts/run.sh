@@ -54,6 +54,7 @@ if [ -z "${DSAR_TEMPORAL_ADDRESS:-}" ]; then
 	bin/temporal server start-dev \
 		--ip 127.0.0.1 --port 7233 --ui-port "$ui_port" \
 		--db-filename "$DSAR_DATA_DIR/temporal.db" \
+		--sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
 		--namespace "${DSAR_TEMPORAL_NAMESPACE:-default}" \
 		--search-attribute DsarStatus=Keyword --search-attribute DsarRequestType=Keyword \
 		--search-attribute DsarCountry=Keyword --search-attribute DsarDeadline=Datetime \
