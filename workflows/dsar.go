@@ -64,6 +64,10 @@ const (
 // request is completed, rejected or expired, and returns its final state.
 func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r := newRun(ctx, in)
+	// Version 1 runs the database activities as local activities: the same
+	// code, run by the worker inside the workflow task, so a burst of timers
+	// costs Temporal one task per event instead of one per write.
+	r.localDB = workflow.GetVersion(ctx, versionLocalDB, workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
@@ -127,7 +131,11 @@ type run struct {
 	overdueNext int            // index of the next overdue alert (0: at the deadline)
 	extensions  int
 	attrs       attrs // search attribute values last upserted
+	localDB     bool  // database activities run as local activities
 }
+
+// versionLocalDB is the change id of running database activities locally.
+const versionLocalDB = "local-db-activities"
 
 type attrs struct {
 	status   dsar.Status
@@ -712,12 +720,15 @@ func (r *run) projection() store.Projection {
 // dbActivity runs an activity that talks to Postgres: retried without end
 // (with backoff) until it succeeds or fails for good.
 func (r *run) dbActivity(ctx workflow.Context, summary string, fn any, args ...any) workflow.Future {
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+	if r.localDB {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
+		})
+		return workflow.ExecuteLocalActivity(ctx, fn, args...)
+	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		Summary:             summary,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		},
+		StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
 	})
 	return workflow.ExecuteActivity(ctx, fn, args...)
 }
