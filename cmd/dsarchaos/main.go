@@ -574,11 +574,13 @@ func (c *chaos) waitMail(ctx context.Context, addr string) (string, error) {
 }
 
 // runningWorkflows counts the request workflows still running, after
-// giving visibility a moment to settle.
+// giving them time to finish: a database write that failed while Postgres
+// was down is retried with backoff up to a minute, so a closing workflow
+// may still be on its last writes when the scenarios end.
 func (c *chaos) runningWorkflows(ctx context.Context) (int64, error) {
 	q := "TaskQueue = '" + c.queue + "' AND ExecutionStatus = 'Running' AND WorkflowType = '" + workflows.WorkflowName + "'"
 	var n int64
-	for range 30 {
+	for range 90 {
 		res, err := c.app.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 		if err != nil {
 			return 0, err
