@@ -6,6 +6,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -143,15 +144,11 @@ func (e *env) want(a answer, status int, what string) answer {
 // captcha fetches a challenge and solves it as the widget would.
 func (e *env) captcha() string {
 	e.t.Helper()
-	var ch struct {
-		Algorithm string `json:"algorithm"`
-		Challenge string `json:"challenge"`
-		Salt      string `json:"salt"`
-		Signature string `json:"signature"`
-		MaxNumber int    `json:"maxnumber"`
+	v, err := bench.SolveCaptcha(context.Background(), e.srv.Client(), e.srv.URL)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	e.want(e.get("/api/v1/captcha", ""), http.StatusOK, "captcha").json(e.t, &ch)
-	return solve(e.t, ch.Algorithm, ch.Challenge, ch.Salt, ch.Signature, ch.MaxNumber)
+	return v
 }
 
 func solve(t *testing.T, alg, challenge, salt, sig string, max int) string {

@@ -342,35 +342,21 @@ func (r *run) openSources() []string {
 // addSignals adds a receive for every signal to sel; the one received sets
 // *handle to the step that applies it.
 func (r *run) addSignals(ctx workflow.Context, sel workflow.Selector, handle *func(workflow.Context)) {
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalEmailVerified), func(c workflow.ReceiveChannel, _ bool) {
-		var p EmailVerified
+	onSignal(ctx, sel, SignalEmailVerified, handle, r.onEmailVerified)
+	onSignal(ctx, sel, SignalIdentityDecided, handle, r.onIdentityDecided)
+	onSignal(ctx, sel, SignalSourcesAssigned, handle, r.onAssigned)
+	onSignal(ctx, sel, SignalTaskCompleted, handle, r.onTaskCompleted)
+	onSignal(ctx, sel, SignalDeadlineExtended, handle, r.onExtended)
+	onSignal(ctx, sel, SignalRequestClosed, handle, r.onClosed)
+}
+
+// onSignal adds to sel a receive of signal name whose payload, once
+// received, sets *handle to apply it.
+func onSignal[T any](ctx workflow.Context, sel workflow.Selector, name string, handle *func(workflow.Context), apply func(workflow.Context, T)) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
+		var p T
 		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onEmailVerified(ctx, p) }
-	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalIdentityDecided), func(c workflow.ReceiveChannel, _ bool) {
-		var p IdentityDecision
-		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onIdentityDecided(ctx, p) }
-	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalSourcesAssigned), func(c workflow.ReceiveChannel, _ bool) {
-		var p Assignment
-		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onAssigned(ctx, p) }
-	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalTaskCompleted), func(c workflow.ReceiveChannel, _ bool) {
-		var p TaskCompletion
-		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onTaskCompleted(ctx, p) }
-	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalDeadlineExtended), func(c workflow.ReceiveChannel, _ bool) {
-		var p Extension
-		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onExtended(ctx, p) }
-	})
-	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalRequestClosed), func(c workflow.ReceiveChannel, _ bool) {
-		var p Closure
-		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { r.onClosed(ctx, p) }
+		*handle = func(ctx workflow.Context) { apply(ctx, p) }
 	})
 }
 

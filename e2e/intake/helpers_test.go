@@ -5,6 +5,7 @@ package intake_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -49,15 +50,11 @@ func start(t *testing.T, extra map[string]any) *env {
 // captcha fetches a challenge and solves it as the widget would.
 func (e *env) captcha() string {
 	e.t.Helper()
-	var ch struct {
-		Algorithm string `json:"algorithm"`
-		Challenge string `json:"challenge"`
-		Salt      string `json:"salt"`
-		Signature string `json:"signature"`
-		MaxNumber int    `json:"maxnumber"`
+	v, err := bench.SolveCaptcha(context.Background(), e.srv.Client(), e.srv.URL)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	e.getJSON("/api/v1/captcha", http.StatusOK, &ch)
-	return solve(e.t, ch.Algorithm, ch.Challenge, ch.Salt, ch.Signature, ch.MaxNumber)
+	return v
 }
 
 func solve(t *testing.T, alg, challenge, salt, sig string, max int) string {
