@@ -155,6 +155,9 @@ func (a *App) RunServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.DB.CacheStaffSessions(ctx, a.Config.Auth.SessionCache, a.Log); err != nil {
+		return err
+	}
 	a.Log.Info("http server listening", "addr", a.Config.HTTP.Addr, "tls", a.Config.HTTP.TLSCert != "")
 	return srv.ListenAndServe(ctx)
 }

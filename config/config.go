@@ -121,6 +121,9 @@ type Config struct {
 		SessionIdle     time.Duration `mapstructure:"session_idle"`
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
 		LoginPerMinute  int           `mapstructure:"login_per_minute"`
+		// SessionCache is how long an API process may answer a staff
+		// session check from memory; 0 checks Postgres on every call.
+		SessionCache time.Duration `mapstructure:"session_cache"`
 	} `mapstructure:"auth"`
 
 	Log struct {
@@ -201,6 +204,7 @@ func defaults() map[string]any {
 		"auth.session_idle":     30 * time.Minute,
 		"auth.session_absolute": 12 * time.Hour,
 		"auth.login_per_minute": 5,
+		"auth.session_cache":    10 * time.Second,
 
 		"log.level":  "info",
 		"log.format": "text",
@@ -406,6 +410,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginPerMinute < 1 {
 		return bad("auth.login_per_minute", "must be at least 1")
+	}
+	if c.Auth.SessionCache < 0 || c.Auth.SessionCache > time.Minute {
+		return bad("auth.session_cache", "must be a duration from 0 (off) to 1m")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -65,6 +65,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"workflow.reminder_every":              "-5h",
 		"workflow.verification_reminder_after": "200h",
 		"log.level":                            "loud",
+		"auth.session_cache":                   "2h",
 	} {
 		_, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x", key: val})
 		if err == nil || !strings.Contains(err.Error(), key) {

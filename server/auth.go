@@ -62,16 +62,8 @@ func (s *Server) requireStaff() gin.HandlerFunc {
 			s.failWith(c, http.StatusUnauthorized, dsar.EUNAUTHORIZED, "a staff session is required: sign in and send its token as a Bearer token", nil)
 			return
 		}
-		sess, err := s.DB.Session(c.Request.Context(), store.SessionStaff, raw, s.Config.Auth.SessionIdle)
+		_, u, err := s.DB.StaffSession(c.Request.Context(), raw, s.Config.Auth.SessionIdle)
 		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		u, err := s.DB.User(c.Request.Context(), sess.SubjectID)
-		if err != nil {
-			if dsar.ErrorCode(err) == dsar.ENOTFOUND {
-				err = dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; sign in again")
-			}
 			s.fail(c, err)
 			return
 		}

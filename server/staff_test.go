@@ -73,6 +73,12 @@ func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Sessions are cached as in production (auth.session_cache).
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := db.CacheStaffSessions(ctx, cfg.Auth.SessionCache, log); err != nil {
+		t.Fatal(err)
+	}
 	h := httptest.NewServer(s.Handler())
 	t.Cleanup(h.Close)
 	return &staffEnv{t: t, ctx: context.Background(), db: db, cfg: cfg, keys: keys, temporal: tc, server: s, http: h}

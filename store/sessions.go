@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
@@ -55,39 +56,91 @@ func (db *DB) CreateSession(ctx context.Context, kind, subjectID string, idle, a
 	return raw, nil
 }
 
+// errSessionInvalid is the one answer to a token that opens no session.
+var errSessionInvalid = dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; sign in again")
+
 // Session returns the live session of kind with token raw and slides its
 // last use to now. A malformed, unknown, revoked, idle-expired or expired
 // token is EUNAUTHORIZED (idle is checked here, on each use, from the last
-// use); so is a staff session of a disabled user.
+// use written), as is a staff session of a disabled user.
 func (db *DB) Session(ctx context.Context, kind, raw string, idle time.Duration) (Session, error) {
-	unauthorized := dsar.Errorf(dsar.EUNAUTHORIZED, "the session is not valid; sign in again")
 	if !crypto.ValidToken(raw) {
-		return Session{}, unauthorized
+		return Session{}, errSessionInvalid
 	}
-	// Most requests only read: last use is written at most every
-	// sessionTouchEvery, so a busy client does not write (and wait for a
-	// commit to disk) on every call. The idle expiry is that much coarser.
 	const q = `SELECT s.kind, coalesce(s.user_id, s.portal_account_id)::text AS subject_id,
 		       s.created_at, s.last_seen_at, s.expires_at
 		FROM sessions s
 		WHERE s.token_hash = $1 AND s.kind = $2 AND s.revoked_at IS NULL
 		  AND s.expires_at > now() AND s.last_seen_at + make_interval(secs => $3) > now()
 		  AND (s.kind <> 'staff' OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.disabled_at IS NULL))`
-	hash := crypto.HashToken(raw)
 	var s Session
-	if err := db.GetContext(ctx, &s, q, hash, kind, idle.Seconds()); err != nil {
+	err := db.liveSession(ctx, q, crypto.HashToken(raw), &s.LastSeenAt, func(st *sqlx.Stmt, hash string) error {
+		return st.GetContext(ctx, &s, hash, kind, idle.Seconds())
+	})
+	return s, err
+}
+
+// StaffSession is Session for a staff token together with its user (who
+// is not disabled), in one prepared query: the check every staff call
+// makes. With CacheStaffSessions running, a session checked a moment ago
+// is answered from memory.
+func (db *DB) StaffSession(ctx context.Context, raw string, idle time.Duration) (Session, User, error) {
+	if !crypto.ValidToken(raw) {
+		return Session{}, User{}, errSessionInvalid
+	}
+	hash := crypto.HashToken(raw)
+	cache := db.sessions.Load()
+	var gen uint64
+	if cache != nil {
+		if s, u, ok := cache.get(hash, idle, time.Now()); ok {
+			return s, u, nil
+		}
+		gen = cache.generation()
+	}
+	const q = `SELECT s.created_at, s.last_seen_at, s.expires_at,
+		       u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.kind = 'staff' AND s.revoked_at IS NULL
+		  AND s.expires_at > now() AND s.last_seen_at + make_interval(secs => $2) > now()
+		  AND u.disabled_at IS NULL`
+	s := Session{Kind: SessionStaff}
+	var u User
+	err := db.liveSession(ctx, q, hash, &s.LastSeenAt, func(st *sqlx.Stmt, hash string) error {
+		return st.QueryRowContext(ctx, hash, idle.Seconds()).Scan(&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt,
+			&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.DisabledAt, &u.CreatedAt)
+	})
+	if err != nil {
+		return Session{}, User{}, err
+	}
+	s.SubjectID = u.ID
+	if cache != nil {
+		cache.put(hash, gen, s, u, time.Now())
+	}
+	return s, u, nil
+}
+
+// liveSession runs the prepared session query q for the token hash through
+// get, then writes the session's last use (into lastSeen too) when it is
+// older than sessionTouchEvery. Most calls only read, so a busy client does
+// not wait for a commit on every call; the idle expiry is that much coarser.
+func (db *DB) liveSession(ctx context.Context, q, hash string, lastSeen *time.Time, get func(*sqlx.Stmt, string) error) error {
+	st, err := db.prepared(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: session: %w", err)
+	}
+	if err := get(st, hash); err != nil {
 		if dsar.ErrorCode(Translate(err)) == dsar.ENOTFOUND {
-			return Session{}, unauthorized
+			return errSessionInvalid
 		}
-		return Session{}, fmt.Errorf("store: session: %w", err)
+		return fmt.Errorf("store: session: %w", err)
 	}
-	if time.Since(s.LastSeenAt) > sessionTouchEvery {
+	if time.Since(*lastSeen) > sessionTouchEvery {
 		const qt = `UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1 RETURNING last_seen_at`
-		if err := db.GetContext(ctx, &s.LastSeenAt, qt, hash); err != nil {
-			return Session{}, fmt.Errorf("store: session: %w", Translate(err))
+		if err := db.GetContext(ctx, lastSeen, qt, hash); err != nil {
+			return fmt.Errorf("store: session: %w", Translate(err))
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // RevokeSession ends the session with token raw. Revoking an unknown or
@@ -100,6 +153,7 @@ func (db *DB) RevokeSession(ctx context.Context, raw string) error {
 	if _, err := db.ExecContext(ctx, q, crypto.HashToken(raw)); err != nil {
 		return fmt.Errorf("store: revoke session: %w", err)
 	}
+	db.forgetSessions()
 	return nil
 }
 
@@ -111,5 +165,6 @@ func (db *DB) RevokeSessions(ctx context.Context, kind, subjectID string) error 
 	if _, err := db.ExecContext(ctx, q, kind, subjectID); err != nil {
 		return fmt.Errorf("store: revoke sessions: %w", err)
 	}
+	db.forgetSessions()
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,6 +30,9 @@ var migrations embed.FS
 // DB is the service's database handle.
 type DB struct {
 	*sqlx.DB
+	url      string                       // for connections of its own (the session cache's listener)
+	stmts    sync.Map                     // query text → *sqlx.Stmt, for prepared
+	sessions atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value DSN;
@@ -46,7 +51,27 @@ func Open(ctx context.Context, url string, maxOpen int) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return &DB{db}, nil
+	return &DB{DB: db, url: url}, nil
+}
+
+// prepared is the prepared statement for query q, prepared once for the
+// handle (database/sql prepares it again on each connection that runs it).
+// It is for the queries every call makes, such as the session check: a
+// prepared statement skips parsing and planning and costs one round trip
+// instead of two. Only constant query texts belong here.
+func (db *DB) prepared(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	if st, ok := db.stmts.Load(q); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // Migrate applies every migration not yet applied, holding a Postgres

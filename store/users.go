@@ -109,5 +109,6 @@ func (db *DB) UpdateUser(ctx context.Context, id string, p UserPatch) (User, err
 	if err := db.GetContext(ctx, &u, q, id, p.Name, p.Role, p.PasswordHash, p.Disabled); err != nil {
 		return User{}, fmt.Errorf("store: update user %s: %w", id, Translate(err))
 	}
+	db.forgetSessions()
 	return u, nil
 }

@@ -41,6 +41,10 @@ func Start(t testing.TB, extra map[string]any) (*app.App, *httptest.Server) {
 		cancel()
 		t.Fatalf("server: %v", err)
 	}
+	if err := a.DB.CacheStaffSessions(ctx, cfg.Auth.SessionCache, a.Log); err != nil {
+		cancel()
+		t.Fatalf("session cache: %v", err)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.Close()

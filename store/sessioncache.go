@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// staffAuthChannel is the channel migration 00050's triggers notify when a
+// session ends or a staff user changes.
+const staffAuthChannel = "dsar_staff_auth"
+
+// Bounds of the session cache: the listening connection is pinged this
+// often (and must answer within as long), and the cache holds at most this
+// many sessions.
+const (
+	sessionCachePing = 5 * time.Second
+	sessionCacheMax  = 10_000
+)
+
+// sessionCache keeps the staff sessions an API process checked a moment
+// ago, so that the session check every staff call makes need not go to
+// Postgres. It forgets everything whenever Postgres notifies a change to
+// sessions or users (from any process), and it is bypassed while its
+// listening connection is down, since a notification may then be missed.
+// An entry also lives no longer than ttl, and never past the point where
+// the session's last use is due to be written again.
+type sessionCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	live    bool   // listening: notifications arrive
+	gen     uint64 // counts the times everything was forgotten
+	downs   int    // counts the listening connection's losses
+	entries map[string]cachedSession
+}
+
+type cachedSession struct {
+	s  Session
+	u  User
+	at time.Time
+}
+
+// get is the session of token hash, if kept and still good at now.
+func (c *sessionCache) get(hash string, idle time.Duration, now time.Time) (Session, User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[hash]
+	if !ok || !c.live {
+		return Session{}, User{}, false
+	}
+	if now.Sub(e.at) >= c.ttl || !now.Before(e.s.ExpiresAt) || now.Sub(e.s.LastSeenAt) >= min(idle, sessionTouchEvery) {
+		delete(c.entries, hash)
+		return Session{}, User{}, false
+	}
+	return e.s, e.u, true
+}
+
+// generation is taken before reading a session from Postgres and handed to
+// put, which keeps nothing if the cache forgot in between: what was read may
+// predate the change that made it forget.
+func (c *sessionCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps a session read from Postgres at now, unless the cache forgot
+// everything since gen or is not listening.
+func (c *sessionCache) put(hash string, gen uint64, s Session, u User, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live || c.gen != gen {
+		return
+	}
+	if len(c.entries) >= sessionCacheMax {
+		clear(c.entries)
+	}
+	c.entries[hash] = cachedSession{s: s, u: u, at: now}
+}
+
+// forget drops every session kept and says whether the cache may keep
+// sessions from now on (it is listening).
+func (c *sessionCache) forget(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	c.gen++
+	c.live = live
+}
+
+// forgetSessions drops the sessions this process keeps, after it changed a
+// session or a user itself (the notification follows, for other processes).
+func (db *DB) forgetSessions() {
+	if c := db.sessions.Load(); c != nil {
+		c.mu.Lock()
+		live := c.live
+		c.mu.Unlock()
+		c.forget(live)
+	}
+}
+
+// CacheStaffSessions makes StaffSession answer from memory for a session
+// it checked less than ttl ago, until ctx ends. It listens on a connection
+// of its own for the notifications of migration 00050; until that
+// connection is up, and whenever it is down, every check goes to Postgres.
+// Call it once, before serving.
+func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *slog.Logger) error {
+	if ttl <= 0 {
+		return nil
+	}
+	if db.url == "" {
+		return fmt.Errorf("store: session cache: the database handle has no connection string")
+	}
+	c := &sessionCache{ttl: ttl, entries: map[string]cachedSession{}}
+	if !db.sessions.CompareAndSwap(nil, c) {
+		return fmt.Errorf("store: session cache: started twice")
+	}
+	l := pq.NewListener(db.url, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventDisconnected:
+			log.Warn("session cache: not listening; staff sessions are checked in Postgres each time", "err", err)
+			c.mu.Lock()
+			c.downs++
+			c.mu.Unlock()
+			c.forget(false)
+		case pq.ListenerEventReconnected:
+			// The channel is listened to again before this event.
+			log.Info("session cache: listening again")
+			c.forget(true)
+		}
+	})
+	go func() {
+		defer l.Close()
+		// Listen returns once the channel is listened to (it waits for a
+		// connection); only then may sessions be kept.
+		listened := make(chan error, 1)
+		go func() { listened <- l.Listen(staffAuthChannel) }()
+		select {
+		case err := <-listened:
+			if err != nil {
+				log.Error("session cache: cannot listen; staff sessions are checked in Postgres each time", "err", err)
+				return
+			}
+			c.forget(true)
+		case <-ctx.Done():
+			return
+		}
+		go c.watch(ctx, l)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.Notify:
+				// A change, or (nil) a reconnection: forget all either way.
+				c.forget(c.liveNow())
+			}
+		}
+	}()
+	return nil
+}
+
+// watch pings the listening connection until ctx ends: one that died
+// silently (no reset, no event) must not leave the cache trusting
+// notifications that cannot come. A ping that answers lets the cache keep
+// sessions again, unless the connection was lost since the ping was sent.
+func (c *sessionCache) watch(ctx context.Context, l *pq.Listener) {
+	tick := time.NewTicker(sessionCachePing)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		downs := c.disconnections()
+		answered := make(chan error, 1)
+		go func() { answered <- l.Ping() }()
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-answered:
+			live := c.liveNow()
+			if err != nil && live {
+				c.forget(false)
+			} else if err == nil && !live && c.disconnections() == downs {
+				c.forget(true)
+			}
+		case <-time.After(sessionCachePing):
+			c.forget(false)
+		}
+	}
+}
+
+// disconnections counts the listening connection's losses.
+func (c *sessionCache) disconnections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.downs
+}
+
+// liveNow reports whether the cache is listening.
+func (c *sessionCache) liveNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
+}
+
+// CachingStaffSessions reports whether StaffSession answers from memory
+// now: the cache runs and is listening.
+func (db *DB) CachingStaffSessions() bool {
+	c := db.sessions.Load()
+	return c != nil && c.liveNow()
+}
