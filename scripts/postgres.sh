@@ -76,8 +76,10 @@ start() {
 	fi
 	if ! as_owner "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
 		say "starting the private cluster on 127.0.0.1:$port"
+		# 9>&-: the server must not inherit the lock, or it would hold it
+		# for as long as it runs and every later start would wait.
 		as_owner "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
-			-o "-p $port -k $pgdata -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${DSAR_PG_FSYNC:-on}" start >/dev/null
+			-o "-p $port -k $pgdata -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${DSAR_PG_FSYNC:-on}" start >/dev/null 9>&-
 	fi
 	local url="postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
 	"$bindir/psql" "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable" -qAtc \
