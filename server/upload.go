@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"sync"
 
 	"github.com/opendsar/dsar"
 )
@@ -97,6 +98,19 @@ func tooLarge(maxBytes int64) error {
 		Fields: map[string]string{"identity_document": "must be at most " + humanBytes(maxBytes)}}
 }
 
+// pngEncoder reuses its compressor state (about a megabyte, allocated anew
+// by png.Encode each time) from one upload to the next.
+var pngEncoder = &png.Encoder{BufferPool: &pngBuffers{}}
+
+type pngBuffers struct{ pool sync.Pool }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.pool.Put(b) }
+
 // reencode decodes an image and encodes its pixels again, without metadata.
 func reencode(data []byte, ct string) ([]byte, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
@@ -115,7 +129,7 @@ func reencode(data []byte, ct string) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if ct == typePNG {
-		err = png.Encode(&buf, img)
+		err = pngEncoder.Encode(&buf, img)
 	} else {
 		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
 	}
