@@ -46,7 +46,8 @@ func (a *App) Reconcile(ctx context.Context, olderThan time.Time) (accepted, dis
 	return accepted, discarded, nil
 }
 
-// reconcileLoop runs Reconcile every minute until ctx ends.
+// reconcileLoop runs Reconcile, and forgets expired captcha redemptions,
+// every minute until ctx ends.
 func (a *App) reconcileLoop(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -61,6 +62,9 @@ func (a *App) reconcileLoop(ctx context.Context) {
 			}
 			if acc+disc > 0 {
 				a.Log.Info("reconciled unaccepted requests", "accepted", acc, "discarded", disc)
+			}
+			if _, err := a.DB.SweepCaptchas(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("sweep expired captcha redemptions", "err", err)
 			}
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/opendsar/dsar"
 )
 
@@ -29,7 +27,7 @@ type NewRequest struct {
 	// in Sealed.Document (the plaintext's type and size).
 	DocumentType string
 	DocumentSize int
-	// Captcha, when set, is redeemed in the same transaction, so a captcha
+	// Captcha, when set, is redeemed in the same statement, so a captcha
 	// solution creates at most one request.
 	Captcha *CaptchaRedemption
 }
@@ -45,65 +43,81 @@ type CaptchaRedemption struct {
 // field captcha).
 const captchaUsedMessage = "this captcha was already used; solve a new one"
 
-// CreateRequest inserts r, its wrapped data key and its identity document in
-// one transaction, unaccepted, and redeems its captcha. EINVALID naming the
+// CreateRequest inserts r, its wrapped data key and its identity document,
+// unaccepted, and redeems its captcha, all in one statement. EINVALID naming the
 // field captcha when the captcha was already redeemed.
 func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
-	return db.Tx(ctx, func(tx *sqlx.Tx) error {
-		if r.Captcha != nil {
-			if err := redeemCaptcha(ctx, tx, *r.Captcha); err != nil {
-				return err
-			}
-		}
-		const q = `INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
-			submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii)
-			VALUES (:id, false, :status, :request_type, :requestor_type, :country, :region,
-			:submitted_at, :deadline, :deadline, :deadline_rule, :deadline_rule_name, :max_extension, :email_hash, :pii)`
-		_, err := tx.NamedExecContext(ctx, q, map[string]any{
-			"id": r.ID, "status": string(dsar.StatusPendingEmailVerification),
-			"request_type": string(r.RequestType), "requestor_type": string(r.RequestorType),
-			"country": r.Country, "region": r.Region, "submitted_at": r.SubmittedAt, "deadline": r.Deadline,
-			"deadline_rule": r.DeadlineRule, "deadline_rule_name": r.DeadlineRuleName,
-			"max_extension": r.MaxExtension.String(), "email_hash": r.Sealed.EmailHash, "pii": r.Sealed.PII,
-		})
-		if err != nil {
-			return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
-		}
-		const qk = `INSERT INTO request_keys (request_id, key_id, wrapped_key) VALUES ($1, $2, $3)`
-		if _, err := tx.ExecContext(ctx, qk, r.ID, r.Sealed.KeyID, r.Sealed.WrappedKey); err != nil {
-			return fmt.Errorf("store: insert key of %s: %w", r.ID, Translate(err))
-		}
-		if r.Sealed.Document != nil {
-			const qd = `INSERT INTO identity_documents (request_id, content_type, size, sealed) VALUES ($1, $2, $3, $4)`
-			if _, err := tx.ExecContext(ctx, qd, r.ID, r.DocumentType, r.DocumentSize, r.Sealed.Document); err != nil {
-				return fmt.Errorf("store: insert identity document of %s: %w", r.ID, Translate(err))
-			}
-		}
-		return nil
-	})
-}
-
-// redeemCaptcha records a captcha as used, forgetting expired ones.
-func redeemCaptcha(ctx context.Context, tx *sqlx.Tx, c CaptchaRedemption) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM captcha_redemptions WHERE expires_at < now()`); err != nil {
-		return fmt.Errorf("store: sweep captcha redemptions: %w", err)
+	// One statement, so one round trip and all or nothing: the captcha's
+	// redemption, the request, its key and its document. A captcha redeemed
+	// already writes nothing at all.
+	const q = `WITH captcha AS (
+			INSERT INTO captcha_redemptions (signature, expires_at)
+			SELECT $14::text, $15 WHERE $14::text IS NOT NULL
+			ON CONFLICT (signature) DO NOTHING RETURNING 1),
+		request AS (
+			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
+				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii)
+			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13
+			WHERE $14::text IS NULL OR EXISTS (SELECT 1 FROM captcha)
+			RETURNING id),
+		request_key AS (
+			INSERT INTO request_keys (request_id, key_id, wrapped_key) SELECT id, $16, $17 FROM request),
+		document AS (
+			INSERT INTO identity_documents (request_id, content_type, size, sealed)
+			SELECT id, $18, $19, $20::bytea FROM request WHERE $20::bytea IS NOT NULL)
+		SELECT count(*) FROM request`
+	var sig *string
+	var expires *time.Time
+	if r.Captcha != nil {
+		sig, expires = &r.Captcha.Signature, &r.Captcha.ExpiresAt
 	}
-	const q = `INSERT INTO captcha_redemptions (signature, expires_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING`
-	res, err := tx.ExecContext(ctx, q, c.Signature, c.ExpiresAt)
+	var doc any // SQL NULL unless there is a document
+	if r.Sealed.Document != nil {
+		doc = r.Sealed.Document
+	}
+	st, err := db.prepared(ctx, q)
 	if err != nil {
-		return fmt.Errorf("store: redeem captcha: %w", err)
+		return fmt.Errorf("store: insert request %s: %w", r.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	var created int
+	err = st.GetContext(ctx, &created, r.ID, string(dsar.StatusPendingEmailVerification),
+		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
+		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
+		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc)
+	if err != nil {
+		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
+	}
+	if created != 1 {
 		return dsar.Invalid(map[string]string{"captcha": captchaUsedMessage})
 	}
 	return nil
 }
 
+// SweepCaptchas forgets the redemptions of captchas that have expired (an
+// expired challenge is refused anyway) and returns how many it forgot.
+func (db *DB) SweepCaptchas(ctx context.Context) (int64, error) {
+	res, err := db.ExecContext(ctx, `DELETE FROM captcha_redemptions WHERE expires_at < now()`)
+	if err != nil {
+		return 0, fmt.Errorf("store: sweep captcha redemptions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // AcceptRequest makes request id visible: its workflow has started.
 // Accepting twice is fine; ENOTFOUND when there is no such request.
+//
+// Its commit does not wait for the disk (synchronous_commit off, set for
+// this statement's own transaction by set_config): an accept lost in a
+// crash is made again by the workflow's first projection or by the
+// reconciler, so intake need not wait for a second flush per request.
 func (db *DB) AcceptRequest(ctx context.Context, id string) error {
-	const q = `UPDATE requests SET accepted = true, updated_at = now() WHERE id = $1`
-	res, err := db.ExecContext(ctx, q, id)
+	const q = `UPDATE requests SET accepted = true, updated_at = now()
+		WHERE id = $1 AND set_config('synchronous_commit', 'off', true) IS NOT NULL`
+	st, err := db.prepared(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: accept request %s: %w", id, err)
+	}
+	res, err := st.ExecContext(ctx, id)
 	if err != nil {
 		return fmt.Errorf("store: accept request %s: %w", id, Translate(err))
 	}

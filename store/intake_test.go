@@ -107,6 +107,48 @@ func TestCaptchaRedeemedOnce(t *testing.T) {
 	}
 }
 
+func TestRequestWithoutCaptchaOrDocument(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)), nil, "")
+	r := newRequest(t, keys, "")
+	r.Sealed.Document, r.DocumentType, r.DocumentSize = nil, "", 0
+	if err := db.CreateRequest(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM requests`) + count(t, db, `SELECT count(*) FROM request_keys`); n != 2 {
+		t.Errorf("%d request and key rows, want 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM identity_documents`) + count(t, db, `SELECT count(*) FROM captcha_redemptions`); n != 0 {
+		t.Errorf("%d document and captcha rows, want none", n)
+	}
+	// The same id again is a conflict, and leaves nothing more behind.
+	again := newRequest(t, keys, "sig-again")
+	again.ID = r.ID
+	if err := db.CreateRequest(ctx, again); dsar.ErrorCode(err) != dsar.ECONFLICT {
+		t.Errorf("the same id again: %v, want ECONFLICT", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM captcha_redemptions`); n != 0 {
+		t.Errorf("%d captcha redemptions after the refused request, want none", n)
+	}
+}
+
+func TestSweepCaptchasForgetsOnlyExpiredOnes(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	if _, err := db.Exec(`INSERT INTO captcha_redemptions (signature, expires_at)
+		VALUES ('old', now() - interval '1 second'), ('live', now() + interval '1 minute')`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.SweepCaptchas(ctx); err != nil || n != 1 {
+		t.Fatalf("swept %d (%v), want 1", n, err)
+	}
+	var left []string
+	if err := db.Select(&left, `SELECT signature FROM captcha_redemptions`); err != nil || len(left) != 1 || left[0] != "live" {
+		t.Errorf("left %v (%v), want [live]", left, err)
+	}
+}
+
 func TestIdempotencyKeys(t *testing.T) {
 	db := testenv.DB(t)
 	ctx := context.Background()
