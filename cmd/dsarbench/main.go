@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -443,40 +444,98 @@ func (b *benchEnv) submit(ctx context.Context, s submission) (string, error) {
 }
 
 // intake times end-to-end form submissions against raw StartWorkflow
-// calls on the same dev server, with the same concurrency.
+// calls on the same dev server, with the same concurrency. The worker is
+// stopped while both are timed, so that neither pays for running the
+// workflows it starts (the raw starts go to a task queue no worker polls);
+// then it runs the forms' workflows before the next benchmark.
 func (b *benchEnv) intake(ctx context.Context, r *results) error {
-	n := b.o.intake
-	b.logf("solving %d captchas", n)
-	subs, err := b.submissions(ctx, n)
+	n, warm := b.o.intake, b.o.concurrency
+	b.logf("solving %d captchas", n+warm)
+	subs, err := b.submissions(ctx, n+warm)
 	if err != nil {
 		return err
 	}
-	b.logf("submitting %d forms, %d at a time", n, b.o.concurrency)
-	start := time.Now()
-	if err := parallel(n, b.o.concurrency, func(i int) error {
-		_, err := b.submit(ctx, subs[i])
-		return err
-	}); err != nil {
+	b.worker.Stop(30 * time.Second)
+	submit := func(subs []submission) (float64, error) {
+		start := time.Now()
+		err := parallel(len(subs), b.o.concurrency, func(i int) error {
+			_, err := b.submit(ctx, subs[i])
+			return err
+		})
+		return float64(len(subs)) / time.Since(start).Seconds(), err
+	}
+	startRaw := func(n int) (float64, error) {
+		now := time.Now().UTC()
+		start := time.Now()
+		err := parallel(n, b.o.concurrency, func(i int) error {
+			_, err := b.app.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: "bench-raw-" + uuid.NewString(), TaskQueue: "dsarbench-raw",
+			}, workflows.WorkflowName, workflows.Input{RequestID: uuid.NewString(), RequestType: dsar.RequestInfo,
+				RequestorType: dsar.RequestorCustomer, Country: "DE", SubmittedAt: now, Deadline: now.AddDate(0, 1, 0)})
+			return err
+		})
+		return float64(n) / time.Since(start).Seconds(), err
+	}
+	// Warm both paths (connections, first calls) untimed.
+	if _, err := submit(subs[:warm]); err != nil {
 		return err
 	}
-	form := float64(n) / time.Since(start).Seconds()
-
-	b.logf("starting %d workflows directly", n)
-	now := time.Now().UTC()
-	start = time.Now()
-	if err := parallel(n, b.o.concurrency, func(i int) error {
-		_, err := b.app.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: "bench-raw-" + uuid.NewString(), TaskQueue: "dsarbench-raw",
-		}, workflows.WorkflowName, workflows.Input{RequestID: uuid.NewString(), RequestType: dsar.RequestInfo,
-			RequestorType: dsar.RequestorCustomer, Country: "DE", SubmittedAt: now, Deadline: now.AddDate(0, 1, 0)})
-		return err
-	}); err != nil {
+	if _, err := startRaw(warm); err != nil {
 		return err
 	}
-	raw := float64(n) / time.Since(start).Seconds()
+	// Interleaved in rounds, so that a slow spell of the machine weighs on
+	// both alike.
+	const rounds = 5
+	b.logf("submitting %d forms and starting %d workflows directly, %d at a time, in %d rounds", n, n, b.o.concurrency, rounds)
+	var formTime, rawTime time.Duration
+	cpuForms, cpuRaw := cpuTimes{}, cpuTimes{}
+	for i := range rounds {
+		batch := subs[warm+i*n/rounds : warm+(i+1)*n/rounds]
+		c0 := readCPU()
+		t0 := time.Now()
+		if _, err := submit(batch); err != nil {
+			return err
+		}
+		formTime += time.Since(t0)
+		c1 := readCPU()
+		t0 = time.Now()
+		if _, err := startRaw(len(batch)); err != nil {
+			return err
+		}
+		rawTime += time.Since(t0)
+		c2 := readCPU()
+		cpuForms.add(c1, c0)
+		cpuRaw.add(c2, c1)
+	}
+	form, raw := float64(n)/formTime.Seconds(), float64(n)/rawTime.Seconds()
 	r.add(figure{Name: "intake: form submissions end to end", Value: form, Unit: "req/s", Ceiling: raw, Of: "raw StartWorkflow/s",
-		Note: fmt.Sprintf("%d submissions, %d clients, captchas solved beforehand", n, b.o.concurrency)})
-	return nil
+		Note: fmt.Sprintf("%d submissions, %d clients, captchas solved beforehand, worker stopped meanwhile", n, b.o.concurrency)})
+	r.add(figure{Name: "intake: CPU per form submission", Value: cpuForms.total() * 1000 / float64(n), Unit: "ms",
+		Note: "by process, ms: " + cpuForms.per(n)})
+	r.add(figure{Name: "intake: CPU per raw StartWorkflow", Value: cpuRaw.total() * 1000 / float64(n), Unit: "ms",
+		Note: "by process, ms: " + cpuRaw.per(n)})
+
+	b.logf("starting the worker again; waiting for the %d verification mails", n+warm)
+	wait := 2*time.Minute + time.Duration(n)*50*time.Millisecond
+	startCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := b.worker.Start(startCtx); err != nil {
+		return err
+	}
+	for {
+		var mails int
+		if err := b.app.DB.GetContext(ctx, &mails, `SELECT count(*) FROM outbox_mail`); err != nil {
+			return err
+		}
+		if mails >= n+warm {
+			return nil
+		}
+		select {
+		case <-startCtx.Done():
+			return fmt.Errorf("%d of %d verification mails after %s", mails, n+warm, wait)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // queueBench seeds the queue and times a filtered page of 50 through the API
@@ -792,4 +851,70 @@ func (b *benchEnv) digest(ctx context.Context, r *results) error {
 		return fmt.Errorf("%d alerts still pending after the digest", pending)
 	}
 	return nil
+}
+
+// cpuTimes is CPU seconds by process: the bench itself and the temporal,
+// dsar and postgres processes (all of each name summed), read from /proc.
+type cpuTimes map[string]float64
+
+func readCPU() cpuTimes {
+	out := cpuTimes{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime stime: fields 14 and 15.
+		str := string(stat)
+		open, end := strings.IndexByte(str, '('), strings.LastIndexByte(str, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		name := str[open+1 : end]
+		if pid == os.Getpid() {
+			name = "bench"
+		} else if name != "temporal" && name != "dsar" && name != "postgres" {
+			continue
+		}
+		f := strings.Fields(str[end+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		out[name] += (ut + st) / 100 // clock ticks (USER_HZ is 100 on Linux)
+	}
+	return out
+}
+
+// add adds the CPU used between before and after.
+func (c cpuTimes) add(after, before cpuTimes) {
+	for k, v := range after {
+		c[k] += v - before[k]
+	}
+}
+
+// total is the CPU seconds of all processes.
+func (c cpuTimes) total() float64 {
+	var t float64
+	for _, v := range c {
+		t += v
+	}
+	return t
+}
+
+// per is the CPU milliseconds per item, by process, as text.
+func (c cpuTimes) per(n int) string {
+	var parts []string
+	for _, k := range []string{"temporal", "dsar", "postgres", "bench"} {
+		if v := c[k]; v > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, v*1000/float64(n)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
