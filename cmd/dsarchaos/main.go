@@ -45,6 +45,7 @@ import (
 	"github.com/opendsar/dsar/bench"
 	"github.com/opendsar/dsar/config"
 	"github.com/opendsar/dsar/mail/resendtest"
+	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
 
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	fs := flag.NewFlagSet("dsarchaos", flag.ContinueOnError)
 	runs := fs.Int("runs", 20, "scenarios to run")
 	parallelism := fs.Int("parallel", 2, "scenarios at a time")
-	every := fs.Duration("every", time.Second, "mean time between kills")
+	every := fs.Duration("every", 500*time.Millisecond, "mean time between kills")
 	limit := fs.Duration("timeout", 20*time.Minute, "the whole run's time bound")
 	keep := fs.Bool("keep", false, "keep the logs and data directory")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed, to replay a run)")
@@ -390,7 +391,12 @@ func (c *chaos) call(ctx context.Context, method, path, token string, body any, 
 // errors and 5xx (the system is being killed), within two minutes. Other
 // answers are returned as errors.
 func (c *chaos) retry(ctx context.Context, what string, fn func() (int, []byte, error), want ...int) (int, error) {
-	deadline := time.Now().Add(2 * time.Minute)
+	return c.retryFor(ctx, 2*time.Minute, what, fn, want...)
+}
+
+// retryFor is retry within d.
+func (c *chaos) retryFor(ctx context.Context, d time.Duration, what string, fn func() (int, []byte, error), want ...int) (int, error) {
+	deadline := time.Now().Add(d)
 	for {
 		status, body, err := fn()
 		if err == nil && slices.Contains(want, status) {
@@ -420,9 +426,10 @@ func (c *chaos) scenario(ctx context.Context, i int, reject bool) (string, error
 			return "", errors.New("no submission acknowledged after 3 keys")
 		}
 		if attempt > 0 {
-			// The first key stayed "being processed": the API died between
-			// claiming it and storing the answer. A person would submit
-			// the form again, with a new captcha (and a new key).
+			// The key stayed "being processed" even past the time after
+			// which a retry takes over the claim of a process that died
+			// mid-request. Submit the form again, with a new captcha and
+			// a new key, as a person would.
 			c.stuckKeys.Add(1)
 		}
 		var captcha string
@@ -438,8 +445,13 @@ func (c *chaos) scenario(ctx context.Context, i int, reject bool) (string, error
 		}
 		body, ctype := form(email, captcha)
 		key := "chaos-" + uuid.NewString()
+		// A 409 means another call holds the key: wait, as an API client
+		// would, past store.IdempotencyAbandonedAfter, after which a retry
+		// takes over the claim of a process that died mid-request and
+		// finishes that request.
+		patience := store.IdempotencyAbandonedAfter + 30*time.Second
 		conflictSince := time.Time{}
-		_, err := c.retry(ctx, "submit", func() (int, []byte, error) {
+		_, err := c.retryFor(ctx, patience+time.Minute, "submit", func() (int, []byte, error) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/requests", bytes.NewReader(body))
 			req.Header.Set("Content-Type", ctype)
 			req.Header.Set("Idempotency-Key", key)
@@ -452,11 +464,11 @@ func (c *chaos) scenario(ctx context.Context, i int, reject bool) (string, error
 			switch res.StatusCode {
 			case http.StatusAccepted:
 				err = json.Unmarshal(data, &ack)
-			case http.StatusConflict: // being processed: wait, up to 20 s
+			case http.StatusConflict: // being processed: wait
 				if conflictSince.IsZero() {
 					conflictSince = time.Now()
 				}
-				if time.Since(conflictSince) < 20*time.Second {
+				if time.Since(conflictSince) < patience {
 					return http.StatusServiceUnavailable, data, nil
 				}
 			}
@@ -561,7 +573,10 @@ func (c *chaos) settledStatus(ctx context.Context, id, want string) (string, err
 func (c *chaos) waitMail(ctx context.Context, addr string) (string, error) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		for _, m := range c.mail.Emails() {
+		// The newest first: after a submission made again, the mail of
+		// the acknowledged request is the last one.
+		mails := c.mail.Emails()
+		for _, m := range slices.Backward(mails) {
 			if slices.Contains(m.To, addr) {
 				if mm := tokenRE.FindStringSubmatch(m.Text); mm != nil {
 					return mm[1], nil
