@@ -284,7 +284,7 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 		// The id follows from the key, so a retry that takes over the claim
 		// of a process that died mid-request finds what that one created.
 		id = uuid.NewSHA1(idempotencyIDSpace, []byte(idemKey+"\x00"+sub.hash)).String()
-		status, body, done, err = s.resume(ctx, id)
+		status, body, done, err = s.resume(ctx, id, sub)
 	}
 	if !done && err == nil {
 		status, body, err = s.create(ctx, sub, id)
@@ -308,8 +308,10 @@ var idempotencyIDSpace = uuid.MustParse("6d1c3f0e-5b7a-4c55-9a0e-2f7d8c1b4e93")
 // resume finishes a submission whose request row a dead process already
 // wrote (its Idempotency-Key claim was taken over): it makes sure the
 // workflow runs and the row is accepted, and answers as the first call
-// would have. done is false when there is no such row.
-func (s *Server) resume(ctx context.Context, id string) (status int, body []byte, done bool, err error) {
+// would have. done is false when there is no such row, or when there was
+// one but its workflow never started: then the row is discarded and its
+// captcha released, for the caller to make the request again.
+func (s *Server) resume(ctx context.Context, id string, sub submission) (status int, body []byte, done bool, err error) {
 	accepted, err := s.DB.RequestAccepted(ctx, id)
 	if dsar.ErrorCode(err) == dsar.ENOTFOUND {
 		return 0, nil, false, nil
@@ -325,8 +327,16 @@ func (s *Server) resume(ctx context.Context, id string) (status int, body []byte
 		switch {
 		case errors.As(derr, &nf):
 			// The workflow never started: nobody was told of this request.
+			// Its row and its captcha's redemption were written together
+			// by this very submission (the id follows from the key and the
+			// body), so both go, and the request is made again.
 			if err := s.DB.DiscardRequest(ctx, id); err != nil {
 				return 0, nil, true, err
+			}
+			if red, cerr := s.checkCaptcha(sub.Captcha); cerr == nil {
+				if err := s.DB.ReleaseCaptcha(ctx, red.Signature); err != nil {
+					return 0, nil, true, err
+				}
 			}
 			return 0, nil, false, nil
 		case derr != nil:

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	altcha "github.com/altcha-org/altcha-lib-go"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/opendsar/dsar"
@@ -460,6 +463,60 @@ func TestIdempotencyKeyOfADeadProcess(t *testing.T) {
 	}
 	if again := e.submit(f, "crash-4b1d"); again.status != http.StatusAccepted || !bytes.Equal(again.body, first.body) {
 		t.Errorf("the answer was not stored for replay: %d %s", again.status, again.body)
+	}
+}
+
+// A process wrote the row (and redeemed the captcha) and died before the
+// workflow started: the retry that takes over the key makes the request
+// again, with the very same captcha, instead of refusing it as used.
+func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	f := validForm(e.captcha(), pngWithText(t, "x"))
+	first := e.submit(f, "crash-before-start")
+	if first.status != http.StatusAccepted {
+		t.Fatalf("first = %d: %s", first.status, first.body)
+	}
+	var got struct{ ID string }
+	first.json(t, &got)
+	// Undo what happened after the row was written: the workflow, the
+	// accept and the stored answer.
+	ctx := context.Background()
+	if _, err := e.app.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace:         e.app.Config.Temporal.Namespace,
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(got.ID)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(got.ID), "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workflow was not deleted: %v", err)
+		}
+	}
+	if _, err := e.app.DB.Exec(`UPDATE requests SET accepted = false WHERE id = $1`, got.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = now() - interval '10 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	retry := e.submit(f, "crash-before-start")
+	if retry.status != http.StatusAccepted || !bytes.Equal(retry.body, first.body) {
+		t.Fatalf("retry = %d %s, want the first answer %s", retry.status, retry.body, first.body)
+	}
+	if c := e.counts(); c.requests != 1 || c.accepted != 1 {
+		t.Errorf("after the retry: %+v, want one accepted request", c)
+	}
+	if _, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(got.ID), ""); err != nil {
+		t.Errorf("the request's workflow after the retry: %v", err)
+	}
+	// The captcha is still single-use: another key with it is refused.
+	if other := e.submit(f, "another-key"); other.status != http.StatusUnprocessableEntity || !strings.Contains(string(other.body), "captcha") {
+		t.Errorf("the same captcha under another key = %d %s, want 422 naming captcha", other.status, other.body)
 	}
 }
 
