@@ -480,7 +480,9 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 	var got struct{ ID string }
 	first.json(t, &got)
 	// Undo what happened after the row was written: the workflow, the
-	// accept and the stored answer.
+	// accept and the stored answer. The workflow is let finish its first
+	// steps (its projection accepts the row) before it is deleted.
+	e.waitForVerificationMail("ada.lovelace@example.org", 30*time.Second)
 	ctx := context.Background()
 	if _, err := e.app.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         e.app.Config.Temporal.Namespace,
