@@ -35,7 +35,7 @@ type sessionCache struct {
 	mu      sync.Mutex
 	live    bool   // listening: notifications arrive
 	gen     uint64 // counts the times everything was forgotten
-	downs   int    // counts the listening connection's losses
+	losses  int    // counts the times it stopped listening
 	entries map[string]cachedSession
 }
 
@@ -83,24 +83,53 @@ func (c *sessionCache) put(hash string, gen uint64, s Session, u User, now time.
 	c.entries[hash] = cachedSession{s: s, u: u, at: now}
 }
 
-// forget drops every session kept and says whether the cache may keep
-// sessions from now on (it is listening).
-func (c *sessionCache) forget(live bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// reset drops every session kept; c.mu is held.
+func (c *sessionCache) reset() {
 	clear(c.entries)
 	c.gen++
-	c.live = live
+}
+
+// forget drops every session kept: a change was notified, or made here.
+func (c *sessionCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+}
+
+// lost drops every session kept and keeps none until the cache listens
+// again: notifications may be missed meanwhile.
+func (c *sessionCache) lost() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+	c.live = false
+	c.losses++
+}
+
+// listening drops every session kept and lets the cache keep sessions again.
+func (c *sessionCache) listening() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+	c.live = true
+}
+
+// regained is listening after a ping that answered, unless the connection
+// was lost (losses moved) since the ping was sent.
+func (c *sessionCache) regained(losses int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live && c.losses == losses {
+		c.reset()
+		c.live = true
+	}
 }
 
 // forgetSessions drops the sessions this process keeps, after it changed a
 // session or a user itself (the notification follows, for other processes).
 func (db *DB) forgetSessions() {
 	if c := db.sessions.Load(); c != nil {
-		c.mu.Lock()
-		live := c.live
-		c.mu.Unlock()
-		c.forget(live)
+		c.forget()
 	}
 }
 
@@ -124,14 +153,11 @@ func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *sl
 		switch ev {
 		case pq.ListenerEventDisconnected:
 			log.Warn("session cache: not listening; staff sessions are checked in Postgres each time", "err", err)
-			c.mu.Lock()
-			c.downs++
-			c.mu.Unlock()
-			c.forget(false)
+			c.lost()
 		case pq.ListenerEventReconnected:
 			// The channel is listened to again before this event.
 			log.Info("session cache: listening again")
-			c.forget(true)
+			c.listening()
 		}
 	})
 	go func() {
@@ -146,7 +172,7 @@ func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *sl
 				log.Error("session cache: cannot listen; staff sessions are checked in Postgres each time", "err", err)
 				return
 			}
-			c.forget(true)
+			c.listening()
 		case <-ctx.Done():
 			return
 		}
@@ -157,7 +183,7 @@ func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *sl
 				return
 			case <-l.Notify:
 				// A change, or (nil) a reconnection: forget all either way.
-				c.forget(c.liveNow())
+				c.forget()
 			}
 		}
 	}()
@@ -177,30 +203,29 @@ func (c *sessionCache) watch(ctx context.Context, l *pq.Listener) {
 			return
 		case <-tick.C:
 		}
-		downs := c.disconnections()
+		losses := c.lossCount()
 		answered := make(chan error, 1)
 		go func() { answered <- l.Ping() }()
 		select {
 		case <-ctx.Done():
 			return
 		case err := <-answered:
-			live := c.liveNow()
-			if err != nil && live {
-				c.forget(false)
-			} else if err == nil && !live && c.disconnections() == downs {
-				c.forget(true)
+			if err != nil {
+				c.lost()
+			} else {
+				c.regained(losses)
 			}
 		case <-time.After(sessionCachePing):
-			c.forget(false)
+			c.lost()
 		}
 	}
 }
 
-// disconnections counts the listening connection's losses.
-func (c *sessionCache) disconnections() int {
+// lossCount counts the times the cache stopped listening.
+func (c *sessionCache) lossCount() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.downs
+	return c.losses
 }
 
 // liveNow reports whether the cache is listening.

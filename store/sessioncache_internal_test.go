@@ -17,7 +17,7 @@ func TestSessionCacheKeepsOnlyWhatIsStillTrue(t *testing.T) {
 		t.Fatal("a session was kept while the cache was not listening")
 	}
 
-	c.forget(true)
+	c.listening()
 	c.put("h", c.generation(), s, u, now)
 	if got, gu, ok := c.get("h", time.Hour, now.Add(time.Second)); !ok || got.SubjectID != "u" || gu.Role != "manager" {
 		t.Fatalf("kept session = %+v, %+v, %v", got, gu, ok)
@@ -28,7 +28,7 @@ func TestSessionCacheKeepsOnlyWhatIsStillTrue(t *testing.T) {
 
 	// What was read before a change must not be kept after it.
 	gen := c.generation()
-	c.forget(true) // a notification arrives while the read is under way
+	c.forget() // a notification arrives while the read is under way
 	c.put("h", gen, s, u, now)
 	if _, _, ok := c.get("h", time.Hour, now); ok {
 		t.Error("a session read before a change was kept after it")
@@ -53,7 +53,7 @@ func TestSessionCacheKeepsOnlyWhatIsStillTrue(t *testing.T) {
 
 	// Losing the connection forgets all and keeps nothing new.
 	c.put("h", c.generation(), s, u, now)
-	c.forget(false)
+	c.lost()
 	c.put("h", c.generation(), s, u, now)
 	if _, _, ok := c.get("h", time.Hour, now); ok {
 		t.Error("a session was answered from memory while not listening")
