@@ -420,16 +420,11 @@ func (s *Server) deadline(country, region string, submitted time.Time) (time.Tim
 func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
 	defer cancel()
-	w := s.Config.Workflow
 	in := workflows.Input{
 		RequestID: r.ID, RequestType: r.RequestType, RequestorType: r.RequestorType,
 		Country: r.Country, Region: r.Region, SubmittedAt: r.SubmittedAt, Deadline: r.Deadline,
 		DeadlineRule: r.DeadlineRule, MaxExtension: r.MaxExtension,
-		Periods: workflows.Periods{
-			ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
-			OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
-			VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
-		},
+		Periods:         workflows.PeriodsOf(s.Config),
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
 	}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/config"
 )
 
 // WorkflowName is the registered name of the request workflow.
@@ -34,6 +35,16 @@ type Periods struct {
 	VerificationReminderAfter time.Duration
 	VerificationExpiry        time.Duration
 	AssignmentAlertEvery      time.Duration // at most one assignment alert per owner in this period
+}
+
+// PeriodsOf is the periods config's workflow section sets.
+func PeriodsOf(cfg *config.Config) Periods {
+	w := cfg.Workflow
+	return Periods{
+		ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
+		OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
+		VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
+	}
 }
 
 // Input starts a request workflow. It holds the request id and non-PII

@@ -466,7 +466,6 @@ func (b *benchEnv) intake(ctx context.Context, r *results) error {
 	}
 	// The raw start is the call intake makes (options and input alike),
 	// to a task queue no worker polls.
-	w := b.app.Config.Workflow
 	startRaw := func(n int) (float64, error) {
 		now := time.Now().UTC().Truncate(time.Second)
 		start := time.Now()
@@ -477,12 +476,7 @@ func (b *benchEnv) intake(ctx context.Context, r *results) error {
 				WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 			}, workflows.WorkflowName, workflows.Input{RequestID: id, RequestType: dsar.RequestInfo,
 				RequestorType: dsar.RequestorCustomer, Country: "DE", SubmittedAt: now, Deadline: now.AddDate(0, 1, 0),
-				DeadlineRule: "gdpr", MaxExtension: dsar.Period{Months: 2},
-				Periods: workflows.Periods{
-					ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
-					OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
-					VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
-				}})
+				DeadlineRule: "gdpr", MaxExtension: dsar.Period{Months: 2}, Periods: workflows.PeriodsOf(b.app.Config)})
 			return err
 		})
 		return float64(n) / time.Since(start).Seconds(), err
