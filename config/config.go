@@ -56,6 +56,9 @@ type Config struct {
 		ServerName string `mapstructure:"server_name"`
 		APIKey     string `mapstructure:"api_key"`
 		UIURL      string `mapstructure:"ui_url"`
+		// Compression is the gRPC compression of calls to Temporal: "none"
+		// or "gzip". Payloads are ciphertext, which gzip cannot shrink.
+		Compression string `mapstructure:"compression"`
 	} `mapstructure:"temporal"`
 
 	Email struct {
@@ -159,6 +162,7 @@ func defaults() map[string]any {
 		"temporal.server_name": "",
 		"temporal.api_key":     "",
 		"temporal.ui_url":      "http://localhost:8233",
+		"temporal.compression": "none",
 
 		"email.provider":        "resend",
 		"email.from":            "Privacy Team <privacy@example.com>",
@@ -310,6 +314,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Temporal.TaskQueue == "" {
 		return bad("temporal.task_queue", "must not be empty")
+	}
+	if c.Temporal.Compression != "none" && c.Temporal.Compression != "gzip" {
+		return bad("temporal.compression", "must be none or gzip")
 	}
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		return bad("temporal.tls_cert", "temporal.tls_cert and temporal.tls_key go together")

@@ -66,6 +66,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"workflow.verification_reminder_after": "200h",
 		"log.level":                            "loud",
 		"auth.session_cache":                   "2h",
+		"temporal.compression":                 "zstd",
 	} {
 		_, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x", key: val})
 		if err == nil || !strings.Contains(err.Error(), key) {

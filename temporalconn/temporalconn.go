@@ -36,6 +36,13 @@ func Options(cfg *config.Config, keys *crypto.Keyring, log *slog.Logger, mh clie
 		MetricsHandler:   mh,
 	}
 	t := cfg.Temporal
+	if t.Compression == "gzip" {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	} else {
+		// The SDK's default is gzip; what we send is mostly ciphertext,
+		// which does not compress, so gzip only costs CPU on both ends.
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	if t.TLS || t.TLSCert != "" || t.TLSCA != "" {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
 		if t.TLSCert != "" {

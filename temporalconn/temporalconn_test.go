@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/opendsar/dsar/config"
 	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/temporalconn"
@@ -29,6 +31,17 @@ func TestClientOptionsFollowConfig(t *testing.T) {
 	if opts.DataConverter == nil || opts.FailureConverter == nil {
 		t.Error("the codec converters must always be set")
 	}
+	if _, ok := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
+		t.Errorf("compression by default = %T, want none (the SDK's own default is gzip)", opts.ConnectionOptions.GrpcCompression)
+	}
+	gz := map[string]any{"temporal.compression": "gzip"}
+	for k, v := range base {
+		gz[k] = v
+	}
+	cfg, _ = config.FromMap(gz)
+	if opts, _ := temporalconn.Options(cfg, keys, slog.Default(), nil); !isGzip(opts.ConnectionOptions.GrpcCompression) {
+		t.Errorf("temporal.compression=gzip gives %T", opts.ConnectionOptions.GrpcCompression)
+	}
 
 	base["temporal.api_key"] = "cloud-key"
 	base["temporal.tls"] = true
@@ -50,4 +63,9 @@ func TestClientOptionsFollowConfig(t *testing.T) {
 	if _, err := temporalconn.Options(cfg, keys, slog.Default(), nil); err == nil {
 		t.Error("a bad CA file must be refused")
 	}
+}
+
+func isGzip(c client.GrpcCompression) bool {
+	_, ok := c.(*client.GrpcCompressionGzip)
+	return ok
 }
