@@ -21,7 +21,7 @@ ui_port=${DSAR_TEMPORAL_UI_PORT:-8233}
 export DSAR_TEMPORAL_UI_URL=${DSAR_TEMPORAL_UI_URL:-http://localhost:$ui_port}
 
 pids=()
-started_pg=""
+joined_pg=""
 cleanup() {
 	trap - INT TERM EXIT
 	echo "run: stopping..." >&2
@@ -30,7 +30,7 @@ cleanup() {
 		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	[ -n "$started_pg" ] && scripts/postgres.sh stop || true
+	[ -n "$joined_pg" ] && pg_users_leave || true
 	echo "run: stopped" >&2
 }
 trap cleanup EXIT
@@ -41,10 +41,12 @@ make -s build tools >&2
 
 # Postgres: the user's DATABASE_URL (or DSAR_DATABASE_URL) if it answers.
 if [ -n "${DSAR_DATABASE_URL:-}" ]; then export DATABASE_URL=$DSAR_DATABASE_URL; fi
-running_before=""
-scripts/postgres.sh running && running_before=yes
-url=$(scripts/postgres.sh start dsar)
-if [ "$url" != "${DATABASE_URL:-}" ] && [ -z "$running_before" ]; then started_pg=yes; fi
+# The private cluster may be shared with make test or make bench running
+# meanwhile; the last of them to stop stops it (scripts/pg-users.sh).
+. scripts/pg-users.sh
+pg_users_join
+joined_pg=yes
+url=$(pg_users_start dsar)
 export DATABASE_URL=$url DSAR_DATABASE_URL=$url
 
 # Temporal: the user's server if DSAR_TEMPORAL_ADDRESS is set, else the dev server.
@@ -60,7 +62,7 @@ if [ -z "${DSAR_TEMPORAL_ADDRESS:-}" ]; then
 		--search-attribute DsarCountry=Keyword --search-attribute DsarDeadline=Datetime \
 		--search-attribute DsarOverdue=Bool \
 		--ui-codec-endpoint "$DSAR_PUBLIC_URL/codec" \
-		--log-level warn >"$DSAR_DATA_DIR/temporal.log" 2>&1 &
+		--log-level warn >"$DSAR_DATA_DIR/temporal.log" 2>&1 8>&- &
 	pids+=($!)
 	for _ in $(seq 1 300); do
 		if bin/temporal operator namespace describe --address "$DSAR_TEMPORAL_ADDRESS" -n "${DSAR_TEMPORAL_NAMESPACE:-default}" >/dev/null 2>&1; then break; fi
@@ -83,9 +85,9 @@ temporal:
   ui_url: "$DSAR_TEMPORAL_UI_URL"
 YAML
 
-bin/dsar migrate
+bin/dsar migrate 8>&-
 
-bin/dsar all &
+bin/dsar all 8>&- &
 pids+=($!)
 
 if [ "${DSAR_EMAIL_PROVIDER:-outbox}" = outbox ] && [ "$DSAR_MODE" = dev ]; then
