@@ -167,6 +167,7 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println("FAILED:", e)
 	}
 	if failed > 0 {
+		b.failed = true
 		return fmt.Errorf("%d of %d benchmarks failed", failed, len(steps))
 	}
 	return nil
@@ -226,6 +227,7 @@ type benchEnv struct {
 	http     *http.Client
 	token    string // an org owner's session
 	queue    string // the task queue
+	failed   bool   // a benchmark failed: keep the logs
 }
 
 func (b *benchEnv) logf(format string, args ...any) {
@@ -322,11 +324,33 @@ func (b *benchEnv) tearDown() {
 		b.logf("kept database %s and logs in %s", b.dbName, b.dir)
 		return
 	}
+	if b.failed {
+		b.logf("a benchmark failed: kept the logs in %s", b.dir)
+		for _, name := range []string{"serve", "worker"} {
+			for _, line := range errorLines(filepath.Join(b.dir, name+".log"), 10) {
+				b.logf("%s: %s", name, line)
+			}
+		}
+	}
 	if admin, err := sqlx.Open("postgres", b.o.dbURL); err == nil {
 		_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + b.dbName + ` WITH (FORCE)`)
 		admin.Close()
 	}
-	_ = os.RemoveAll(b.dir)
+	if !b.failed {
+		_ = os.RemoveAll(b.dir)
+	}
+}
+
+// errorLines returns the first n error lines of a service's log.
+func errorLines(path string, n int) []string {
+	data, _ := os.ReadFile(path)
+	var out []string
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if (strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`)) && len(out) < n {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // withDatabase is url with its database name replaced.
