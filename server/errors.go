@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
 )
 
 // statusOf maps each error code to its HTTP status: the one table.
@@ -44,6 +46,18 @@ type ErrorDetail struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
+// unavailable makes an error of a database that cannot be reached
+// EUNAVAILABLE (503: try again later) instead of internal, keeping the
+// cause for the log.
+func unavailable(err error) error {
+	if dsar.ErrorCode(err) == dsar.EINTERNAL && store.Unreachable(err) {
+		return fmt.Errorf("%w: %w", errDatabaseDown, err)
+	}
+	return err
+}
+
+var errDatabaseDown = dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot be reached right now; please try again in a few minutes")
+
 // fail answers with the status and JSON body for err. Internal errors are
 // logged and answered with a generic message: no stack, no SQL.
 func (s *Server) fail(c *gin.Context, err error) {
@@ -51,6 +65,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.As(err, &nf) {
 		err = errNotFound
 	}
+	err = unavailable(err)
 	code := dsar.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {

@@ -526,9 +526,12 @@ func (s *Server) submitForm(c *gin.Context) {
 		_, _, err = s.submit(c.Request.Context(), sub, key)
 	}
 	if err != nil {
+		if dsar.ErrorCode(err) == dsar.EINTERNAL {
+			s.Log.Error("form submission failed", "err", err)
+		}
+		err = unavailable(err)
 		var de *dsar.Error
 		if !errors.As(err, &de) {
-			s.Log.Error("form submission failed", "err", err)
 			de = dsar.Errorf(dsar.EINTERNAL, "something went wrong on our side; please try again")
 		}
 		msg := de.Message
@@ -630,11 +633,14 @@ func (s *Server) verifyForm(c *gin.Context) {
 
 // messagePage shows an error as a page.
 func (s *Server) messagePage(c *gin.Context, err error) {
+	err = unavailable(err)
 	code := dsar.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok || status >= 500 && code != dsar.EUNAVAILABLE {
-		s.Log.Error("page failed", "route", c.FullPath(), "err", err)
 		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.Log.Error("page failed", "route", c.FullPath(), "err", err)
 	}
 	title := map[string]string{
 		dsar.ENOTFOUND:    "This link is not valid",

@@ -366,7 +366,7 @@ func (s *Server) portalFail(c *gin.Context, err error) {
 
 // statusOfErr is the HTTP status for an error code.
 func statusOfErr(err error) int {
-	if st, ok := statusOf[dsar.ErrorCode(err)]; ok {
+	if st, ok := statusOf[dsar.ErrorCode(unavailable(err))]; ok {
 		return st
 	}
 	return http.StatusInternalServerError
@@ -383,7 +383,8 @@ type pageForm struct {
 // formOf turns an error into what a page form shows; internal errors are
 // logged and shown generically.
 func (s *Server) formOf(c *gin.Context, err error) pageForm {
-	if dsar.ErrorCode(err) == dsar.EINTERNAL {
+	err = unavailable(err)
+	if code := dsar.ErrorCode(err); code == dsar.EINTERNAL || code == dsar.EUNAVAILABLE {
 		s.Log.Error("portal page failed", "route", c.FullPath(), "err", err)
 	}
 	var fields map[string]string

@@ -7,13 +7,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -140,6 +144,30 @@ func Translate(err error) error {
 		}
 	}
 	return err
+}
+
+// Unreachable reports whether err says the database cannot be reached or
+// cannot take the call right now: the connection failed or broke, the server
+// is starting, shutting down or restarting, or it has no connection left.
+// Such a call may succeed if made again later (callers answer 503), unlike
+// an error of the query itself.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "57P01", "57P02", "57P03", "53300": // admin or crash shutdown, starting up, too many connections
+			return true
+		}
+		return pqErr.Code.Class() == "08" // connection exception
+	}
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &netErr)
 }
 
 // Ping checks that the database answers, for readiness probes.

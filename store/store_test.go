@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -206,5 +207,53 @@ func TestTokensAreSingleUseAndExpire(t *testing.T) {
 	}
 	if _, err := db.UseToken(ctx, "junk", store.TokenEmailVerification); dsar.ErrorCode(err) != dsar.ENOTFOUND {
 		t.Errorf("junk: want ENOTFOUND, got %v", err)
+	}
+}
+
+func TestUnreachableTellsOutagesFromQueryErrors(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+
+	// A server that is not there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	_, err = store.Open(ctx, "postgres://postgres@"+closed+"/x?sslmode=disable", 1)
+	if err == nil || !store.Unreachable(err) {
+		t.Errorf("connecting to a closed port: Unreachable(%v) = false", err)
+	}
+
+	// A connection the server ends (as on shutdown or restart).
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var pid int
+	if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(ctx, `SELECT 1`)
+	if err == nil || !store.Unreachable(err) {
+		t.Errorf("a connection the server terminated: Unreachable(%v) = false", err)
+	}
+
+	// Errors of the query itself are not outages.
+	for _, q := range []string{`SELEC 1`, `SELECT 1/0`, `SELECT * FROM no_such_table`} {
+		if _, err := db.ExecContext(ctx, q); err == nil || store.Unreachable(err) {
+			t.Errorf("%s: Unreachable(%v) = true", q, err)
+		}
+	}
+	if err := db.GetContext(ctx, new(int), `SELECT 1 WHERE false`); err == nil || store.Unreachable(err) {
+		t.Errorf("no rows: Unreachable(%v) = true", err)
+	}
+	if store.Unreachable(dsar.Errorf(dsar.ENOTFOUND, "x")) || store.Unreachable(nil) {
+		t.Error("Unreachable of a dsar error or nil")
 	}
 }
