@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -41,6 +40,7 @@ type portalEnv struct {
 
 func newPortalEnv(t *testing.T, extra map[string]any) *portalEnv {
 	t.Helper()
+	log := testenv.Log(t)
 	db := testenv.DB(t)
 	cfg := testenv.Config(t, "", "", extra)
 	keys, err := crypto.NewKeyring(cfg.Crypto.MasterKeyID, cfg.Crypto.MasterKey, nil, "")
@@ -53,7 +53,7 @@ func newPortalEnv(t *testing.T, extra map[string]any) *portalEnv {
 	}
 	outbox := mail.NewOutbox(db, cfg.Email.From)
 	s, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Mailer: outbox, Templates: tmpl, Outbox: outbox,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New()})
+		Log: log, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,9 +43,9 @@ type staffEnv struct {
 
 func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
 	t.Helper()
+	log := testenv.Log(t)
 	db := testenv.DB(t)
 	cfg := testenv.Config(t, "", testenv.TemporalAddress(t), extra)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys, err := crypto.NewKeyring(cfg.Crypto.MasterKeyID, cfg.Crypto.MasterKey, nil, "")
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +61,8 @@ func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
 	}
 	t.Cleanup(tc.Close)
 	outbox := mail.NewOutbox(db, cfg.Email.From)
-	w := worker.New(tc, cfg.Temporal.TaskQueue, &activities.Activities{DB: db, Mailer: outbox, Templates: tmpl, Keys: keys,
-		Config: cfg, Temporal: tc, Log: log})
+	acts := &activities.Activities{DB: db, Mailer: outbox, Templates: tmpl, Keys: keys, Config: cfg, Temporal: tc, Log: log}
+	w := worker.New(tc, cfg.Temporal.TaskQueue, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -227,4 +228,35 @@ func Config(t testing.TB, dbURL, temporalAddr string, extra map[string]any) *con
 		t.Fatalf("testenv: config: %v", err)
 	}
 	return cfg
+}
+
+// Log is a logger for the services a test starts: warnings and errors go
+// to the test's output (shown when the test fails, or with -v), so a
+// failure shows what the service logged. Lines written after the test's
+// cleanups, by goroutines that outlive it, are dropped.
+func Log(t testing.TB) *slog.Logger {
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.close) // registered first by the caller, so it runs last
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct {
+	mu     sync.Mutex
+	out    io.Writer
+	closed bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
