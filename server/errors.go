@@ -46,17 +46,25 @@ type ErrorDetail struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
-// unavailable makes an error of a database that cannot be reached
-// EUNAVAILABLE (503: try again later) instead of internal, keeping the
-// cause for the log.
+// unavailable makes the error of a dependency that cannot be reached or
+// does not answer in time (Postgres, Temporal) EUNAVAILABLE (503: try again
+// later) instead of internal, keeping the cause for the log.
 func unavailable(err error) error {
-	if dsar.ErrorCode(err) == dsar.EINTERNAL && store.Unreachable(err) {
-		return fmt.Errorf("%w: %w", errDatabaseDown, err)
+	if dsar.ErrorCode(err) != dsar.EINTERNAL {
+		return err
+	}
+	var (
+		down      *serviceerror.Unavailable
+		late      *serviceerror.DeadlineExceeded
+		exhausted *serviceerror.ResourceExhausted
+	)
+	if store.Unreachable(err) || errors.As(err, &down) || errors.As(err, &late) || errors.As(err, &exhausted) {
+		return fmt.Errorf("%w: %w", errDependencyDown, err)
 	}
 	return err
 }
 
-var errDatabaseDown = dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot be reached right now; please try again in a few minutes")
+var errDependencyDown = dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot be reached right now; please try again in a few minutes")
 
 // fail answers with the status and JSON body for err. Internal errors are
 // logged and answered with a generic message: no stack, no SQL.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/opendsar/dsar"
@@ -178,25 +179,42 @@ func (s *Server) requestCounts(c *gin.Context) {
 }
 
 // queryState asks the request's workflow for its state. A missing workflow
-// is ENOTFOUND; one that does not answer in time is EUNAVAILABLE.
+// is ENOTFOUND; one that does not answer in time is EUNAVAILABLE. When
+// queries pile up behind a running workflow task, Temporal may refuse one
+// as a busy workflow (ResourceExhausted, BUSY_WORKFLOW); it is asked again
+// shortly, until ctx is done.
 func (s *Server) queryState(ctx context.Context, id string) (workflows.State, error) {
 	var st workflows.State
-	resp, err := s.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
-	if err != nil {
-		var nf *serviceerror.NotFound
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 320*time.Millisecond) {
+		resp, err := s.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryState)
+		if err == nil {
+			if err := resp.Get(&st); err != nil {
+				return st, fmt.Errorf("server: read state of request %s: %w", id, err)
+			}
+			return st, nil
+		}
+		var (
+			nf   *serviceerror.NotFound
+			busy *serviceerror.ResourceExhausted
+		)
 		switch {
 		case errors.As(err, &nf):
 			return st, dsar.Errorf(dsar.ENOTFOUND, "no such request")
 		case ctx.Err() != nil:
-			return st, dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow did not answer in time; try again")
+			return st, errWorkflowLate
+		case errors.As(err, &busy) && busy.Cause == enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW:
+			select {
+			case <-ctx.Done():
+				return st, errWorkflowLate
+			case <-time.After(wait):
+				continue
+			}
 		}
 		return st, fmt.Errorf("server: query request %s: %w", id, err)
 	}
-	if err := resp.Get(&st); err != nil {
-		return st, fmt.Errorf("server: read state of request %s: %w", id, err)
-	}
-	return st, nil
 }
+
+var errWorkflowLate = dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow did not answer in time; try again")
 
 // liveState is the workflow's state for a request the projection shows
 // open (the projection is written by the workflow and may lag a signal by
@@ -509,7 +527,7 @@ func (s *Server) act(c *gin.Context, signal string, payload any, done func(befor
 		if errors.As(err, &nf) {
 			err = dsar.Errorf(dsar.ECONFLICT, "the request has just been closed")
 		} else if ctx.Err() != nil {
-			err = dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow did not answer in time; try again")
+			err = errWorkflowLate
 		}
 		s.fail(c, err)
 		return st, nil, false
