@@ -58,16 +58,10 @@ CHAOSFLAGS ?=
 chaos: tools
 	$(GO) run ./cmd/dsarchaos $(CHAOSFLAGS)
 
-# Every fuzz target (func FuzzX in a _test.go file), one after the other,
-# each for FUZZTIME. Seeds: f.Add in the targets and testdata/fuzz/.
+# Every fuzz target, one after the other, each for FUZZTIME (scripts/fuzz.sh).
 FUZZTIME ?= 10s
 fuzz:
-	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.data --exclude-dir=bin --exclude-dir=tools '^func Fuzz' . 2>/dev/null | xargs -n1 dirname | sort -u); do \
-		for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
-			echo "fuzz $$dir $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$dir; \
-		done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 clean:
 	rm -rf bin

@@ -220,14 +220,10 @@ func (e *staffEnv) request(r newRequest) string {
 	if err := e.db.CreateRequest(e.ctx, nr); err != nil {
 		e.t.Fatal(err)
 	}
-	w := e.cfg.Workflow
 	_, err = e.temporal.ExecuteWorkflow(e.ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(id), TaskQueue: e.cfg.Temporal.TaskQueue},
 		workflows.WorkflowName, workflows.Input{RequestID: id, RequestType: r.Type, RequestorType: r.Requestor,
 			Country: r.Country, SubmittedAt: r.Submitted, Deadline: nr.Deadline, DeadlineRule: rule.ID, MaxExtension: rule.Extension,
-			Periods: workflows.Periods{ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter,
-				DeadlineWarningBefore: w.DeadlineWarningBefore, OverdueAlertEvery: w.OverdueAlertEvery,
-				VerificationReminderAfter: w.VerificationReminderAfter, VerificationExpiry: w.VerificationExpiry,
-				AssignmentAlertEvery: w.AssignmentAlertEvery}})
+			Periods: workflows.PeriodsOf(e.cfg)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
