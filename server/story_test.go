@@ -8,7 +8,14 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	sdkworker "go.temporal.io/sdk/worker"
+
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/codec"
+	"github.com/opendsar/dsar/worker"
+	"github.com/opendsar/dsar/workflows"
 )
 
 // TestAdminStory walks the seed's admin story through the API, against
@@ -173,6 +180,33 @@ func TestAdminStory(t *testing.T) {
 		if !seen[a] {
 			t.Errorf("audit has no %s: %v", a, seen)
 		}
+	}
+	e.replay(id)
+}
+
+// replay replays the request's workflow history against the workflow code,
+// as a worker that lost its cache does: a failure is a determinism bug.
+func (e *staffEnv) replay(id string) {
+	e.t.Helper()
+	var h historypb.History
+	it := e.temporal.GetWorkflowHistory(e.ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	dc := codec.DataConverter(e.keys)
+	r, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{
+		DataConverter: dc, FailureConverter: codec.FailureConverter(dc),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	worker.RegisterWorkflows(r)
+	if err := r.ReplayWorkflowHistory(nil, &h); err != nil {
+		e.t.Errorf("the story's history (%d events) does not replay: %v", len(h.Events), err)
 	}
 }
 
