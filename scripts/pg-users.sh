@@ -4,7 +4,7 @@
 # the last one to leave stops the cluster, and only if one of them started
 # it (a cluster you started yourself is left running). Commands started
 # while the lock is held must not inherit fd 8 (use 8>&-), or they would
-# hold it after their script is gone.
+# hold it after their script is gone. The caller sets $root (the repository).
 pg_users_dir=${DSAR_DATA_DIR:-$root/.data}
 pg_users_marker=$pg_users_dir/.postgres.started-by-script
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,14 +19,7 @@ import (
 func TestSessionsAreKeptHashedAndEndOnRevoke(t *testing.T) {
 	db := testenv.DB(t)
 	ctx := context.Background()
-	u, err := db.CreateUser(ctx, store.User{Email: "a@example.com", Name: "A", Role: dsar.RoleAdmin, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := db.CreateSession(ctx, store.SessionStaff, u.ID, time.Hour, 8*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, raw := staffSession(t, db, "a@example.com", dsar.RoleAdmin)
 	var stored string
 	if err := db.Get(&stored, `SELECT token_hash FROM sessions`); err != nil || stored != crypto.HashToken(raw) || stored == raw {
 		t.Fatalf("stored %q (%v): want only the hash of the token", stored, err)
@@ -59,14 +53,7 @@ func TestSessionsAreKeptHashedAndEndOnRevoke(t *testing.T) {
 func TestStaffSessionCarriesTheUserAsItIsNow(t *testing.T) {
 	db := testenv.DB(t)
 	ctx := context.Background()
-	u, err := db.CreateUser(ctx, store.User{Email: "m@example.com", Name: "M", Role: dsar.RoleManager, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := db.CreateSession(ctx, store.SessionStaff, u.ID, time.Hour, 8*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, raw := staffSession(t, db, "m@example.com", dsar.RoleManager)
 	s, got, err := db.StaffSession(ctx, raw, time.Hour)
 	if err != nil || s.SubjectID != u.ID || got.ID != u.ID || got.Email != u.Email || got.Role != dsar.RoleManager {
 		t.Fatalf("staff session = %+v, %+v, %v", s, got, err)
@@ -104,6 +91,22 @@ func TestStaffSessionCarriesTheUserAsItIsNow(t *testing.T) {
 	if _, _, err := db.StaffSession(ctx, raw, time.Hour); dsar.ErrorCode(err) != dsar.EUNAUTHORIZED {
 		t.Fatalf("disabled user's session: %v, want EUNAUTHORIZED", err)
 	}
+}
+
+// staffSession creates a staff user of role and an 8-hour session for it,
+// and returns the user and the session's token.
+func staffSession(t *testing.T, db *store.DB, email string, role dsar.Role) (store.User, string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := db.CreateUser(ctx, store.User{Email: email, Name: strings.ToUpper(email[:1]), Role: role, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := db.CreateSession(ctx, store.SessionStaff, u.ID, time.Hour, 8*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, raw
 }
 
 func TestCursorsRoundTripAndRefuseJunk(t *testing.T) {
@@ -181,14 +184,7 @@ func TestStaffSessionCacheSeesChangesFromOtherProcesses(t *testing.T) {
 	}
 	eventually("the cache listens", db.CachingStaffSessions)
 
-	u, err := other.CreateUser(ctx, store.User{Email: "c@example.com", Name: "C", Role: dsar.RoleManager, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := other.CreateSession(ctx, store.SessionStaff, u.ID, time.Hour, 8*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, raw := staffSession(t, other, "c@example.com", dsar.RoleManager)
 	role := func() dsar.Role {
 		_, got, err := db.StaffSession(ctx, raw, time.Hour)
 		if err != nil {

@@ -153,13 +153,8 @@ func TestJPEGMetadataIsDropped(t *testing.T) {
 	e := start(t, nil)
 	f := validForm(e.captcha(), jpegWithExif(t, "GPS-52.5200N-13.4050E"))
 	f.filename, f.fileType = "id.jpg", "image/jpeg"
-	a := e.submit(f, "")
-	if a.status != http.StatusAccepted {
-		t.Fatalf("submit = %d: %s", a.status, a.body)
-	}
-	var got struct{ ID string }
-	a.json(t, &got)
-	stored, err := e.app.DB.RequestIdentityDocument(context.Background(), e.app.Keys, got.ID)
+	_, id := e.accepted(f, "")
+	stored, err := e.app.DB.RequestIdentityDocument(context.Background(), e.app.Keys, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,28 +424,15 @@ func TestIdempotencyKeyOfADeadProcess(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
 	f := validForm(e.captcha(), pngWithText(t, "x"))
-	first := e.submit(f, "crash-4b1d")
-	if first.status != http.StatusAccepted {
-		t.Fatalf("first = %d: %s", first.status, first.body)
-	}
-	var got struct{ ID string }
-	first.json(t, &got)
-	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = now() - interval '10 minutes'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.app.DB.Exec(`UPDATE requests SET accepted = false WHERE id = $1`, got.ID); err != nil {
-		t.Fatal(err)
-	}
+	first, id := e.accepted(f, "crash-4b1d")
+	e.abandonClaim()
+	e.exec(`UPDATE requests SET accepted = false WHERE id = $1`, id)
 	// A fresh claim is still being processed: 409, not a second request.
-	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET created_at = now()`); err != nil {
-		t.Fatal(err)
-	}
+	e.exec(`UPDATE idempotency_keys SET created_at = now()`)
 	if busy := e.submit(f, "crash-4b1d"); busy.status != http.StatusConflict {
 		t.Errorf("a retry while the claim is fresh = %d, want 409", busy.status)
 	}
-	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET created_at = now() - interval '10 minutes'`); err != nil {
-		t.Fatal(err)
-	}
+	e.exec(`UPDATE idempotency_keys SET created_at = now() - interval '10 minutes'`)
 	retry := e.submit(f, "crash-4b1d")
 	if retry.status != http.StatusAccepted || !bytes.Equal(retry.body, first.body) {
 		t.Fatalf("retry after the claim was abandoned = %d %s, want the first answer %s", retry.status, retry.body, first.body)
@@ -473,12 +455,7 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 	t.Parallel()
 	e := start(t, nil)
 	f := validForm(e.captcha(), pngWithText(t, "x"))
-	first := e.submit(f, "crash-before-start")
-	if first.status != http.StatusAccepted {
-		t.Fatalf("first = %d: %s", first.status, first.body)
-	}
-	var got struct{ ID string }
-	first.json(t, &got)
+	first, id := e.accepted(f, "crash-before-start")
 	// Undo what happened after the row was written: the workflow, the
 	// accept and the stored answer. The workflow is let finish its first
 	// steps (its projection accepts the row) before it is deleted.
@@ -486,12 +463,12 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 	ctx := context.Background()
 	if _, err := e.app.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         e.app.Config.Temporal.Namespace,
-		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(got.ID)},
+		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(id)},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(got.ID), "")
+		_, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			break
@@ -500,12 +477,8 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 			t.Fatalf("the workflow was not deleted: %v", err)
 		}
 	}
-	if _, err := e.app.DB.Exec(`UPDATE requests SET accepted = false WHERE id = $1`, got.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.app.DB.Exec(`UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = now() - interval '10 minutes'`); err != nil {
-		t.Fatal(err)
-	}
+	e.exec(`UPDATE requests SET accepted = false WHERE id = $1`, id)
+	e.abandonClaim()
 	retry := e.submit(f, "crash-before-start")
 	if retry.status != http.StatusAccepted || !bytes.Equal(retry.body, first.body) {
 		t.Fatalf("retry = %d %s, want the first answer %s", retry.status, retry.body, first.body)
@@ -513,7 +486,7 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 	if c := e.counts(); c.requests != 1 || c.accepted != 1 {
 		t.Errorf("after the retry: %+v, want one accepted request", c)
 	}
-	if _, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(got.ID), ""); err != nil {
+	if _, err := e.app.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), ""); err != nil {
 		t.Errorf("the request's workflow after the retry: %v", err)
 	}
 	// The captcha is still single-use: another key with it is refused.
@@ -587,16 +560,40 @@ func TestTemporalUnreachableLeavesNothing(t *testing.T) {
 	}
 }
 
-// submitOne submits a valid request and returns its id.
-func (e *env) submitOne(email string) string {
+// accepted submits f with an Idempotency-Key (none if key is empty), wants
+// 202, and returns the answer and the request's id.
+func (e *env) accepted(f form, key string) (answer, string) {
 	e.t.Helper()
-	a := e.submit(validForm(e.captcha(), pngWithText(e.t, "x")).with("email", email), "")
+	a := e.submit(f, key)
 	if a.status != http.StatusAccepted {
 		e.t.Fatalf("submit = %d: %s", a.status, a.body)
 	}
 	var got struct{ ID string }
 	a.json(e.t, &got)
-	return got.ID
+	return a, got.ID
+}
+
+// abandonClaim leaves every Idempotency-Key claim as a process that died
+// before storing its answer would, long enough ago to be taken over.
+func (e *env) abandonClaim() {
+	e.t.Helper()
+	e.exec(`UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = now() - interval '10 minutes'`)
+}
+
+// exec runs a statement on the service's database (to stage what a crash
+// leaves behind).
+func (e *env) exec(q string, args ...any) {
+	e.t.Helper()
+	if _, err := e.app.DB.Exec(q, args...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// submitOne submits a valid request and returns its id.
+func (e *env) submitOne(email string) string {
+	e.t.Helper()
+	_, id := e.accepted(validForm(e.captcha(), pngWithText(e.t, "x")).with("email", email), "")
+	return id
 }
 
 // verificationToken makes a verification token as the workflow's mail
