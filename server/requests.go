@@ -160,11 +160,16 @@ func (s *Server) listRequests(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := gin.H{"items": items, "next_cursor": nil}
+	cursor := ""
 	if next != nil {
-		out["next_cursor"] = next.Encode()
+		cursor = next.Encode()
 	}
-	c.JSON(http.StatusOK, out)
+	body, err := appendQueuePage(make([]byte, 0, 64+256*len(items)), items, cursor)
+	if err != nil {
+		s.fail(c, fmt.Errorf("server: queue page: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 // requestCounts is GET /api/v1/requests/counts: requests per status, and
