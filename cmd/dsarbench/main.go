@@ -691,7 +691,7 @@ func mean(ds []time.Duration) time.Duration {
 type servedTime struct{ count, seconds float64 }
 
 // served reads route's tally from the API's /metrics (the latency
-// histogram's _count and _sum).
+// histogram's _count and _sum); the route must have been called before.
 func (b *benchEnv) served(ctx context.Context, route string) (servedTime, error) {
 	status, data, err := bench.Call(ctx, b.http, b.base, http.MethodGet, "/metrics", "", nil, nil)
 	if err != nil || status != http.StatusOK {
@@ -699,14 +699,19 @@ func (b *benchEnv) served(ctx context.Context, route string) (servedTime, error)
 	}
 	var t servedTime
 	labels := `{method="GET",route="` + route + `"} `
+	found := 0
 	for line := range strings.Lines(string(data)) {
 		for name, v := range map[string]*float64{"_count": &t.count, "_sum": &t.seconds} {
 			if rest, ok := strings.CutPrefix(line, "dsar_http_request_duration_seconds"+name+labels); ok {
 				if *v, err = strconv.ParseFloat(strings.TrimSpace(rest), 64); err != nil {
 					return servedTime{}, fmt.Errorf("metrics: %q: %w", line, err)
 				}
+				found++
 			}
 		}
+	}
+	if found != 2 {
+		return servedTime{}, fmt.Errorf("metrics: no latency histogram for GET %s", route)
 	}
 	return t, nil
 }
