@@ -125,9 +125,10 @@ var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 
 // login is POST /api/v1/sessions: email and password for a session token
 // (also set as an HttpOnly cookie for the pages). Attempts are limited per
-// client address and per account; every attempt is audited, never with the
-// password.
-func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
+// client address (perAddress, in this process) and per account (shared by
+// every process through the database); every attempt is audited, never with
+// the password.
+func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 	limitedAudit := NewLimiter(1)
 	return func(c *gin.Context) {
 		var in struct {
@@ -157,7 +158,14 @@ func (s *Server) login(perAddress, perAccount *Limiter) gin.HandlerFunc {
 			}
 		}
 		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
-		okAcct, waitAcct := perAccount.Allow(email)
+		okAcct, waitAcct := true, time.Duration(0)
+		if okAddr {
+			var err error
+			if okAcct, waitAcct, err = s.DB.TakeToken(c.Request.Context(), rateScopeStaffLogin, s.Keys.BlindIndex(email), s.Config.Auth.LoginPerMinute); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
 		if !okAddr || !okAcct {
 			// Refusals are audited once a minute per address and account,
 			// so a flood cannot flood the audit trail too.

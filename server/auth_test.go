@@ -2,11 +2,14 @@ package server
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/metrics"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -98,6 +101,45 @@ func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
 	}
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("guessing one account from five addresses never hit 429 (last %d)", status)
+	}
+}
+
+// Behind several API replicas, guesses at one account spread over them
+// share one budget: the database keeps it, not each process.
+func TestLoginBudgetIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 3})
+	u, _ := e.user(dsar.RoleAdmin)
+	deps := e.server.Deps
+	deps.Metrics = metrics.New()
+	other, err := New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := httptest.NewServer(other.Handler())
+	t.Cleanup(replica.Close)
+	statuses := []int{}
+	for i := range 4 {
+		base := e.http.URL
+		if i%2 == 1 {
+			base = replica.URL
+		}
+		resp, err := http.Post(base+"/api/v1/sessions", "application/json",
+			strings.NewReader(`{"email":"`+strings.ToUpper(u.Email)+`","password":"wrong password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+	want := []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests}
+	if !slices.Equal(statuses, want) {
+		t.Fatalf("four guesses over two replicas, three a minute allowed: %v, want %v", statuses, want)
+	}
+	// The budget is kept under the email's keyed hash, never the email.
+	var plain int
+	if err := e.db.Get(&plain, `SELECT count(*) FROM rate_limits WHERE position(convert_to(lower($1), 'UTF8') in key) > 0`, u.Email); err != nil || plain != 0 {
+		t.Fatalf("rate_limits rows holding the email: %d (%v)", plain, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/hex"
 	"math"
 	"net/http"
 	"net/url"
@@ -30,12 +29,13 @@ const (
 	ctxPortalToken   = "dsar.portal_token"
 )
 
-// portalLimits are the login rate limits: per client address, and per
-// account (keyed by the email's blind index, whether or not an account
-// exists, so the limit reveals nothing).
+// portalLimits are the login rate limits: per client address (in this
+// process), and per account (shared by every process through the database,
+// keyed by the email's blind index whether or not an account exists, so the
+// limit reveals nothing).
 type portalLimits struct {
 	byAddress *Limiter
-	byAccount *Limiter
+	perMinute int // per account
 }
 
 // portalRoutes are the end-user portal's routes: the JSON API under
@@ -43,7 +43,7 @@ type portalLimits struct {
 // messages (messages.go) is registered here too, as it shares the store.
 func (s *Server) portalRoutes() {
 	perMinute := s.Config.Auth.LoginPerMinute
-	limits := &portalLimits{byAddress: NewLimiter(4 * perMinute), byAccount: NewLimiter(perMinute)}
+	limits := &portalLimits{byAddress: NewLimiter(4 * perMinute), perMinute: perMinute}
 	tokens := NewLimiter(s.Config.Intake.RatePerMinute)
 
 	api := s.engine.Group("/api/v1/portal")
@@ -170,7 +170,9 @@ func (s *Server) portalLogin(c *gin.Context, limits *portalLimits, email, passwo
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	hash := s.Keys.BlindIndex(email)
-	if ok, wait := limits.byAccount.Allow(hex.EncodeToString(hash)); !ok {
+	if ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopePortalLogin, hash, limits.perMinute); err != nil {
+		return "", 0, err
+	} else if !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	if utf8.RuneCountInString(password) > crypto.MaxPasswordLen {

@@ -12,9 +12,19 @@ import (
 	"github.com/opendsar/dsar"
 )
 
-// Limiter is a token-bucket rate limiter per key (a client address, an
-// account): perMinute requests a minute, with bursts of the same size.
-// It is per process; behind several replicas each keeps its own count.
+// Scopes of the attempt budgets shared through the database
+// (store.TakeToken): logins per account, which guessing through several
+// replicas must not multiply.
+const (
+	rateScopeStaffLogin  = "staff_login"
+	rateScopePortalLogin = "portal_login"
+)
+
+// Limiter is a token-bucket rate limiter per key (a client address):
+// perMinute requests a minute, with bursts of the same size. It is per
+// process; behind several replicas each keeps its own count, which suits
+// limits on a flood from one address, not a budget an attacker could spread
+// over replicas (those are store.TakeToken).
 type Limiter struct {
 	mu        sync.Mutex
 	perMinute float64

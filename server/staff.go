@@ -23,8 +23,7 @@ func (s *Server) staffRoutes() {
 
 	// Sessions: per address and per account, cfg.Auth.LoginPerMinute
 	// attempts a minute.
-	perAddress, perAccount := NewLimiter(s.Config.Auth.LoginPerMinute), NewLimiter(s.Config.Auth.LoginPerMinute)
-	s.handle(http.MethodPost, "/api/v1/sessions", s.login(perAddress, perAccount))
+	s.handle(http.MethodPost, "/api/v1/sessions", s.login(NewLimiter(s.Config.Auth.LoginPerMinute)))
 	s.handle(http.MethodGet, "/api/v1/sessions/current", s.currentSession)
 	s.handle(http.MethodDelete, "/api/v1/sessions/current", s.logout)
 

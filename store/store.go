@@ -33,9 +33,10 @@ var migrations embed.FS
 // DB is the service's database handle.
 type DB struct {
 	*sqlx.DB
-	url      string                       // for connections of its own (the session cache's listener)
-	stmts    sync.Map                     // query text → *sqlx.Stmt, for prepared
-	sessions atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
+	url       string                       // for connections of its own (the session cache's listener)
+	stmts     sync.Map                     // query text → *sqlx.Stmt, for prepared
+	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
+	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value DSN;
