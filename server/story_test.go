@@ -213,17 +213,17 @@ func (e *staffEnv) replay(id string) {
 // wantStatus waits until the request detail shows status. (The API answers
 // an action once the workflow shows it done, so the first read normally
 // has it; the test does not time it.) An open request's detail comes from
-// the workflow itself.
+// the workflow itself; on a loaded machine one read may come from the
+// projection instead (the workflow did not answer within the detail's
+// budget, its documented fallback), so the test reads again.
 func (e *staffEnv) wantStatus(token, id, status string) map[string]any {
 	e.t.Helper()
 	var d map[string]any
-	e.eventually("the detail shows "+status, func() bool {
+	live := !dsar.Status(status).Closed()
+	e.eventually("the detail shows "+status+map[bool]string{true: ", from the workflow"}[live], func() bool {
 		d = e.want(e.do("GET", "/api/v1/requests/"+id, token, nil), http.StatusOK, "detail").JSON(e.t)
-		return d["status"] == status
+		return d["status"] == status && (!live || d["source"] == "workflow")
 	})
-	if !dsar.Status(status).Closed() && d["source"] != "workflow" {
-		e.t.Fatalf("an open request's detail comes from %v, want the workflow", d["source"])
-	}
 	return d
 }
 

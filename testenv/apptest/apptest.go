@@ -29,7 +29,7 @@ func Start(t testing.TB, extra map[string]any) (*app.App, *httptest.Server) {
 	maps.Copy(settings, extra)
 	cfg := testenv.Config(t, testenv.DatabaseURL(t), testenv.TemporalAddress(t), settings)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, nil)
+	a, err := app.Open(ctx, cfg, testenv.Log(t)) // warnings beside the test that caused them
 	if err != nil {
 		cancel()
 		t.Fatalf("app.Open: %v", err)
