@@ -14,6 +14,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // the postgres driver
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opendsar/dsar/config"
@@ -184,12 +187,33 @@ func TemporalAddress(t testing.TB) string {
 		})
 		if devErr == nil {
 			devAddr = devServer.FrontendHostPort()
+			devErr = namespaceReady(ctx, devServer.Client())
 		}
 	})
 	if devErr != nil {
 		t.Fatalf("testenv: start temporal dev server: %v", devErr)
 	}
 	return devAddr
+}
+
+// namespaceReady waits until the dev server serves its namespace: the SDK
+// reports it ready once it answers at all, and on a loaded machine the
+// namespace can lag behind by a moment, failing the first workflow starts.
+// A workflow that does not exist is reported as such only by a namespace
+// that is served.
+func namespaceReady(ctx context.Context, c client.Client) error {
+	for {
+		_, err := c.DescribeWorkflowExecution(ctx, "testenv-namespace-probe", "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: the dev server's namespace is not served: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Main runs a test package's tests and stops the dev server afterwards:
