@@ -29,26 +29,16 @@ const (
 	ctxPortalToken   = "dsar.portal_token"
 )
 
-// portalLimits are the login rate limits: per client address (in this
-// process), and per account (shared by every process through the database,
-// keyed by the email's blind index whether or not an account exists, so the
-// limit reveals nothing).
-type portalLimits struct {
-	byAddress *Limiter
-	perMinute int // per account
-}
-
 // portalRoutes are the end-user portal's routes: the JSON API under
 // /api/v1/portal and the pages under /portal. The staff side of the
 // messages (messages.go) is registered here too, as it shares the store.
 func (s *Server) portalRoutes() {
-	perMinute := s.Config.Auth.LoginPerMinute
-	limits := &portalLimits{byAddress: NewLimiter(4 * perMinute), perMinute: perMinute}
+	perAddress := NewLimiter(4 * s.Config.Auth.LoginPerMinute) // logins per client address
 	tokens := NewLimiter(s.Config.Intake.RatePerMinute)
 
 	api := s.engine.Group("/api/v1/portal")
 	api.POST("/accounts", s.rateLimit(tokens), s.portalAPICreateAccount)
-	api.POST("/sessions", func(c *gin.Context) { s.portalAPILogin(c, limits) })
+	api.POST("/sessions", func(c *gin.Context) { s.portalAPILogin(c, perAddress) })
 	api.DELETE("/sessions", s.requirePortal(false), s.portalAPILogout)
 	authed := api.Group("", s.requirePortal(false))
 	authed.GET("/requests", s.portalAPIRequests)
@@ -58,7 +48,7 @@ func (s *Server) portalRoutes() {
 
 	pages := s.engine.Group("/portal")
 	pages.GET("/login", s.portalLoginPage)
-	pages.POST("/login", func(c *gin.Context) { s.portalLoginForm(c, limits) })
+	pages.POST("/login", func(c *gin.Context) { s.portalLoginForm(c, perAddress) })
 	pages.POST("/logout", s.portalLogoutForm)
 	pages.GET("/accounts/new", s.rateLimit(tokens), s.portalAccountPage)
 	pages.POST("/accounts", s.rateLimit(tokens), s.portalAccountForm)
@@ -154,8 +144,11 @@ var errPortalLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "the email address or the p
 // portalLogin checks an email and password within the rate limits and
 // starts a session. It answers the raw session token; a positive wait
 // means the caller is rate limited. Unknown email and wrong password give
-// the same error and take the same time.
-func (s *Server) portalLogin(c *gin.Context, limits *portalLimits, email, password string) (string, time.Duration, error) {
+// the same error and take the same time. The limits: perAddress per client
+// address (in this process), and auth.login_per_minute per account, shared
+// by every process through the database and keyed by the email's blind
+// index whether or not an account exists, so the limit reveals nothing.
+func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, password string) (string, time.Duration, error) {
 	fields := map[string]string{}
 	if strings.TrimSpace(email) == "" {
 		fields["email"] = "is required"
@@ -166,11 +159,11 @@ func (s *Server) portalLogin(c *gin.Context, limits *portalLimits, email, passwo
 	if len(fields) > 0 {
 		return "", 0, dsar.Invalid(fields)
 	}
-	if ok, wait := limits.byAddress.Allow(c.ClientIP()); !ok {
+	if ok, wait := perAddress.Allow(c.ClientIP()); !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	hash := s.Keys.BlindIndex(email)
-	if ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopePortalLogin, hash, limits.perMinute); err != nil {
+	if ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopePortalLogin, hash, s.Config.Auth.LoginPerMinute); err != nil {
 		return "", 0, err
 	} else if !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
@@ -249,7 +242,7 @@ func (s *Server) portalAPICreateAccount(c *gin.Context) {
 
 // portalAPILogin answers 201 {"token"} and sets the session cookie; a wrong
 // email or password is 401 with the same answer for both.
-func (s *Server) portalAPILogin(c *gin.Context, limits *portalLimits) {
+func (s *Server) portalAPILogin(c *gin.Context, perAddress *Limiter) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -258,7 +251,7 @@ func (s *Server) portalAPILogin(c *gin.Context, limits *portalLimits) {
 		s.fail(c, err)
 		return
 	}
-	raw, wait, err := s.portalLogin(c, limits, in.Email, in.Password)
+	raw, wait, err := s.portalLogin(c, perAddress, in.Email, in.Password)
 	if wait > 0 {
 		tooMany(c, wait)
 		return
@@ -419,9 +412,9 @@ func (s *Server) portalLoginPage(c *gin.Context) {
 }
 
 // portalLoginForm logs in from the form and goes to the request list.
-func (s *Server) portalLoginForm(c *gin.Context, limits *portalLimits) {
+func (s *Server) portalLoginForm(c *gin.Context, perAddress *Limiter) {
 	email, password := c.PostForm("email"), c.PostForm("password")
-	_, wait, err := s.portalLogin(c, limits, email, password)
+	_, wait, err := s.portalLogin(c, perAddress, email, password)
 	if err != nil {
 		status := statusOfErr(err)
 		if wait > 0 {

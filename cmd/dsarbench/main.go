@@ -699,19 +699,16 @@ func (b *benchEnv) served(ctx context.Context, route string) (servedTime, error)
 	}
 	var t servedTime
 	labels := `{method="GET",route="` + route + `"} `
-	found := 0
-	for line := range strings.Lines(string(data)) {
-		for name, v := range map[string]*float64{"_count": &t.count, "_sum": &t.seconds} {
-			if rest, ok := strings.CutPrefix(line, "dsar_http_request_duration_seconds"+name+labels); ok {
-				if *v, err = strconv.ParseFloat(strings.TrimSpace(rest), 64); err != nil {
-					return servedTime{}, fmt.Errorf("metrics: %q: %w", line, err)
-				}
-				found++
-			}
+	for name, v := range map[string]*float64{"_count": &t.count, "_sum": &t.seconds} {
+		series := "dsar_http_request_duration_seconds" + name + labels
+		i := strings.Index(string(data), "\n"+series)
+		if i < 0 {
+			return servedTime{}, fmt.Errorf("metrics: no latency histogram for GET %s", route)
 		}
-	}
-	if found != 2 {
-		return servedTime{}, fmt.Errorf("metrics: no latency histogram for GET %s", route)
+		value, _, _ := strings.Cut(string(data[i+1+len(series):]), "\n")
+		if *v, err = strconv.ParseFloat(value, 64); err != nil {
+			return servedTime{}, fmt.Errorf("metrics: %s: %w", series, err)
+		}
 	}
 	return t, nil
 }
