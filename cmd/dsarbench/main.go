@@ -672,8 +672,8 @@ func (b *benchEnv) timePages(ctx context.Context, r *results, filter, bare strin
 		inside := time.Duration((served1.seconds - served0.seconds) / n * float64(time.Second))
 		r.add(figure{Name: "queue: page of 50 inside the API process, mean", Value: bench.Millis(inside), Unit: "ms",
 			Ceiling: bench.Millis(mean(sqlTimes)), Of: "bare SQL mean",
-			Note: fmt.Sprintf("the page's mean at the client %.2f ms; the rest is the HTTP hop between processes (GET /healthz: mean %.2f ms)",
-				bench.Millis(mean(api)), bench.Millis(mean(hop)))})
+			Note: fmt.Sprintf("the page's mean at the client %.2f ms; the rest is the HTTP hop between processes (GET /healthz: mean %.2f ms); "+
+				"%.0f garbage collections in the API process meanwhile", bench.Millis(mean(api)), bench.Millis(mean(hop)), served1.collections-served0.collections)})
 	}
 	return nil
 }
@@ -687,25 +687,29 @@ func mean(ds []time.Duration) time.Duration {
 }
 
 // servedTime is the API's own tally of a route's GET calls: how many, and
-// their total time in seconds.
-type servedTime struct{ count, seconds float64 }
+// their total time in seconds; and of its garbage collections so far.
+type servedTime struct{ count, seconds, collections float64 }
 
 // served reads route's tally from the API's /metrics (the latency
-// histogram's _count and _sum); the route must have been called before.
+// histogram's _count and _sum; the route must have been called before) and
+// the number of collections of the API process's Go runtime.
 func (b *benchEnv) served(ctx context.Context, route string) (servedTime, error) {
 	status, data, err := bench.Call(ctx, b.http, b.base, http.MethodGet, "/metrics", "", nil, nil)
 	if err != nil || status != http.StatusOK {
 		return servedTime{}, fmt.Errorf("metrics: status %d, %v", status, err)
 	}
 	var t servedTime
-	labels := `{method="GET",route="` + route + `"} `
-	for name, v := range map[string]*float64{"_count": &t.count, "_sum": &t.seconds} {
-		series := "dsar_http_request_duration_seconds" + name + labels
-		i := strings.Index(string(data), "\n"+series)
+	labels := `{method="GET",route="` + route + `"}`
+	for series, v := range map[string]*float64{
+		"dsar_http_request_duration_seconds_count" + labels: &t.count,
+		"dsar_http_request_duration_seconds_sum" + labels:   &t.seconds,
+		"go_gc_duration_seconds_count":                      &t.collections,
+	} {
+		i := strings.Index(string(data), "\n"+series+" ")
 		if i < 0 {
-			return servedTime{}, fmt.Errorf("metrics: no latency histogram for GET %s", route)
+			return servedTime{}, fmt.Errorf("metrics: no series %s", series)
 		}
-		value, _, _ := strings.Cut(string(data[i+1+len(series):]), "\n")
+		value, _, _ := strings.Cut(string(data[i+len(series)+2:]), "\n")
 		if *v, err = strconv.ParseFloat(value, 64); err != nil {
 			return servedTime{}, fmt.Errorf("metrics: %s: %w", series, err)
 		}
