@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -63,7 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "serve":
-		tuneGC(os.Getenv)
+		tuneGC(os.Getenv, serveHeadroom)
 		return runService(ctx, "serve", "Run the HTTP API and pages.", args[1:], stderr, (*app.App).RunServer)
 	case "worker":
 		return runService(ctx, "worker", "Run the Temporal worker.", args[1:], stderr, (*app.App).RunWorker)
@@ -93,23 +92,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
-}
-
-// serveGCPercent is the Go collector's heap growth (GOGC) for dsar serve
-// when GOGC is not set. An API process keeps little live (a few MiB) and
-// allocates per call, so at Go's default of 100 it collects every few MiB:
-// about every 50 pages of the queue, and the pages that meet a collection
-// make the p99 (docs/performance.md). At 400 it collects a fifth as often,
-// for some tens of MiB more. The worker keeps every running workflow's
-// state live, so it and dsar all keep the default.
-const serveGCPercent = 400
-
-// tuneGC sets serveGCPercent unless the operator set GOGC; GOMEMLIMIT, when
-// set, still bounds the heap.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
 }
 
 // flags returns a flag set for a command with the --config flag every

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -11,25 +10,6 @@ import (
 
 	"github.com/opendsar/dsar/testenv"
 )
-
-// dsar serve collects garbage less often than Go's default, unless the
-// operator set GOGC.
-func TestServeGCHonoursGOGC(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	tuneGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(100); got != serveGCPercent {
-		t.Errorf("GOGC unset: the collector's percent is %d, want %d", got, serveGCPercent)
-	}
-	tuneGC(func(k string) string {
-		if k == "GOGC" {
-			return "100"
-		}
-		return ""
-	})
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("GOGC=100 set: the collector's percent is %d, want 100 (the operator's)", got)
-	}
-}
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
