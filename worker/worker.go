@@ -11,10 +11,20 @@ import (
 	"github.com/opendsar/dsar/workflows"
 )
 
+// pollers is how many long polls the worker keeps open for workflow tasks,
+// and as many for activity tasks. The SDK's default of 2 bounds a burst:
+// 3,000 verification expiries due within 16 s took 28 s to reach the
+// database with 2 (the pollers' round trips were the limit), 3.2 s with 8
+// (docs/performance.md). An idle poll costs the server one open call.
+const pollers = 8
+
 // New returns a worker on taskQueue with every workflow and activity
 // registered. The caller starts and stops it.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		MaxConcurrentWorkflowTaskPollers: pollers,
+		MaxConcurrentActivityTaskPollers: pollers,
+	})
 	Register(w, acts)
 	return w
 }
