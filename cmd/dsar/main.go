@@ -62,8 +62,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "serve":
-		tuneGC(os.Getenv, serveHeadroom)
-		return runService(ctx, "serve", "Run the HTTP API and pages.", args[1:], stderr, (*app.App).RunServer)
+		return runService(ctx, "serve", "Run the HTTP API and pages.", args[1:], stderr, func(a *app.App, ctx context.Context) error {
+			tuneGC(os.Getenv, serveHeadroom) // once the server is about to run, not for --help or a bad config
+			return a.RunServer(ctx)
+		})
 	case "worker":
 		return runService(ctx, "worker", "Run the Temporal worker.", args[1:], stderr, (*app.App).RunWorker)
 	case "all":
