@@ -42,6 +42,10 @@ type Audit struct {
 	ActorID   string
 	Action    string
 	Detail    map[string]any
+	// Key makes the append idempotent: appending an event whose key is
+	// already in the trail stores nothing and returns the stored event.
+	// Workflows derive it deterministically; "" appends unconditionally.
+	Key string
 }
 
 // auditLockID is the advisory lock that serialises appends to the chain.

@@ -29,6 +29,48 @@ type Projection struct {
 	CloseReasons      []string
 	CloseNote         string
 	Tasks             []ProjectedTask
+
+	// Seq counts the workflow's projection writes (carried across
+	// continue-as-new): a write with a Seq not above the stored one changes
+	// nothing of the request and its tasks, so a late retry never
+	// overwrites newer state. Zero (workflows before sequence numbers)
+	// always writes.
+	Seq int64
+	// Timeline is the request's timeline, so that the request detail reads
+	// Postgres only.
+	Timeline []TimelineEntry
+	// Attention names a step that failed for good and waits for an
+	// operator ("" when none).
+	Attention string
+	// Actions are outcomes of staff and requester actions decided since the
+	// last write, recorded in the same transaction (whatever Seq says) and
+	// announced with NOTIFY on ActionsChannel once committed.
+	Actions []ActionOutcome
+}
+
+// TimelineEntry is one thing that happened to a request.
+type TimelineEntry struct {
+	At     time.Time `json:"at"`
+	Event  string    `json:"event"`
+	Actor  string    `json:"actor,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// ActionsChannel is the Postgres NOTIFY channel on which each recorded
+// action outcome is announced; the payload is "<request id>:<action id>".
+const ActionsChannel = "dsar_actions"
+
+// ActionOutcome is the workflow's answer to one action: applied, or
+// refused with an error code and reason. Status is the request's status
+// once the action was handled.
+type ActionOutcome struct {
+	ActionID string      `db:"action_id" json:"action_id"`
+	Signal   string      `db:"signal" json:"signal"`
+	Applied  bool        `db:"applied" json:"applied"`
+	Code     string      `db:"code" json:"code,omitempty"`     // dsar error code when refused
+	Reason   string      `db:"reason" json:"reason,omitempty"` // why it was refused, for people
+	Status   dsar.Status `db:"status" json:"status"`
+	ActedAt  time.Time   `db:"acted_at" json:"acted_at"` // when the person acted (clamped)
 }
 
 // ProjectedTask is one data source's task of a projected request. AssignedBy

@@ -212,7 +212,7 @@ func TestLifecycleOnDevServer(t *testing.T) {
 
 	// The verification mail goes out at once, its reminder a second later.
 	eventually(t, "the verification reminder", func() bool { return l.hasMail(requester.Email, "Reminder") })
-	l.signal(id, workflows.SignalEmailVerified, workflows.EmailVerified{At: time.Now()})
+	l.signal(id, workflows.SignalEmailVerified, workflows.EmailVerified{Action: workflows.Action{At: time.Now()}})
 	l.waitStatus(id, dsar.StatusAwaitingIdentity)
 	eventually(t, "the portal invitation", func() bool { return l.hasMail(requester.Email, "Follow your privacy request") })
 	l.signal(id, workflows.SignalIdentityDecided, workflows.IdentityDecision{Verified: true, By: owner.ID})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/config"
+	"github.com/opendsar/dsar/store"
 )
 
 // WorkflowName is the registered name of the request workflow.
@@ -22,8 +23,36 @@ const (
 	SignalTaskCompleted    = "task-completed"
 	SignalDeadlineExtended = "deadline-extended"
 	SignalRequestClosed    = "request-closed"
+	SignalOperator         = "operator" // an operator's answer to a step that needs attention
 	QueryState             = "state"
 )
+
+// ActionSignals are the signals that carry a person's Action: each is
+// answered exactly, applied or refused, in the request_actions table.
+var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
+	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed}
+
+// Action identifies one person's action and when they took it. Every
+// action signal's payload embeds it. The workflow records the outcome of
+// each action ID once (applied, or refused with the reason) in the same
+// write as the projection, and a repeated ID does nothing more.
+type Action struct {
+	ID string    `json:",omitempty"` // unique per request: the API's Idempotency-Key (scoped to the caller) or a new UUID
+	At time.Time // when the person acted, by the API's clock; the workflow clamps it to its own
+}
+
+// Operator actions (OperatorAction.Action).
+const (
+	OperatorRetry   = "retry"   // run the step that needs attention again now
+	OperatorAbandon = "abandon" // end the workflow without further writes (its request row is gone)
+)
+
+// OperatorAction is the payload of SignalOperator.
+type OperatorAction struct {
+	Action string // OperatorRetry or OperatorAbandon
+	Reason string
+	By     string
+}
 
 // Periods are the lifecycle's periods, read from config when a request
 // starts and carried in its input: workflow code never reads config.
@@ -88,12 +117,13 @@ type StallCount struct {
 
 // EmailVerified is the payload of SignalEmailVerified.
 type EmailVerified struct {
-	At time.Time
+	Action
 }
 
 // IdentityDecision is the payload of SignalIdentityDecided. Refused closes
 // the request as rejected with reason identity_not_verified.
 type IdentityDecision struct {
+	Action
 	Verified bool
 	Note     string
 	By       string // staff user id
@@ -102,12 +132,14 @@ type IdentityDecision struct {
 // Assignment is the payload of SignalSourcesAssigned: one task per data
 // source; sources already assigned are ignored.
 type Assignment struct {
+	Action
 	DataSourceIDs []string
 	By            string
 }
 
 // TaskCompletion is the payload of SignalTaskCompleted.
 type TaskCompletion struct {
+	Action
 	DataSourceID string
 	Note         string
 	By           string
@@ -115,6 +147,7 @@ type TaskCompletion struct {
 
 // Extension is the payload of SignalDeadlineExtended.
 type Extension struct {
+	Action
 	Days   int
 	Reason string
 	By     string
@@ -128,6 +161,7 @@ const (
 
 // Closure is the payload of SignalRequestClosed.
 type Closure struct {
+	Action
 	Outcome string // OutcomeCompleted or OutcomeRejected
 	Reasons []dsar.RejectReason
 	Note    string
@@ -153,12 +187,7 @@ type TaskState struct {
 }
 
 // TimelineEntry is one thing that happened to the request.
-type TimelineEntry struct {
-	At     time.Time `json:"at"`
-	Event  string    `json:"event"`
-	Actor  string    `json:"actor,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-}
+type TimelineEntry = store.TimelineEntry
 
 // State is the whole state of a request, as QueryState returns it.
 type State struct {

@@ -189,7 +189,7 @@ var (
 // verifyAndAssign verifies the email at 1h, identity at 2h and assigns the
 // sources at 3h.
 func (h *harness) verifyAndAssign(sources ...string) {
-	h.at(time.Hour, SignalEmailVerified, EmailVerified{At: start.Add(time.Hour)})
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
 	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, By: staff})
 	if len(sources) > 0 {
 		h.at(3*time.Hour, SignalSourcesAssigned, Assignment{DataSourceIDs: sources, By: staff})
