@@ -101,6 +101,12 @@ type Config struct {
 		Timezone   string `mapstructure:"timezone"`
 	} `mapstructure:"alerts"`
 
+	// Reconcile is the cluster's reconciliation (workflow DSARReconcile on
+	// the Temporal Schedule dsar-reconcile): how often it runs.
+	Reconcile struct {
+		Every time.Duration `mapstructure:"every"`
+	} `mapstructure:"reconcile"`
+
 	Company struct {
 		Name          string `mapstructure:"name"`
 		PrivacyURL    string `mapstructure:"privacy_url"`
@@ -133,6 +139,8 @@ type Config struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
 	} `mapstructure:"log"`
+
+	Worker Worker `mapstructure:"worker"`
 }
 
 // defaults holds every key with its default. Every key must be here: viper
@@ -190,6 +198,8 @@ func defaults() map[string]any {
 		"alerts.digest_time": "17:00",
 		"alerts.timezone":    "UTC",
 
+		"reconcile.every": 10 * time.Minute,
+
 		"company.name":           "Example Company",
 		"company.privacy_url":    "",
 		"company.primary_color":  "#1f4e79",
@@ -212,6 +222,15 @@ func defaults() map[string]any {
 
 		"log.level":  "info",
 		"log.format": "text",
+
+		"worker.memory_budget":                  "256MiB",
+		"worker.sticky_cache_size":              0,
+		"worker.max_concurrent_activities":       0,
+		"worker.max_concurrent_local_activities": 0,
+		"worker.max_concurrent_workflow_tasks":   0,
+		"worker.workflow_pollers":               0,
+		"worker.activity_pollers":               0,
+		"worker.stop_timeout":                   25 * time.Second,
 	}
 }
 
@@ -400,6 +419,9 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Alerts.Timezone); err != nil {
 		return bad("alerts.timezone", "unknown time zone %q", c.Alerts.Timezone)
 	}
+	if c.Reconcile.Every < time.Minute || c.Reconcile.Every > 24*time.Hour {
+		return bad("reconcile.every", "must be a duration from 1m to 24h, not %s", c.Reconcile.Every)
+	}
 	if c.Company.Name == "" {
 		return bad("company.name", "must not be empty")
 	}
@@ -431,7 +453,7 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "must be text or json")
 	}
-	return nil
+	return c.Worker.validate(bad)
 }
 
 // DigestLocation is the time zone of the daily alert digest.

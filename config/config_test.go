@@ -67,6 +67,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"log.level":                            "loud",
 		"auth.session_cache":                   "2h",
 		"temporal.compression":                 "zstd",
+		"reconcile.every":                      "30s",
 	} {
 		_, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x", key: val})
 		if err == nil || !strings.Contains(err.Error(), key) {
