@@ -223,14 +223,14 @@ func defaults() map[string]any {
 		"log.level":  "info",
 		"log.format": "text",
 
-		"worker.memory_budget":                  "256MiB",
-		"worker.sticky_cache_size":              0,
+		"worker.memory_budget":                   "256MiB",
+		"worker.sticky_cache_size":               0,
 		"worker.max_concurrent_activities":       0,
 		"worker.max_concurrent_local_activities": 0,
 		"worker.max_concurrent_workflow_tasks":   0,
-		"worker.workflow_pollers":               0,
-		"worker.activity_pollers":               0,
-		"worker.stop_timeout":                   25 * time.Second,
+		"worker.workflow_pollers":                0,
+		"worker.activity_pollers":                0,
+		"worker.stop_timeout":                    25 * time.Second,
 	}
 }
 
