@@ -2,7 +2,8 @@
 // API the service uses (POST /emails), for tests of the real client. It
 // checks what Resend checks (the Bearer key, the JSON body, the
 // Idempotency-Key header), keeps one delivery per idempotency key, and can
-// be told to fail the next sends with a status of the test's choosing.
+// be told to fail the next sends, or every send for a while (an outage),
+// with a status of the test's choosing.
 package resendtest
 
 import (
@@ -26,7 +27,8 @@ type Email struct {
 	Text           string   `json:"text"`
 }
 
-// Server is a fake Resend API. Its zero value is not usable: call New.
+// Server is a fake Resend API. Its zero value is not usable: call New or
+// NewServer.
 type Server struct {
 	*httptest.Server
 	apiKey string
@@ -36,14 +38,23 @@ type Server struct {
 	byKey    map[string]Email // idempotency key → delivery
 	requests map[string]int   // idempotency key → POSTs seen
 	failures []int            // statuses to answer the next sends with
+	outage   int              // while not 0, the status every send is answered with
+	failed   int              // sends answered with an injected failure
+	reused   map[string]int   // idempotency key → sends refused for another payload
 }
 
-// New starts a server that accepts apiKey, closed when the test ends. Point
-// a client at its URL.
+// NewServer starts a server that accepts apiKey, as httptest.NewServer
+// does: the caller closes it. Point a client at its URL.
+func NewServer(apiKey string) *Server {
+	s := &Server{apiKey: apiKey, byKey: map[string]Email{}, requests: map[string]int{}, reused: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// New starts a server that accepts apiKey, closed when the test ends.
 func New(t testing.TB, apiKey string) *Server {
 	t.Helper()
-	s := &Server{apiKey: apiKey, byKey: map[string]Email{}, requests: map[string]int{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s := NewServer(apiKey)
 	t.Cleanup(s.Close)
 	return s
 }
@@ -54,6 +65,42 @@ func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, statuses...)
+}
+
+// StartOutage makes every valid send answer status (503, 500, 429, ...),
+// delivering nothing, until EndOutage: the provider is down.
+func (s *Server) StartOutage(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = status
+}
+
+// EndOutage ends the outage StartOutage began.
+func (s *Server) EndOutage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = 0
+}
+
+// Failed counts the sends answered with an injected failure (FailNext or
+// an outage).
+func (s *Server) Failed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+// Reused returns, per idempotency key, how many sends were refused (409)
+// because the key had been delivered with another payload: a sender whose
+// retry changed the mail.
+func (s *Server) Reused() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.reused))
+	for k, n := range s.reused {
+		m[k] = n
+	}
+	return m
 }
 
 // Emails returns the delivered emails, one per idempotency key, in order.
@@ -136,14 +183,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[key]++
+	if s.outage != 0 {
+		s.failed++
+		apiError(w, s.outage, "injected_failure", fmt.Sprintf("outage %d injected by the test", s.outage))
+		return
+	}
 	if len(s.failures) > 0 {
 		status := s.failures[0]
 		s.failures = s.failures[1:]
+		s.failed++
 		apiError(w, status, "injected_failure", fmt.Sprintf("failure %d injected by the test", status))
 		return
 	}
 	if prev, ok := s.byKey[key]; ok {
 		if !sameEmail(prev, e) {
+			s.reused[key]++
 			apiError(w, http.StatusConflict, "invalid_idempotent_request", "this idempotency key was used with another payload")
 			return
 		}
