@@ -141,9 +141,15 @@ func (a *App) RunWorker(ctx context.Context) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	a.Log.Info("worker started", "task_queue", a.Config.Temporal.TaskQueue, "namespace", a.Config.Temporal.Namespace)
+	sizes := a.Config.WorkerSizes()
+	a.Log.Info("worker started", "task_queue", a.Config.Temporal.TaskQueue, "namespace", a.Config.Temporal.Namespace,
+		"memory_budget", sizes.MemoryBudget, "sticky_cache_size", sizes.StickyCacheSize,
+		"max_concurrent_activities", sizes.MaxConcurrentActivities, "max_concurrent_local_activities", sizes.MaxConcurrentLocalActivities,
+		"max_concurrent_workflow_tasks", sizes.MaxConcurrentWorkflowTasks,
+		"workflow_pollers", sizes.WorkflowPollers, "activity_pollers", sizes.ActivityPollers)
 	go a.reconcileLoop(ctx)
 	<-ctx.Done()
+	a.Log.Info("worker stopping: waiting for running activities", "stop_timeout", sizes.StopTimeout)
 	w.Stop()
 	a.Log.Info("worker stopped")
 	return nil

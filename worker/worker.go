@@ -8,25 +8,37 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/config"
 	"github.com/opendsar/dsar/workflows"
 )
 
-// pollers is how many long polls the worker keeps open for workflow tasks,
-// and as many for activity tasks. The SDK's default of 2 bounds a burst:
-// 3,000 verification expiries due within 16 s took 28 s to reach the
-// database with 2 (the pollers' round trips were the limit), 3.2 s with 8
-// (docs/performance.md). An idle poll costs the server one open call.
-const pollers = 8
-
 // New returns a worker on taskQueue with every workflow and activity
-// registered. The caller starts and stops it.
+// registered, sized by acts.Config's worker.* keys (Options). The caller
+// starts and stops it; a stop waits up to worker.stop_timeout for the
+// running activities.
+//
+// The SDK keeps one sticky cache per process, sized when the first live
+// worker is created: New sets it, so the first worker of a process decides.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{
-		MaxConcurrentWorkflowTaskPollers: pollers,
-		MaxConcurrentActivityTaskPollers: pollers,
-	})
+	sizes := acts.Config.WorkerSizes()
+	sdkworker.SetStickyWorkflowCacheSize(sizes.StickyCacheSize)
+	w := sdkworker.New(c, taskQueue, Options(sizes))
 	Register(w, acts)
 	return w
+}
+
+// Options are the SDK's worker options for sizes (config.Worker.Sized
+// has filled in the derived ones). The sticky cache is not among them: it
+// is the process's.
+func Options(sizes config.Worker) sdkworker.Options {
+	return sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:      sizes.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: sizes.MaxConcurrentLocalActivities,
+		MaxConcurrentWorkflowTaskExecutionSize:  sizes.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:        sizes.WorkflowPollers,
+		MaxConcurrentActivityTaskPollers:        sizes.ActivityPollers,
+		WorkerStopTimeout:                       sizes.StopTimeout,
+	}
 }
 
 // Register registers the workflows and activities on any registry: a
