@@ -232,7 +232,8 @@ func Temporal(dir string, port int, dbFile string) *Proc {
 				"--log-level", "error", "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
 				"--search-attribute", "DsarStatus=Keyword", "--search-attribute", "DsarRequestType=Keyword",
 				"--search-attribute", "DsarCountry=Keyword", "--search-attribute", "DsarDeadline=Datetime",
-				"--search-attribute", "DsarOverdue=Bool"}
+				"--search-attribute", "DsarOverdue=Bool",
+				"--search-attribute", "DsarAttention=Bool"}
 			if dbFile != "" {
 				args = append(args, "--db-filename", dbFile)
 			}

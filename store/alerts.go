@@ -18,6 +18,7 @@ const (
 	AlertTaskStalled     = "task_stalled"     // a task has not moved for days
 	AlertDeadlineWarning = "deadline_warning" // the deadline is near
 	AlertOverdue         = "overdue"          // the deadline has passed
+	AlertAttention       = "needs_attention"  // a step of the request's workflow failed for good and waits for an operator
 )
 
 // AlertLabel is an alert kind in words, for the digest mail.
@@ -35,6 +36,8 @@ func AlertLabel(kind string) string {
 		return "Deadline approaching"
 	case AlertOverdue:
 		return "Request is overdue"
+	case AlertAttention:
+		return "Request is stuck: a step failed and needs an operator"
 	}
 	return kind
 }

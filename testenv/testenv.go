@@ -183,6 +183,7 @@ func TemporalAddress(t testing.TB) string {
 				"--search-attribute", "DsarStatus=Keyword", "--search-attribute", "DsarRequestType=Keyword",
 				"--search-attribute", "DsarCountry=Keyword", "--search-attribute", "DsarDeadline=Datetime",
 				"--search-attribute", "DsarOverdue=Bool",
+				"--search-attribute", "DsarAttention=Bool",
 			},
 		})
 		if devErr == nil {

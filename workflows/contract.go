@@ -107,6 +107,9 @@ type Checkpoint struct {
 	WarnedFor          time.Time // the deadline the warning was sent for
 	OverdueNext        int       // index of the next overdue alert
 	Extensions         int
+	Seq                int64    `json:",omitempty"` // projection writes so far
+	AuditN             int64    `json:",omitempty"` // audit events so far: the next key's counter
+	ActionIDs          []string `json:",omitempty"` // the latest action ids handled
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.

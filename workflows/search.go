@@ -14,6 +14,9 @@ var (
 	AttrCountry     = temporal.NewSearchAttributeKeyKeyword("DsarCountry")
 	AttrDeadline    = temporal.NewSearchAttributeKeyTime("DsarDeadline")
 	AttrOverdue     = temporal.NewSearchAttributeKeyBool("DsarOverdue")
+	// AttrAttention is true while a step failed for good and the workflow
+	// waits for an operator (its current details say which step and why).
+	AttrAttention = temporal.NewSearchAttributeKeyBool("DsarAttention")
 )
 
 // SearchAttributes is every custom search attribute with its type, for
@@ -24,4 +27,5 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"DsarCountry":     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	"DsarDeadline":    enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	"DsarOverdue":     enumspb.INDEXED_VALUE_TYPE_BOOL,
+	"DsarAttention":   enumspb.INDEXED_VALUE_TYPE_BOOL,
 }

@@ -1,0 +1,378 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/store"
+)
+
+// A person's action reaches the workflow as a signal (ActionSignals). On
+// the durable path every action gets exactly one outcome, applied or
+// refused with the reason, recorded with the projection write that follows
+// it; the API waits for that record to answer.
+
+// pendingAction is an action signal received and not yet applied.
+type pendingAction struct {
+	signal  string
+	action  Action
+	at      time.Time // when the person acted, clamped to the workflow's clock
+	by      string
+	payload any
+	apply   func(workflow.Context)
+}
+
+// maxActionIDs is how many recent action ids a run remembers to ignore a
+// repeated signal (the API also answers a repeated id from the store).
+const maxActionIDs = 64
+
+// when is the time a person acted: the action's own time, clamped to the
+// workflow's clock and to the submission (the old path: now).
+func (r *run) when(ctx workflow.Context, act Action) time.Time {
+	now := workflow.Now(ctx)
+	if !r.durable || act.At.IsZero() || act.At.After(now) {
+		return now
+	}
+	if act.At.Before(r.st.SubmittedAt) {
+		return r.st.SubmittedAt
+	}
+	return act.At
+}
+
+// collect takes every action signal already received into the queue.
+func (r *run) collect(ctx workflow.Context) {
+	for _, name := range ActionSignals {
+		ch := workflow.GetSignalChannel(ctx, name)
+		for r.receive(ctx, ch, name) {
+		}
+	}
+	for {
+		var op OperatorAction
+		if !workflow.GetSignalChannel(ctx, SignalOperator).ReceiveAsync(&op) {
+			break
+		}
+		r.operator(ctx, op)
+	}
+}
+
+// receive takes one signal of kind name from ch, if one is there, into the
+// queue, after the actions taken at the same time or earlier.
+func (r *run) receive(ctx workflow.Context, ch workflow.ReceiveChannel, name string) bool {
+	p, ok := r.decode(ch, name)
+	if !ok {
+		return false
+	}
+	p.at = r.when(ctx, p.action)
+	i := len(r.pending)
+	for i > 0 && r.pending[i-1].at.After(p.at) {
+		i--
+	}
+	r.pending = slices.Insert(r.pending, i, p)
+	return true
+}
+
+// decode takes one buffered signal of kind name from ch, decoded into its
+// payload type, with the step that applies it.
+func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bool) {
+	switch name {
+	case SignalEmailVerified:
+		return take(ch, name, func(p EmailVerified) string { return "" }, r.onEmailVerified)
+	case SignalIdentityDecided:
+		return take(ch, name, func(p IdentityDecision) string { return p.By }, r.onIdentityDecided)
+	case SignalSourcesAssigned:
+		return take(ch, name, func(p Assignment) string { return p.By }, r.onAssigned)
+	case SignalTaskCompleted:
+		return take(ch, name, func(p TaskCompletion) string { return p.By }, r.onTaskCompleted)
+	case SignalDeadlineExtended:
+		return take(ch, name, func(p Extension) string { return p.By }, r.onExtended)
+	case SignalRequestClosed:
+		return take(ch, name, func(p Closure) string { return p.By }, r.onClosed)
+	}
+	return pendingAction{}, false
+}
+
+// actionOf is the Action every action payload embeds.
+type actionOf interface{ action() Action }
+
+func (a Action) action() Action { return a }
+
+func take[T actionOf](ch workflow.ReceiveChannel, name string, by func(T) string, apply func(workflow.Context, T)) (pendingAction, bool) {
+	var p T
+	if !ch.ReceiveAsync(&p) {
+		return pendingAction{}, false
+	}
+	return pendingAction{signal: name, action: p.action(), by: by(p), payload: p,
+		apply: func(ctx workflow.Context) { apply(ctx, p) }}, true
+}
+
+// dispatch applies one action: a repeated id does nothing; an action the
+// state does not allow is refused (timeline, audit trail, outcome); any
+// other is applied. Either way its outcome is written before the next
+// action is taken.
+func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
+	if id := p.action.ID; id != "" {
+		if slices.Contains(r.actionIDs, id) {
+			return
+		}
+		r.actionIDs = append(r.actionIDs, id)
+		if len(r.actionIDs) > maxActionIDs {
+			r.actionIDs = r.actionIDs[len(r.actionIDs)-maxActionIDs:]
+		}
+	}
+	if err := r.st.Allows(p.signal, p.payload); err != nil {
+		r.refuse(ctx, p, err)
+		return
+	}
+	if p.action.ID != "" {
+		r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.action.ID, Signal: p.signal, Applied: true, ActedAt: p.at})
+	}
+	p.apply(ctx)
+	if len(r.outcomes) > 0 && !r.abandoned {
+		r.changed(ctx) // the action changed nothing that is projected: its outcome still is
+	}
+}
+
+// refuse records an action the state does not allow.
+func (r *run) refuse(ctx workflow.Context, p pendingAction, err error) {
+	r.ignoreErr(ctx, p.signal, p.by, err)
+	if p.action.ID != "" {
+		r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.action.ID, Signal: p.signal,
+			Code: dsar.ErrorCode(err), Reason: dsar.ErrorMessage(err), ActedAt: p.at})
+	}
+	r.changed(ctx)
+}
+
+// refuseRemaining refuses every action still queued or buffered once the
+// request is closed, so that each gets its answer.
+func (r *run) refuseRemaining(ctx workflow.Context) {
+	r.collect(ctx)
+	for _, p := range r.pending {
+		if p.action.ID != "" && slices.Contains(r.actionIDs, p.action.ID) {
+			continue
+		}
+		r.ignore(ctx, p.signal, p.payload, p.by)
+		if p.action.ID != "" {
+			err := r.st.Allows(p.signal, p.payload)
+			r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.action.ID, Signal: p.signal,
+				Code: dsar.ErrorCode(err), Reason: dsar.ErrorMessage(err), ActedAt: p.at})
+		}
+	}
+	r.pending = nil
+	if len(r.outcomes) > 0 {
+		r.changed(ctx)
+	}
+}
+
+// addSignals adds a receive for every signal to sel; the one received sets
+// *handle to the step that applies it.
+func (r *run) addSignals(ctx workflow.Context, sel workflow.Selector, handle *func(workflow.Context)) {
+	onSignal(ctx, sel, SignalEmailVerified, handle, r.onEmailVerified)
+	onSignal(ctx, sel, SignalIdentityDecided, handle, r.onIdentityDecided)
+	onSignal(ctx, sel, SignalSourcesAssigned, handle, r.onAssigned)
+	onSignal(ctx, sel, SignalTaskCompleted, handle, r.onTaskCompleted)
+	onSignal(ctx, sel, SignalDeadlineExtended, handle, r.onExtended)
+	onSignal(ctx, sel, SignalRequestClosed, handle, r.onClosed)
+}
+
+// onSignal adds to sel a receive of signal name whose payload, once
+// received, sets *handle to apply it.
+func onSignal[T any](ctx workflow.Context, sel workflow.Selector, name string, handle *func(workflow.Context), apply func(workflow.Context, T)) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
+		var p T
+		c.Receive(ctx, &p)
+		*handle = func(ctx workflow.Context) { apply(ctx, p) }
+	})
+}
+
+// drain records every signal still buffered when the workflow ends as
+// ignored: the request is closed.
+func (r *run) drain(ctx workflow.Context) {
+	for _, name := range []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
+		SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed} {
+		ch := workflow.GetSignalChannel(ctx, name)
+		for {
+			p, ok := r.decode(ch, name)
+			if !ok {
+				break
+			}
+			r.ignore(ctx, name, p.payload, p.by)
+		}
+	}
+}
+
+// allowed checks a signal against the state; a signal the state does not
+// allow is recorded as ignored (timeline and audit trail).
+func (r *run) allowed(ctx workflow.Context, signal string, p any, by string) bool {
+	if err := r.st.Allows(signal, p); err != nil {
+		r.ignoreErr(ctx, signal, by, err)
+		return false
+	}
+	return true
+}
+
+func (r *run) ignore(ctx workflow.Context, signal string, p any, by string) {
+	err := r.st.Allows(signal, p)
+	if err == nil {
+		err = dsar.Errorf(dsar.ECONFLICT, "the request is %s", r.st.Status)
+	}
+	r.ignoreErr(ctx, signal, by, err)
+}
+
+func (r *run) ignoreErr(ctx workflow.Context, signal, by string, err error) {
+	reason := dsar.ErrorMessage(err)
+	r.note(ctx, EventSignalIgnored, by, signal+": "+reason)
+	kind := actorKind(by)
+	if signal == SignalEmailVerified {
+		kind = store.ActorRequester
+	}
+	r.audit(ctx, kind, by, "signal.ignored", map[string]any{
+		"signal": signal, "status": string(r.st.Status), "code": dsar.ErrorCode(err), "reason": reason,
+	})
+}
+
+func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
+	if !r.allowed(ctx, SignalEmailVerified, p, "") {
+		return
+	}
+	at := r.when(ctx, p.Action)
+	r.st.Status = dsar.StatusAwaitingIdentity
+	r.st.EmailVerifiedAt = &at
+	r.unassigned = 0
+	r.noteAt(at, EventEmailVerified, "", "")
+	r.audit(ctx, store.ActorRequester, "", "request.email_verified", nil)
+	r.changed(ctx)
+	r.portalInvitation(ctx)
+}
+
+func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
+	if !r.allowed(ctx, SignalIdentityDecided, p, p.By) {
+		return
+	}
+	at := r.when(ctx, p.Action)
+	verified := p.Verified
+	r.st.IdentityDecidedAt = &at
+	r.st.IdentityVerified = &verified
+	if !r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID) {
+		return
+	}
+	if !verified {
+		r.noteAt(at, EventIdentityRefused, p.By, "")
+		r.audit(ctx, actorKind(p.By), p.By, "request.identity_refused", nil)
+		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
+		return
+	}
+	r.st.Status = dsar.StatusIdentityVerified
+	r.noteAt(at, EventIdentityVerified, p.By, "")
+	r.audit(ctx, actorKind(p.By), p.By, "request.identity_verified", nil)
+	r.changed(ctx)
+}
+
+func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
+	if !r.allowed(ctx, SignalSourcesAssigned, p, p.By) {
+		return
+	}
+	now := r.when(ctx, p.Action)
+	var added []string
+	for _, id := range p.DataSourceIDs {
+		if _, ok := r.st.Task(id); ok || id == "" {
+			continue
+		}
+		r.st.Tasks = append(r.st.Tasks, TaskState{DataSourceID: id, Status: TaskOpen, AssignedAt: now, AssignedBy: p.By, LastActivityAt: now})
+		added = append(added, id)
+	}
+	r.audit(ctx, actorKind(p.By), p.By, "request.data_sources_assigned", map[string]any{"data_source_ids": added})
+	if len(added) == 0 {
+		r.noteAt(now, EventSourcesAssigned, p.By, "no new data source")
+		return
+	}
+	r.st.Status = dsar.StatusInProgress
+	for _, id := range added {
+		r.noteAt(now, EventSourcesAssigned, p.By, id)
+	}
+	r.changed(ctx)
+	bucket := now.Unix()
+	if every := r.in.Periods.AssignmentAlertEvery; every > 0 {
+		bucket = now.Truncate(every).Unix()
+	}
+	r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskAssigned, Key: fmt.Sprintf("assigned-%d", bucket), DataSourceIDs: added})
+}
+
+func (r *run) onTaskCompleted(ctx workflow.Context, p TaskCompletion) {
+	if !r.allowed(ctx, SignalTaskCompleted, p, p.By) {
+		return
+	}
+	now := r.when(ctx, p.Action)
+	t, _ := r.st.Task(p.DataSourceID)
+	t.Status, t.CompletedAt, t.CompletedBy, t.Note, t.LastActivityAt = TaskCompleted, &now, p.By, p.Note, now
+	delete(r.stalls, p.DataSourceID)
+	r.noteAt(now, EventTaskCompleted, p.By, p.DataSourceID)
+	r.audit(ctx, actorKind(p.By), p.By, "task.completed", map[string]any{"data_source_id": p.DataSourceID})
+	if r.st.OpenTasks() == 0 && r.st.Status == dsar.StatusInProgress {
+		r.st.Status = dsar.StatusReadyToClose
+	}
+	r.changed(ctx)
+}
+
+func (r *run) onExtended(ctx workflow.Context, p Extension) {
+	if !r.allowed(ctx, SignalDeadlineExtended, p, p.By) {
+		return
+	}
+	now := r.when(ctx, p.Action)
+	r.st.Deadline = r.st.Deadline.AddDate(0, 0, p.Days)
+	r.st.Extended = true
+	r.st.ExtensionDays += p.Days
+	r.st.ExtensionReason = p.Reason
+	r.st.ExtendedAt = &now
+	if r.st.Overdue && r.st.Deadline.After(now) {
+		r.st.Overdue = false
+	}
+	if !r.st.Overdue {
+		r.overdueNext = 0
+	}
+	r.extensions++
+	deadline := r.st.Deadline.UTC().Format(time.RFC3339)
+	r.noteAt(now, EventDeadlineExtended, p.By, fmt.Sprintf("+%d days, due %s", p.Days, deadline))
+	r.audit(ctx, actorKind(p.By), p.By, "request.deadline_extended", map[string]any{"days": p.Days, "deadline": deadline})
+	r.changed(ctx)
+	r.requesterMail(ctx, activities.MailExtension, fmt.Sprintf("extension-%d", r.extensions), "", func(m *activities.RequesterMail) {
+		m.ExtensionDays, m.ExtensionReason = p.Days, p.Reason
+	})
+}
+
+func (r *run) onClosed(ctx workflow.Context, p Closure) {
+	if !r.allowed(ctx, SignalRequestClosed, p, p.By) {
+		return
+	}
+	r.close(ctx, r.when(ctx, p.Action), p.Outcome, p.Reasons, p.Note, p.By)
+}
+
+// close completes or rejects the request: the state, the queue, the audit
+// trail, the requester's mail (only to a verified address), then the PII
+// scrub.
+func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons []dsar.RejectReason, note, by string) {
+	r.st.ClosedAt = &at
+	r.st.CloseNote = note
+	event, mailKind := EventCompleted, activities.MailCompleted
+	r.st.Status = dsar.StatusCompleted
+	if outcome == OutcomeRejected {
+		r.st.Status = dsar.StatusRejected
+		r.st.CloseReasons = reasons
+		event, mailKind = EventRejected, activities.MailRejected
+	}
+	codes := make([]string, len(reasons))
+	for i, c := range reasons {
+		codes[i] = string(c)
+	}
+	r.noteAt(at, event, by, "")
+	r.audit(ctx, actorKind(by), by, "request."+string(r.st.Status), map[string]any{"reasons": codes})
+	r.changed(ctx)
+	if r.st.EmailVerifiedAt != nil {
+		r.requesterMail(ctx, mailKind, string(r.st.Status), "")
+	}
+	r.scrub(ctx)
+}

@@ -1,0 +1,293 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/store"
+)
+
+// How the request's writes are retried. A database write the request
+// depends on (projection, audit, alerts, erasure) is tried for 30 s at a
+// time and retried, with backoff up to writeMaxInterval, for as long as
+// writeGiveUp: far longer than any outage. While the backoff is short
+// the worker retries a local activity itself; past the workflow task's
+// timeout the SDK retries it on a durable timer, so a long outage costs
+// one small workflow task per retry, not a busy loop.
+const (
+	writeAttempt     = 30 * time.Second
+	writeMaxInterval = 2 * time.Minute
+	writeGiveUp      = 10 * 365 * 24 * time.Hour
+	// attentionRetry is how often a step that failed for good is tried
+	// again while it waits for an operator: a fault fixed without telling
+	// the workflow still lets it carry on.
+	attentionRetry = time.Hour
+)
+
+// versionLocalDB is the change id of running database activities locally.
+const versionLocalDB = "local-db-activities"
+
+// versionDurable is the change id of the durable core: writes that wait
+// out any outage, mail beside the main loop, exact action outcomes and
+// actions ordered by when people acted. Runs started before it keep their
+// old path until they continue as new.
+const versionDurable = "durable-core"
+
+// Metric names the workflow emits (through the worker's metrics handler).
+const MetricAttention = "dsar_workflow_attention"
+
+// note appends to the timeline.
+func (r *run) note(ctx workflow.Context, event, actor, detail string) {
+	r.noteAt(workflow.Now(ctx), event, actor, detail)
+}
+
+// noteAt appends to the timeline at a given time (when a person acted).
+func (r *run) noteAt(at time.Time, event, actor, detail string) {
+	r.st.Timeline = append(r.st.Timeline, TimelineEntry{At: at, Event: event, Actor: actor, Detail: detail})
+}
+
+// audit appends to the audit trail. detail holds no PII. Each event's key
+// is derived from the workflow id and a counter carried across runs, so a
+// retried append stores one row.
+func (r *run) audit(ctx workflow.Context, kind, actor, action string, detail map[string]any) {
+	r.auditN++
+	ev := store.Audit{RequestID: r.in.RequestID, ActorKind: kind, ActorID: actor, Action: action, Detail: detail,
+		Key: fmt.Sprintf("%s#%d", r.wid, r.auditN)}
+	r.write(ctx, "audit "+action, a.Audit, ev)
+}
+
+// alert records staff alerts about this request.
+func (r *run) alert(ctx workflow.Context, req activities.AlertRequest) {
+	req.RequestID = r.in.RequestID
+	req.Deadline = r.st.Deadline
+	req.Immediate = r.in.ImmediateAlerts
+	r.write(ctx, "alert "+req.Kind, a.RecordAlerts, req)
+}
+
+// changed brings everything that mirrors the state up to date: the search
+// attributes, the current details and the queue projection, which also
+// carries the outcomes of the actions handled since the last write.
+func (r *run) changed(ctx workflow.Context) {
+	r.mirror(ctx)
+	r.seq++
+	p := r.projection()
+	r.outcomes = nil
+	r.write(ctx, "project "+string(r.st.Status), a.Project, p)
+}
+
+// mirror sets the search attributes and current details from the state.
+func (r *run) mirror(ctx workflow.Context) {
+	st := &r.st
+	attention := r.attention != ""
+	if !r.attrs.set || r.attrs.status != st.Status || !r.attrs.deadline.Equal(st.Deadline) || r.attrs.overdue != st.Overdue ||
+		(r.durable && r.attrs.attention != attention) {
+		sets := []temporal.SearchAttributeUpdate{
+			AttrStatus.ValueSet(string(st.Status)), AttrRequestType.ValueSet(string(r.in.RequestType)),
+			AttrCountry.ValueSet(r.in.Country), AttrDeadline.ValueSet(st.Deadline), AttrOverdue.ValueSet(st.Overdue),
+		}
+		if r.durable {
+			sets = append(sets, AttrAttention.ValueSet(attention))
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, sets...); err != nil {
+			r.log.Error("upsert search attributes failed", "error", err)
+		} else {
+			r.attrs = attrs{status: st.Status, deadline: st.Deadline, overdue: st.Overdue, attention: attention, set: true}
+		}
+	}
+	details := st.Status.Label()
+	if !st.Status.Closed() {
+		details += " · due " + st.Deadline.UTC().Format("2006-01-02 15:04 MST")
+		if st.Overdue {
+			details += " · OVERDUE"
+		}
+	}
+	if attention {
+		details = "NEEDS ATTENTION · " + r.attention + " · " + details
+	}
+	workflow.SetCurrentDetails(ctx, details)
+}
+
+// projection is the queue's view of the state.
+func (r *run) projection() store.Projection {
+	st := &r.st
+	p := store.Projection{
+		RequestID: st.RequestID, Status: st.Status, Deadline: st.Deadline, Overdue: st.Overdue,
+		ExtendedAt: st.ExtendedAt, ExtensionDays: st.ExtensionDays, ExtensionReason: st.ExtensionReason,
+		EmailVerifiedAt: st.EmailVerifiedAt, IdentityDecidedAt: st.IdentityDecidedAt, IdentityVerified: st.IdentityVerified,
+		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
+		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
+	}
+	if r.durable {
+		p.Seq, p.Attention = r.seq, r.attention
+		p.Timeline = append([]TimelineEntry(nil), st.Timeline...)
+		for _, o := range r.outcomes {
+			o.Status = st.Status
+			p.Actions = append(p.Actions, o)
+		}
+	}
+	for i, c := range st.CloseReasons {
+		p.CloseReasons[i] = string(c)
+	}
+	for i, t := range st.Tasks {
+		p.Tasks[i] = store.ProjectedTask{
+			DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt, AssignedBy: t.AssignedBy,
+			LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, CompletedBy: t.CompletedBy, Note: t.Note,
+		}
+	}
+	return p
+}
+
+// write runs a database write the request depends on. On the durable path
+// it returns only once the write has succeeded (however long Postgres is
+// away), or false when an operator abandoned the workflow; a failure that
+// no retry can fix makes the workflow wait for an operator (attend). Runs
+// on the old path log a failure and carry on, as they did.
+func (r *run) write(ctx workflow.Context, summary string, fn any, args ...any) bool {
+	if !r.durable {
+		if err := r.legacyDB(ctx, summary, fn, args...).Get(ctx, nil); err != nil {
+			r.log.Error(summary+" failed", "error", err)
+			return false
+		}
+		return true
+	}
+	return r.must(ctx, summary, func(ctx workflow.Context) workflow.Future {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval},
+		})
+		return workflow.ExecuteLocalActivity(ctx, fn, args...)
+	})
+}
+
+// writeActivity is write for the rare, critical steps (the erasure, the
+// identity document's deletion): a regular activity, retried by the
+// server without end, visible in the UI as pending while it waits.
+func (r *run) writeActivity(ctx workflow.Context, summary string, fn any, args ...any) bool {
+	if !r.durable {
+		return r.write(ctx, summary, fn, args...)
+	}
+	return r.must(ctx, summary, func(ctx workflow.Context) workflow.Future {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval},
+		})
+		return workflow.ExecuteActivity(ctx, fn, args...)
+	})
+}
+
+// must runs exec until it succeeds. A failure that retries cannot fix
+// (non-retryable, or out of time) puts the request in attention and waits
+// for an operator's retry, or an hour, then tries again. It returns false
+// only when the workflow was abandoned.
+func (r *run) must(ctx workflow.Context, summary string, exec func(workflow.Context) workflow.Future) bool {
+	for attempt := 0; ; attempt++ {
+		if r.abandoned {
+			return false
+		}
+		err := exec(ctx).Get(ctx, nil)
+		if err == nil {
+			if attempt > 0 {
+				r.settle(ctx, summary)
+			}
+			return true
+		}
+		if !r.attend(ctx, summary, err) {
+			return false
+		}
+	}
+}
+
+// attend makes a step that failed for good visible (the DsarAttention
+// search attribute, the current details, a metric, an alert to org
+// owners) and waits for an operator's signal or attentionRetry. It returns
+// false when the operator abandons the workflow.
+func (r *run) attend(ctx workflow.Context, summary string, err error) bool {
+	first := r.attention == ""
+	r.attention = summary + ": " + err.Error()
+	r.log.Error("step needs attention", "step", summary, "error", err)
+	r.mirror(ctx)
+	if first {
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"step": summary}).Counter(MetricAttention).Inc(1)
+		r.attentionN++
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: 10 * time.Minute, Summary: "alert " + store.AlertAttention,
+		})
+		// Best effort: the attribute and details show the fault even when
+		// the alert cannot be recorded (Postgres may be what failed).
+		req := activities.AlertRequest{Kind: store.AlertAttention, Key: fmt.Sprintf("attention-%d", r.attentionN),
+			OrgOwners: true, RequestID: r.in.RequestID, Deadline: r.st.Deadline, Immediate: true}
+		if aerr := workflow.ExecuteActivity(actx, a.RecordAlerts, req).Get(ctx, nil); aerr != nil {
+			r.log.Error("attention alert not recorded", "error", aerr)
+		}
+	}
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, attentionRetry, workflow.TimerOptions{Summary: TimerAttentionRetry}), func(workflow.Future) {})
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
+		var op OperatorAction
+		c.Receive(ctx, &op)
+		r.operator(ctx, op)
+	})
+	sel.Select(ctx)
+	return !r.abandoned
+}
+
+// settle clears the attention once its step has succeeded.
+func (r *run) settle(ctx workflow.Context, summary string) {
+	if r.attention == "" {
+		return
+	}
+	r.attention = ""
+	r.note(ctx, EventAttentionResolved, "", summary)
+	r.mirror(ctx)
+}
+
+// operator applies an operator's signal: abandon ends the workflow
+// without further writes; retry (outside attention) writes the projection
+// again.
+func (r *run) operator(ctx workflow.Context, op OperatorAction) {
+	switch op.Action {
+	case OperatorAbandon:
+		r.abandoned = true
+		r.log.Warn("workflow abandoned by an operator", "reason", op.Reason, "by", op.By)
+	case OperatorRetry:
+		if r.attention == "" && !r.abandoned {
+			r.changed(ctx)
+		}
+	default:
+		r.log.Warn("unknown operator action", "action", op.Action)
+	}
+}
+
+// legacyDB is how runs before versionDurable ran their database steps.
+func (r *run) legacyDB(ctx workflow.Context, summary string, fn any, args ...any) workflow.Future {
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+	if r.localDB {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
+		})
+		return workflow.ExecuteLocalActivity(ctx, fn, args...)
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
+	})
+	return workflow.ExecuteActivity(ctx, fn, args...)
+}
+
+// scrub erases the request's PII once every mail that needs it is sent.
+func (r *run) scrub(ctx workflow.Context) {
+	r.joinMail(ctx)
+	if !r.writeActivity(ctx, "scrub PII", a.ScrubRequest, r.in.RequestID) {
+		return
+	}
+	r.note(ctx, EventPIIScrubbed, "", "")
+	r.audit(ctx, store.ActorSystem, "", "request.pii_scrubbed", nil)
+	if r.durable {
+		r.changed(ctx)
+	}
+}
