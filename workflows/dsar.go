@@ -214,7 +214,9 @@ type run struct {
 	outcomes    []store.ActionOutcome
 	attention   string // the step that failed for good, and why ("" when none)
 	abandoned   bool   // an operator ended the workflow
-	mailPending int    // mails in flight beside the main loop
+	mailPending int    // mails queued or in flight beside the main loop
+	mailQueue   []func(workflow.Context)
+	mailRunning bool // the coroutine that sends the queue runs
 }
 
 type attrs struct {

@@ -2,8 +2,8 @@ package workflows
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -44,8 +44,42 @@ type harness struct {
 	alerts      []seen
 	audits      []store.Audit
 	projections []store.Projection
+	projectedAt []time.Duration // when each projection was written
 	deletedDocs int
 	scrubbed    int
+
+	dbDown   []window // Postgres unreachable: every database activity fails (retryably)
+	mailDown []window // the mail provider fails (retryably)
+	// fail, when set, may fail a database activity for good (a non-nil
+	// error is returned as it is); what is the activity's name.
+	fail func(what string) error
+}
+
+// window is a span of offsets from submission.
+type window struct{ from, to time.Duration }
+
+// down reports whether offset d falls inside one of ws.
+func down(ws []window, d time.Duration) bool {
+	for _, w := range ws {
+		if d >= w.from && d < w.to {
+			return true
+		}
+	}
+	return false
+}
+
+var errUnreachable = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+
+// db is what a database activity meets: an outage, an injected failure,
+// or nil.
+func (h *harness) db(what string) error {
+	if down(h.dbDown, h.env.Now().Sub(start)) {
+		return errUnreachable
+	}
+	if h.fail != nil {
+		return h.fail(what)
+	}
+	return nil
 }
 
 func periods() Periods {
@@ -73,30 +107,61 @@ func newHarness(t testing.TB) *harness {
 	now := func() time.Duration { return h.env.Now().Sub(start) }
 	h.env.OnActivity(a.SendRequesterMail, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, m activities.RequesterMail) error {
+			if down(h.mailDown, now()) {
+				return errors.New("resend: 503 service unavailable")
+			}
 			h.mails = append(h.mails, seen{At: now(), What: m.Kind, Key: m.Key, Mail: m})
 			return nil
 		})
 	h.env.OnActivity(a.SendPortalInvitation, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, p activities.PortalInvitation) (bool, error) {
+			if down(h.mailDown, now()) {
+				return false, errors.New("resend: 503 service unavailable")
+			}
 			h.mails = append(h.mails, seen{At: now(), What: activities.MailPortalInvitation, Key: p.Key})
 			return true, nil
 		})
 	h.env.OnActivity(a.RecordAlerts, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, r activities.AlertRequest) (int, error) {
+			if err := h.db("RecordAlerts"); err != nil {
+				return 0, err
+			}
 			h.alerts = append(h.alerts, seen{At: now(), What: r.Kind, Key: r.Key, Alert: r})
 			return 1, nil
 		})
 	h.env.OnActivity(a.Audit, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, ev store.Audit) error { h.audits = append(h.audits, ev); return nil })
+		func(_ context.Context, ev store.Audit) error {
+			if err := h.db("Audit"); err != nil {
+				return err
+			}
+			h.audits = append(h.audits, ev)
+			return nil
+		})
 	h.env.OnActivity(a.Project, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, p store.Projection) error {
+			if err := h.db("Project"); err != nil {
+				return err
+			}
 			h.projections = append(h.projections, p)
+			h.projectedAt = append(h.projectedAt, now())
 			return nil
 		})
 	h.env.OnActivity(a.DeleteIdentityDocument, mock.Anything, mock.Anything).Return(
-		func(context.Context, string) error { h.deletedDocs++; return nil })
+		func(context.Context, string) error {
+			if err := h.db("DeleteIdentityDocument"); err != nil {
+				return err
+			}
+			h.deletedDocs++
+			return nil
+		})
 	h.env.OnActivity(a.ScrubRequest, mock.Anything, mock.Anything).Return(
-		func(context.Context, string) error { h.scrubbed++; return nil })
+		func(context.Context, string) error {
+			if err := h.db("ScrubRequest"); err != nil {
+				return err
+			}
+			h.scrubbed++
+			return nil
+		})
 	return h
 }
 

@@ -11,9 +11,11 @@ import (
 	"github.com/opendsar/dsar/store"
 )
 
-// Mail to the requester. On the durable path each mail runs beside the
-// main loop (workflow.Go): a provider down for hours delays the mail, never
-// the timers or the staff's actions. The workflow joins pending mail
+// Mail to the requester. On the durable path mail runs beside the main
+// loop (workflow.Go), one mail after the other in the order the workflow
+// asked for them: a provider down for hours delays the mail, never the
+// timers or the staff's actions, and the requester never reads a
+// rejection before the verification link. The workflow joins pending mail
 // before erasing the PII that mail needs, and before continuing as new.
 
 // requesterMail sends a mail to the requester, keyed by the workflow id and
@@ -78,10 +80,20 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 		record(ctx)
 		return
 	}
+	r.mailQueue = append(r.mailQueue, record)
 	r.mailPending++
+	if r.mailRunning {
+		return
+	}
+	r.mailRunning = true
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { r.mailPending-- }()
-		record(ctx)
+		for len(r.mailQueue) > 0 {
+			next := r.mailQueue[0]
+			r.mailQueue = r.mailQueue[1:]
+			next(ctx)
+			r.mailPending--
+		}
+		r.mailRunning = false
 	})
 }
 
@@ -102,6 +114,7 @@ func (r *run) mailActivity(ctx workflow.Context, summary string, fn any, args ..
 		Summary:                summary,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+			MaximumAttempts: retryForever, // until ScheduleToClose
 		},
 	})
 	return workflow.ExecuteActivity(ctx, fn, args...)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -26,6 +27,10 @@ const (
 	// again while it waits for an operator: a fault fixed without telling
 	// the workflow still lets it carry on.
 	attentionRetry = time.Hour
+	// retryForever is the attempts a write may take: no limit in practice.
+	// (0 means the same to the server, but the SDK's test environment reads
+	// 0 as 10 attempts.)
+	retryForever = math.MaxInt32
 )
 
 // versionLocalDB is the change id of running database activities locally.
@@ -145,7 +150,8 @@ func (r *run) projection() store.Projection {
 // it returns only once the write has succeeded (however long Postgres is
 // away), or false when an operator abandoned the workflow; a failure that
 // no retry can fix makes the workflow wait for an operator (attend). Runs
-// on the old path log a failure and carry on, as they did.
+// on the old path wait out outages too (legacyDB) but pass over a failure
+// for good, as they did.
 func (r *run) write(ctx workflow.Context, summary string, fn any, args ...any) bool {
 	if !r.durable {
 		if err := r.legacyDB(ctx, summary, fn, args...).Get(ctx, nil); err != nil {
@@ -157,7 +163,7 @@ func (r *run) write(ctx workflow.Context, summary string, fn any, args ...any) b
 	return r.must(ctx, summary, func(ctx workflow.Context) workflow.Future {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval},
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
 		})
 		return workflow.ExecuteLocalActivity(ctx, fn, args...)
 	})
@@ -173,7 +179,7 @@ func (r *run) writeActivity(ctx workflow.Context, summary string, fn any, args .
 	return r.must(ctx, summary, func(ctx workflow.Context) workflow.Future {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval},
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
 		})
 		return workflow.ExecuteActivity(ctx, fn, args...)
 	})
@@ -264,17 +270,20 @@ func (r *run) operator(ctx workflow.Context, op OperatorAction) {
 	}
 }
 
-// legacyDB is how runs before versionDurable ran their database steps.
+// legacyDB is how runs before versionDurable run their database steps,
+// with the durable path's timeouts: a local activity records one marker
+// however long it retried (and replays from it), so the longer wait is
+// safe for old histories and no outage makes those runs skip a write.
 func (r *run) legacyDB(ctx workflow.Context, summary string, fn any, args ...any) workflow.Future {
-	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever}
 	if r.localDB {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
+			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary, RetryPolicy: retry,
 		})
 		return workflow.ExecuteLocalActivity(ctx, fn, args...)
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, Summary: summary, RetryPolicy: retry,
+		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: writeGiveUp, Summary: summary, RetryPolicy: retry,
 	})
 	return workflow.ExecuteActivity(ctx, fn, args...)
 }
