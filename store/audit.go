@@ -30,6 +30,7 @@ type AuditEvent struct {
 	Action    string          `db:"action" json:"action"`
 	Detail    json.RawMessage `db:"detail" json:"detail"`
 	CreatedAt time.Time       `db:"created_at" json:"created_at"`
+	Key       *string         `db:"key" json:"-"` // the idempotency key, if the event has one
 	PrevHash  []byte          `db:"prev_hash" json:"-"`
 	Hash      []byte          `db:"hash" json:"-"`
 }
@@ -62,11 +63,25 @@ func (db *DB) AppendAudit(ctx context.Context, a Audit) (AuditEvent, error) {
 	return ev, err
 }
 
+// auditColumns are the columns of an AuditEvent, in its field order.
+const auditColumns = `seq, request_id, actor_kind, actor_id, action, detail, created_at, key, prev_hash, hash`
+
 // AppendAuditTx appends an event inside the caller's transaction, so an
-// action and its audit row commit together or not at all.
+// action and its audit row commit together or not at all. An event whose
+// Key is already in the trail is not appended again: the stored one is
+// returned.
 func AppendAuditTx(ctx context.Context, tx *sqlx.Tx, a Audit) (AuditEvent, error) {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLockID)); err != nil {
 		return AuditEvent{}, fmt.Errorf("store: audit lock: %w", err)
+	}
+	if a.Key != "" {
+		var stored []AuditEvent
+		if err := tx.SelectContext(ctx, &stored, `SELECT `+auditColumns+` FROM audit_events WHERE key = $1`, a.Key); err != nil {
+			return AuditEvent{}, fmt.Errorf("store: audit key %s: %w", a.Key, err)
+		}
+		if len(stored) > 0 {
+			return stored[0], nil
+		}
 	}
 	var last struct {
 		Seq  int64  `db:"seq"`
@@ -95,9 +110,12 @@ func AppendAuditTx(ctx context.Context, tx *sqlx.Tx, a Audit) (AuditEvent, error
 	if a.RequestID != "" {
 		ev.RequestID = &a.RequestID
 	}
+	if a.Key != "" {
+		ev.Key = &a.Key
+	}
 	ev.Hash = ev.computeHash()
-	const q = `INSERT INTO audit_events (seq, request_id, actor_kind, actor_id, action, detail, created_at, prev_hash, hash)
-		VALUES (:seq, :request_id, :actor_kind, :actor_id, :action, :detail, :created_at, :prev_hash, :hash)`
+	const q = `INSERT INTO audit_events (` + auditColumns + `)
+		VALUES (:seq, :request_id, :actor_kind, :actor_id, :action, :detail, :created_at, :key, :prev_hash, :hash)`
 	if _, err := tx.NamedExecContext(ctx, q, ev); err != nil {
 		return AuditEvent{}, fmt.Errorf("store: append audit %s: %w", a.Action, Translate(err))
 	}
@@ -105,7 +123,9 @@ func AppendAuditTx(ctx context.Context, tx *sqlx.Tx, a Audit) (AuditEvent, error
 }
 
 // computeHash is SHA-256 over the previous hash and every field of the
-// event, each length-prefixed so no two events share an encoding.
+// event, each length-prefixed so no two events share an encoding. The key
+// is hashed only when there is one, so events from before keys still
+// verify.
 func (ev AuditEvent) computeHash() []byte {
 	h := sha256.New()
 	field := func(b []byte) {
@@ -126,6 +146,9 @@ func (ev AuditEvent) computeHash() []byte {
 	d, _ := canonicalJSON(ev.Detail)
 	field(d)
 	field([]byte(ev.CreatedAt.UTC().Format(time.RFC3339Nano)))
+	if ev.Key != nil {
+		field([]byte(*ev.Key))
+	}
 	return h.Sum(nil)
 }
 
@@ -160,8 +183,7 @@ func canonicalJSON(v any) ([]byte, error) {
 
 // RequestAudit returns a request's audit events in order.
 func (db *DB) RequestAudit(ctx context.Context, requestID string) ([]AuditEvent, error) {
-	const q = `SELECT seq, request_id, actor_kind, actor_id, action, detail, created_at, prev_hash, hash
-		FROM audit_events WHERE request_id = $1 ORDER BY seq`
+	const q = `SELECT ` + auditColumns + ` FROM audit_events WHERE request_id = $1 ORDER BY seq`
 	evs := []AuditEvent{}
 	if err := db.SelectContext(ctx, &evs, q, requestID); err != nil {
 		return nil, fmt.Errorf("store: audit of %s: %w", requestID, Translate(err))
@@ -178,8 +200,7 @@ type AuditBreak struct {
 // VerifyAudit walks the whole chain in order and returns the number of rows
 // checked and the first break, or nil when the chain holds.
 func (db *DB) VerifyAudit(ctx context.Context) (int64, *AuditBreak, error) {
-	const q = `SELECT seq, request_id, actor_kind, actor_id, action, detail, created_at, prev_hash, hash
-		FROM audit_events ORDER BY seq`
+	const q = `SELECT ` + auditColumns + ` FROM audit_events ORDER BY seq`
 	rows, err := db.QueryxContext(ctx, q)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: verify audit: %w", err)

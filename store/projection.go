@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -70,7 +71,11 @@ type ActionOutcome struct {
 	Code     string      `db:"code" json:"code,omitempty"`     // dsar error code when refused
 	Reason   string      `db:"reason" json:"reason,omitempty"` // why it was refused, for people
 	Status   dsar.Status `db:"status" json:"status"`
-	ActedAt  time.Time   `db:"acted_at" json:"acted_at"` // when the person acted (clamped)
+	// Deadline is the request's deadline once the action was handled, so
+	// that a repeat of an extension answers with the deadline it set (nil:
+	// not recorded; the request's current deadline is shown instead).
+	Deadline *time.Time `db:"deadline" json:"deadline,omitempty"`
+	ActedAt  time.Time  `db:"acted_at" json:"acted_at"` // when the person acted (clamped)
 }
 
 // ProjectedTask is one data source's task of a projected request. AssignedBy
@@ -88,28 +93,48 @@ type ProjectedTask struct {
 }
 
 // Project writes p over the request's row and its tasks in one
-// transaction. It is idempotent: writing the same projection twice leaves
-// the same rows. ENOTFOUND when the request row does not exist. A task whose
+// transaction, unless the row holds a newer projection already (a Seq not
+// above the stored one): such a stale write changes nothing of the request
+// and its tasks, and is no error. It is idempotent: writing the same
+// projection twice leaves the same rows. In the same transaction it records
+// p.Actions (the first outcome of an action id is kept) and announces each on
+// ActionsChannel. ENOTFOUND when the request row does not exist. A task whose
 // data source does not exist is skipped.
 func (db *DB) Project(ctx context.Context, p Projection) error {
 	reasons := p.CloseReasons
 	if reasons == nil {
 		reasons = []string{}
 	}
+	var timeline *string // nil keeps the stored timeline (workflows before timelines send none)
+	if p.Timeline != nil {
+		b, err := json.Marshal(p.Timeline)
+		if err != nil {
+			return fmt.Errorf("store: project request %s: timeline: %w", p.RequestID, err)
+		}
+		timeline = new(string(b))
+	}
 	return db.Tx(ctx, func(tx *sqlx.Tx) error {
 		const q = `UPDATE requests SET status = $2, deadline = $3, overdue = $4, extended_at = $5,
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
-			accepted = true, updated_at = now()
-			WHERE id = $1`
+			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
+			attention = $16, accepted = true, updated_at = now()
+			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
-			p.ClosedAt, pq.Array(reasons), p.CloseNote)
+			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return dsar.Errorf(dsar.ENOTFOUND, "no request %s to project", p.RequestID)
+			var exists bool
+			if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM requests WHERE id = $1)`, p.RequestID); err != nil {
+				return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
+			}
+			if !exists {
+				return dsar.Errorf(dsar.ENOTFOUND, "no request %s to project", p.RequestID)
+			}
+			return recordActions(ctx, tx, p.RequestID, p.Actions) // a newer projection is stored
 		}
 		for _, t := range p.Tasks {
 			const qt = `INSERT INTO tasks (request_id, data_source_id, status, assigned_at, assigned_by,
@@ -125,7 +150,7 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 				return fmt.Errorf("store: project task %s of %s: %w", t.DataSourceID, p.RequestID, Translate(err))
 			}
 		}
-		return nil
+		return recordActions(ctx, tx, p.RequestID, p.Actions)
 	})
 }
 
@@ -138,4 +163,18 @@ func (db *DB) HasPortalAccountFor(ctx context.Context, emailHash []byte) (bool, 
 		return false, fmt.Errorf("store: portal account lookup: %w", err)
 	}
 	return ok, nil
+}
+
+// RequestTimeline is a request's timeline as its workflow last projected
+// it (empty for requests projected before timelines were).
+func (db *DB) RequestTimeline(ctx context.Context, requestID string) ([]TimelineEntry, error) {
+	var raw []byte
+	if err := db.GetContext(ctx, &raw, `SELECT timeline FROM requests WHERE id = $1`, requestID); err != nil {
+		return nil, fmt.Errorf("store: timeline of %s: %w", requestID, Translate(err))
+	}
+	tl := []TimelineEntry{}
+	if err := json.Unmarshal(raw, &tl); err != nil {
+		return nil, fmt.Errorf("store: timeline of %s: %w", requestID, err)
+	}
+	return tl, nil
 }

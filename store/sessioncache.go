@@ -162,20 +162,14 @@ func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *sl
 	})
 	go func() {
 		defer l.Close()
-		// Listen returns once the channel is listened to (it waits for a
-		// connection); only then may sessions be kept.
-		listened := make(chan error, 1)
-		go func() { listened <- l.Listen(staffAuthChannel) }()
-		select {
-		case err := <-listened:
-			if err != nil {
+		// Only once the channel is listened to may sessions be kept.
+		if err := listen(ctx, l, staffAuthChannel); err != nil {
+			if ctx.Err() == nil {
 				log.Error("session cache: cannot listen; staff sessions are checked in Postgres each time", "err", err)
-				return
 			}
-			c.listening()
-		case <-ctx.Done():
 			return
 		}
+		c.listening()
 		go c.watch(ctx, l)
 		for {
 			select {
@@ -188,6 +182,19 @@ func (db *DB) CacheStaffSessions(ctx context.Context, ttl time.Duration, log *sl
 		}
 	}()
 	return nil
+}
+
+// listen starts listening on channel and returns once it listens (Listen
+// waits for a connection), or with ctx's error when ctx ends first.
+func listen(ctx context.Context, l *pq.Listener, channel string) error {
+	listened := make(chan error, 1)
+	go func() { listened <- l.Listen(channel) }()
+	select {
+	case err := <-listened:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // watch pings the listening connection until ctx ends: one that died

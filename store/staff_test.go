@@ -157,14 +157,7 @@ func TestStaffSessionCacheSeesChangesFromOtherProcesses(t *testing.T) {
 	url := testenv.DatabaseURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	db, err := store.Open(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, url)
 	// Another process: a handle of its own on the same database.
 	other, err := store.Open(ctx, url, 2)
 	if err != nil {
@@ -264,4 +257,19 @@ func TestStaffSessionCacheSeesChangesFromOtherProcesses(t *testing.T) {
 	if r := role(); r != "" {
 		t.Fatalf("revoked here, still answered: role %q", r)
 	}
+}
+
+// openMigrated opens the database at url, migrated, for the test: a handle
+// like testenv.DB's, for tests that also need the database's URL.
+func openMigrated(t *testing.T, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

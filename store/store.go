@@ -37,6 +37,10 @@ type DB struct {
 	stmts     sync.Map                     // query text → *sqlx.Stmt, for prepared
 	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
 	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
+
+	waiterOnce sync.Once // starts waiter on the first AwaitAction
+	waiter     atomic.Pointer[actionWaiter]
+	waiterErr  error
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value DSN;
