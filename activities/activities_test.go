@@ -213,7 +213,7 @@ func TestVerificationMail(t *testing.T) {
 	id := f.request(alice)
 	m := activities.RequesterMail{RequestID: id, Kind: activities.MailVerification, Key: "dsar-" + id + ":verification",
 		RequestType: dsar.RequestInfo, TokenTTL: 7 * 24 * time.Hour}
-	for range 2 { // a retried activity: a second token, but one delivery
+	for range 2 { // a retried activity: one delivery
 		if err := f.acts.SendRequesterMail(f.ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -236,6 +236,62 @@ func TestVerificationMail(t *testing.T) {
 	}
 	if ms := f.mails(alice.Email); len(ms) != 2 || !strings.HasPrefix(ms[0].Subject, "Reminder") {
 		t.Errorf("reminder: %d mails, newest %q", len(ms), ms[0].Subject)
+	}
+}
+
+// sentMail records every message a retried step hands to the mailer.
+type sentMail struct{ msgs []mail.Message }
+
+func (s *sentMail) Send(_ context.Context, m mail.Message) error {
+	s.msgs = append(s.msgs, m)
+	return nil
+}
+
+func TestRetriedMailsSendTheSameLinkAndBody(t *testing.T) {
+	f := newFixture(t)
+	sent := &sentMail{}
+	f.acts.Mailer = sent
+	id := f.request(alice)
+	expires := time.Date(2027, 3, 9, 12, 0, 0, 0, time.UTC)
+	verification := activities.RequesterMail{RequestID: id, Kind: activities.MailVerification, Key: "dsar-" + id + ":verification",
+		RequestType: dsar.RequestInfo, TokenTTL: 7 * 24 * time.Hour, ExpiresAt: expires}
+	invitation := activities.PortalInvitation{RequestID: id, Key: "dsar-" + id + ":portal-invitation"} // no ExpiresAt: the first attempt's
+	for range 2 {
+		if err := f.acts.SendRequesterMail(f.ctx, verification); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := f.acts.SendPortalInvitation(f.ctx, invitation); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	if len(sent.msgs) != 4 {
+		t.Fatalf("%d attempts, want 4", len(sent.msgs))
+	}
+	for i, path := range []string{"https://privacy.example.org/verify-email", "https://privacy.example.org/portal/accounts/new"} {
+		first, retry := sent.msgs[i], sent.msgs[i+2]
+		if first != retry {
+			t.Errorf("a retry sent another mail:\n%+v\n%+v", first, retry)
+		}
+		if _, err := f.db.PeekToken(f.ctx, linkToken(t, first.Text, path), store.TokenEmailVerification, store.TokenPortalInvitation); err != nil {
+			t.Errorf("the link of %s: %v", path, err)
+		}
+	}
+	if !strings.Contains(sent.msgs[0].Text, "9 March 2027") {
+		t.Errorf("the verification mail does not show its expiry:\n%s", sent.msgs[0].Text)
+	}
+	var tokens int
+	_ = f.db.Get(&tokens, `SELECT count(*) FROM tokens WHERE request_id = $1`, id)
+	if tokens != 2 {
+		t.Errorf("%d tokens stored, want one per mail", tokens)
+	}
+	// Another mail (the reminder) has a link of its own.
+	verification.Kind, verification.Key = activities.MailVerificationReminder, "dsar-"+id+":verification-reminder"
+	if err := f.acts.SendRequesterMail(f.ctx, verification); err != nil {
+		t.Fatal(err)
+	}
+	if reminder := sent.msgs[4]; linkToken(t, reminder.Text, "https://privacy.example.org/verify-email") ==
+		linkToken(t, sent.msgs[0].Text, "https://privacy.example.org/verify-email") {
+		t.Error("the reminder has the first mail's link")
 	}
 }
 

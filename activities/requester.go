@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -34,11 +35,16 @@ type RequesterMail struct {
 	ExtensionReason string
 	Reasons         []dsar.RejectReason
 	TokenTTL        time.Duration // the verification link's validity
+	// ExpiresAt is when the verification link expires, set by the workflow
+	// so that every attempt shows the same date; zero: TokenTTL from the
+	// first attempt.
+	ExpiresAt time.Time
 }
 
 // SendRequesterMail renders and sends one mail to the requester. The
-// verification mails carry a new single-use link; a retry makes another
-// token but the idempotency key stops a second delivery. Errors: EGONE
+// verification mails carry a single-use link made from the mail's key: a
+// retried attempt sends the same link and body, so the mail provider's
+// idempotency answers "already sent", never a failure. Errors: EGONE
 // (non-retryable) once the request's PII is erased; permanent mail failures
 // are non-retryable.
 func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) error {
@@ -55,12 +61,13 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	tmpl := m.Kind
 	switch m.Kind {
 	case MailVerification, MailVerificationReminder:
-		raw, err := a.DB.CreateToken(ctx, store.TokenEmailVerification, m.RequestID, a.Keys.BlindIndex(pii.Email), m.TokenTTL)
+		raw, expires, err := a.linkToken(ctx, store.TokenEmailVerification, m.RequestID, a.Keys.BlindIndex(pii.Email), m.Key,
+			m.ExpiresAt, m.TokenTTL)
 		if err != nil {
-			return classify(err)
+			return err
 		}
 		data["Link"] = a.link("/verify-email", url.Values{"token": {raw}})
-		data["Expires"] = formatDate(time.Now().Add(m.TokenTTL))
+		data["Expires"] = formatDate(expires)
 		data["Reminder"] = m.Kind == MailVerificationReminder
 		tmpl = MailVerification
 	case MailExtension:
@@ -82,13 +89,17 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 }
 
 // PortalInvitation asks for the portal invitation of a request's requester.
+// ExpiresAt is when its link expires (zero: intake.token_expiry from the
+// first attempt).
 type PortalInvitation struct {
 	RequestID string
 	Key       string
+	ExpiresAt time.Time
 }
 
 // SendPortalInvitation invites the requester to set a portal password,
-// unless a portal account already exists for their email. It reports
+// unless a portal account already exists for their email. Like the
+// verification mail, every attempt sends the same link and body. It reports
 // whether a mail went out.
 func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitation) (bool, error) {
 	pii, err := a.DB.RequestPII(ctx, a.Keys, in.RequestID)
@@ -100,19 +111,40 @@ func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitati
 	if err != nil || exists {
 		return false, err
 	}
-	raw, err := a.DB.CreateToken(ctx, store.TokenPortalInvitation, in.RequestID, hash, a.Config.Intake.TokenExpiry)
+	raw, expires, err := a.linkToken(ctx, store.TokenPortalInvitation, in.RequestID, hash, in.Key, in.ExpiresAt,
+		a.Config.Intake.TokenExpiry)
 	if err != nil {
-		return false, classify(err)
+		return false, err
 	}
 	data := a.mailData()
 	data["FirstName"] = pii.FirstName
 	data["RequestID"] = in.RequestID
 	data["Link"] = a.link("/portal/accounts/new", url.Values{"token": {raw}})
-	data["Expires"] = formatDate(time.Now().Add(a.Config.Intake.TokenExpiry))
+	data["Expires"] = formatDate(expires)
 	if err := a.send(ctx, MailPortalInvitation, pii.Email, in.Key, data); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// linkToken is the token of the link in the mail with key, stored for the
+// request and email hash: made from the key, so every attempt of the mail
+// has the same one, and stored once. It returns the token and its expiry,
+// that of the first attempt (expiresAt, or ttl from then when zero).
+func (a *Activities) linkToken(ctx context.Context, kind, requestID string, emailHash []byte, key string,
+	expiresAt time.Time, ttl time.Duration) (string, time.Time, error) {
+	if expiresAt.IsZero() {
+		expiresAt = time.Now().Add(ttl)
+	}
+	raw := a.Keys.KeyedToken(kind + "\x00" + key)
+	if key == "" { // a mail without a key is not sent idempotently anyway
+		raw = crypto.NewToken()
+	}
+	expires, err := a.DB.PutToken(ctx, raw, kind, requestID, emailHash, expiresAt)
+	if err != nil {
+		return "", time.Time{}, classify(err)
+	}
+	return raw, expires, nil
 }
 
 // send renders template name for addressee to and sends it with key.

@@ -31,6 +31,7 @@ type Keyring struct {
 	currentID string
 	keys      map[string][]byte
 	indexKey  []byte
+	tokenKey  []byte
 }
 
 // NewKeyring builds a keyring from the current key (base64) with its id,
@@ -59,6 +60,7 @@ func NewKeyring(currentID, current string, previous []string, indexKeyID string)
 		return nil, fmt.Errorf("crypto: index key id %q is not among the master keys", indexKeyID)
 	}
 	k.indexKey = derive(ik, "dsar blind index v1")
+	k.tokenKey = derive(ik, "dsar keyed token v1")
 	return k, nil
 }
 
@@ -116,6 +118,18 @@ func (k *Keyring) BlindIndex(email string) []byte {
 	m := hmac.New(sha256.New, k.indexKey)
 	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
 	return m.Sum(nil)
+}
+
+// KeyedToken is a token of NewToken's shape made from key, for a link that
+// must be the same however often it is made (a mail sent again by a retried
+// step): the same key always gives the same token, and nobody without the
+// master key can compute one. Like the blind index it is derived from the
+// index key, so a key rotation does not change it. Keys must be unique to
+// one token and never shown to anyone.
+func (k *Keyring) KeyedToken(key string) string {
+	m := hmac.New(sha256.New, k.tokenKey)
+	m.Write([]byte(key))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // Seal encrypts plaintext with AES-256-GCM under key, binding aad (which is

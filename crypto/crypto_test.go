@@ -95,3 +95,18 @@ func TestTokens(t *testing.T) {
 		t.Error("HashToken should be a hex SHA-256")
 	}
 }
+
+func TestKeyedTokens(t *testing.T) {
+	k1, _ := crypto.NewKeyring("k1", key(1), nil, "")
+	rotated, _ := crypto.NewKeyring("k2", key(2), []string{"k1:" + key(1)}, "k1")
+	other, _ := crypto.NewKeyring("k1", key(9), nil, "")
+	tok := k1.KeyedToken("mail 1")
+	switch {
+	case !crypto.ValidToken(tok):
+		t.Errorf("%q is not a token", tok)
+	case k1.KeyedToken("mail 1") != tok || rotated.KeyedToken("mail 1") != tok:
+		t.Error("the same key (and index key) gave another token")
+	case k1.KeyedToken("mail 2") == tok || other.KeyedToken("mail 1") == tok:
+		t.Error("another key or master key gave the same token")
+	}
+}

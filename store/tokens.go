@@ -30,15 +30,31 @@ type Token struct {
 // email hash, valid for ttl, and returns the raw token for the link.
 func (db *DB) CreateToken(ctx context.Context, kind, requestID string, emailHash []byte, ttl time.Duration) (string, error) {
 	raw := crypto.NewToken()
+	if _, err := db.PutToken(ctx, raw, kind, requestID, emailHash, now().Add(ttl)); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// PutToken stores the token raw (of NewToken's or KeyedToken's shape) of
+// kind for a request (may be empty) and email hash, valid until expiresAt,
+// unless it is stored already. It returns the stored token's expiry: that
+// of the first call, so a step that puts the same token again shows the
+// same expiry.
+func (db *DB) PutToken(ctx context.Context, raw, kind, requestID string, emailHash []byte, expiresAt time.Time) (time.Time, error) {
 	var rid *string
 	if requestID != "" {
 		rid = &requestID
 	}
-	const q = `INSERT INTO tokens (token_hash, kind, request_id, email_hash, expires_at) VALUES ($1, $2, $3, $4, $5)`
-	if _, err := db.ExecContext(ctx, q, crypto.HashToken(raw), kind, rid, emailHash, now().Add(ttl)); err != nil {
-		return "", fmt.Errorf("store: create %s token: %w", kind, Translate(err))
+	const q = `WITH put AS (
+			INSERT INTO tokens (token_hash, kind, request_id, email_hash, expires_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (token_hash) DO NOTHING RETURNING expires_at)
+		SELECT expires_at FROM put UNION ALL SELECT expires_at FROM tokens WHERE token_hash = $1`
+	var at time.Time
+	if err := db.GetContext(ctx, &at, q, crypto.HashToken(raw), kind, rid, emailHash, expiresAt); err != nil {
+		return time.Time{}, fmt.Errorf("store: put %s token: %w", kind, Translate(err))
 	}
-	return raw, nil
+	return at.UTC(), nil
 }
 
 // PeekToken returns the token raw of one of kinds without using it.
