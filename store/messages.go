@@ -183,7 +183,7 @@ func (db *DB) AddMessage(ctx context.Context, keys *crypto.Keyring, m NewMessage
 			actor = ActorRequester
 		}
 		if _, err := AppendAuditTx(ctx, tx, Audit{
-			RequestID: m.RequestID, ActorKind: actor, ActorID: m.ActorID, Action: "message_sent",
+			RequestID: m.RequestID, ActorKind: actor, ActorID: m.ActorID, Action: dsar.AuditMessageSent,
 			Detail: map[string]any{"message_id": msg.ID, "from": m.Sender, "attachments": len(m.Attachments)},
 		}); err != nil {
 			return err

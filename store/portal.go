@@ -112,7 +112,7 @@ func (db *DB) CreatePortalAccount(ctx context.Context, raw, passwordHash string)
 			rid = *t.RequestID
 		}
 		_, err = AppendAuditTx(ctx, tx, Audit{RequestID: rid, ActorKind: ActorRequester, ActorID: acc.ID,
-			Action: "portal_account_created", Detail: map[string]any{"token_kind": t.Kind}})
+			Action: dsar.AuditPortalAccountCreated, Detail: map[string]any{"token_kind": t.Kind}})
 		return err
 	})
 	if err != nil {

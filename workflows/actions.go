@@ -230,7 +230,7 @@ func (r *run) ignoreErr(ctx workflow.Context, signal, by string, err error) {
 	if signal == SignalEmailVerified {
 		kind = store.ActorRequester
 	}
-	r.audit(ctx, kind, by, "signal.ignored", map[string]any{
+	r.audit(ctx, kind, by, dsar.AuditSignalIgnored, map[string]any{
 		"signal": signal, "status": string(r.st.Status), "code": dsar.ErrorCode(err), "reason": reason,
 	})
 }
@@ -244,7 +244,7 @@ func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
 	r.st.EmailVerifiedAt = &at
 	r.unassigned = 0
 	r.noteAt(at, EventEmailVerified, "", "")
-	r.audit(ctx, store.ActorRequester, "", "request.email_verified", nil)
+	r.audit(ctx, store.ActorRequester, "", dsar.AuditEmailVerified, nil)
 	r.changed(ctx)
 	r.portalInvitation(ctx)
 }
@@ -262,13 +262,13 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 	}
 	if !verified {
 		r.noteAt(at, EventIdentityRefused, p.By, "")
-		r.audit(ctx, actorKind(p.By), p.By, "request.identity_refused", nil)
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityRefused, nil)
 		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
 		return
 	}
 	r.st.Status = dsar.StatusIdentityVerified
 	r.noteAt(at, EventIdentityVerified, p.By, "")
-	r.audit(ctx, actorKind(p.By), p.By, "request.identity_verified", nil)
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityVerified, nil)
 	r.changed(ctx)
 }
 
@@ -285,7 +285,7 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 		r.st.Tasks = append(r.st.Tasks, TaskState{DataSourceID: id, Status: TaskOpen, AssignedAt: now, AssignedBy: p.By, LastActivityAt: now})
 		added = append(added, id)
 	}
-	r.audit(ctx, actorKind(p.By), p.By, "request.data_sources_assigned", map[string]any{"data_source_ids": added})
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditSourcesAssigned, map[string]any{"data_source_ids": added})
 	if len(added) == 0 {
 		r.noteAt(now, EventSourcesAssigned, p.By, "no new data source")
 		return
@@ -311,7 +311,7 @@ func (r *run) onTaskCompleted(ctx workflow.Context, p TaskCompletion) {
 	t.Status, t.CompletedAt, t.CompletedBy, t.Note, t.LastActivityAt = TaskCompleted, &now, p.By, p.Note, now
 	delete(r.stalls, p.DataSourceID)
 	r.noteAt(now, EventTaskCompleted, p.By, p.DataSourceID)
-	r.audit(ctx, actorKind(p.By), p.By, "task.completed", map[string]any{"data_source_id": p.DataSourceID})
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditTaskCompleted, map[string]any{"data_source_id": p.DataSourceID})
 	if r.st.OpenTasks() == 0 && r.st.Status == dsar.StatusInProgress {
 		r.st.Status = dsar.StatusReadyToClose
 	}
@@ -337,7 +337,7 @@ func (r *run) onExtended(ctx workflow.Context, p Extension) {
 	r.extensions++
 	deadline := r.st.Deadline.UTC().Format(time.RFC3339)
 	r.noteAt(now, EventDeadlineExtended, p.By, fmt.Sprintf("+%d days, due %s", p.Days, deadline))
-	r.audit(ctx, actorKind(p.By), p.By, "request.deadline_extended", map[string]any{"days": p.Days, "deadline": deadline})
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditDeadlineExtended, map[string]any{"days": p.Days, "deadline": deadline})
 	r.changed(ctx)
 	r.requesterMail(ctx, activities.MailExtension, fmt.Sprintf("extension-%d", r.extensions), "", func(m *activities.RequesterMail) {
 		m.ExtensionDays, m.ExtensionReason = p.Days, p.Reason
@@ -369,7 +369,7 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 		codes[i] = string(c)
 	}
 	r.noteAt(at, event, by, "")
-	r.audit(ctx, actorKind(by), by, "request."+string(r.st.Status), map[string]any{"reasons": codes})
+	r.audit(ctx, actorKind(by), by, dsar.AuditClosed(r.st.Status), map[string]any{"reasons": codes})
 	r.changed(ctx)
 	if r.st.EmailVerifiedAt != nil {
 		r.requesterMail(ctx, mailKind, string(r.st.Status), "")

@@ -365,7 +365,7 @@ func (r *run) expire(ctx workflow.Context) {
 	r.st.Status = dsar.StatusExpired
 	r.st.ClosedAt = &now
 	r.note(ctx, EventExpired, "", "the email was never verified")
-	r.audit(ctx, store.ActorSystem, "", "request.expired", nil)
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditExpired, nil)
 	r.changed(ctx)
 	r.scrub(ctx)
 }
@@ -406,7 +406,7 @@ func (r *run) alertOverdue(ctx workflow.Context) {
 	if !r.st.Overdue {
 		r.st.Overdue = true
 		r.note(ctx, EventOverdue, "", "the deadline has passed")
-		r.audit(ctx, store.ActorSystem, "", "request.overdue", map[string]any{"deadline": r.st.Deadline.UTC().Format(time.RFC3339)})
+		r.audit(ctx, store.ActorSystem, "", dsar.AuditOverdue, map[string]any{"deadline": r.st.Deadline.UTC().Format(time.RFC3339)})
 		r.changed(ctx)
 	}
 	r.alert(ctx, activities.AlertRequest{Kind: store.AlertOverdue,

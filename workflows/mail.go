@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"github.com/opendsar/dsar"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -69,9 +70,9 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 		if !r.durable || (err == nil && !sent) {
 			return
 		}
-		action, detail := "mail.sent", map[string]any{"kind": kind}
+		action, detail := dsar.AuditMailSent, map[string]any{"kind": kind}
 		if err != nil {
-			action, detail["error"] = "mail.failed", errorText(err)
+			action, detail["error"] = dsar.AuditMailFailed, errorText(err)
 		}
 		r.audit(ctx, store.ActorSystem, "", action, detail)
 		r.changed(ctx)

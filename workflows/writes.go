@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"github.com/opendsar/dsar"
 	"math"
 	"time"
 
@@ -295,7 +296,7 @@ func (r *run) scrub(ctx workflow.Context) {
 		return
 	}
 	r.note(ctx, EventPIIScrubbed, "", "")
-	r.audit(ctx, store.ActorSystem, "", "request.pii_scrubbed", nil)
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditPIIScrubbed, nil)
 	if r.durable {
 		r.changed(ctx)
 	}

@@ -1,0 +1,95 @@
+package dsar
+
+// Audit actions: what an audit event records, one word for the workflow,
+// the API, the store and the pages. Tools read them (API.md), so a value
+// never changes once released; add new ones with a label.
+const (
+	AuditRequestSubmitted     = "request.submitted"
+	AuditEmailVerified        = "request.email_verified"
+	AuditIdentityVerified     = "request.identity_verified"
+	AuditIdentityRefused      = "request.identity_refused"
+	AuditSourcesAssigned      = "request.data_sources_assigned"
+	AuditTaskCompleted        = "task.completed"
+	AuditDeadlineExtended     = "request.deadline_extended"
+	AuditOverdue              = "request.overdue"
+	AuditCompleted            = "request.completed"
+	AuditRejected             = "request.rejected"
+	AuditExpired              = "request.expired"
+	AuditPIIScrubbed          = "request.pii_scrubbed"
+	AuditPIIViewed            = "request.pii_viewed"
+	AuditDocumentViewed       = "identity_document.viewed"
+	AuditSignalIgnored        = "signal.ignored"
+	AuditMailSent             = "mail.sent"
+	AuditMailFailed           = "mail.failed"
+	AuditMessageSent          = "message_sent"
+	AuditAttachmentDownloaded = "message_attachment_downloaded"
+	AuditPortalAccountCreated = "portal_account_created"
+	AuditStaffLogin           = "staff.login"
+	AuditStaffLoginFailed     = "staff.login_failed"
+	AuditStaffLogout          = "staff.logout"
+	AuditUserCreated          = "user.created"
+	AuditUserUpdated          = "user.updated"
+	AuditDataSourceCreated    = "data_source.created"
+	AuditDataSourceUpdated    = "data_source.updated"
+	AuditDataSourceDeleted    = "data_source.deleted"
+)
+
+// auditLabels says each audit action in words, for people.
+var auditLabels = map[string]string{
+	AuditRequestSubmitted:     "Request submitted",
+	AuditEmailVerified:        "Email address verified",
+	AuditIdentityVerified:     "Identity verified",
+	AuditIdentityRefused:      "Identity refused",
+	AuditSourcesAssigned:      "Data sources assigned",
+	AuditTaskCompleted:        "Task completed",
+	AuditDeadlineExtended:     "Deadline extended",
+	AuditOverdue:              "Deadline passed",
+	AuditCompleted:            "Request completed",
+	AuditRejected:             "Request rejected",
+	AuditExpired:              "Request expired (email never verified)",
+	AuditPIIScrubbed:          "Personal data erased",
+	AuditPIIViewed:            "Personal data viewed",
+	AuditDocumentViewed:       "Identity document viewed",
+	AuditSignalIgnored:        "Action refused",
+	AuditMailSent:             "Mail sent to the requester",
+	AuditMailFailed:           "Mail to the requester failed",
+	AuditMessageSent:          "Message sent",
+	AuditAttachmentDownloaded: "Message attachment downloaded",
+	AuditPortalAccountCreated: "Portal account created",
+	AuditStaffLogin:           "Staff signed in",
+	AuditStaffLoginFailed:     "Staff sign-in failed",
+	AuditStaffLogout:          "Staff signed out",
+	AuditUserCreated:          "User created",
+	AuditUserUpdated:          "User changed",
+	AuditDataSourceCreated:    "Data source created",
+	AuditDataSourceUpdated:    "Data source changed",
+	AuditDataSourceDeleted:    "Data source deleted",
+}
+
+// AuditActions lists every audit action.
+func AuditActions() []string {
+	out := make([]string, 0, len(auditLabels))
+	for a := range auditLabels {
+		out = append(out, a)
+	}
+	return out
+}
+
+// AuditLabel is an audit action in words; an unknown action is itself.
+func AuditLabel(action string) string {
+	if l, ok := auditLabels[action]; ok {
+		return l
+	}
+	return action
+}
+
+// AuditClosed is the audit action of a request closing in status s.
+func AuditClosed(s Status) string {
+	switch s {
+	case StatusRejected:
+		return AuditRejected
+	case StatusExpired:
+		return AuditExpired
+	}
+	return AuditCompleted
+}
