@@ -21,6 +21,10 @@ const (
 	AlertAttention       = "needs_attention"  // a step of the request's workflow failed for good and waits for an operator
 )
 
+// AlertKinds lists every alert kind.
+var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
+	AlertDeadlineWarning, AlertOverdue, AlertAttention}
+
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
 	switch kind {

@@ -23,31 +23,6 @@ import (
 // a refers to the activities by method; it is never dereferenced.
 var a *activities.Activities
 
-// Timeline events.
-const (
-	EventSubmitted           = "submitted"
-	EventVerificationSent    = "verification_email_sent"
-	EventVerificationRemind  = "verification_reminder_sent"
-	EventEmailVerified       = "email_verified"
-	EventPortalInvited       = "portal_invitation_sent"
-	EventIdentityVerified    = "identity_verified"
-	EventIdentityRefused     = "identity_refused"
-	EventSourcesAssigned     = "data_sources_assigned"
-	EventTaskCompleted       = "task_completed"
-	EventDeadlineExtended    = "deadline_extended"
-	EventDeadlineWarning     = "deadline_warning"
-	EventOverdue             = "overdue"
-	EventUnassignedReminder  = "unassigned_reminder"
-	EventTaskStalled         = "task_stalled"
-	EventCompleted           = "completed"
-	EventRejected            = "rejected"
-	EventExpired             = "expired"
-	EventPIIScrubbed         = "pii_scrubbed"
-	EventSignalIgnored       = "signal_ignored"
-	EventRequesterMailFailed = "requester_mail_failed"
-	EventAttentionResolved   = "attention_resolved" // a step that needed an operator has succeeded
-)
-
 // Timer summaries, shown in the Temporal UI.
 const (
 	TimerVerificationReminder = "verification reminder"

@@ -1,0 +1,59 @@
+package workflows
+
+// Timeline events.
+const (
+	EventSubmitted           = "submitted"
+	EventVerificationSent    = "verification_email_sent"
+	EventVerificationRemind  = "verification_reminder_sent"
+	EventEmailVerified       = "email_verified"
+	EventPortalInvited       = "portal_invitation_sent"
+	EventIdentityVerified    = "identity_verified"
+	EventIdentityRefused     = "identity_refused"
+	EventSourcesAssigned     = "data_sources_assigned"
+	EventTaskCompleted       = "task_completed"
+	EventDeadlineExtended    = "deadline_extended"
+	EventDeadlineWarning     = "deadline_warning"
+	EventOverdue             = "overdue"
+	EventUnassignedReminder  = "unassigned_reminder"
+	EventTaskStalled         = "task_stalled"
+	EventCompleted           = "completed"
+	EventRejected            = "rejected"
+	EventExpired             = "expired"
+	EventPIIScrubbed         = "pii_scrubbed"
+	EventSignalIgnored       = "signal_ignored"
+	EventRequesterMailFailed = "requester_mail_failed"
+	EventAttentionResolved   = "attention_resolved" // a step that needed an operator has succeeded
+)
+
+// eventLabels says each timeline event in words, for the pages.
+var eventLabels = map[string]string{
+	EventSubmitted:           "Request submitted",
+	EventVerificationSent:    "Verification email sent",
+	EventVerificationRemind:  "Verification reminder sent",
+	EventEmailVerified:       "Email address verified",
+	EventPortalInvited:       "Portal invitation sent",
+	EventIdentityVerified:    "Identity verified",
+	EventIdentityRefused:     "Identity refused",
+	EventSourcesAssigned:     "Data source assigned",
+	EventTaskCompleted:       "Task completed",
+	EventDeadlineExtended:    "Deadline extended",
+	EventDeadlineWarning:     "Deadline warning sent",
+	EventOverdue:             "Deadline passed",
+	EventUnassignedReminder:  "Reminder: no data sources assigned",
+	EventTaskStalled:         "Reminder: task not moving",
+	EventCompleted:           "Request completed",
+	EventRejected:            "Request rejected",
+	EventExpired:             "Request expired",
+	EventPIIScrubbed:         "Personal data erased",
+	EventSignalIgnored:       "Action refused",
+	EventRequesterMailFailed: "Mail to the requester failed",
+	EventAttentionResolved:   "Stuck step resolved",
+}
+
+// EventLabel is a timeline event in words; an unknown event is itself.
+func EventLabel(event string) string {
+	if l, ok := eventLabels[event]; ok {
+		return l
+	}
+	return event
+}

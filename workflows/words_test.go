@@ -1,0 +1,24 @@
+package workflows
+
+import (
+	"testing"
+
+	"github.com/opendsar/dsar/internal/gosrc"
+)
+
+// TestEveryTimelineEventHasALabel reads words.go: every Event* constant
+// has a label of words.
+func TestEveryTimelineEventHasALabel(t *testing.T) {
+	consts, err := gosrc.StringConsts("words.go", "Event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range consts {
+		if l := EventLabel(c.Value); l == c.Value || l == "" {
+			t.Errorf("%s (%q) has no label", c.Name, c.Value)
+		}
+	}
+	if len(consts) == 0 || len(consts) != len(eventLabels) {
+		t.Errorf("%d events, %d labels", len(consts), len(eventLabels))
+	}
+}
