@@ -12,18 +12,19 @@ import (
 
 // Alert kinds: what a staff alert is about.
 const (
-	AlertNewRequest      = "new_request"      // a request was verified and waits for data sources
-	AlertUnassigned      = "unassigned"       // still no data sources, days after verification
-	AlertTaskAssigned    = "task_assigned"    // a data source the recipient owns was assigned
-	AlertTaskStalled     = "task_stalled"     // a task has not moved for days
-	AlertDeadlineWarning = "deadline_warning" // the deadline is near
-	AlertOverdue         = "overdue"          // the deadline has passed
-	AlertAttention       = "needs_attention"  // a step of the request's workflow failed for good and waits for an operator
+	AlertNewRequest       = "new_request"       // a request was verified and waits for data sources
+	AlertUnassigned       = "unassigned"        // still no data sources, days after verification
+	AlertTaskAssigned     = "task_assigned"     // a data source the recipient owns was assigned
+	AlertTaskStalled      = "task_stalled"      // a task has not moved for days
+	AlertDeadlineWarning  = "deadline_warning"  // the deadline is near
+	AlertOverdue          = "overdue"           // the deadline has passed
+	AlertAttention        = "needs_attention"   // a step of the request's workflow failed for good and waits for an operator
+	AlertRequesterReplied = "requester_replied" // the requester wrote a message
 )
 
 // AlertKinds lists every alert kind.
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
-	AlertDeadlineWarning, AlertOverdue, AlertAttention}
+	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied}
 
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
@@ -42,6 +43,8 @@ func AlertLabel(kind string) string {
 		return "Request is overdue"
 	case AlertAttention:
 		return "Request is stuck: a step failed and needs an operator"
+	case AlertRequesterReplied:
+		return "The requester sent a message"
 	}
 	return kind
 }

@@ -21,10 +21,6 @@ const (
 	SenderRequester = "requester"
 )
 
-// AlertRequesterReplied is the kind of the staff alert a requester's reply
-// records (sent by the daily digest).
-const AlertRequesterReplied = "requester_replied"
-
 // Message is one message of a request's conversation, decrypted.
 type Message struct {
 	ID                string       `json:"id"`
