@@ -26,7 +26,7 @@ func (a *App) CreateUser(ctx context.Context, email, name, role, password string
 	if err != nil {
 		return store.User{}, err
 	}
-	_, err = a.DB.AppendAudit(ctx, store.Audit{ActorKind: store.ActorSystem, ActorID: "cli", Action: "user.created",
+	_, err = a.DB.AppendAudit(ctx, store.Audit{ActorKind: store.ActorSystem, ActorID: "cli", Action: dsar.AuditUserCreated,
 		Detail: map[string]any{"user_id": u.ID, "role": role}})
 	return u, err
 }

@@ -170,7 +170,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			// Refusals are audited once a minute per address and account,
 			// so a flood cannot flood the audit trail too.
 			if ok, _ := limitedAudit.Allow(c.ClientIP() + " " + email); ok {
-				audit("staff.login_failed", "", map[string]any{"reason": "rate_limited"})
+				audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "rate_limited"})
 			}
 			tooMany(c, max(waitAddr, waitAcct))
 			return
@@ -179,7 +179,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		switch {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
 			crypto.DummyPasswordCheck(in.Password)
-			audit("staff.login_failed", "", map[string]any{"reason": "unknown_account"})
+			audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "unknown_account"})
 			s.fail(c, badLogin)
 			return
 		case err != nil:
@@ -187,12 +187,12 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			return
 		}
 		if err := crypto.CheckPassword(u.PasswordHash, in.Password); err != nil {
-			audit("staff.login_failed", u.ID, map[string]any{"reason": "wrong_password"})
+			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "wrong_password"})
 			s.fail(c, badLogin)
 			return
 		}
 		if u.DisabledAt != nil {
-			audit("staff.login_failed", u.ID, map[string]any{"reason": "disabled"})
+			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "disabled"})
 			s.fail(c, badLogin)
 			return
 		}
@@ -201,7 +201,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		audit("staff.login", u.ID, map[string]any{})
+		audit(dsar.AuditStaffLogin, u.ID, map[string]any{})
 		s.setStaffCookie(c, token, int(s.Config.Auth.SessionAbsolute.Seconds()))
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusCreated, gin.H{"token": token, "user": toUserJSON(u),
@@ -227,7 +227,7 @@ func (s *Server) logout(c *gin.Context) {
 		return
 	}
 	u := staffUser(c)
-	if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{ActorKind: store.ActorStaff, ActorID: u.ID, Action: "staff.logout",
+	if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{ActorKind: store.ActorStaff, ActorID: u.ID, Action: dsar.AuditStaffLogout,
 		Detail: map[string]any{}}); err != nil {
 		s.Log.Error("audit logout", "err", err)
 	}

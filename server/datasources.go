@@ -98,7 +98,7 @@ func (s *Server) createDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.auditStaff(c, "", "data_source.created", map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs})
+	_ = s.auditStaff(c, "", dsar.AuditDataSourceCreated, map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs})
 	c.JSON(http.StatusCreated, d)
 }
 
@@ -123,7 +123,7 @@ func (s *Server) updateDataSource(c *gin.Context) {
 	if in.OwnerIDs != nil {
 		detail["owner_ids"] = *in.OwnerIDs
 	}
-	_ = s.auditStaff(c, "", "data_source.updated", detail)
+	_ = s.auditStaff(c, "", dsar.AuditDataSourceUpdated, detail)
 	c.JSON(http.StatusOK, d)
 }
 
@@ -135,7 +135,7 @@ func (s *Server) deleteDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.auditStaff(c, "", "data_source.deleted", map[string]any{"data_source_id": id})
+	_ = s.auditStaff(c, "", dsar.AuditDataSourceDeleted, map[string]any{"data_source_id": id})
 	c.Status(http.StatusNoContent)
 }
 

@@ -274,7 +274,7 @@ func (s *Server) sendAttachment(c *gin.Context, requestID, attachmentID, actorKi
 		return
 	}
 	if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{RequestID: requestID, ActorKind: actorKind, ActorID: actorID,
-		Action: "message_attachment_downloaded", Detail: map[string]any{"attachment_id": a.ID, "message_id": a.MessageID}}); err != nil {
+		Action: dsar.AuditAttachmentDownloaded, Detail: map[string]any{"attachment_id": a.ID, "message_id": a.MessageID}}); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -48,7 +48,7 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.auditStaff(c, "", "user.created", map[string]any{"user_id": u.ID, "role": u.Role})
+	_ = s.auditStaff(c, "", dsar.AuditUserCreated, map[string]any{"user_id": u.ID, "role": u.Role})
 	c.JSON(http.StatusCreated, toUserJSON(u))
 }
 
@@ -129,7 +129,7 @@ func (s *Server) updateUser(c *gin.Context) {
 	if in.Password != nil {
 		detail["password_changed"] = true
 	}
-	_ = s.auditStaff(c, "", "user.updated", detail)
+	_ = s.auditStaff(c, "", dsar.AuditUserUpdated, detail)
 	c.JSON(http.StatusOK, toUserJSON(u))
 }
 
