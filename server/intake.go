@@ -21,6 +21,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
@@ -383,6 +384,15 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 		return 0, nil, err
 	}
 	if err := s.startWorkflow(ctx, nr); err != nil {
+		if !startRefused(err) {
+			// The start may have happened (a timeout, a lost connection):
+			// discarding the row could leave a workflow without its request.
+			// It stays unaccepted, so invisible, and the reconciliation
+			// accepts it if the workflow exists or discards it if not; a
+			// retry with the same Idempotency-Key settles it at once.
+			s.Log.Warn("request not confirmed: its workflow may or may not have started", "id", id, "err", err)
+			return 0, nil, dsar.Errorf(dsar.EUNAVAILABLE, "the service cannot take requests right now; please try again in a few minutes")
+		}
 		if derr := s.DB.DiscardRequest(ctx, id); derr != nil {
 			// The reconciler removes it later; it is not visible meanwhile.
 			s.Log.Error("discard request after failed start", "id", id, "err", derr)
@@ -414,9 +424,12 @@ func (s *Server) deadline(country, region string, submitted time.Time) (time.Tim
 		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension)
 }
 
-// startWorkflow starts the request's workflow, its id the request's id.
-// REJECT_DUPLICATE makes a start that already happened (a retried call)
-// report "already started", which counts as started.
+// startWorkflow starts the request's workflow, its id the request's id. A
+// start that already happened (a retried call) finds the running workflow
+// (conflict policy USE_EXISTING) instead of failing or starting a second
+// run; a workflow of that id that has already ended is reported "already
+// started" (reuse policy REJECT_DUPLICATE), which counts as started too. An
+// error may leave the start undecided: see startRefused.
 func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
 	defer cancel()
@@ -428,9 +441,10 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
 	}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    workflows.WorkflowID(r.ID),
-		TaskQueue:             s.Config.Temporal.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ID:                       workflows.WorkflowID(r.ID),
+		TaskQueue:                s.Config.Temporal.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -440,6 +454,29 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
 		return fmt.Errorf("server: start workflow of %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// startRefused reports whether err, from starting a workflow, says for
+// certain that no workflow was started: Temporal examined the call and
+// refused it (a bad argument, an unknown namespace, no permission, no
+// credentials, an unsupported method, a failed precondition such as an
+// inactive namespace or an unsupported client version).
+//
+// Every other error leaves it open. A timeout (ours or Temporal's), an
+// unavailable server or a broken connection may come after Temporal
+// recorded the start; gRPC reports "connection refused" and "connection
+// lost mid-call" alike as Unavailable, so even a server that is plainly down
+// is no proof. Internal, Aborted, ResourceExhausted (not every source of it
+// promises that nothing was written) and errors Temporal did not name are
+// treated the same way: the safe answer keeps the row for the
+// reconciliation, at the cost of a captcha.
+func startRefused(err error) bool {
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.Unauthenticated,
+		codes.FailedPrecondition, codes.Unimplemented:
+		return true
+	}
+	return false
 }
 
 // submitAPI is POST /api/v1/requests.
