@@ -12,7 +12,7 @@ help:
 	@echo "make run    start Postgres, the Temporal dev server and the service (dev mode)"
 	@echo "make test   go vet, workflowcheck and go test -race against real Postgres and Temporal"
 	@echo "make bench  benchmarks (prints figures)"
-	@echo "make chaos  the crash-and-restart run"
+	@echo "make chaos  the crash, outage and restart run"
 	@echo "make fuzz   a short run of every fuzz target"
 
 build:
@@ -50,10 +50,14 @@ BENCHFLAGS ?=
 bench: tools
 	@scripts/with-postgres.sh $(GO) run ./cmd/dsarbench $(BENCHFLAGS)
 
-# The chaos run (cmd/dsarchaos): 20 request scenarios while the worker, the
-# API, the Temporal dev server and a private Postgres are killed and
-# restarted at random; loopback only, bounded in time. CHAOSFLAGS: -runs,
-# -parallel, -every, -timeout, -seed.
+# The chaos run (cmd/dsarchaos): request scenarios on two APIs and two
+# workers while they, the Temporal dev server and a private Postgres are
+# killed and restarted at random, Postgres is kept away for minutes in the
+# middle of closes and deadlines, and the mail provider fails for minutes;
+# then it checks erasure, projections, audit, mail and workflows. Loopback
+# only, bounded in time (about 12 minutes). CHAOSFLAGS: -runs, -parallel,
+# -closes, -deadlines, -mail-runs, -every, -outage, -mail-outage, -alerts,
+# -timeout, -seed, -keep (docs/performance.md).
 CHAOSFLAGS ?=
 chaos: tools
 	$(GO) run ./cmd/dsarchaos $(CHAOSFLAGS)
