@@ -348,8 +348,8 @@ func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 	}
 	id := e.request(newRequest{Country: "DE"})
 	e.verifyEmail(id)
-	e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", bossTok, map[string]any{"verified": true}), http.StatusAccepted, "verify")
-	e.want(e.do("POST", "/api/v1/requests/"+id+"/assignments", bossTok, map[string]any{"data_source_ids": []string{ds.ID}}), http.StatusAccepted, "assign")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", bossTok, map[string]any{"verified": true}), http.StatusOK, "verify")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/assignments", bossTok, map[string]any{"data_source_ids": []string{ds.ID}}), http.StatusOK, "assign")
 	b := newConsoleBrowser(t)
 
 	// A deep link survives the sign-in.

@@ -43,6 +43,8 @@ type Server struct {
 	pages   *Pages
 	engine  *gin.Engine
 	handler http.Handler
+
+	actionBudget time.Duration // how long an action waits for its workflow's answer
 }
 
 // New builds the server and its routes. Page templates are parsed here, so
@@ -53,7 +55,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{Deps: d, pages: pages, engine: gin.New()}
+	s := &Server{Deps: d, pages: pages, engine: gin.New(), actionBudget: actionBudget}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
 	if err := s.engine.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {

@@ -37,11 +37,31 @@ type staffEnv struct {
 	cfg      *config.Config
 	keys     *crypto.Keyring
 	temporal client.Client
+	acts     *activities.Activities
 	server   *Server
 	http     *httptest.Server
 }
 
 func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
+	t.Helper()
+	e := newStaffEnvWithoutWorker(t, extra)
+	e.startWorker()
+	return e
+}
+
+// startWorker starts a worker on the test's task queue.
+func (e *staffEnv) startWorker() {
+	e.t.Helper()
+	w := worker.New(e.temporal, e.cfg.Temporal.TaskQueue, e.acts)
+	if err := w.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(w.Stop)
+}
+
+// newStaffEnvWithoutWorker is newStaffEnv before its worker starts: no
+// workflow task runs until startWorker.
+func newStaffEnvWithoutWorker(t *testing.T, extra map[string]any) *staffEnv {
 	t.Helper()
 	log := testenv.Log(t)
 	db := testenv.DB(t)
@@ -62,11 +82,6 @@ func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
 	t.Cleanup(tc.Close)
 	outbox := mail.NewOutbox(db, cfg.Email.From)
 	acts := &activities.Activities{DB: db, Mailer: outbox, Templates: tmpl, Keys: keys, Config: cfg, Temporal: tc, Log: log}
-	w := worker.New(tc, cfg.Temporal.TaskQueue, acts)
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
 	s, err := New(Deps{Config: cfg, DB: db, Temporal: tc, Keys: keys, Mailer: outbox, Templates: tmpl, Outbox: outbox,
 		Log: log, Metrics: m})
 	if err != nil {
@@ -80,7 +95,7 @@ func newStaffEnv(t *testing.T, extra map[string]any) *staffEnv {
 	}
 	h := httptest.NewServer(s.Handler())
 	t.Cleanup(h.Close)
-	return &staffEnv{t: t, ctx: context.Background(), db: db, cfg: cfg, keys: keys, temporal: tc, server: s, http: h}
+	return &staffEnv{t: t, ctx: context.Background(), db: db, cfg: cfg, keys: keys, temporal: tc, acts: acts, server: s, http: h}
 }
 
 // user creates a staff user of role with a session and returns both.
@@ -125,6 +140,12 @@ func (a answer) JSON(t *testing.T) map[string]any {
 // not nil; a string is sent as it is). It does not follow redirects.
 func (e *staffEnv) do(method, path, token string, body any) answer {
 	e.t.Helper()
+	return e.doKeyed(method, path, token, "", body)
+}
+
+// doKeyed is do with an Idempotency-Key header (unless key is "").
+func (e *staffEnv) doKeyed(method, path, token, key string, body any) answer {
+	e.t.Helper()
 	var r io.Reader
 	if body != nil {
 		if s, ok := body.(string); ok {
@@ -146,6 +167,9 @@ func (e *staffEnv) do(method, path, token string, body any) answer {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	noRedirect := *e.http.Client()
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

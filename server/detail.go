@@ -1,0 +1,275 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+)
+
+// documentDownload is the file name (without extension) of a downloaded
+// identity document.
+const documentDownload = "identity-document-%s"
+
+// ruleJSON says which rule set a request's deadline.
+type ruleJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Period    string `json:"period"`
+	Extension string `json:"extension"`
+}
+
+// deadlineRule finds the rule a request's deadline came from: a
+// jurisdiction of the config, or the default period.
+func (s *Server) deadlineRule(row store.Request) ruleJSON {
+	for _, r := range s.Config.Jurisdictions {
+		if r.ID == row.DeadlineRule {
+			return ruleJSON{ID: r.ID, Name: r.Name, Period: r.Period.String(), Extension: r.Extension.String()}
+		}
+	}
+	if row.DeadlineRule == "default" {
+		return ruleJSON{ID: "default", Name: "Default deadline (no jurisdiction rule covers the requester's country)",
+			Period:    dsar.PeriodFromDuration(s.Config.Workflow.DefaultDeadline).String(),
+			Extension: dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension).String()}
+	}
+	return ruleJSON{ID: row.DeadlineRule, Name: row.DeadlineRuleName, Extension: row.MaxExtension}
+}
+
+// taskJSON is a task in the request detail.
+type taskJSON struct {
+	DataSourceID string     `json:"data_source_id"`
+	Name         string     `json:"name"`
+	Status       string     `json:"status"`
+	AssignedAt   time.Time  `json:"assigned_at"`
+	CompletedAt  *time.Time `json:"completed_at"`
+	Note         string     `json:"note"`
+}
+
+// requestJSON is the request detail of GET /api/v1/requests/{id}.
+type requestJSON struct {
+	ID            string             `json:"id"`
+	Status        dsar.Status        `json:"status"`
+	StatusLabel   string             `json:"status_label"`
+	RequestType   dsar.RequestType   `json:"request_type"`
+	RequestorType dsar.RequestorType `json:"requestor_type"`
+	Country       string             `json:"country"`
+	Region        string             `json:"region"`
+	SubmittedAt   time.Time          `json:"submitted_at"`
+
+	FirstName   string `json:"first_name"`
+	LastName    string `json:"last_name"`
+	Email       string `json:"email"`
+	Description string `json:"description"`
+	PIIErased   bool   `json:"pii_erased"`
+
+	Deadline         time.Time `json:"deadline"`
+	OriginalDeadline time.Time `json:"original_deadline"`
+	Overdue          bool      `json:"overdue"`
+	DeadlineRule     ruleJSON  `json:"deadline_rule"`
+	DeadlineReason   string    `json:"deadline_reason"`
+	Extended         bool      `json:"extended"`
+	Extension        any       `json:"extension"`
+
+	EmailVerifiedAt   *time.Time            `json:"email_verified_at"`
+	IdentityDecidedAt *time.Time            `json:"identity_decided_at"`
+	IdentityVerified  *bool                 `json:"identity_verified"`
+	IdentityDocument  *store.DocumentInfo   `json:"identity_document"`
+	Tasks             []taskJSON            `json:"tasks"`
+	Timeline          []store.TimelineEntry `json:"timeline"`
+	ClosedAt          *time.Time            `json:"closed_at"`
+	CloseReasons      []string              `json:"close_reasons"`
+	CloseNote         string                `json:"close_note"`
+	Source            string                `json:"source"` // always "projection" (the workflow writes it with each change)
+}
+
+// getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
+// deadline (and the rule that set it), extension and timeline, all read
+// from Postgres (the workflow projects each change there before an action
+// is answered); the read of PII is audited.
+func (s *Server) getRequest(c *gin.Context) {
+	me := staffUser(c)
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := requestJSON{
+		ID: row.ID, Status: row.Status, StatusLabel: row.Status.Label(), RequestType: row.RequestType,
+		RequestorType: row.RequestorType, Country: row.Country, Region: row.Region, SubmittedAt: row.SubmittedAt,
+		Deadline: row.Deadline, OriginalDeadline: row.OriginalDeadline, Overdue: row.Overdue,
+		DeadlineRule: s.deadlineRule(row), Extended: row.ExtendedAt != nil,
+		EmailVerifiedAt: row.EmailVerifiedAt, IdentityDecidedAt: row.IdentityDecidedAt, IdentityVerified: row.IdentityVerified,
+		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
+	}
+	if out.CloseReasons == nil {
+		out.CloseReasons = []string{}
+	}
+	ext := gin.H{"days": row.ExtensionDays, "reason": row.ExtensionReason, "extended_at": row.ExtendedAt,
+		"max_extension": row.MaxExtension, "latest_deadline": row.OriginalDeadline}
+	if p, err := dsar.ParsePeriod(row.MaxExtension); err == nil {
+		ext["latest_deadline"] = p.AddTo(row.OriginalDeadline)
+	}
+	out.Extension = ext
+	out.DeadlineReason = deadlineReason(out)
+
+	if out.Tasks, err = s.detailTasks(c, row.ID, ownerScope(me)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if me.Role == dsar.RoleSourceOwner {
+		// The timeline names every data source; a source owner sees theirs only.
+		out.Timeline = []store.TimelineEntry{}
+	} else if out.Timeline, err = s.timeline(c, row.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out.IdentityDocument, err = s.DB.IdentityDocumentInfo(c.Request.Context(), row.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+
+	pii, err := s.DB.RequestPII(c.Request.Context(), s.Keys, row.ID)
+	switch {
+	case dsar.ErrorCode(err) == dsar.EGONE:
+		out.PIIErased = true
+	case err != nil:
+		s.fail(c, err)
+		return
+	default:
+		// Audited before it is shown: no audit, no PII.
+		if err := s.auditStaff(c, row.ID, dsar.AuditPIIViewed, nil); err != nil {
+			s.fail(c, err)
+			return
+		}
+		out.FirstName, out.LastName, out.Email, out.Description = pii.FirstName, pii.LastName, pii.Email, pii.Description
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+}
+
+// deadlineReason says in words why the request is due when it is.
+func deadlineReason(r requestJSON) string {
+	why := fmt.Sprintf("Due %s: %s gives %s from submission (%s).", r.Deadline.UTC().Format(time.DateOnly),
+		r.DeadlineRule.Name, r.DeadlineRule.Period, r.SubmittedAt.UTC().Format(time.DateOnly))
+	if r.DeadlineRule.Period == "" {
+		why = fmt.Sprintf("Due %s under the rule %s (%s).", r.Deadline.UTC().Format(time.DateOnly), r.DeadlineRule.ID, r.DeadlineRule.Name)
+	}
+	if r.Extended {
+		why += fmt.Sprintf(" Extended from %s.", r.OriginalDeadline.UTC().Format(time.DateOnly))
+	}
+	return why
+}
+
+// detailTasks are the request's tasks with their data sources' names,
+// limited to a source owner's own (scope).
+func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, error) {
+	ts, err := s.DB.RequestTasks(c.Request.Context(), id, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := []taskJSON{}
+	for _, t := range ts {
+		out = append(out, taskJSON{DataSourceID: t.DataSourceID, Name: t.Name, Status: t.Status,
+			AssignedAt: t.AssignedAt, CompletedAt: t.CompletedAt, Note: t.Note})
+	}
+	return out, nil
+}
+
+// timeline is what happened to the request: the timeline its workflow
+// projected, or, for a request projected before timelines were, its audit
+// trail.
+func (s *Server) timeline(c *gin.Context, id string) ([]store.TimelineEntry, error) {
+	out, err := s.DB.RequestTimeline(c.Request.Context(), id)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	evs, err := s.DB.RequestAudit(c.Request.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		if e.Action == dsar.AuditPIIViewed || e.Action == dsar.AuditDocumentViewed {
+			continue
+		}
+		out = append(out, store.TimelineEntry{At: e.CreatedAt, Event: e.Action, Actor: e.ActorKind + ":" + e.ActorID})
+	}
+	return out, nil
+}
+
+// identityDocument is GET /api/v1/requests/{id}/identity-document: the
+// uploaded proof of identity, never cached, every view audited; 410 once
+// identity is decided (the document is deleted then).
+func (s *Server) identityDocument(c *gin.Context) {
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	doc, err := s.DB.RequestIdentityDocument(c.Request.Context(), s.Keys, row.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.auditStaff(c, row.ID, dsar.AuditDocumentViewed, map[string]any{"content_type": doc.ContentType}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ext := map[string]string{"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[doc.ContentType]
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="`+documentDownload+`%s"`, row.ID, ext))
+	c.Data(http.StatusOK, doc.ContentType, doc.Data)
+}
+
+// act checks an action against the request's workflow state and signals
+// it: 404 for a request the caller cannot see, 409 naming the current
+// status when the state does not allow it, 422 for a bad payload. It then
+// waits (briefly) until the workflow shows the action done (done(state)) or
+// ignored, so that the request detail shows the change once the API has
+// answered 202. done gets the state the action was checked against first,
+// to compute what to expect. act returns that state, and the state after the
+// auditJSON is one audit event as the API shows it.
+type auditJSON struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	ActorKind string    `json:"actor_kind"`
+	ActorID   string    `json:"actor_id"`
+	ActorName string    `json:"actor_name,omitempty"`
+	Action    string    `json:"action"`
+	Detail    any       `json:"detail"`
+}
+
+// requestAudit is GET /api/v1/requests/{id}/audit: the request's audit
+// events in order, who did what when.
+func (s *Server) requestAudit(c *gin.Context) {
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	evs, err := s.DB.RequestAudit(c.Request.Context(), row.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	users, err := s.DB.Users(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.ID] = u.Name
+	}
+	items := make([]auditJSON, len(evs))
+	for i, e := range evs {
+		items[i] = auditJSON{Seq: e.Seq, At: e.CreatedAt, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action, Detail: e.Detail}
+		if e.ActorKind == store.ActorStaff {
+			items[i].ActorName = names[e.ActorID]
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}

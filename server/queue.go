@@ -1,0 +1,206 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/workflows"
+)
+
+// defaultPage is the size of a page of the queue and of the task list
+// unless limit says otherwise.
+const defaultPage = 50
+
+// ownerScope is the user id that limits what a source owner sees, or "" for
+// the roles that see every request.
+func ownerScope(u store.User) string {
+	if u.Role == dsar.RoleSourceOwner {
+		return u.ID
+	}
+	return ""
+}
+
+var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// queueFilter reads the queue's filters from the query string. Errors are
+// EINVALID naming each bad parameter.
+func queueFilter(c *gin.Context) (store.QueueFilter, error) {
+	f := store.QueueFilter{Limit: defaultPage}
+	bad := map[string]string{}
+	if v := c.Query("status"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			st := dsar.Status(strings.TrimSpace(p))
+			if !st.Valid() {
+				bad["status"] = fmt.Sprintf("unknown status %q", p)
+				continue
+			}
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
+	if v := c.Query("request_type"); v != "" {
+		f.RequestType = dsar.RequestType(v)
+		if !f.RequestType.Valid() {
+			bad["request_type"] = "must be complaint, correction, deletion, do_not_sell, info or opt_out"
+		}
+	}
+	if v := c.Query("requestor_type"); v != "" {
+		f.RequestorType = dsar.RequestorType(v)
+		if !f.RequestorType.Valid() {
+			bad["requestor_type"] = "must be customer, employee or other"
+		}
+	}
+	if v := c.Query("country"); v != "" {
+		f.Country = strings.ToUpper(v)
+		if !countryCode.MatchString(f.Country) {
+			bad["country"] = "must be an ISO 3166-1 alpha-2 code such as DE"
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+		end  bool
+	}{{"submitted_from", &f.SubmittedFrom, false}, {"submitted_to", &f.SubmittedTo, true}} {
+		v := c.Query(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := parseBound(v, p.end)
+		if err != nil {
+			bad[p.name] = "must be a date (2026-01-31) or an RFC 3339 time"
+			continue
+		}
+		*p.dst = &t
+	}
+	if v := c.Query("overdue"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad["overdue"] = "must be true or false"
+		}
+		f.Overdue = &b
+	}
+	if v := c.Query("data_source_id"); v != "" {
+		if _, err := uuid.Parse(v); err != nil {
+			bad["data_source_id"] = "must be a data source id"
+		}
+		f.DataSourceID = v
+	}
+	readPage(c, bad, &f.Limit, &f.After, false)
+	if len(bad) > 0 {
+		return f, dsar.Invalid(bad)
+	}
+	return f, nil
+}
+
+// readPage reads the page's limit and cursor from the query string into
+// *limit and *after, naming each bad one in bad. A cursor of a list keyed
+// twice (tasks) must carry its second key (also).
+func readPage(c *gin.Context, bad map[string]string, limit *int, after **store.Cursor, also bool) {
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxPage {
+			bad["limit"] = fmt.Sprintf("must be 1 to %d", store.MaxPage)
+		}
+		*limit = n
+	}
+	if v := c.Query("cursor"); v != "" {
+		cur, err := store.DecodeCursor(v)
+		if err != nil || (also && cur.Also == "") {
+			bad["cursor"] = "is not a cursor from a previous page"
+		}
+		*after = &cur
+	}
+}
+
+// parseBound reads a date or an RFC 3339 time. As the end of a range it is
+// inclusive: a date covers its whole day (UTC), and the bound returned is
+// the first instant after the range.
+func parseBound(v string, end bool) (time.Time, error) {
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		if end {
+			d = d.AddDate(0, 0, 1)
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if end {
+		t = t.Add(time.Microsecond)
+	}
+	return t.UTC(), nil
+}
+
+// listRequests is GET /api/v1/requests: the queue, newest first, a page at
+// a time. Source owners see only requests with a task of theirs.
+func (s *Server) listRequests(c *gin.Context) {
+	f, err := queueFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	f.OwnerID = ownerScope(staffUser(c))
+	items, next, err := s.DB.Queue(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cursor := ""
+	if next != nil {
+		cursor = next.Encode()
+	}
+	body, err := appendQueuePage(make([]byte, 0, 64+256*len(items)), items, cursor)
+	if err != nil {
+		s.fail(c, fmt.Errorf("server: queue page: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// requestCounts is GET /api/v1/requests/counts: requests per status, and
+// the open, unassigned and overdue ones, for a dashboard.
+func (s *Server) requestCounts(c *gin.Context) {
+	counts, err := s.DB.CountQueue(c.Request.Context(), ownerScope(staffUser(c)))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, counts)
+}
+
+// queryState asks the request's workflow for its state. A missing workflow
+// is ENOTFOUND; one that does not answer in time is EUNAVAILABLE. When
+// queries pile up behind a running workflow task, Temporal may refuse one
+// listTasks is GET /api/v1/tasks: a source owner's own tasks, or every task
+// for the other roles; status open or completed; newest assignment first.
+func (s *Server) listTasks(c *gin.Context) {
+	f := store.TaskFilter{Status: c.Query("status"), OwnerID: ownerScope(staffUser(c)), Limit: defaultPage}
+	bad := map[string]string{}
+	if f.Status != "" && f.Status != workflows.TaskOpen && f.Status != workflows.TaskCompleted {
+		bad["status"] = "must be open or completed"
+	}
+	readPage(c, bad, &f.Limit, &f.After, true)
+	if len(bad) > 0 {
+		s.fail(c, dsar.Invalid(bad))
+		return
+	}
+	items, next, err := s.DB.Tasks(c.Request.Context(), f)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := gin.H{"items": items, "next_cursor": nil}
+	if next != nil {
+		out["next_cursor"] = next.Encode()
+	}
+	c.JSON(http.StatusOK, out)
+}
