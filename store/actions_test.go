@@ -208,3 +208,49 @@ func TestAuditKeyAppendsOnce(t *testing.T) {
 		t.Fatalf("changed key: want a break at %d, got %+v", first.Seq, brk)
 	}
 }
+
+func TestActionWaitSurvivesALostListener(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32)), nil, "")
+	id := insertRequest(t, db, keys, store.PII{FirstName: "Ada", Email: "ada@example.com"}, nil)
+
+	waited := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, ok, err := db.AwaitAction(wctx, id, "a1"); !ok || err != nil {
+			t.Errorf("await: ok=%v err=%v", ok, err)
+		}
+		waited <- time.Since(start)
+	}()
+	listening := func() bool {
+		var n int
+		_ = db.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)
+		return n > 0 && db.ActionsHeard() == nil
+	}
+	for !listening() {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the waiter does not listen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The listening connection dies; the outcome is recorded meanwhile.
+	if _, err := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Project(ctx, store.Projection{RequestID: id, Status: dsar.StatusPendingEmailVerification, Deadline: time.Now(), Seq: 1,
+		Actions: []store.ActionOutcome{{ActionID: "a1", Signal: "request-closed", Applied: true, Status: dsar.StatusRejected, ActedAt: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case took := <-waited:
+		if took > 15*time.Second {
+			t.Errorf("the wait ended only with its deadline (%v): a reconnection did not look again", took)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("the wait did not end")
+	}
+}
