@@ -52,7 +52,7 @@ func TestRepeatedActionGetsTheFirstAnswer(t *testing.T) {
 	// request no longer allows.
 	e.want(e.doKeyed("POST", path, admin, "verify-1", map[string]any{"verified": true}), http.StatusConflict, "another's verify")
 
-	// A refusal is answered the same way each time too.
+	// An extension's repeat answers the deadline it set.
 	ext := "/api/v1/requests/" + id + "/extension"
 	e.want(e.doKeyed("POST", ext, manager, "ext-1", map[string]any{"days": 5, "reason": "many systems"}), http.StatusOK, "extend")
 	d := e.wantStatus(manager, id, "identity_verified")
@@ -79,12 +79,18 @@ func TestActionThatLosesARaceIs409(t *testing.T) {
 		t.Fatal(err)
 	}
 	signalled := e.signals(id)
-	lost := e.want(e.do("POST", path, manager, map[string]any{"verified": false}), http.StatusConflict, "verify again").JSON(t)
-	if msg := lost["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "identity_verified") {
+	lost := e.want(e.doKeyed("POST", path, manager, "late-1", map[string]any{"verified": false}), http.StatusConflict, "verify again")
+	if msg := lost.JSON(t)["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "identity_verified") {
 		t.Fatalf("the 409 does not name the current status: %s", msg)
 	}
 	if e.signals(id) != signalled+1 {
 		t.Fatal("the action was not signalled: the projection did not allow it")
+	}
+	// The refusal is the answer to a repeat too, and nothing is signalled.
+	again := e.want(e.doKeyed("POST", path, manager, "late-1", map[string]any{"verified": false}), http.StatusConflict, "repeat")
+	if !bytes.Equal(again.Body, lost.Body) || e.signals(id) != signalled+1 {
+		t.Fatalf("the repeat answered %s (the first %s) and the workflow has %d signals, %d after the first",
+			again.Body, lost.Body, e.signals(id), signalled+1)
 	}
 }
 
