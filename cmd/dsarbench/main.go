@@ -74,6 +74,10 @@ type options struct {
 	scaleTimer  time.Duration
 	alerts      int
 	keep        bool
+	// workerBudget and workerCache set the worker's worker.memory_budget
+	// and worker.sticky_cache_size ("" and 0: the config's defaults).
+	workerBudget string
+	workerCache  int
 }
 
 // seedCommand is `dsarbench seed`: n requests into the database at the
@@ -116,6 +120,8 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.scaleTimer, "scale-timer", 0, "when their verification expires, after submission (default: enough to start them all)")
 	fs.IntVar(&o.alerts, "alerts", 100_000, "pending alerts in the digest")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs")
+	fs.StringVar(&o.workerBudget, "worker-budget", "", "the worker's worker.memory_budget, e.g. 256MiB (default: the config's)")
+	fs.IntVar(&o.workerCache, "worker-cache", 0, "the worker's worker.sticky_cache_size (default: derived from its memory budget)")
 	only := fs.String("only", "", "run only these benchmarks (comma-separated: intake,queue,actions,scale,digest)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -182,7 +188,9 @@ type results struct {
 	Errors     []string       `json:"errors,omitempty"`
 }
 
-// figure is one measured number and, where there is one, its ceiling.
+// figure is one measured number and, where there is one, its ceiling,
+// the figure before the work that set an aim (Was, with WasNote saying
+// when), and that aim: at most AimMax.
 type figure struct {
 	Name    string  `json:"name"`
 	Value   float64 `json:"value"`
@@ -190,6 +198,10 @@ type figure struct {
 	Ceiling float64 `json:"ceiling,omitempty"`
 	Of      string  `json:"ceiling_is,omitempty"`
 	Ratio   float64 `json:"ratio,omitempty"`
+	Was     float64 `json:"was,omitempty"`
+	WasNote string  `json:"was_note,omitempty"`
+	AimMax  float64 `json:"aim_max,omitempty"`
+	AimMet  *bool   `json:"aim_met,omitempty"`
 	Note    string  `json:"note,omitempty"`
 }
 
@@ -197,19 +209,32 @@ func (r *results) add(f figure) {
 	if f.Ceiling != 0 {
 		f.Ratio = f.Value / f.Ceiling
 	}
+	if f.AimMax != 0 {
+		met := f.Value <= f.AimMax
+		f.AimMet = &met
+	}
 	r.Figures = append(r.Figures, f)
 }
 
 func (r *results) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tvalue\tceiling (same run)\tratio\tnote")
+	fmt.Fprintln(tw, "figure\tvalue\tceiling (same run)\tratio\tbefore\taim\tnote")
 	for _, f := range r.Figures {
-		ceiling, ratio := "", ""
+		ceiling, ratio, was, aim := "", "", "", ""
 		if f.Ceiling != 0 {
 			ceiling = fmt.Sprintf("%.2f %s (%s)", f.Ceiling, f.Unit, f.Of)
 			ratio = fmt.Sprintf("%.2f×", f.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f %s\t%s\t%s\t%s\n", f.Name, f.Value, f.Unit, ceiling, ratio, f.Note)
+		if f.Was != 0 {
+			was = fmt.Sprintf("%.0f %s (%s)", f.Was, f.Unit, f.WasNote)
+		}
+		if f.AimMet != nil {
+			aim = fmt.Sprintf("≤ %.0f %s ✘", f.AimMax, f.Unit)
+			if *f.AimMet {
+				aim = strings.TrimSuffix(aim, "✘") + "✔"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.2f %s\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Value, f.Unit, ceiling, ratio, was, aim, f.Note)
 	}
 	_ = tw.Flush()
 }
@@ -270,6 +295,12 @@ func setUp(ctx context.Context, o options) (*benchEnv, error) {
 		"http.addr": haddr, "public_url": b.base, "log.level": "warn",
 		"intake.rate_per_minute": "100000000", "intake.captcha_max_number": "1000", "auth.login_per_minute": "100000",
 		"database.max_open_conns": "40",
+	}
+	if o.workerBudget != "" {
+		settings["worker.memory_budget"] = o.workerBudget
+	}
+	if o.workerCache != 0 {
+		settings["worker.sticky_cache_size"] = strconv.Itoa(o.workerCache)
 	}
 	env := []string{}
 	m := map[string]any{}
@@ -842,7 +873,8 @@ func (b *benchEnv) scaleRun(ctx context.Context, r *results) error {
 		return err
 	}
 	started := time.Since(start)
-	b.logf("started %d in %s; waiting for their timers", k, started.Round(time.Millisecond))
+	rssOpen := b.worker.RSS()
+	b.logf("started %d in %s (worker RSS %.0f MiB); waiting for their timers", k, started.Round(time.Millisecond), float64(rssOpen)/(1<<20))
 	const q = `SELECT count(*) FILTER (WHERE status = 'expired'),
 		coalesce(array_agg(EXTRACT(EPOCH FROM closed_at - (submitted_at + $2::interval))) FILTER (WHERE status = 'expired'), '{}')
 		FROM requests WHERE id = ANY($1)`
@@ -886,8 +918,11 @@ func (b *benchEnv) scaleRun(ctx context.Context, r *results) error {
 	r.add(figure{Name: "scale: lateness p50", Value: bench.Millis(bench.Percentile(lat, 50)), Unit: "ms"})
 	r.add(figure{Name: "scale: lateness p99", Value: bench.Millis(bench.Percentile(lat, 99)), Unit: "ms"})
 	r.add(figure{Name: "scale: lateness max", Value: bench.Millis(bench.Percentile(lat, 100)), Unit: "ms"})
+	sizes := b.app.Config.WorkerSizes()
 	r.add(figure{Name: "scale: worker RSS peak", Value: float64(peak.Load()) / (1 << 20), Unit: "MiB",
-		Note: fmt.Sprintf("%.0f MiB before", float64(baseRSS)/(1<<20))})
+		Was: 684, WasNote: "the SDK's cache of 10,000", AimMax: 300,
+		Note: fmt.Sprintf("%.0f MiB before the requests, %.0f MiB once all were open; sticky cache %d workflows (worker.memory_budget %s)",
+			float64(baseRSS)/(1<<20), float64(rssOpen)/(1<<20), sizes.StickyCacheSize, sizes.MemoryBudget)})
 	if fired != k {
 		return fmt.Errorf("only %d of %d timers fired within %s of their due time", fired, k, grace)
 	}
