@@ -9,6 +9,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/workflows"
 )
 
 // documentDownload is the file name (without extension) of a downloaded
@@ -74,16 +75,16 @@ type requestJSON struct {
 	Extended         bool      `json:"extended"`
 	Extension        any       `json:"extension"`
 
-	EmailVerifiedAt   *time.Time            `json:"email_verified_at"`
-	IdentityDecidedAt *time.Time            `json:"identity_decided_at"`
-	IdentityVerified  *bool                 `json:"identity_verified"`
-	IdentityDocument  *store.DocumentInfo   `json:"identity_document"`
-	Tasks             []taskJSON            `json:"tasks"`
-	Timeline          []store.TimelineEntry `json:"timeline"`
-	ClosedAt          *time.Time            `json:"closed_at"`
-	CloseReasons      []string              `json:"close_reasons"`
-	CloseNote         string                `json:"close_note"`
-	Source            string                `json:"source"` // always "projection" (the workflow writes it with each change)
+	EmailVerifiedAt   *time.Time          `json:"email_verified_at"`
+	IdentityDecidedAt *time.Time          `json:"identity_decided_at"`
+	IdentityVerified  *bool               `json:"identity_verified"`
+	IdentityDocument  *store.DocumentInfo `json:"identity_document"`
+	Tasks             []taskJSON          `json:"tasks"`
+	Timeline          []timelineJSON      `json:"timeline"`
+	ClosedAt          *time.Time          `json:"closed_at"`
+	CloseReasons      []string            `json:"close_reasons"`
+	CloseNote         string              `json:"close_note"`
+	Source            string              `json:"source"` // always "projection" (the workflow writes it with each change)
 }
 
 // getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
@@ -122,7 +123,7 @@ func (s *Server) getRequest(c *gin.Context) {
 	}
 	if me.Role == dsar.RoleSourceOwner {
 		// The timeline names every data source; a source owner sees theirs only.
-		out.Timeline = []store.TimelineEntry{}
+		out.Timeline = []timelineJSON{}
 	} else if out.Timeline, err = s.timeline(c, row.ID); err != nil {
 		s.fail(c, err)
 		return
@@ -179,13 +180,26 @@ func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, erro
 	return out, nil
 }
 
+// timelineJSON is one timeline entry with its event in words.
+type timelineJSON struct {
+	store.TimelineEntry
+	Label string `json:"label"`
+}
+
 // timeline is what happened to the request: the timeline its workflow
 // projected, or, for a request projected before timelines were, its audit
 // trail.
-func (s *Server) timeline(c *gin.Context, id string) ([]store.TimelineEntry, error) {
-	out, err := s.DB.RequestTimeline(c.Request.Context(), id)
-	if err != nil || len(out) > 0 {
-		return out, err
+func (s *Server) timeline(c *gin.Context, id string) ([]timelineJSON, error) {
+	entries, err := s.DB.RequestTimeline(c.Request.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]timelineJSON, len(entries))
+	for i, e := range entries {
+		out[i] = timelineJSON{TimelineEntry: e, Label: workflows.EventLabel(e.Event)}
+	}
+	if len(out) > 0 {
+		return out, nil
 	}
 	evs, err := s.DB.RequestAudit(c.Request.Context(), id)
 	if err != nil {
@@ -195,7 +209,8 @@ func (s *Server) timeline(c *gin.Context, id string) ([]store.TimelineEntry, err
 		if e.Action == dsar.AuditPIIViewed || e.Action == dsar.AuditDocumentViewed {
 			continue
 		}
-		out = append(out, store.TimelineEntry{At: e.CreatedAt, Event: e.Action, Actor: e.ActorKind + ":" + e.ActorID})
+		out = append(out, timelineJSON{TimelineEntry: store.TimelineEntry{At: e.CreatedAt, Event: e.Action, Actor: e.ActorKind + ":" + e.ActorID},
+			Label: dsar.AuditLabel(e.Action)})
 	}
 	return out, nil
 }
@@ -239,6 +254,7 @@ type auditJSON struct {
 	ActorID   string    `json:"actor_id"`
 	ActorName string    `json:"actor_name,omitempty"`
 	Action    string    `json:"action"`
+	Label     string    `json:"label"` // the action in words
 	Detail    any       `json:"detail"`
 }
 
@@ -266,7 +282,8 @@ func (s *Server) requestAudit(c *gin.Context) {
 	}
 	items := make([]auditJSON, len(evs))
 	for i, e := range evs {
-		items[i] = auditJSON{Seq: e.Seq, At: e.CreatedAt, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action, Detail: e.Detail}
+		items[i] = auditJSON{Seq: e.Seq, At: e.CreatedAt, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action,
+			Label: dsar.AuditLabel(e.Action), Detail: e.Detail}
 		if e.ActorKind == store.ActorStaff {
 			items[i].ActorName = names[e.ActorID]
 		}

@@ -618,7 +618,7 @@ async function requestView(id) {
           h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
           h('tbody', {}, audit.items.map((e) => h('tr', {},
             h('td', {}, e.seq), h('td', {}, dateTime(e.at)), h('td', {}, e.actor_name || `${e.actor_kind}${e.actor_id ? ':' + e.actor_id : ''}`),
-            h('td', {}, e.action), h('td', {class: 'detail'}, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : '')))))));
+            h('td', {}, e.label || e.action), h('td', {class: 'detail'}, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : '')))))));
     } catch (err) {
       auditSection.append(errorBox(err));
     }
@@ -639,7 +639,7 @@ async function requestView(id) {
       h('table', {class: 'timeline'},
         h('thead', {}, h('tr', {}, ['When', 'What', 'Who', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
         h('tbody', {}, r.timeline.map((e) => h('tr', {},
-          h('td', {}, dateTime(e.at)), h('td', {}, words(e.event)), h('td', {}, who(e.actor)), h('td', {}, e.detail || '')))))));
+          h('td', {}, dateTime(e.at)), h('td', {}, e.label || words(e.event)), h('td', {}, who(e.actor)), h('td', {}, e.detail || '')))))));
   }
   if (auditSection) parts.push(auditSection);
 
