@@ -110,14 +110,17 @@ func answerOf(o store.ActionOutcome, err error) (actionAnswer, error) {
 	case o.Applied:
 		return actionAnswer{ID: o.ActionID, Outcome: o, Status: o.Status}, nil
 	}
-	msg := o.Reason
-	if o.Code == dsar.ECONFLICT && !strings.Contains(msg, string(o.Status)) {
+	code, msg := o.Code, o.Reason
+	if code == "" { // refused without a reason: the state did not allow it
+		code, msg = dsar.ECONFLICT, "the request no longer allows this action"
+	}
+	if code == dsar.ECONFLICT && !strings.Contains(msg, string(o.Status)) {
 		msg += fmt.Sprintf(" (the request is %s)", o.Status)
 	}
-	if _, known := statusOf[o.Code]; !known {
-		return actionAnswer{}, fmt.Errorf("server: action %s refused with code %q: %s", o.ActionID, o.Code, o.Reason)
+	if _, known := statusOf[code]; !known {
+		return actionAnswer{}, fmt.Errorf("server: action %s refused with code %q: %s", o.ActionID, code, o.Reason)
 	}
-	return actionAnswer{}, &dsar.Error{Code: o.Code, Message: msg}
+	return actionAnswer{}, &dsar.Error{Code: code, Message: msg}
 }
 
 // answerAction answers an action act took: 200 with the status it left the

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
 )
 
 // signals counts the signals the request's workflow has received.
@@ -118,5 +119,29 @@ func TestActionWithoutWorkerIsKept(t *testing.T) {
 	applied := e.want(e.doKeyed("POST", path, manager, "reject-1", body), http.StatusOK, "reject again").JSON(t)
 	if applied["status"] != string(dsar.StatusRejected) || applied["action_id"] != kept["action_id"] {
 		t.Fatalf("the repeat answered %v, the first %v", applied, kept)
+	}
+}
+
+func TestRefusalsBecomeTheirErrors(t *testing.T) {
+	for _, c := range []struct {
+		o        store.ActionOutcome
+		code     string
+		contains string
+	}{
+		{store.ActionOutcome{Code: dsar.ECONFLICT, Reason: "cannot decide identity: the request is rejected", Status: dsar.StatusRejected}, dsar.ECONFLICT, "the request is rejected"},
+		{store.ActionOutcome{Code: dsar.ECONFLICT, Reason: "the task is already completed", Status: dsar.StatusReadyToClose}, dsar.ECONFLICT, "(the request is ready_to_close)"},
+		{store.ActionOutcome{Code: dsar.ENOTFOUND, Reason: "no task for data source x on this request", Status: dsar.StatusInProgress}, dsar.ENOTFOUND, "no task"},
+		{store.ActionOutcome{Status: dsar.StatusCompleted}, dsar.ECONFLICT, "the request is completed"},
+		{store.ActionOutcome{Code: "no such code", Status: dsar.StatusCompleted}, dsar.EINTERNAL, ""},
+	} {
+		_, err := answerOf(c.o, nil)
+		if dsar.ErrorCode(err) != c.code || !strings.Contains(dsar.ErrorMessage(err), c.contains) {
+			t.Errorf("%+v: got %v (%s), want %s containing %q", c.o, err, dsar.ErrorCode(err), c.code, c.contains)
+		}
+	}
+	deadline := time.Now()
+	a, err := answerOf(store.ActionOutcome{ActionID: "a", Applied: true, Status: dsar.StatusInProgress, Deadline: &deadline}, nil)
+	if err != nil || a.Pending || a.Status != dsar.StatusInProgress || a.ID != "a" {
+		t.Errorf("applied: %+v %v", a, err)
 	}
 }
