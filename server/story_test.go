@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,11 +175,26 @@ func TestAdminStory(t *testing.T) {
 	evs := e.want(e.do("GET", "/api/v1/requests/"+id+"/audit", admin, nil), http.StatusOK, "audit").JSON(t)["items"].([]any)
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		seen[ev.(map[string]any)["action"].(string)] = true
+		m := ev.(map[string]any)
+		seen[m["action"].(string)] = true
+		if l, _ := m["label"].(string); l == "" || l == m["action"] {
+			t.Errorf("audit action %s has no words: %q", m["action"], l)
+		}
 	}
-	for _, a := range []string{"identity_document.viewed", "request.pii_viewed", "request.identity_verified", "request.data_sources_assigned", "task.completed", "request.completed"} {
+	for _, a := range []string{"identity_document.viewed", "request.pii_viewed", "request.identity_verified", "request.data_sources_assigned",
+		"task.completed", "request.completed", "mail.sent", "request.pii_scrubbed"} {
 		if !seen[a] {
 			t.Errorf("audit has no %s: %v", a, seen)
+		}
+	}
+	// The timeline says what happened in words.
+	var labels []string
+	for _, ev := range e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t)["timeline"].([]any) {
+		labels = append(labels, ev.(map[string]any)["label"].(string))
+	}
+	for _, want := range []string{"Identity verified", "Task completed", "Request completed", "Personal data erased"} {
+		if !slices.Contains(labels, want) {
+			t.Errorf("timeline %q lacks %q", labels, want)
 		}
 	}
 	e.replay(id)
