@@ -121,15 +121,19 @@ func (a *App) Activities() *activities.Activities {
 }
 
 // Prepare does the worker's start-up chores against Temporal: register the
-// search attributes that are missing, and create (or update) the Schedule
-// that runs the daily alert digest. Both are idempotent.
+// search attributes that are missing, and create (or update) the Schedules
+// that run the daily alert digest and the reconciliation. All are
+// idempotent.
 func (a *App) Prepare(ctx context.Context) error {
 	if err := temporalconn.EnsureSearchAttributes(ctx, a.Temporal, a.Config.Temporal.Namespace, workflows.SearchAttributes); err != nil {
 		return err
 	}
-	return worker.EnsureDigestSchedule(ctx, a.Temporal, worker.DigestSchedule{
+	if err := worker.EnsureDigestSchedule(ctx, a.Temporal, worker.DigestSchedule{
 		TaskQueue: a.Config.Temporal.TaskQueue, At: a.Config.Alerts.DigestTime, TimeZone: a.Config.Alerts.Timezone,
-	})
+	}); err != nil {
+		return err
+	}
+	return worker.EnsureReconcileSchedule(ctx, a.Temporal, a.Config.Temporal.TaskQueue, a.Config.Reconcile.Every)
 }
 
 // RunWorker runs the Temporal worker until ctx ends.
@@ -147,7 +151,6 @@ func (a *App) RunWorker(ctx context.Context) error {
 		"max_concurrent_activities", sizes.MaxConcurrentActivities, "max_concurrent_local_activities", sizes.MaxConcurrentLocalActivities,
 		"max_concurrent_workflow_tasks", sizes.MaxConcurrentWorkflowTasks,
 		"workflow_pollers", sizes.WorkflowPollers, "activity_pollers", sizes.ActivityPollers)
-	go a.reconcileLoop(ctx)
 	<-ctx.Done()
 	a.Log.Info("worker stopping: waiting for running activities", "stop_timeout", sizes.StopTimeout)
 	w.Stop()

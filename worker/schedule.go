@@ -47,13 +47,33 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, d DigestSchedule
 	if err != nil {
 		return err
 	}
-	action := &client.ScheduleWorkflowAction{
+	return ensureSchedule(ctx, c, "digest", workflows.DigestScheduleID, spec, &client.ScheduleWorkflowAction{
 		ID:        workflows.DigestScheduleID,
 		Workflow:  workflows.DigestWorkflowName,
 		TaskQueue: d.TaskQueue,
-	}
-	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:      workflows.DigestScheduleID,
+	})
+}
+
+// EnsureReconcileSchedule creates the Temporal Schedule that runs the
+// reconciliation workflow every interval on taskQueue, one per namespace.
+// An existing one is left as it is, or updated when its interval or task
+// queue differ. Safe to call at every start-up, from many workers at once.
+func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue string, every time.Duration) error {
+	return ensureSchedule(ctx, c, "reconcile", workflows.ReconcileScheduleID,
+		client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}},
+		&client.ScheduleWorkflowAction{
+			ID:        workflows.ReconcileScheduleID,
+			Workflow:  workflows.ReconcileWorkflowName,
+			TaskQueue: taskQueue,
+		})
+}
+
+// ensureSchedule creates the schedule id (overlap: skip), or, when it
+// exists with another spec or action, updates them. name says which
+// schedule in errors.
+func ensureSchedule(ctx context.Context, c client.Client, name, id string, spec client.ScheduleSpec, action *client.ScheduleWorkflowAction) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      id,
 		Spec:    spec,
 		Action:  action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
@@ -62,19 +82,34 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, d DigestSchedule
 		return nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("worker: create digest schedule: %w", err)
+		return fmt.Errorf("worker: create %s schedule: %w", name, err)
 	}
-	h := c.ScheduleClient().GetHandle(ctx, workflows.DigestScheduleID)
+	h := c.ScheduleClient().GetHandle(ctx, id)
 	err = h.Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
+			if sameSchedule(s, spec, action) {
+				return nil, temporal.ErrSkipScheduleUpdate
+			}
 			s.Spec = &spec
 			s.Action = action
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("worker: update digest schedule: %w", err)
+		return fmt.Errorf("worker: update %s schedule: %w", name, err)
 	}
 	return nil
+}
+
+// sameSchedule reports whether the described schedule s already has spec
+// and action, as far as this package sets them.
+func sameSchedule(s client.Schedule, spec client.ScheduleSpec, action *client.ScheduleWorkflowAction) bool {
+	have, ok := s.Action.(*client.ScheduleWorkflowAction)
+	if !ok || s.Spec == nil || have.ID != action.ID || have.TaskQueue != action.TaskQueue ||
+		fmt.Sprint(have.Workflow) != fmt.Sprint(action.Workflow) {
+		return false
+	}
+	return fmt.Sprint(s.Spec.Intervals) == fmt.Sprint(spec.Intervals) &&
+		fmt.Sprint(s.Spec.Calendars) == fmt.Sprint(spec.Calendars) && s.Spec.TimeZoneName == spec.TimeZoneName
 }
