@@ -24,7 +24,6 @@ type ReconcileScope struct {
 	WorkflowType   string // the request workflow's registered name
 	IDPrefix       string // request x's workflow id is IDPrefix + x
 	StatusAttr     string // the Keyword search attribute holding a request's status
-	QueryState     string // the query that returns a request's whole state
 	TaskQueue      string // this deployment's: request workflows on other queues are not ours
 	Limit          int    // requests or workflows acted on per finding and run
 	MaxListedPages int    // pages of running workflows listed per run (1,000 a page)
@@ -55,7 +54,8 @@ type workflowState int
 const (
 	workflowMissing workflowState = iota // never started, or gone after its retention
 	workflowRunning
-	workflowEnded
+	workflowCompleted // ended with its result: the request's final state
+	workflowStopped   // ended without a result: terminated, failed, timed out or canceled
 )
 
 // describe asks Temporal about request id's workflow (the latest run).
@@ -67,10 +67,14 @@ func (a *Activities) describe(ctx context.Context, s ReconcileScope, id string) 
 		return workflowMissing, nil
 	case err != nil:
 		return 0, fmt.Errorf("activities: describe workflow of %s: %w", id, err)
-	case d.WorkflowExecutionInfo.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return workflowRunning, nil
 	}
-	return workflowEnded, nil
+	switch d.WorkflowExecutionInfo.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return workflowRunning, nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return workflowCompleted, nil
+	}
+	return workflowStopped, nil
 }
 
 // IntakeFindings are the unaccepted intake rows one run settled.
@@ -157,7 +161,8 @@ func (a *Activities) EraseClosed(ctx context.Context, s ReconcileScope) (Erasure
 type Survey struct {
 	Running int `json:"running"` // request workflows listed as running
 	// Truncated is set when more workflows run than one run lists
-	// (s.MaxListedPages): Ended and Missing were then not looked for.
+	// (s.MaxListedPages): Ended, Unfinished and Missing were then not
+	// looked for.
 	Truncated bool `json:"truncated,omitempty"`
 	// Orphans are requests whose workflow runs but whose row is gone: to
 	// be abandoned.
@@ -166,9 +171,13 @@ type Survey struct {
 	// queue's, the row unchanged for ProjectionSettleAfter: to be told to
 	// write their projection again.
 	Stale []string `json:"stale,omitempty"`
-	// Ended are requests open in the queue whose workflow has ended: their
-	// final state is to be written.
+	// Ended are requests open in the queue whose workflow has completed:
+	// its result, the final state, is to be written.
 	Ended []string `json:"ended,omitempty"`
+	// Unfinished are requests open in the queue whose workflow ended
+	// without completing (terminated, failed, timed out): it left no final
+	// state; a person must decide.
+	Unfinished []string `json:"unfinished,omitempty"`
 	// Missing are requests open in the queue without any workflow (past
 	// its retention): nothing here can repair them; a person must.
 	Missing []string `json:"missing,omitempty"`
@@ -178,7 +187,8 @@ type Survey struct {
 // through visibility and compares them with the queue: running
 // workflows without a row (Orphans), running workflows whose status the
 // queue shows otherwise (Stale), and open requests whose workflow has ended
-// (Ended) or does not exist (Missing), each at most s.Limit. Visibility
+// (Ended, or Unfinished when it did not complete) or does not exist
+// (Missing), each at most s.Limit. Visibility
 // lags a little: a Stale finding needs a row unchanged for
 // ProjectionSettleAfter, and Ended is confirmed by describing the workflow.
 func (a *Activities) SurveyWorkflows(ctx context.Context, s ReconcileScope) (Survey, error) {
@@ -223,8 +233,10 @@ func (a *Activities) SurveyWorkflows(ctx context.Context, s ReconcileScope) (Sur
 			return sv, err
 		}
 		switch st {
-		case workflowEnded:
+		case workflowCompleted:
 			sv.Ended = append(sv.Ended, id)
+		case workflowStopped:
+			sv.Unfinished = append(sv.Unfinished, id)
 		case workflowMissing:
 			sv.Missing = append(sv.Missing, id)
 		}
@@ -268,21 +280,13 @@ func (a *Activities) runningRequests(ctx context.Context, s ReconcileScope) (map
 	}
 }
 
-// EndedState returns the final state of request id's ended workflow, as
-// the workflow encoded it (its result; for a workflow that did not
-// complete, its state query), for the reconciliation's workflow to decode.
+// EndedState returns the result of request id's completed workflow (its
+// final state) as the workflow encoded it, for the reconciliation's
+// workflow to decode.
 func (a *Activities) EndedState(ctx context.Context, s ReconcileScope, id string) (converter.RawValue, error) {
 	var raw converter.RawValue
-	err := a.Temporal.GetWorkflow(ctx, s.workflowID(id), "").Get(ctx, &raw)
-	if err == nil {
-		return raw, nil
-	}
-	v, qerr := a.Temporal.QueryWorkflow(ctx, s.workflowID(id), "", s.QueryState)
-	if qerr != nil {
-		return raw, fmt.Errorf("activities: state of ended workflow of %s: %w (its result: %v)", id, qerr, err)
-	}
-	if err := v.Get(&raw); err != nil {
-		return raw, fmt.Errorf("activities: state of ended workflow of %s: %w", id, err)
+	if err := a.Temporal.GetWorkflow(ctx, s.workflowID(id), "").Get(ctx, &raw); err != nil {
+		return raw, fmt.Errorf("activities: result of the workflow of %s: %w", id, err)
 	}
 	return raw, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,17 +130,38 @@ func (e *reconcileEnv) reconcile() workflows.ReconcileReport {
 	return rep
 }
 
-// until runs the reconciliation until cond holds (visibility lags a
-// little behind the workflows), at most 30 times.
-func (e *reconcileEnv) until(what string, cond func() bool) {
+// until runs the reconciliation until cond, given the last run's report,
+// holds (visibility lags a little behind the workflows), at most 30 times.
+func (e *reconcileEnv) until(what string, cond func(last workflows.ReconcileReport) bool) {
 	e.t.Helper()
-	for i := 0; !cond(); i++ {
+	var rep workflows.ReconcileReport
+	for i := 0; !cond(rep); i++ {
 		if i == 30 {
 			e.t.Fatalf("after 30 reconciliations: %s", what)
 		}
-		rep := e.reconcile()
+		rep = e.reconcile()
 		e.t.Logf("reconciliation: %+v", rep)
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// quiet waits until request id's workflow has written its first steps
+// (the verification mail in the timeline): it then writes nothing more
+// for a while.
+func (e *reconcileEnv) quiet(id string) {
+	e.t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var done bool
+		if err := e.app.DB.Get(&done, `SELECT timeline @> $2 FROM requests WHERE id = $1`, id,
+			fmt.Sprintf(`[{"event": %q}]`, workflows.EventVerificationSent)); err != nil {
+			e.t.Fatal(err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("the request's workflow did not write its first steps")
+		}
 	}
 }
 
@@ -230,28 +252,26 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 	// A projection that disagrees with its running workflow.
 	stale := e.accepted()
 	e.start(stale, e.app.Config.Temporal.TaskQueue, time.Hour)
-	// Once its first steps are written (the verification mail in the
-	// timeline), the workflow writes nothing more for an hour.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		var quiet bool
-		if err := e.app.DB.Get(&quiet, `SELECT timeline @> $2 FROM requests WHERE id = $1`, stale,
-			fmt.Sprintf(`[{"event": %q}]`, workflows.EventVerificationSent)); err != nil {
-			t.Fatal(err)
-		}
-		if quiet {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the running request's workflow did not write its first steps")
-		}
-	}
+	e.quiet(stale)
 	e.exec(`UPDATE requests SET status = 'awaiting_identity', updated_at = now() - interval '5 minutes' WHERE id = $1`, stale)
+
+	// A projection still open whose workflow was terminated: it left no
+	// final state, so it is reported for a person, not rewritten.
+	unfinished := e.accepted()
+	e.start(unfinished, e.app.Config.Temporal.TaskQueue, time.Hour)
+	e.quiet(unfinished)
+	if err := e.app.Temporal.TerminateWorkflow(e.ctx, workflows.WorkflowID(unfinished), "", "stopped by hand"); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(`UPDATE requests SET updated_at = now() - interval '5 minutes' WHERE id = $1`, unfinished)
 
 	// A running workflow whose request row is gone.
 	orphanWorkflow := uuid.NewString()
 	e.start(orphanWorkflow, e.app.Config.Temporal.TaskQueue, time.Hour)
 
-	e.until("every finding repaired", func() bool {
+	reported := false
+	e.until("every finding repaired", func(last workflows.ReconcileReport) bool {
+		reported = reported || slices.Contains(last.Survey.Unfinished, unfinished)
 		_, orphanRowLeft := e.status(orphanRow)
 		u, _ := e.status(unaccepted)
 		ce, _ := e.status(closedEnded)
@@ -259,8 +279,11 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 		s, _ := e.status(stale)
 		return !orphanRowLeft && u.Accepted && ce.Scrubbed && len(e.operatorSignals(closedRunning)) > 0 &&
 			lf.Status == dsar.StatusExpired && lf.Closed && s.Status == dsar.StatusPendingEmailVerification &&
-			!e.running(orphanWorkflow)
+			!e.running(orphanWorkflow) && reported
 	})
+	if u, _ := e.status(unfinished); u.Status != dsar.StatusPendingEmailVerification {
+		t.Errorf("the terminated workflow's request is %s, want it left as it was", u.Status)
+	}
 
 	if f, ok := e.status(fresh); !ok || f.Accepted {
 		t.Error("an unaccepted row younger than two minutes must be left to its intake call")
@@ -293,7 +316,7 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 	// Nothing left: a further run finds nothing to do for these requests.
 	rep := e.reconcile()
 	b, _ := json.Marshal(rep)
-	for _, id := range []string{orphanRow, unaccepted, closedEnded, lostFinal, stale, orphanWorkflow} {
+	for _, id := range []string{orphanRow, unaccepted, closedEnded, lostFinal, stale, orphanWorkflow} { // not unfinished: it stays for a person
 		if strings.Contains(string(b), id) {
 			t.Errorf("a run after the repairs still reports %s: %s", id, b)
 		}

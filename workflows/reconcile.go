@@ -54,7 +54,7 @@ type ReconcileReport struct {
 func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	scope := activities.ReconcileScope{
-		WorkflowType: WorkflowName, IDPrefix: WorkflowID(""), StatusAttr: AttrStatus.GetName(), QueryState: QueryState,
+		WorkflowType: WorkflowName, IDPrefix: WorkflowID(""), StatusAttr: AttrStatus.GetName(),
 		TaskQueue: workflow.GetInfo(ctx).TaskQueueName, Limit: reconcileLimit, MaxListedPages: reconcileListedPages,
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -110,7 +110,7 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 		"accepted", rep.Intake.Accepted, "discarded", rep.Intake.Discarded, "captchas_swept", rep.Intake.CaptchasSwept,
 		"scrubbed", rep.Erase.Scrubbed, "erase_retried", rep.Erase.Running,
 		"running", rep.Survey.Running, "truncated", rep.Survey.Truncated, "orphans_abandoned", rep.Survey.Orphans,
-		"stale_retried", rep.Survey.Stale, "ended_projected", rep.Projected, "missing", rep.Survey.Missing,
+		"stale_retried", rep.Survey.Stale, "ended_projected", rep.Projected, "unfinished", rep.Survey.Unfinished, "missing", rep.Survey.Missing,
 		"signalled", rep.Signalled, "errors", rep.Errors)
 	if len(rep.Errors) > 0 {
 		return rep, temporal.NewNonRetryableApplicationError(

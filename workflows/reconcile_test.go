@@ -70,7 +70,7 @@ func TestReconcileRepairsEachFinding(t *testing.T) {
 	ended := State{RequestID: "ended", Status: dsar.StatusCompleted, Deadline: start.Add(30 * day), ClosedAt: &closed,
 		Timeline: []TimelineEntry{{At: start, Event: EventSubmitted}, {At: closed, Event: EventCompleted}}}
 	h := newReconcileHarness(t, activities.Survey{Running: 3, Orphans: []string{"orphan"}, Stale: []string{"stale"},
-		Ended: []string{"ended"}, Missing: []string{"missing"}}, nil, ended)
+		Ended: []string{"ended"}, Unfinished: []string{"stopped"}, Missing: []string{"missing"}}, nil, ended)
 	h.env.ExecuteWorkflow(ReconcileWorkflowName)
 	if err := h.env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
