@@ -47,36 +47,10 @@ func TestNoPIIAtRest(t *testing.T) {
 	e.resend = rs
 	ctx := context.Background()
 
-	const pw = "correct horse battery staple"
-	if _, err := e.app.CreateUser(ctx, "owner@example.com", "Olive Owner", "org_owner", pw); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.app.CreateUser(ctx, "sam@example.com", "Sam Source", "source_owner", pw); err != nil {
-		t.Fatal(err)
-	}
-	login := func(email string) (string, string) {
-		var s struct {
-			Token string
-			User  struct{ ID string }
-		}
-		e.want(e.postJSON("/api/v1/sessions", "", map[string]string{"email": email, "password": pw}), http.StatusCreated, "login").json(t, &s)
-		return s.Token, s.User.ID
-	}
-	owner, _ := login("owner@example.com")
-	sam, samID := login("sam@example.com")
-	var ds struct{ ID string }
-	e.want(e.postJSON("/api/v1/data-sources", owner, map[string]any{"name": "Billing", "description": "invoices",
-		"owner_ids": []string{samID}}), http.StatusCreated, "data source").json(t, &ds)
-
-	id := e.submit(validForm(requester, e.captcha(), photo(t)))
-	tok := e.mailToken(requester.email, "confirm your email")
-	e.want(e.postJSON("/api/v1/email-verifications", "", map[string]string{"token": tok}), http.StatusOK, "verify")
+	c := e.crew()
+	id := e.complete(c, requester, nil)
 	path := "/api/v1/requests/" + id
-	e.act(path+"/identity-verification", owner, map[string]any{"verified": true, "note": "passport matches"})
-	e.act(path+"/assignments", owner, map[string]any{"data_source_ids": []string{ds.ID}})
-	e.eventually("the source owner sees the task", func() bool { return e.get(path, sam).status == http.StatusOK })
-	e.act(path+"/tasks/"+ds.ID+"/completion", sam, map[string]any{"note": "exported"})
-	e.act(path+"/completion", owner, map[string]any{"note": "sent the export"})
+	owner := c.owner
 	e.eventually("the request is completed and scrubbed", func() bool {
 		var n int
 		_ = e.app.DB.Get(&n, `SELECT count(*) FROM requests WHERE id = $1 AND status = 'completed' AND scrubbed_at IS NOT NULL`, id)

@@ -2,80 +2,16 @@ package intake_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opendsar/dsar/server"
 	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/testenv"
 )
-
-// tcpProxy forwards connections from a loopback port to target until cut:
-// then it closes every connection and refuses new ones, as a database that
-// went away would, until restored on the same port.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	l      net.Listener
-	conns  []net.Conn
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target}
-	p.listen("127.0.0.1:0")
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) listen(addr string) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.l, p.addr = l, l.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.l != nil {
-		p.l.Close()
-		p.l = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *tcpProxy) restore() { p.listen(p.addr) }
 
 // TestDatabaseUnreachableAnswers503 cuts the API's database connection: a
 // submission through the API and through the form page are answered 503
@@ -88,8 +24,8 @@ func TestDatabaseUnreachableAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := testenv.NewTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	db, err := store.Open(context.Background(), u.String(), 4)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +45,7 @@ func TestDatabaseUnreachableAnswers503(t *testing.T) {
 	}
 	before := e.counts()
 
-	proxy.cut()
+	proxy.Cut()
 	f := validForm(e.captcha(), pngWithText(t, "x"))
 	a := via.submit(f, "while-the-database-is-down")
 	if a.status != http.StatusServiceUnavailable {
@@ -130,7 +66,7 @@ func TestDatabaseUnreachableAnswers503(t *testing.T) {
 		t.Errorf("rows changed while the database was down: %+v, then %+v", before, after)
 	}
 
-	proxy.restore()
+	proxy.Restore()
 	if a := via.submit(f, "while-the-database-is-down"); a.status != http.StatusAccepted {
 		t.Fatalf("the same submission once the database is back = %d: %s", a.status, a.body)
 	}

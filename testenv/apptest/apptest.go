@@ -20,6 +20,13 @@ import (
 // test ends.
 func Start(t testing.TB, extra map[string]any) (*app.App, *httptest.Server) {
 	t.Helper()
+	return StartOn(t, testenv.DatabaseURL(t), extra)
+}
+
+// StartOn is Start on the database at dbURL (e.g. a fresh one reached
+// through a testenv.TCPProxy).
+func StartOn(t testing.TB, dbURL string, extra map[string]any) (*app.App, *httptest.Server) {
+	t.Helper()
 	settings := map[string]any{
 		"intake.captcha_max_number": 2000, // quick to solve in tests
 		"intake.rate_per_minute":    10000,
@@ -27,7 +34,7 @@ func Start(t testing.TB, extra map[string]any) (*app.App, *httptest.Server) {
 		"public_url":                "http://dsar.test",
 	}
 	maps.Copy(settings, extra)
-	cfg := testenv.Config(t, testenv.DatabaseURL(t), testenv.TemporalAddress(t), settings)
+	cfg := testenv.Config(t, dbURL, testenv.TemporalAddress(t), settings)
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, testenv.Log(t)) // warnings beside the test that caused them
 	if err != nil {

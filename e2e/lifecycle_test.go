@@ -1,0 +1,64 @@
+package e2e_test
+
+import (
+	"context"
+	"net/http"
+)
+
+// crew is the staff of a lifecycle: an org owner and a source owner with
+// a data source of theirs, signed in.
+type crew struct {
+	owner, sam string // session tokens
+	source     string // the data source's id
+}
+
+// crew creates and signs in the staff of a lifecycle.
+func (e *env) crew() crew {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	const pw = "correct horse battery staple"
+	if _, err := e.app.CreateUser(ctx, "owner@example.com", "Olive Owner", "org_owner", pw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.CreateUser(ctx, "sam@example.com", "Sam Source", "source_owner", pw); err != nil {
+		t.Fatal(err)
+	}
+	login := func(email string) (string, string) {
+		var s struct {
+			Token string
+			User  struct{ ID string }
+		}
+		e.want(e.postJSON("/api/v1/sessions", "", map[string]string{"email": email, "password": pw}), http.StatusCreated, "login").json(t, &s)
+		return s.Token, s.User.ID
+	}
+	var c crew
+	c.owner, _ = login("owner@example.com")
+	sam, samID := login("sam@example.com")
+	c.sam = sam
+	var ds struct{ ID string }
+	e.want(e.postJSON("/api/v1/data-sources", c.owner, map[string]any{"name": "Billing", "description": "invoices",
+		"owner_ids": []string{samID}}), http.StatusCreated, "data source").json(t, &ds)
+	c.source = ds.ID
+	return c
+}
+
+// complete takes a request of p from submission through the API to the
+// answer of its completion, as its people would, and returns its id; then
+// runs after, if given.
+func (e *env) complete(c crew, p person, after func()) string {
+	e.t.Helper()
+	id := e.submit(validForm(p, e.captcha(), photo(e.t)))
+	tok := e.mailToken(p.email, "confirm your email")
+	e.want(e.postJSON("/api/v1/email-verifications", "", map[string]string{"token": tok}), http.StatusOK, "verify")
+	path := "/api/v1/requests/" + id
+	e.act(path+"/identity-verification", c.owner, map[string]any{"verified": true, "note": "passport matches"})
+	e.act(path+"/assignments", c.owner, map[string]any{"data_source_ids": []string{c.source}})
+	e.eventually("the source owner sees the task", func() bool { return e.get(path, c.sam).status == http.StatusOK })
+	e.act(path+"/tasks/"+c.source+"/completion", c.sam, map[string]any{"note": "exported"})
+	e.act(path+"/completion", c.owner, map[string]any{"note": "sent the export"})
+	if after != nil {
+		after()
+	}
+	return id
+}
