@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -147,7 +148,7 @@ func (a *Activities) EraseClosed(ctx context.Context, s ReconcileScope) (Erasure
 			return f, err
 		}
 		if _, err := a.DB.AppendAudit(ctx, store.Audit{RequestID: id, ActorKind: store.ActorSystem,
-			Action: "request.pii_scrubbed", Detail: map[string]any{"by": reconciliationActor},
+			Action: dsar.AuditPIIScrubbed, Detail: map[string]any{"by": reconciliationActor},
 			Key: "reconcile:" + id + ":pii_scrubbed"}); err != nil {
 			return f, err
 		}

@@ -305,7 +305,7 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 	for _, ev := range events {
 		var detail map[string]string
 		_ = json.Unmarshal(ev.Detail, &detail)
-		if ev.Action == "request.pii_scrubbed" {
+		if ev.Action == dsar.AuditPIIScrubbed {
 			scrubbed = append(scrubbed, ev.ActorKind+" by "+detail["by"])
 		}
 	}
