@@ -45,6 +45,15 @@ const (
 	ProjectionSettleAfter = 2 * time.Minute
 )
 
+// When more running workflows than orphanShare of them, and more than
+// orphanFloor, have no request row, the rows were not lost one by one: the
+// database is the wrong one or was restored from a backup, and abandoning
+// the workflows would end requests that still exist.
+const (
+	orphanShare = 0.2
+	orphanFloor = 10
+)
+
 // reconciliationActor is the audit detail "by" of the reconciliation's
 // own writes.
 const reconciliationActor = "reconciliation"
@@ -168,6 +177,11 @@ type Survey struct {
 	// Orphans are requests whose workflow runs but whose row is gone: to
 	// be abandoned.
 	Orphans []string `json:"orphans,omitempty"`
+	// Withheld counts running workflows without a row that were not made
+	// Orphans because they are too many (see orphanShare): a database
+	// restored from an old backup, or the wrong one, would otherwise end
+	// every request. A person decides.
+	Withheld int `json:"withheld,omitempty"`
 	// Stale are requests whose running workflow's status differs from the
 	// queue's, the row unchanged for ProjectionSettleAfter: to be told to
 	// write their projection again.
@@ -209,17 +223,23 @@ func (a *Activities) SurveyWorkflows(ctx context.Context, s ReconcileScope) (Sur
 		return sv, err
 	}
 	settled := time.Now().Add(-ProjectionSettleAfter)
+	var orphans []string
 	for _, id := range ids {
 		status := running[id]
 		row, ok := rows[id]
 		switch {
-		case !ok && len(sv.Orphans) < s.Limit:
+		case !ok:
 			// No race with intake: its row is written before the workflow
 			// starts, and discarded only when Temporal knows no workflow.
-			sv.Orphans = append(sv.Orphans, id)
-		case ok && status != "" && status != string(row.Status) && row.UpdatedAt.Before(settled) && len(sv.Stale) < s.Limit:
+			orphans = append(orphans, id)
+		case status != "" && status != string(row.Status) && row.UpdatedAt.Before(settled) && len(sv.Stale) < s.Limit:
 			sv.Stale = append(sv.Stale, id)
 		}
+	}
+	if len(orphans) > orphanFloor && len(orphans) > int(orphanShare*float64(len(ids))) {
+		sv.Withheld = len(orphans)
+	} else {
+		sv.Orphans = orphans[:min(len(orphans), s.Limit)]
 	}
 	if truncated {
 		return sv, nil

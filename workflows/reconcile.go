@@ -84,6 +84,10 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 			}
 		}
 	}
+	if n := rep.Survey.Withheld; n > 0 {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%d running workflows have no request row: too many to be lost rows "+
+			"(the wrong database, or one restored from a backup?); none was abandoned, an operator decides", n))
+	}
 	// Erasure after the survey: a final state just written may close a
 	// request whose erasure is due.
 	step("erase closed requests", a.EraseClosed, &rep.Erase, scope)
@@ -109,7 +113,7 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 	workflow.GetLogger(ctx).Info("reconciliation",
 		"accepted", rep.Intake.Accepted, "discarded", rep.Intake.Discarded, "captchas_swept", rep.Intake.CaptchasSwept,
 		"scrubbed", rep.Erase.Scrubbed, "erase_retried", rep.Erase.Running,
-		"running", rep.Survey.Running, "truncated", rep.Survey.Truncated, "orphans_abandoned", rep.Survey.Orphans,
+		"running", rep.Survey.Running, "truncated", rep.Survey.Truncated, "orphans_abandoned", rep.Survey.Orphans, "orphans_withheld", rep.Survey.Withheld,
 		"stale_retried", rep.Survey.Stale, "ended_projected", rep.Projected, "unfinished", rep.Survey.Unfinished, "missing", rep.Survey.Missing,
 		"signalled", rep.Signalled, "errors", rep.Errors)
 	if len(rep.Errors) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -123,5 +124,22 @@ func TestReconcileStepFailureIsVisible(t *testing.T) {
 	}
 	if len(rep.Errors) != 1 || !slices.Equal(rep.Erase.Scrubbed, []string{"gone"}) || h.signals[WorkflowID("closing")].Action != OperatorRetry {
 		t.Errorf("report = %+v, signals %v: want the survey's error and the other steps done", rep, h.signals)
+	}
+}
+
+// TestReconcileWithheldOrphansNeedAPerson: when too many running workflows
+// have no row (the wrong database?), none is abandoned and the run fails
+// saying so.
+func TestReconcileWithheldOrphansNeedAPerson(t *testing.T) {
+	h := newReconcileHarness(t, activities.Survey{Running: 40, Withheld: 40}, nil, State{})
+	h.env.ExecuteWorkflow(ReconcileWorkflowName)
+	var ae *temporal.ApplicationError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &ae) || !strings.Contains(ae.Error(), "40 running workflows have no request row") {
+		t.Fatalf("workflow error = %v, want the withheld orphans named", err)
+	}
+	for wid, op := range h.signals {
+		if op.Action == OperatorAbandon {
+			t.Errorf("%s was abandoned", wid)
+		}
 	}
 }
