@@ -33,16 +33,18 @@ type Worker struct {
 	StopTimeout time.Duration `mapstructure:"stop_timeout"`
 }
 
-// The figures the derivation rests on, measured with make bench
-// (docs/performance.md, "The worker's memory"). They are for the DSAR
-// workflow as it is; measure again when its state or goroutines grow.
+// The figures the derivation rests on (docs/decisions.md, "The worker's
+// sizes"). They are for the DSAR workflow as it is; measure again when its
+// state or its goroutines grow.
 const (
-	// WorkerBaseBytes is the worker's resident memory with an empty cache,
-	// plus room for the activities and the collector's headroom.
-	WorkerBaseBytes = 96 << 20
+	// WorkerBaseBytes is the worker's resident memory with an empty cache
+	// (about 53 MiB in make bench), with room for its activities.
+	WorkerBaseBytes = 64 << 20
 	// CachedWorkflowBytes is the resident memory one cached request
-	// workflow costs: its state, its goroutines' stacks, its history.
-	CachedWorkflowBytes = 40 << 10
+	// workflow costs: 24 KB of live heap, which Go's collector lets grow
+	// to twice that before it collects, and a 16 KB goroutine stack
+	// (go test ./worker -bench CachedWorkflowMemory).
+	CachedWorkflowBytes = 64 << 10
 	// minMemoryBudget leaves room for at least a few hundred cached
 	// workflows above the base.
 	minMemoryBudget = WorkerBaseBytes + 16<<20

@@ -60,3 +60,15 @@ func tuneGC(getenv func(string) string, headroom uint64) (stop func()) {
 // gcSentinel is large enough to be an allocation of its own (the runtime
 // may never collect a tiny one apart from its neighbours).
 type gcSentinel struct{ _ [32]byte }
+
+// limitMemory makes the worker's memory budget Go's soft memory limit, so
+// that the collector works harder rather than let garbage take the process
+// past the budget (the sticky cache is sized to keep the live heap well
+// under it: docs/decisions.md). It does nothing when the operator set
+// GOMEMLIMIT.
+func limitMemory(getenv func(string) string, budget int64) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget)
+}

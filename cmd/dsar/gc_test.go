@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -72,5 +73,24 @@ func TestTuneGCLeavesTheOperatorsGOGC(t *testing.T) {
 	}, 64<<20); stop != nil {
 		stop()
 		t.Fatal("GOGC=100 set: tuned anyway")
+	}
+}
+
+// The worker's budget becomes the memory limit, unless GOMEMLIMIT is set.
+func TestLimitMemory(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	limitMemory(func(string) string { return "" }, 256<<20)
+	if got := debug.SetMemoryLimit(-1); got != 256<<20 {
+		t.Errorf("limit %d, want the budget", got)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	limitMemory(func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}, 256<<20)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT set: limit changed to %d", got)
 	}
 }

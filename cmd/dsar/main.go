@@ -67,7 +67,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return a.RunServer(ctx)
 		})
 	case "worker":
-		return runService(ctx, "worker", "Run the Temporal worker.", args[1:], stderr, (*app.App).RunWorker)
+		return runService(ctx, "worker", "Run the Temporal worker.", args[1:], stderr, func(a *app.App, ctx context.Context) error {
+			limitMemory(os.Getenv, int64(a.Config.Worker.MemoryBudget))
+			return a.RunWorker(ctx)
+		})
 	case "all":
 		return runService(ctx, "all", "Run the HTTP API and the Temporal worker in one process.", args[1:], stderr, (*app.App).RunAll)
 	case "migrate":
