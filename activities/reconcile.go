@@ -153,12 +153,16 @@ func (a *Activities) EraseClosed(ctx context.Context, s ReconcileScope) (Erasure
 			f.Running = append(f.Running, id)
 			continue
 		}
-		if err := a.DB.ScrubRequest(ctx, id); err != nil {
-			return f, err
-		}
+		// The event first, under its key: were it second, a failure
+		// between the two would lose it for good (a scrubbed request is
+		// not found again). This way the next run scrubs, and finds the
+		// event already there.
 		if _, err := a.DB.AppendAudit(ctx, store.Audit{RequestID: id, ActorKind: store.ActorSystem,
 			Action: dsar.AuditPIIScrubbed, Detail: map[string]any{"by": reconciliationActor},
 			Key: "reconcile:" + id + ":pii_scrubbed"}); err != nil {
+			return f, err
+		}
+		if err := a.DB.ScrubRequest(ctx, id); err != nil {
 			return f, err
 		}
 		f.Scrubbed = append(f.Scrubbed, id)
