@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -63,13 +64,16 @@ type projected struct {
 	HasDocument  bool           `db:"has_document"`
 	CloseReasons pq.StringArray `db:"close_reasons"`
 	Attention    string         `db:"attention"`
+	Timeline     []byte         `db:"timeline"` // JSON; "[]" before the column
 }
 
-// onceOnly are the audit actions that happen at most once per request (or
-// per request and data source, for task.completed): a second row is an
+// onceOnly are the audit actions that happen at most once per request (per
+// request and data source for task.completed, per request and kind of mail
+// for mail.sent: the scenarios extend no deadline): a second row is an
 // event written twice, whatever its key says.
 var onceOnly = []string{dsar.AuditRequestSubmitted, dsar.AuditEmailVerified, dsar.AuditIdentityVerified, dsar.AuditIdentityRefused,
-	dsar.AuditCompleted, dsar.AuditRejected, dsar.AuditExpired, dsar.AuditPIIScrubbed, dsar.AuditOverdue, dsar.AuditTaskCompleted}
+	dsar.AuditCompleted, dsar.AuditRejected, dsar.AuditExpired, dsar.AuditPIIScrubbed, dsar.AuditOverdue, dsar.AuditTaskCompleted,
+	dsar.AuditMailSent}
 
 // closeAudit is the audit action of closing a request in each closed status.
 var closeAudit = map[dsar.Status]string{
@@ -129,15 +133,15 @@ func (c *chaos) check(ctx context.Context, all []*scenario) (findings, verdict, 
 		}
 	}
 
-	attention := `''`
+	attention, timeline := `''`, `'[]'`
 	if c.hasColumn(ctx, "requests", "attention") {
-		attention = "attention"
+		attention, timeline = "attention", "timeline"
 	}
 	var rows []projected
 	if err := c.db.SelectContext(ctx, &rows, `SELECT id, status, deadline, overdue, closed_at, scrubbed_at, pii IS NULL AS pii_gone,
 		EXISTS (SELECT 1 FROM request_keys k WHERE k.request_id = r.id) AS has_key,
 		EXISTS (SELECT 1 FROM identity_documents d WHERE d.request_id = r.id) AS has_document,
-		close_reasons, `+attention+` AS attention
+		close_reasons, `+attention+` AS attention, `+timeline+`::text AS timeline
 		FROM requests r WHERE accepted ORDER BY submitted_at`); err != nil {
 		return f, v, fmt.Errorf("read requests: %w", err)
 	}
@@ -174,6 +178,9 @@ func (c *chaos) check(ctx context.Context, all []*scenario) (findings, verdict, 
 		}
 		if r.Attention != "" {
 			v.failf("%s needs attention: %s", name, r.Attention)
+		}
+		if n := audit[r.ID][dsar.AuditMailFailed]; n > 0 {
+			v.failf("%s: %d requester mail(s) audited as failed", name, n)
 		}
 
 		// The workflow: ended if the request is closed, and its state
@@ -263,7 +270,7 @@ func (c *chaos) check(ctx context.Context, all []*scenario) (findings, verdict, 
 		N         int    `db:"n"`
 	}
 	if err := c.db.SelectContext(ctx, &twice, `SELECT coalesce(request_id::text, '') AS request_id, action,
-		coalesce(detail->>'data_source_id', '') AS source, count(*) AS n
+		coalesce(detail->>'data_source_id', detail->>'kind', '') AS source, count(*) AS n
 		FROM audit_events WHERE action = ANY($1) GROUP BY 1, 2, 3 HAVING count(*) > 1`, pq.StringArray(onceOnly)); err != nil {
 		return f, v, fmt.Errorf("audit twice: %w", err)
 	}
@@ -271,7 +278,7 @@ func (c *chaos) check(ctx context.Context, all []*scenario) (findings, verdict, 
 		f.auditTwice++
 		of := ""
 		if t.Source != "" {
-			of = " for data source " + t.Source
+			of = " for " + t.Source
 		}
 		v.failf("request %s: audit event %s written %d times%s", t.RequestID, t.Action, t.N, of)
 	}
@@ -366,7 +373,8 @@ func (c *chaos) finalState(ctx context.Context, id string) (workflows.State, enu
 }
 
 // compare lists where the projection differs from the workflow's state:
-// status, deadline, overdue, close time and reasons, and each task's status.
+// status, deadline, overdue, close time and reasons, each task's status,
+// and the timeline's events.
 func compare(r projected, tasks map[string]string, st workflows.State) []string {
 	var d []string
 	if r.Status != string(st.Status) {
@@ -394,6 +402,20 @@ func compare(r projected, tasks map[string]string, st workflows.State) []string 
 	for _, t := range st.Tasks {
 		if got := tasks[t.DataSourceID]; got != t.Status {
 			d = append(d, fmt.Sprintf("task %s %q, workflow %q", t.DataSourceID, got, t.Status))
+		}
+	}
+	// The timeline, where the projection carries it.
+	var timeline []workflows.TimelineEntry
+	if err := json.Unmarshal(r.Timeline, &timeline); err == nil && len(timeline) > 0 {
+		events := func(es []workflows.TimelineEntry) []string {
+			var s []string
+			for _, e := range es {
+				s = append(s, e.Event)
+			}
+			return s
+		}
+		if got, want := events(timeline), events(st.Timeline); !slices.Equal(got, want) {
+			d = append(d, fmt.Sprintf("timeline %v, workflow %v", got, want))
 		}
 	}
 	return d

@@ -113,7 +113,7 @@ func logf(format string, args ...any) {
 func run(ctx context.Context, args []string) (bool, error) {
 	fs := flag.NewFlagSet("dsarchaos", flag.ContinueOnError)
 	var o options
-	fs.IntVar(&o.runs, "runs", 20, "kill scenarios: the whole path while processes are killed")
+	fs.IntVar(&o.runs, "runs", 12, "kill scenarios: the whole path while processes are killed")
 	fs.IntVar(&o.parallel, "parallel", 2, "kill scenarios at a time")
 	fs.IntVar(&o.closes, "closes", 6, "close scenarios: closed as Postgres goes away (every third rejected)")
 	fs.IntVar(&o.deadlines, "deadlines", 4, "deadline scenarios: their deadline passes while Postgres is away")
@@ -331,7 +331,8 @@ func (c *chaos) report(f findings, v verdict, all []*scenario, took time.Duratio
 		len(all), kinds[kindKill], kinds[kindClose], kinds[kindDeadline], kinds[kindMail], rejected)
 	fmt.Printf("  in expected state     %d\n", f.inState)
 	if !c.outageFrom.IsZero() {
-		fmt.Printf("  postgres outage       %s (%d close(s) unanswered as it began)\n", c.outageTo.Sub(c.outageFrom).Round(time.Second), c.closesInFlight)
+		fmt.Printf("  postgres outage       %s (%d of %d closes unanswered as it began)\n", c.outageTo.Sub(c.outageFrom).Round(time.Second),
+			c.closesInFlight, kinds[kindClose])
 	}
 	fmt.Printf("  deadlines passed      %d while open, %d inside the outage (warning %s before, reminders every %s)\n",
 		f.deadlines, f.deadlinesInOutage, c.warnBefore().Round(time.Second), c.warnBefore().Round(time.Second))
