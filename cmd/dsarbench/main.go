@@ -791,7 +791,10 @@ func (b *benchEnv) waitStatus(ctx context.Context, id string, status dsar.Status
 	}
 }
 
-// actionLatency times staff action → change visible in the detail.
+// actionLatency times staff action → applied and answered: the API
+// answers an action with the outcome the workflow recorded (200 and the
+// state it left), so the answer is the end of the action. The detail is
+// then read once: it must show that state already.
 func (b *benchEnv) actionLatency(ctx context.Context, r *results) error {
 	b.logf("preparing %d requests awaiting identity", b.o.actions)
 	ids, err := b.awaitingIdentity(ctx, b.o.actions)
@@ -802,18 +805,27 @@ func (b *benchEnv) actionLatency(ctx context.Context, r *results) error {
 	lat := make([]time.Duration, 0, len(ids))
 	for _, id := range ids {
 		t0 := time.Now()
-		if err := b.call(ctx, http.MethodPost, "/api/v1/requests/"+id+"/identity-verification", b.token,
-			map[string]any{"verified": true, "note": "bench"}, http.StatusAccepted, nil); err != nil {
-			return err
+		var answer struct {
+			Status dsar.Status `json:"status"`
 		}
-		if err := b.waitStatus(ctx, id, dsar.StatusIdentityVerified, 30*time.Second, 2*time.Millisecond); err != nil {
+		if err := b.call(ctx, http.MethodPost, "/api/v1/requests/"+id+"/identity-verification", b.token,
+			map[string]any{"verified": true, "note": "bench"}, http.StatusOK, &answer); err != nil {
 			return err
 		}
 		lat = append(lat, time.Since(t0))
+		if answer.Status != dsar.StatusIdentityVerified {
+			return fmt.Errorf("request %s: the action was answered %s, want %s", id, answer.Status, dsar.StatusIdentityVerified)
+		}
+		if err := b.waitStatus(ctx, id, dsar.StatusIdentityVerified, 0, 0); err != nil {
+			return fmt.Errorf("the detail after the answer: %w", err)
+		}
 	}
-	note := fmt.Sprintf("%d identity decisions, POST until GET shows identity_verified", len(ids))
-	r.add(figure{Name: "action → visible in detail, p50", Value: bench.Millis(bench.Percentile(lat, 50)), Unit: "ms", Note: note})
-	r.add(figure{Name: "action → visible in detail, p99", Value: bench.Millis(bench.Percentile(lat, 99)), Unit: "ms", Note: note})
+	note := fmt.Sprintf("%d identity decisions: POST until its 200 with the applied state (the detail shows it at once)", len(ids))
+	was := "202, then the detail polled until it changed"
+	r.add(figure{Name: "action → applied and answered, p50", Value: bench.Millis(bench.Percentile(lat, 50)), Unit: "ms",
+		Was: 50, WasNote: was, AimMax: 30, Note: note})
+	r.add(figure{Name: "action → applied and answered, p99", Value: bench.Millis(bench.Percentile(lat, 99)), Unit: "ms",
+		Was: 97, WasNote: was, AimMax: 150})
 	return nil
 }
 
