@@ -25,7 +25,7 @@ const (
 	maxNote          = 5000
 	maxAssignSources = 50
 	maxExtensionDays = 366
-	signalTimeout    = 10 * time.Second // reading the request and signalling its workflow
+	signalTimeout    = 10 * time.Second // signalling the workflow
 	// actionBudget is how long an action waits for its workflow's answer:
 	// about a workflow task and a projection write when a worker runs. An
 	// action not answered by then is answered 202 (it is kept and applied
