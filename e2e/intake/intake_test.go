@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -458,8 +459,23 @@ func TestIdempotencyKeyOfAProcessThatDiedBeforeTheWorkflowStarted(t *testing.T) 
 	first, id := e.accepted(f, "crash-before-start")
 	// Undo what happened after the row was written: the workflow, the
 	// accept and the stored answer. The workflow is let finish its first
-	// steps (its projection accepts the row) before it is deleted.
+	// steps (its projection accepts the row) before it is deleted: the
+	// last is the projection that notes the verification mail, and a
+	// write still in flight in the worker would land after the deletion.
 	e.waitForVerificationMail("ada.lovelace@example.org", 30*time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var written bool
+		if err := e.app.DB.Get(&written, `SELECT timeline @> $2 FROM requests WHERE id = $1`, id,
+			fmt.Sprintf(`[{"event": %q}]`, workflows.EventVerificationSent)); err != nil {
+			t.Fatal(err)
+		}
+		if written {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workflow's first steps were not written")
+		}
+	}
 	ctx := context.Background()
 	if _, err := e.app.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace:         e.app.Config.Temporal.Namespace,
