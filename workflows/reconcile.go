@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,11 +104,16 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 	signal(rep.Survey.Stale, OperatorRetry, "the queue shows another status")
 	signal(rep.Survey.Orphans, OperatorAbandon, "its request row is gone")
 	for _, f := range signals {
-		if err := f.Get(ctx, nil); err != nil {
-			rep.Errors = append(rep.Errors, "signal: "+err.Error()) // ended meanwhile: the next run sees it
-			continue
+		err := f.Get(ctx, nil)
+		var ended *temporal.UnknownExternalWorkflowExecutionError
+		switch {
+		case errors.As(err, &ended):
+			// It ended meanwhile: the next run sees it as ended.
+		case err != nil:
+			rep.Errors = append(rep.Errors, "signal: "+err.Error())
+		default:
+			rep.Signalled++
 		}
-		rep.Signalled++
 	}
 
 	workflow.GetLogger(ctx).Info("reconciliation",

@@ -56,6 +56,9 @@ func newReconcileHarness(t *testing.T, survey activities.Survey, surveyErr error
 		activities.ErasureFindings{Scrubbed: []string{"gone"}, Running: []string{"closing"}}, nil)
 	h.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", SignalOperator, mock.Anything).Return(
 		func(_, wid, _, _ string, arg any) error {
+			if wid == WorkflowID("ended-meanwhile") {
+				return &temporal.UnknownExternalWorkflowExecutionError{}
+			}
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.signals[wid] = arg.(OperatorAction)
@@ -70,7 +73,7 @@ func TestReconcileRepairsEachFinding(t *testing.T) {
 	closed := start.Add(40 * day)
 	ended := State{RequestID: "ended", Status: dsar.StatusCompleted, Deadline: start.Add(30 * day), ClosedAt: &closed,
 		Timeline: []TimelineEntry{{At: start, Event: EventSubmitted}, {At: closed, Event: EventCompleted}}}
-	h := newReconcileHarness(t, activities.Survey{Running: 3, Orphans: []string{"orphan"}, Stale: []string{"stale"},
+	h := newReconcileHarness(t, activities.Survey{Running: 3, Orphans: []string{"orphan"}, Stale: []string{"stale", "ended-meanwhile"},
 		Ended: []string{"ended"}, Unfinished: []string{"stopped"}, Missing: []string{"missing"}}, nil, ended)
 	h.env.ExecuteWorkflow(ReconcileWorkflowName)
 	if err := h.env.GetWorkflowError(); err != nil {
