@@ -280,7 +280,7 @@ func TestEveryActionGetsOneOutcome(t *testing.T) {
 			return
 		}
 		o := got[id][0]
-		if o.Applied != applied || o.Code != code || o.Status != status {
+		if o.Applied != applied || o.Code != code || o.Status != status || o.Deadline == nil || !o.Deadline.Equal(h.in.Deadline) {
 			t.Errorf("action %s: %+v; want applied %v code %q status %s", id, o, applied, code, status)
 		}
 	}

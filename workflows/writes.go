@@ -131,7 +131,8 @@ func (r *run) projection() store.Projection {
 		p.Seq, p.Attention = r.seq, r.attention
 		p.Timeline = append([]TimelineEntry(nil), st.Timeline...)
 		for _, o := range r.outcomes {
-			o.Status = st.Status
+			deadline := st.Deadline
+			o.Status, o.Deadline = st.Status, &deadline
 			p.Actions = append(p.Actions, o)
 		}
 	}
