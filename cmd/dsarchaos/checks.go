@@ -311,10 +311,7 @@ func (c *chaos) check(ctx context.Context, all []*scenario) (findings, verdict, 
 		f.auditChain = "verifies"
 	}
 	if c.hasColumn(ctx, "request_actions", "applied") {
-		var applied, refused int
-		_ = c.db.GetContext(ctx, &applied, `SELECT count(*) FROM request_actions WHERE applied`)
-		_ = c.db.GetContext(ctx, &refused, `SELECT count(*) FROM request_actions WHERE NOT applied`)
-		f.actions = fmt.Sprintf("%d applied, %d refused", applied, refused)
+		f.actions = c.actionLags(ctx)
 	}
 
 	c.checkMail(&f, &v, all)
@@ -524,4 +521,50 @@ func requestOf(key string, all []*scenario) string {
 		}
 	}
 	return "?"
+}
+
+// actionLags describes the recorded outcomes of actions: how many applied
+// and refused, and how long after the person acted each was recorded,
+// leaving out the actions taken while Postgres was away (nothing can be
+// recorded then). A worker killed or a Temporal restart costs seconds; a
+// minute means the request's workflow was busy with something else.
+func (c *chaos) actionLags(ctx context.Context) string {
+	var rows []struct {
+		RequestID  string    `db:"request_id"`
+		Signal     string    `db:"signal"`
+		Applied    bool      `db:"applied"`
+		ActedAt    time.Time `db:"acted_at"`
+		RecordedAt time.Time `db:"recorded_at"`
+	}
+	if err := c.db.SelectContext(ctx, &rows, `SELECT request_id, signal, applied, acted_at, recorded_at FROM request_actions`); err != nil {
+		return "cannot say: " + err.Error()
+	}
+	var applied, refused, slow int
+	var lags []time.Duration
+	var worst string
+	var worstLag time.Duration
+	for _, r := range rows {
+		if r.Applied {
+			applied++
+		} else {
+			refused++
+		}
+		if !r.ActedAt.Before(c.outageFrom) && r.ActedAt.Before(c.outageTo) {
+			continue
+		}
+		lag := r.RecordedAt.Sub(r.ActedAt)
+		if lag > time.Minute {
+			slow++
+		}
+		if lag >= worstLag {
+			worstLag, worst = lag, fmt.Sprintf("%s, %s of request %s", lag.Round(time.Second), r.Signal, r.RequestID)
+		}
+		lags = append(lags, lag)
+	}
+	out := fmt.Sprintf("%d applied, %d refused", applied, refused)
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		out += fmt.Sprintf("; acted → recorded p50 %s, %d over a minute, slowest %s", lags[len(lags)/2].Round(time.Millisecond), slow, worst)
+	}
+	return out
 }
