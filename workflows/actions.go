@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"time"
@@ -115,26 +117,32 @@ func take[T actionOf](ch workflow.ReceiveChannel, name string, by func(T) string
 // other is applied. Either way its outcome is written before the next
 // action is taken.
 func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
-	if id := p.action.ID; id != "" {
-		if slices.Contains(r.actionIDs, id) {
-			return
-		}
-		r.actionIDs = append(r.actionIDs, id)
-		if len(r.actionIDs) > maxActionIDs {
-			r.actionIDs = r.actionIDs[len(r.actionIDs)-maxActionIDs:]
-		}
+	if id := p.action.ID; id != "" && r.seen(id) {
+		return
 	}
 	if err := r.st.Allows(p.signal, p.payload); err != nil {
 		r.refuse(ctx, p, err)
 		return
 	}
 	if p.action.ID != "" {
-		r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.action.ID, Signal: p.signal, Applied: true, ActedAt: p.at})
+		r.current = append(r.current, store.ActionOutcome{ActionID: p.action.ID, Signal: p.signal, Applied: true, ActedAt: p.at})
 	}
-	p.apply(ctx)
-	if len(r.outcomes) > 0 && !r.abandoned {
+	p.apply(ctx) // its first projection write once the state changed carries the outcome
+	if len(r.outcomes)+len(r.current) > 0 && !r.abandoned {
 		r.changed(ctx) // the action changed nothing that is projected: its outcome still is
 	}
+}
+
+// seen reports whether action id was handled before, and remembers it.
+func (r *run) seen(id string) bool {
+	if slices.Contains(r.actionIDs, id) {
+		return true
+	}
+	r.actionIDs = append(r.actionIDs, id)
+	if len(r.actionIDs) > maxActionIDs {
+		r.actionIDs = r.actionIDs[len(r.actionIDs)-maxActionIDs:]
+	}
+	return false
 }
 
 // refuse records an action the state does not allow.
@@ -169,23 +177,39 @@ func (r *run) refuseRemaining(ctx workflow.Context) {
 }
 
 // addSignals adds a receive for every signal to sel; the one received sets
-// *handle to the step that applies it.
+// *handle to the step that applies it (the old path).
 func (r *run) addSignals(ctx workflow.Context, sel workflow.Selector, handle *func(workflow.Context)) {
-	onSignal(ctx, sel, SignalEmailVerified, handle, r.onEmailVerified)
-	onSignal(ctx, sel, SignalIdentityDecided, handle, r.onIdentityDecided)
-	onSignal(ctx, sel, SignalSourcesAssigned, handle, r.onAssigned)
-	onSignal(ctx, sel, SignalTaskCompleted, handle, r.onTaskCompleted)
-	onSignal(ctx, sel, SignalDeadlineExtended, handle, r.onExtended)
-	onSignal(ctx, sel, SignalRequestClosed, handle, r.onClosed)
+	onSignal(ctx, r, sel, SignalEmailVerified, handle, r.onEmailVerified)
+	onSignal(ctx, r, sel, SignalIdentityDecided, handle, r.onIdentityDecided)
+	onSignal(ctx, r, sel, SignalSourcesAssigned, handle, r.onAssigned)
+	onSignal(ctx, r, sel, SignalTaskCompleted, handle, r.onTaskCompleted)
+	onSignal(ctx, r, sel, SignalDeadlineExtended, handle, r.onExtended)
+	onSignal(ctx, r, sel, SignalRequestClosed, handle, r.onClosed)
 }
 
 // onSignal adds to sel a receive of signal name whose payload, once
-// received, sets *handle to apply it.
-func onSignal[T any](ctx workflow.Context, sel workflow.Selector, name string, handle *func(workflow.Context), apply func(workflow.Context, T)) {
+// received, sets *handle to apply it. On the old path too an action with
+// an id is applied once and its outcome, when applied, rides on the
+// projection write the step makes anyway (only the write's data changes,
+// so old histories replay); a refusal there has no write to ride on and
+// its caller gets 202.
+func onSignal[T actionOf](ctx workflow.Context, r *run, sel workflow.Selector, name string, handle *func(workflow.Context), apply func(workflow.Context, T)) {
 	sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
 		var p T
 		c.Receive(ctx, &p)
-		*handle = func(ctx workflow.Context) { apply(ctx, p) }
+		*handle = func(ctx workflow.Context) {
+			act := p.action()
+			if act.ID != "" {
+				if r.seen(act.ID) {
+					return
+				}
+				if r.st.Allows(name, p) == nil {
+					r.current = []store.ActionOutcome{{ActionID: act.ID, Signal: name, Applied: true, ActedAt: r.when(ctx, act)}}
+				}
+			}
+			apply(ctx, p)
+			r.current = nil // not written: the step made no projection write
+		}
 	})
 }
 
@@ -257,18 +281,26 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 	verified := p.Verified
 	r.st.IdentityDecidedAt = &at
 	r.st.IdentityVerified = &verified
-	if !r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID) {
-		return
+	r.st.IdentityNote = p.Note
+	if !r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID) && r.durable {
+		return // abandoned (the old path passes over a failure, as it did)
+	}
+	// The note is kept in the timeline and the request; the audit trail,
+	// which holds no free text, proves which note was given by its hash.
+	var detail map[string]any
+	if p.Note != "" && r.durable {
+		sum := sha256.Sum256([]byte(p.Note))
+		detail = map[string]any{"note_sha256": hex.EncodeToString(sum[:])}
 	}
 	if !verified {
-		r.noteAt(at, EventIdentityRefused, p.By, "")
-		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityRefused, nil)
+		r.noteAt(at, EventIdentityRefused, p.By, p.Note)
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityRefused, detail)
 		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
 		return
 	}
 	r.st.Status = dsar.StatusIdentityVerified
-	r.noteAt(at, EventIdentityVerified, p.By, "")
-	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityVerified, nil)
+	r.noteAt(at, EventIdentityVerified, p.By, p.Note)
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityVerified, detail)
 	r.changed(ctx)
 }
 

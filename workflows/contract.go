@@ -110,6 +110,7 @@ type Checkpoint struct {
 	Seq                int64    `json:",omitempty"` // projection writes so far
 	AuditN             int64    `json:",omitempty"` // audit events so far: the next key's counter
 	ActionIDs          []string `json:",omitempty"` // the latest action ids handled
+	AttentionN         int      `json:",omitempty"` // attention alerts so far: the next key's counter
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.
@@ -214,7 +215,8 @@ type State struct {
 	IdentityDecidedAt *time.Time `json:"identity_decided_at,omitempty"`
 	IdentityVerified  *bool      `json:"identity_verified,omitempty"`
 	ExtendedAt        *time.Time `json:"extended_at,omitempty"`
-	CloseNote         string     `json:"close_note,omitempty"` // staff only: never sent to the requester
+	CloseNote         string     `json:"close_note,omitempty"`    // staff only: never sent to the requester
+	IdentityNote      string     `json:"identity_note,omitempty"` // staff only: the note given with the identity decision
 }
 
 // Task returns the task of a data source, if there is one.

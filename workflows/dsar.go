@@ -56,6 +56,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		r.changed(ctx) // a new run: search attributes and details again
 	}
 	if r.durable {
+		r.mailIdle = workflow.NewBufferedChannel(ctx, 1)
 		return r.loop(ctx)
 	}
 	return r.legacyLoop(ctx)
@@ -70,16 +71,14 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 func (r *run) loop(ctx workflow.Context) (State, error) {
 	for !r.st.Status.Closed() && !r.abandoned {
 		r.collect(ctx)
-		if len(r.pending) == 0 && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// The history is long (a request open for many months): finish
-			// the mail in flight, then carry on in a new run.
-			r.joinMail(ctx)
-			if r.collect(ctx); len(r.pending) == 0 && !r.abandoned {
-				next := r.in
-				next.Resume = r.checkpoint()
-				return r.st, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
-			}
-			continue
+		wantCAN := workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		if wantCAN && len(r.pending) == 0 && r.mailPending == 0 {
+			// The history is long (a request open for many months): carry
+			// on in a new run once no mail is in flight (meanwhile timers
+			// and actions go on as usual, and the mail's end wakes the loop).
+			next := r.in
+			next.Resume = r.checkpoint()
+			return r.st, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 		}
 		now := workflow.Now(ctx)
 		ev, ok := r.next()
@@ -100,11 +99,10 @@ func (r *run) loop(ctx workflow.Context) (State, error) {
 				r.receive(ctx, c, name)
 			})
 		}
-		sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
-			var op OperatorAction
-			c.Receive(ctx, &op)
-			r.operator(ctx, op)
-		})
+		r.addOperator(ctx, sel)
+		if wantCAN && r.mailPending > 0 {
+			sel.AddReceive(r.mailIdle, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
+		}
 		sel.Select(ctx)
 		cancel()
 	}
@@ -139,14 +137,27 @@ func (r *run) legacyLoop(ctx workflow.Context) (State, error) {
 		sel, cancel := r.waitFor(ctx, ev, ok, now)
 		var handle func(workflow.Context)
 		r.addSignals(ctx, sel, &handle)
+		r.addOperator(ctx, sel) // the reconciliation's, even to old runs
 		sel.Select(ctx)
 		cancel()
 		if handle != nil {
 			handle(ctx)
 		}
+		if r.abandoned {
+			return r.st, nil
+		}
 	}
 	r.drain(ctx)
 	return r.st, nil
+}
+
+// addOperator adds to sel a receive of the operator's signal.
+func (r *run) addOperator(ctx workflow.Context, sel workflow.Selector) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
+		var op OperatorAction
+		c.Receive(ctx, &op)
+		r.operator(ctx, op)
+	})
 }
 
 // waitFor is a selector that wakes at the event, if there is one (the
@@ -181,17 +192,19 @@ type run struct {
 
 	// The durable path (versionDurable).
 	durable     bool
-	seq         int64           // projection writes so far (carried across runs)
-	auditN      int64           // audit events so far (carried across runs): their keys
-	attentionN  int             // attention alerts so far
-	actionIDs   []string        // the latest action ids handled, to ignore a repeat
-	pending     []pendingAction // action signals received, not yet applied, by time acted
-	outcomes    []store.ActionOutcome
-	attention   string // the step that failed for good, and why ("" when none)
-	abandoned   bool   // an operator ended the workflow
-	mailPending int    // mails queued or in flight beside the main loop
+	seq         int64                 // projection writes so far (carried across runs)
+	auditN      int64                 // audit events so far (carried across runs): their keys
+	attentionN  int                   // attention alerts so far
+	actionIDs   []string              // the latest action ids handled, to ignore a repeat
+	pending     []pendingAction       // action signals received, not yet applied, by time acted
+	outcomes    []store.ActionOutcome // refusals not yet written
+	current     []store.ActionOutcome // the action being applied, written by the main loop's next projection
+	attention   string                // the step that failed for good, and why ("" when none)
+	abandoned   bool                  // an operator ended the workflow
+	mailPending int                   // mails queued or in flight beside the main loop
 	mailQueue   []func(workflow.Context)
-	mailRunning bool // the coroutine that sends the queue runs
+	mailRunning bool             // the coroutine that sends the queue runs
+	mailIdle    workflow.Channel // gets a value each time the mail queue empties
 }
 
 type attrs struct {
@@ -208,7 +221,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			in: in, log: workflow.GetLogger(ctx), wid: workflow.GetInfo(ctx).WorkflowExecution.ID,
 			st: c.State, verifyBase: c.VerificationBase, reminded: c.VerificationRemind, unassigned: c.UnassignedNext,
 			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
-			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs,
+			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs, attentionN: c.AttentionN,
 		}
 		r.in.Resume = nil
 		for _, s := range c.Stalls {
@@ -239,7 +252,7 @@ func (r *run) checkpoint() *Checkpoint {
 	c := &Checkpoint{
 		State: r.st, VerificationBase: r.verifyBase, VerificationRemind: r.reminded, UnassignedNext: r.unassigned,
 		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
-		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs,
+		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs, AttentionN: r.attentionN,
 	}
 	for _, t := range r.st.Tasks { // the tasks' order, not the map's
 		if n, ok := r.stalls[t.DataSourceID]; ok {

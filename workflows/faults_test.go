@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -290,4 +291,126 @@ func TestEveryActionGetsOneOutcome(t *testing.T) {
 	if h.deletedDocs != 1 {
 		t.Errorf("the repeated decision ran again: %d deletions", h.deletedDocs)
 	}
+}
+
+// TestOutcomeCarriesTheStateAfterTheAction: while an identity decision
+// waits on its document's deletion (Postgres away), the portal invitation
+// goes out beside the main loop and writes the projection. That write must
+// not answer the decision with the status from before it.
+func TestOutcomeCarriesTheStateAfterTheAction(t *testing.T) {
+	h := newHarness(t)
+	h.mailDown = []window{{time.Hour, 2*time.Hour + time.Minute}} // the invitation's retry after that is at about 2h7m
+	h.fail = func(what string) error {
+		if what == "DeleteIdentityDocument" && h.env.Now().Sub(start) < 2*time.Hour+15*time.Minute {
+			return errUnreachable
+		}
+		return nil
+	}
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Action: Action{ID: "decide", At: start.Add(2 * time.Hour)},
+		Verified: true, Note: "passport matches", By: staff})
+	h.at(3*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+	var got []store.ActionOutcome
+	wroteMidway := false
+	for i, p := range h.projections {
+		for _, o := range p.Actions {
+			if o.ActionID == "decide" {
+				got = append(got, o)
+			}
+		}
+		at := h.projectedAt[i]
+		wroteMidway = wroteMidway || (at > 2*time.Hour && at < 2*time.Hour+15*time.Minute)
+	}
+	if !wroteMidway {
+		t.Fatal("no projection was written while the decision waited: the test does not test the race")
+	}
+	if len(got) != 1 || got[0].Status != dsar.StatusIdentityVerified || !got[0].Applied {
+		t.Errorf("the decision's outcome: %+v; want one, applied, identity_verified", got)
+	}
+	if st.IdentityNote != "passport matches" {
+		t.Errorf("the identity note is %q", st.IdentityNote)
+	}
+	var noted bool
+	for _, e := range st.Timeline {
+		noted = noted || (e.Event == EventIdentityVerified && e.Detail == "passport matches")
+	}
+	if !noted {
+		t.Error("the timeline does not keep the identity note")
+	}
+	for _, a := range h.audits {
+		if a.Action == dsar.AuditIdentityVerified && (a.Detail["note_sha256"] == nil || a.Detail["note"] != nil) {
+			t.Errorf("the audit of the decision: %v; want the note's hash, not its text", a.Detail)
+		}
+	}
+}
+
+// TestOldPathPassesOverAFailedDeletion: a run started before the durable
+// core refuses identity as it always did even when the document's
+// deletion fails for good (its histories replay that way).
+func TestOldPathPassesOverAFailedDeletion(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion(versionDurable, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.fail = func(what string) error {
+		if what == "DeleteIdentityDocument" {
+			return temporal.NewNonRetryableApplicationError("broken", activities.ErrTypeInvalid, nil)
+		}
+		return nil
+	}
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: false, By: staff})
+	if st := h.run(); st.Status != dsar.StatusRejected {
+		t.Errorf("status %s, want rejected", st.Status)
+	}
+}
+
+// TestOldPathAnswersAppliedActionsOnce: a run still on the old path records
+// the outcome of an applied action with an id, and applies a repeat once.
+func TestOldPathAnswersAppliedActionsOnce(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion(versionDurable, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.verifyAndAssign(crm)
+	ext := Extension{Action: Action{ID: "ext"}, Days: 3, Reason: "volume", By: staff}
+	h.at(4*time.Hour, SignalDeadlineExtended, ext)
+	h.at(5*time.Hour, SignalDeadlineExtended, ext) // the same action again
+	h.at(6*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+	if st.ExtensionDays != 3 {
+		t.Errorf("extended by %d days, want 3 (once)", st.ExtensionDays)
+	}
+	var got []store.ActionOutcome
+	for _, p := range h.projections {
+		for _, o := range p.Actions {
+			got = append(got, o)
+		}
+	}
+	if len(got) != 1 || got[0].ActionID != "ext" || !got[0].Applied || !got[0].Deadline.Equal(h.in.Deadline.AddDate(0, 0, 3)) {
+		t.Errorf("outcomes %+v; want the extension's, once, with its deadline", got)
+	}
+}
+
+// TestContinueAsNewWaitsForMailWithoutFreezing: the server suggests
+// continuing as new while a mail is stuck behind a provider outage; the
+// request keeps taking actions meanwhile, and continues once the mail is
+// out.
+func TestContinueAsNewWaitsForMailWithoutFreezing(t *testing.T) {
+	h := newHarness(t)
+	h.mailDown = []window{{0, 20 * time.Hour}}
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 2*time.Hour)
+	h.at(3*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, By: staff})
+	var mid State
+	h.queryAt(4*time.Hour, &mid)
+	h.env.ExecuteWorkflow(WorkflowName, h.in)
+	var can *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	if mid.Status != dsar.StatusIdentityVerified {
+		t.Errorf("at 4h the request is %s: waiting for the mail froze it", mid.Status)
+	}
+	if got := h.env.Now().Sub(start); got < 20*time.Hour {
+		t.Errorf("continued as new at %v, before the mail went out", got)
+	}
+	equal(t, "mails", h.mailKinds(), []string{activities.MailVerification, activities.MailPortalInvitation})
 }

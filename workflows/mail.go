@@ -75,7 +75,7 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 			action, detail["error"] = dsar.AuditMailFailed, errorText(err)
 		}
 		r.audit(ctx, store.ActorSystem, "", action, detail)
-		r.changed(ctx)
+		r.publish(ctx, false)
 	}
 	if !r.durable {
 		record(ctx)
@@ -95,13 +95,14 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 			r.mailPending--
 		}
 		r.mailRunning = false
+		r.mailIdle.SendAsync(true)
 	})
 }
 
 // joinMail waits until every mail started beside the main loop is done.
 func (r *run) joinMail(ctx workflow.Context) {
 	if r.mailPending > 0 {
-		_ = workflow.Await(ctx, func() bool { return r.mailPending == 0 })
+		_ = workflow.Await(ctx, func() bool { return r.mailPending == 0 || r.abandoned })
 	}
 }
 

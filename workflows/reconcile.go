@@ -79,7 +79,7 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 			if !step("read final state of "+id, a.EndedState, &st, scope, id) {
 				continue
 			}
-			p := (&run{st: st, durable: true}).projection() // Seq 0: the workflow has ended, nothing newer can come
+			p := (&run{st: st, durable: true}).projection(nil) // Seq 0: the workflow has ended, nothing newer can come
 			if step("project final state of "+id, a.Project, nil, p) {
 				rep.Projected = append(rep.Projected, id)
 			}

@@ -77,12 +77,22 @@ func (r *run) alert(ctx workflow.Context, req activities.AlertRequest) {
 // changed brings everything that mirrors the state up to date: the search
 // attributes, the current details and the queue projection, which also
 // carries the outcomes of the actions handled since the last write.
-func (r *run) changed(ctx workflow.Context) {
+func (r *run) changed(ctx workflow.Context) { r.publish(ctx, true) }
+
+// publish writes the projection (and mirrors the state). Only the main
+// loop's writes carry the outcome of the action being applied (current):
+// a write from beside the loop (mail) may come while the action is still
+// half applied, and would record it with the status from before.
+func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 	r.mirror(ctx)
 	r.seq++
-	p := r.projection()
+	outcomes := r.outcomes
 	r.outcomes = nil
-	r.write(ctx, "project "+string(r.st.Status), a.Project, p)
+	if withCurrent {
+		outcomes = append(outcomes, r.current...)
+		r.current = nil
+	}
+	r.write(ctx, "project "+string(r.st.Status), a.Project, r.projection(outcomes))
 }
 
 // mirror sets the search attributes and current details from the state.
@@ -117,24 +127,26 @@ func (r *run) mirror(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, details)
 }
 
-// projection is the queue's view of the state.
-func (r *run) projection() store.Projection {
+// projection is the queue's view of the state, with the outcomes of the
+// actions it answers.
+func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 	st := &r.st
 	p := store.Projection{
 		RequestID: st.RequestID, Status: st.Status, Deadline: st.Deadline, Overdue: st.Overdue,
 		ExtendedAt: st.ExtendedAt, ExtensionDays: st.ExtensionDays, ExtensionReason: st.ExtensionReason,
 		EmailVerifiedAt: st.EmailVerifiedAt, IdentityDecidedAt: st.IdentityDecidedAt, IdentityVerified: st.IdentityVerified,
-		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
+		IdentityNote: st.IdentityNote,
+		ClosedAt:     st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
 		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
 	}
 	if r.durable {
 		p.Seq, p.Attention = r.seq, r.attention
 		p.Timeline = append([]TimelineEntry(nil), st.Timeline...)
-		for _, o := range r.outcomes {
-			deadline := st.Deadline
-			o.Status, o.Deadline = st.Status, &deadline
-			p.Actions = append(p.Actions, o)
-		}
+	}
+	for _, o := range outcomes {
+		deadline := st.Deadline
+		o.Status, o.Deadline = st.Status, &deadline
+		p.Actions = append(p.Actions, o)
 	}
 	for i, c := range st.CloseReasons {
 		p.CloseReasons[i] = string(c)
