@@ -78,6 +78,7 @@ type requestJSON struct {
 	EmailVerifiedAt   *time.Time          `json:"email_verified_at"`
 	IdentityDecidedAt *time.Time          `json:"identity_decided_at"`
 	IdentityVerified  *bool               `json:"identity_verified"`
+	IdentityNote      string              `json:"identity_note"` // staff only, like the closing note
 	IdentityDocument  *store.DocumentInfo `json:"identity_document"`
 	Tasks             []taskJSON          `json:"tasks"`
 	Timeline          []timelineJSON      `json:"timeline"`
@@ -104,7 +105,8 @@ func (s *Server) getRequest(c *gin.Context) {
 		Deadline: row.Deadline, OriginalDeadline: row.OriginalDeadline, Overdue: row.Overdue,
 		DeadlineRule: s.deadlineRule(row), Extended: row.ExtendedAt != nil,
 		EmailVerifiedAt: row.EmailVerifiedAt, IdentityDecidedAt: row.IdentityDecidedAt, IdentityVerified: row.IdentityVerified,
-		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
+		IdentityNote: row.IdentityNote,
+		ClosedAt:     row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}

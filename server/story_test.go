@@ -95,6 +95,9 @@ func TestAdminStory(t *testing.T) {
 	}
 	e.want(e.do("GET", "/api/v1/requests/"+id+"/identity-document", admin, nil), http.StatusGone, "document after the decision")
 	e.wantStatus(admin, id, "identity_verified")
+	if d := e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t); d["identity_note"] != "passport matches" {
+		t.Fatalf("the request does not keep the identity note: %v", d["identity_note"])
+	}
 
 	// Assign the CRM; the request is in progress with one open task.
 	e.want(e.do("POST", "/api/v1/requests/"+id+"/assignments", admin, map[string]any{"data_source_ids": []string{ghost}}),
@@ -166,7 +169,11 @@ func TestAdminStory(t *testing.T) {
 	e.wantStatus(admin, id, "completed")
 	e.eventually("the projection shows the request completed and its PII erased", func() bool {
 		d := e.want(e.do("GET", "/api/v1/requests/"+id, admin, nil), http.StatusOK, "detail").JSON(t)
-		return d["status"] == "completed" && d["pii_erased"] == true && d["source"] == "projection"
+		erased := false // the erasure is in the timeline once its audit event is written
+		for _, ev := range d["timeline"].([]any) {
+			erased = erased || ev.(map[string]any)["event"] == workflows.EventPIIScrubbed
+		}
+		return d["status"] == "completed" && d["pii_erased"] == true && d["source"] == "projection" && erased
 	})
 	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", admin, map[string]any{"reasons": []string{"other"}}),
 		http.StatusConflict, "reject a completed request")

@@ -26,6 +26,7 @@ type Projection struct {
 	EmailVerifiedAt   *time.Time
 	IdentityDecidedAt *time.Time
 	IdentityVerified  *bool
+	IdentityNote      string
 	ClosedAt          *time.Time
 	CloseReasons      []string
 	CloseNote         string
@@ -118,11 +119,11 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
 			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
-			attention = $16, accepted = true, updated_at = now()
+			attention = $16, identity_note = $17, accepted = true, updated_at = now()
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
-			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention)
+			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}

@@ -449,6 +449,7 @@ async function requestView(id) {
   fact('Email verified', r.email_verified_at ? dateTime(r.email_verified_at) : 'not yet');
   fact('Identity', r.identity_verified === true ? `verified ${dateTime(r.identity_decided_at)}`
     : r.identity_verified === false ? `refused ${dateTime(r.identity_decided_at)}` : 'not decided');
+  if (r.identity_note) fact('Identity note', r.identity_note);
   if (r.closed_at) fact('Closed', dateTime(r.closed_at));
   if (r.close_reasons && r.close_reasons.length) fact('Reasons', r.close_reasons.map((c) => labelOf(settings.reject_reasons, c)).join(' '));
   if (r.close_note) fact('Closing note', r.close_note);
