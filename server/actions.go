@@ -63,6 +63,9 @@ func (s *Server) act(c *gin.Context, signal string, payload func(workflows.Actio
 		return actionAnswer{}, err
 	}
 	if o, done, err := s.DB.ActionOutcome(ctx, row.ID, id); err != nil || done {
+		if err == nil && o.Signal != signal {
+			return actionAnswer{}, dsar.Invalid(map[string]string{"idempotency_key": "was used for another action on this request"})
+		}
 		return answerOf(o, err)
 	}
 	tasks, err := s.DB.RequestTasks(ctx, row.ID, "")

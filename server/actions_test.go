@@ -63,6 +63,12 @@ func TestRepeatedActionGetsTheFirstAnswer(t *testing.T) {
 	}
 	e.want(e.doKeyed("POST", path, manager, strings.Repeat("k", maxIdemKeyLen+1), map[string]any{"verified": true}),
 		http.StatusUnprocessableEntity, "a key too long")
+	// A key already used for another action of the request names itself.
+	other := e.want(e.doKeyed("POST", ext, manager, "verify-1", map[string]any{"days": 1, "reason": "again"}),
+		http.StatusUnprocessableEntity, "a key of another action").JSON(t)
+	if f := other["error"].(map[string]any)["fields"].(map[string]any); f["idempotency_key"] == nil {
+		t.Fatalf("the 422 does not name the key: %v", other)
+	}
 }
 
 // TestActionThatLosesARaceIs409: the projection allows the action, but the

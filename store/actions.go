@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,8 +94,9 @@ const (
 // actionWaiter wakes the AwaitAction calls of this process when their
 // action's outcome is announced.
 type actionWaiter struct {
-	stop func()
-	done chan struct{}
+	stop    func()
+	done    chan struct{}
+	pinging atomic.Bool // a ping is under way
 
 	mu      sync.Mutex
 	deaf    error                             // why announcements are not heard now; nil while listening
@@ -149,7 +151,11 @@ func (w *actionWaiter) run(ctx context.Context, l *pq.Listener) {
 			}
 			w.wake(n.Extra)
 		case <-tick.C:
-			go func() { _ = l.Ping() }() // a dead connection is noticed and re-established
+			// A dead connection is noticed and re-established; one ping at
+			// a time, so pings to a silent peer do not pile up.
+			if w.pinging.CompareAndSwap(false, true) {
+				go func() { _ = l.Ping(); w.pinging.Store(false) }()
+			}
 		}
 	}
 }
