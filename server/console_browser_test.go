@@ -400,6 +400,21 @@ func TestConsoleSourceOwnerAndMistakes(t *testing.T) {
 		t.Errorf("after the refusals the status reads %q", st)
 	}
 
+	// The rule allows more than one extension: the form stays while it does.
+	for _, x := range []struct{ days, total string }{{"2", "2"}, {"3", "5"}} {
+		b.step("extend by "+x.days+" days",
+			chromedp.Poll[chromedp.Void](`(d => !!d && (d.open = true))(document.getElementById('extend-details'))`), // open the form
+			chromedp.SetValue(chromedp.CSS(`#extend-form input[name=days]`), x.days),
+			chromedp.SetValue(chromedp.CSS(`#extend-form textarea[name=reason]`), "many systems, round "+x.days),
+			chromedp.Click(chromedp.CSS(`#extend-form button[type=submit]`)),
+			// The page reloads with the new total and a fresh form.
+			chromedp.Poll[chromedp.Void](`document.getElementById('view')?.textContent.includes('`+x.total+` days in all') && !!document.getElementById('extend-details')`),
+		)
+	}
+	if b.eval(`String(!!document.getElementById('extend-form'))`) != "true" {
+		t.Error("after two extensions within the rule's limit the console offers no further one")
+	}
+
 	b.expectRefusals(func() {
 		b.step("add a data source without a name or owner",
 			chromedp.Click(chromedp.CSS(`a[data-nav="data-sources"]`)),

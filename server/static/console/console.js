@@ -464,10 +464,14 @@ async function requestView(id) {
   due.append(h('dt', {}, 'Due'), h('dd', {id: 'deadline'}, date(r.deadline), r.overdue ? ' (overdue)' : ''));
   due.append(h('dt', {}, 'Why this due date'), h('dd', {}, r.deadline_reason));
   if (r.extended && r.extension) {
-    due.append(h('dt', {}, 'Extension'), h('dd', {}, `${r.extension.days} days: ${r.extension.reason}`, ` (from ${date(r.original_deadline)})`));
-  } else if (r.extension && r.extension.max_extension) {
-    due.append(h('dt', {}, 'Extension allowed'), h('dd', {}, periodWords(r.extension.max_extension),
-      r.extension.latest_deadline ? ` (at the latest ${date(r.extension.latest_deadline)})` : ''));
+    due.append(h('dt', {}, 'Extension'), h('dd', {}, `${r.extension.days} days in all, latest reason: ${r.extension.reason}`, ` (from ${date(r.original_deadline)})`));
+  }
+  // The rule may allow extending again until the latest deadline.
+  const canExtend = !!(r.extension && r.extension.latest_deadline && new Date(r.deadline) < new Date(r.extension.latest_deadline));
+  if (canExtend) {
+    due.append(h('dt', {}, r.extended ? 'Further extension allowed' : 'Extension allowed'), h('dd', {},
+      r.extended ? `until ${date(r.extension.latest_deadline)}` : periodWords(r.extension.max_extension),
+      !r.extended ? ` (at the latest ${date(r.extension.latest_deadline)})` : ''));
   }
   parts.push(h('section', {'aria-labelledby': 'due-title'}, h('h2', {id: 'due-title'}, 'Deadline'), due));
 
@@ -575,10 +579,10 @@ async function requestView(id) {
       (out) => `Request completed. Status: ${statusLabel(out.status)}.`, reload);
     actions.append(complete);
     // Extend.
-    if (!r.extended && r.status !== 'pending_email_verification') {
+    if (canExtend && r.status !== 'pending_email_verification') {
       const extend = h('form', {id: 'extend-form'},
         field('Days', h('input', {type: 'number', name: 'days', min: 1, step: 1, inputmode: 'numeric'}),
-          r.extension && r.extension.max_extension ? `(at most ${periodWords(r.extension.max_extension)})` : ''),
+          `(due at the latest ${date(r.extension.latest_deadline)})`),
         field('Reason (the requester is told)', h('textarea', {name: 'reason', rows: 2})),
         h('button', {type: 'submit'}, 'Extend'));
       actionForm(extend, (f) => api('POST', `/api/v1/requests/${id}/extension`,
