@@ -130,9 +130,11 @@ func (s *Server) getRequest(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if out.IdentityDocument, err = s.DB.IdentityDocumentInfo(c.Request.Context(), row.ID); err != nil {
-		s.fail(c, err)
-		return
+	if row.IdentityDecidedAt == nil { // deleted once decided
+		if out.IdentityDocument, err = s.DB.IdentityDocumentInfo(c.Request.Context(), row.ID); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 
 	pii, err := s.DB.RequestPII(c.Request.Context(), s.Keys, row.ID)
@@ -226,6 +228,12 @@ func (s *Server) identityDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if row.IdentityDecidedAt != nil {
+		// Deleted once identity is decided: the workflow answers the
+		// decision first and deletes right after.
+		s.fail(c, dsar.Errorf(dsar.EGONE, "the identity document was deleted when identity was decided"))
+		return
+	}
 	doc, err := s.DB.RequestIdentityDocument(c.Request.Context(), s.Keys, row.ID)
 	if err != nil {
 		s.fail(c, err)
@@ -241,13 +249,6 @@ func (s *Server) identityDocument(c *gin.Context) {
 	c.Data(http.StatusOK, doc.ContentType, doc.Data)
 }
 
-// act checks an action against the request's workflow state and signals
-// it: 404 for a request the caller cannot see, 409 naming the current
-// status when the state does not allow it, 422 for a bad payload. It then
-// waits (briefly) until the workflow shows the action done (done(state)) or
-// ignored, so that the request detail shows the change once the API has
-// answered 202. done gets the state the action was checked against first,
-// to compute what to expect. act returns that state, and the state after the
 // auditJSON is one audit event as the API shows it.
 type auditJSON struct {
 	Seq       int64     `json:"seq"`

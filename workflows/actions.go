@@ -282,8 +282,8 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 	r.st.IdentityDecidedAt = &at
 	r.st.IdentityVerified = &verified
 	r.st.IdentityNote = p.Note
-	if !r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID) && r.durable {
-		return // abandoned (the old path passes over a failure, as it did)
+	if !r.durable {
+		r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID) // passed over on failure, as it was
 	}
 	// The note is kept in the timeline and the request; the audit trail,
 	// which holds no free text, proves which note was given by its hash.
@@ -296,12 +296,18 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 		r.noteAt(at, EventIdentityRefused, p.By, p.Note)
 		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityRefused, detail)
 		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
-		return
+		return // the erasure deletes the document
 	}
 	r.st.Status = dsar.StatusIdentityVerified
 	r.noteAt(at, EventIdentityVerified, p.By, p.Note)
 	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityVerified, detail)
 	r.changed(ctx)
+	if r.durable {
+		// After the answer: the document is no longer served once identity
+		// is decided (the API checks the decision), and its deletion, a
+		// regular activity, waits out any outage.
+		r.writeActivity(ctx, "delete identity document", a.DeleteIdentityDocument, r.in.RequestID)
+	}
 }
 
 func (r *run) onAssigned(ctx workflow.Context, p Assignment) {

@@ -293,40 +293,41 @@ func TestEveryActionGetsOneOutcome(t *testing.T) {
 	}
 }
 
-// TestOutcomeCarriesTheStateAfterTheAction: while an identity decision
-// waits on its document's deletion (Postgres away), the portal invitation
-// goes out beside the main loop and writes the projection. That write must
-// not answer the decision with the status from before it.
+// TestOutcomeCarriesTheStateAfterTheAction: while an assignment waits on
+// its audit row (Postgres refusing that write), the portal invitation goes
+// out beside the main loop and writes the projection. That write must not
+// answer the assignment with the status from before it.
 func TestOutcomeCarriesTheStateAfterTheAction(t *testing.T) {
 	h := newHarness(t)
-	h.mailDown = []window{{time.Hour, 2*time.Hour + time.Minute}} // the invitation's retry after that is at about 2h7m
+	h.mailDown = []window{{time.Hour, 3*time.Hour + time.Minute}} // the invitation's retry after that is at about 3h7m
 	h.fail = func(what string) error {
-		if what == "DeleteIdentityDocument" && h.env.Now().Sub(start) < 2*time.Hour+15*time.Minute {
+		if d := h.env.Now().Sub(start); what == "Audit "+dsar.AuditSourcesAssigned && d < 3*time.Hour+15*time.Minute {
 			return errUnreachable
 		}
 		return nil
 	}
 	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
-	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Action: Action{ID: "decide", At: start.Add(2 * time.Hour)},
-		Verified: true, Note: "passport matches", By: staff})
-	h.at(3*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, Note: "passport matches", By: staff})
+	h.at(3*time.Hour, SignalSourcesAssigned, Assignment{Action: Action{ID: "assign", At: start.Add(3 * time.Hour)},
+		DataSourceIDs: []string{crm}, By: staff})
+	h.at(4*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
 	st := h.run()
 	var got []store.ActionOutcome
 	wroteMidway := false
 	for i, p := range h.projections {
 		for _, o := range p.Actions {
-			if o.ActionID == "decide" {
+			if o.ActionID == "assign" {
 				got = append(got, o)
 			}
 		}
 		at := h.projectedAt[i]
-		wroteMidway = wroteMidway || (at > 2*time.Hour && at < 2*time.Hour+15*time.Minute)
+		wroteMidway = wroteMidway || (at > 3*time.Hour && at < 3*time.Hour+15*time.Minute)
 	}
 	if !wroteMidway {
-		t.Fatal("no projection was written while the decision waited: the test does not test the race")
+		t.Fatal("no projection was written while the assignment waited: the test does not test the race")
 	}
-	if len(got) != 1 || got[0].Status != dsar.StatusIdentityVerified || !got[0].Applied {
-		t.Errorf("the decision's outcome: %+v; want one, applied, identity_verified", got)
+	if len(got) != 1 || got[0].Status != dsar.StatusInProgress || !got[0].Applied {
+		t.Errorf("the assignment's outcome: %+v; want one, applied, in_progress", got)
 	}
 	if st.IdentityNote != "passport matches" {
 		t.Errorf("the identity note is %q", st.IdentityNote)
