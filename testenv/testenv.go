@@ -238,6 +238,9 @@ func Config(t testing.TB, dbURL, temporalAddr string, extra map[string]any) *con
 		"database.url":        "postgres://unused",
 		"temporal.task_queue": "test-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12],
 		"log.level":           "warn",
+		// A test's worker stops at its end; activities still retrying
+		// against a database the test already dropped need not be waited for.
+		"worker.stop_timeout": "2s",
 	}
 	if dbURL != "" {
 		settings["database.url"] = dbURL
