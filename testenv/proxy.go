@@ -69,7 +69,6 @@ func (p *TCPProxy) Cut() {
 
 func (p *TCPProxy) Restore() { p.listen(p.addr) }
 
-
 // Addr is the proxy's loopback address (the same after Restore).
 func (p *TCPProxy) Addr() string {
 	p.mu.Lock()
