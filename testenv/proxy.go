@@ -19,6 +19,8 @@ type TCPProxy struct {
 	conns  []net.Conn
 }
 
+// NewTCPProxy starts a proxy to target on a free loopback port, cut when
+// the test ends.
 func NewTCPProxy(t testing.TB, target string) *TCPProxy {
 	p := &TCPProxy{t: t, target: target}
 	p.listen("127.0.0.1:0")
@@ -54,6 +56,8 @@ func (p *TCPProxy) listen(addr string) {
 	}()
 }
 
+// Cut closes every connection and stops listening, as a database that
+// went away.
 func (p *TCPProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -67,6 +71,7 @@ func (p *TCPProxy) Cut() {
 	p.conns = nil
 }
 
+// Restore listens again on the same address.
 func (p *TCPProxy) Restore() { p.listen(p.addr) }
 
 // Addr is the proxy's loopback address (the same after Restore).
