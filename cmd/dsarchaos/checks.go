@@ -525,8 +525,8 @@ func requestOf(key string, all []*scenario) string {
 
 // actionLags describes the recorded outcomes of actions: how many applied
 // and refused, and how long after the person acted each was recorded,
-// leaving out the actions taken while Postgres was away (nothing can be
-// recorded then). A worker killed or a Temporal restart costs seconds; a
+// leaving out the actions whose wait spans the Postgres outage (nothing can
+// be recorded then). A worker killed or a Temporal restart costs seconds; a
 // minute means the request's workflow was busy with something else.
 func (c *chaos) actionLags(ctx context.Context) string {
 	var rows []struct {
@@ -549,8 +549,8 @@ func (c *chaos) actionLags(ctx context.Context) string {
 		} else {
 			refused++
 		}
-		if !r.ActedAt.Before(c.outageFrom) && r.ActedAt.Before(c.outageTo) {
-			continue
+		if r.ActedAt.Before(c.outageTo) && r.RecordedAt.After(c.outageFrom) {
+			continue // Postgres was away in between
 		}
 		lag := r.RecordedAt.Sub(r.ActedAt)
 		if lag > time.Minute {
