@@ -55,6 +55,9 @@ func (r *run) portalInvitation(ctx workflow.Context) {
 // it failed for good; on the durable path also the audit trail (mail.sent
 // or mail.failed with its kind) and the projection.
 func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Context) (bool, error), timelineEvent string) {
+	if r.abandoned {
+		return // an abandoned workflow writes and sends nothing more
+	}
 	record := func(ctx workflow.Context) {
 		sent, err := send(ctx)
 		if r.abandoned {
