@@ -118,7 +118,10 @@ func (r *run) mailActivity(ctx workflow.Context, summary string, fn any, args ..
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		Summary:                summary,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+			// At most a minute between tries: once the provider is back the
+			// requester's link goes out within a minute, not ten (a retry
+			// costs the server a task, not the history an event).
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			MaximumAttempts: retryForever, // until ScheduleToClose
 		},
 	})
