@@ -120,6 +120,9 @@ func bindJSON(c *gin.Context, v any) error {
 				Fields: map[string]string{ute.Field: "must be " + jsonKind(ute.Type.Kind())}}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			if f == "" {
+				f = `""` // a field with an empty name, named as sent
+			}
 			return &dsar.Error{Code: dsar.EINVALID, Message: "unknown field", Fields: map[string]string{f: "unknown field"}}
 		case errors.Is(err, io.EOF):
 			return dsar.Errorf(dsar.EBADREQUEST, "the body is empty")
