@@ -238,3 +238,36 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// Channel is how a request reached the company: the form, or another way
+// staff recorded it by.
+type Channel string
+
+// The channels of a request.
+const (
+	ChannelForm     Channel = "form"
+	ChannelPhone    Channel = "phone"
+	ChannelMail     Channel = "mail"
+	ChannelEmail    Channel = "email"
+	ChannelInPerson Channel = "in_person"
+)
+
+// ManualChannels are the channels staff may record a request from.
+var ManualChannels = []Channel{ChannelPhone, ChannelMail, ChannelEmail, ChannelInPerson}
+
+// Label is the channel in words.
+func (c Channel) Label() string {
+	switch c {
+	case ChannelForm:
+		return "Web form"
+	case ChannelPhone:
+		return "Phone"
+	case ChannelMail:
+		return "Post"
+	case ChannelEmail:
+		return "Email"
+	case ChannelInPerson:
+		return "In person"
+	}
+	return string(c)
+}

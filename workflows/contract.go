@@ -91,9 +91,24 @@ type Input struct {
 	Periods         Periods
 	ImmediateAlerts bool // send staff alerts at once instead of in the daily digest
 
+	// Manual is set when staff recorded a request that arrived another way
+	// (SubmittedAt is then the day it was received); nil for the form.
+	Manual *ManualIntake `json:",omitempty"`
+
 	// Resume is set only when the workflow continues as new: the running
 	// request's state. Callers starting a request leave it nil.
 	Resume *Checkpoint `json:",omitempty"`
+}
+
+// ManualIntake is how a request recorded by staff arrived. The requester
+// still verifies the email address; when staff checked the requester's
+// identity another way, the request is identity-verified as soon as the
+// address is, with their note.
+type ManualIntake struct {
+	Channel         dsar.Channel
+	RecordedBy      string // staff user id
+	IdentityChecked bool
+	IdentityNote    string
 }
 
 // Checkpoint carries a running request across continue-as-new: its state
