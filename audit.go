@@ -15,6 +15,10 @@ const (
 	AuditCompleted            = "request.completed"
 	AuditRejected             = "request.rejected"
 	AuditExpired              = "request.expired"
+	AuditWithdrawn            = "request.withdrawn"
+	AuditTaskDeclined         = "task.declined"
+	AuditTaskReassigned       = "task.reassigned"
+	AuditEmailCorrected       = "request.email_corrected"
 	AuditPIIScrubbed          = "request.pii_scrubbed"
 	AuditPIIViewed            = "request.pii_viewed"
 	AuditDocumentViewed       = "identity_document.viewed"
@@ -47,6 +51,10 @@ var auditLabels = map[string]string{
 	AuditCompleted:            "Request completed",
 	AuditRejected:             "Request rejected",
 	AuditExpired:              "Request expired (email never verified)",
+	AuditWithdrawn:            "Request withdrawn by the requester",
+	AuditTaskDeclined:         "Task declined",
+	AuditTaskReassigned:       "Task reassigned",
+	AuditEmailCorrected:       "Email address corrected",
 	AuditPIIScrubbed:          "Personal data erased",
 	AuditPIIViewed:            "Personal data viewed",
 	AuditDocumentViewed:       "Identity document viewed",
@@ -90,6 +98,8 @@ func AuditClosed(s Status) string {
 		return AuditRejected
 	case StatusExpired:
 		return AuditExpired
+	case StatusWithdrawn:
+		return AuditWithdrawn
 	}
 	return AuditCompleted
 }

@@ -22,12 +22,13 @@ const (
 	StatusCompleted                Status = "completed"
 	StatusRejected                 Status = "rejected"
 	StatusExpired                  Status = "expired"
+	StatusWithdrawn                Status = "withdrawn"
 )
 
 // Statuses lists every status in lifecycle order.
 var Statuses = []Status{
 	StatusPendingEmailVerification, StatusAwaitingIdentity, StatusIdentityVerified,
-	StatusInProgress, StatusReadyToClose, StatusCompleted, StatusRejected, StatusExpired,
+	StatusInProgress, StatusReadyToClose, StatusCompleted, StatusRejected, StatusExpired, StatusWithdrawn,
 }
 
 // Valid reports whether s is one of the known statuses.
@@ -43,7 +44,7 @@ func (s Status) Valid() bool {
 // Closed reports whether a request in status s is finished: nothing more can
 // happen to it.
 func (s Status) Closed() bool {
-	return s == StatusCompleted || s == StatusRejected || s == StatusExpired
+	return s == StatusCompleted || s == StatusRejected || s == StatusExpired || s == StatusWithdrawn
 }
 
 // Unassigned reports whether a verified request still waits for data sources.
@@ -70,6 +71,8 @@ func (s Status) Label() string {
 		return "Rejected"
 	case StatusExpired:
 		return "Expired: the email was never verified"
+	case StatusWithdrawn:
+		return "Withdrawn by the requester"
 	}
 	return string(s)
 }

@@ -20,11 +20,16 @@ const (
 	AlertOverdue          = "overdue"           // the deadline has passed
 	AlertAttention        = "needs_attention"   // a step of the request's workflow failed for good and waits for an operator
 	AlertRequesterReplied = "requester_replied" // the requester wrote a message
+	AlertReadyToComplete  = "ready_to_complete" // every task is done: the request can be completed
+	AlertTaskDeclined     = "task_declined"     // a source owner declined a task, with a reason
+	AlertWithdrawn        = "request_withdrawn" // the requester withdrew the request
+	AlertMailFailed       = "mail_failed"       // the completion or rejection mail could not be delivered
 )
 
 // AlertKinds lists every alert kind.
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
-	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied}
+	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied,
+	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed}
 
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
@@ -45,6 +50,14 @@ func AlertLabel(kind string) string {
 		return "Request is stuck: a step failed and needs an operator"
 	case AlertRequesterReplied:
 		return "The requester sent a message"
+	case AlertReadyToComplete:
+		return "Every task is done: the request is ready to complete"
+	case AlertTaskDeclined:
+		return "A task was declined and needs a decision"
+	case AlertWithdrawn:
+		return "The requester withdrew the request"
+	case AlertMailFailed:
+		return "The closing mail to the requester could not be delivered"
 	}
 	return kind
 }
