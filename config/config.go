@@ -135,6 +135,15 @@ type Config struct {
 		SessionCache time.Duration `mapstructure:"session_cache"`
 	} `mapstructure:"auth"`
 
+	// Portal is the requester's portal: the emailed sign-in links.
+	Portal struct {
+		// SignInLinkExpiry is how long an emailed sign-in link works.
+		SignInLinkExpiry time.Duration `mapstructure:"sign_in_link_expiry"`
+		// SignInLinksPerHour is how many sign-in links one address may be
+		// sent in an hour (in bursts of as many); beyond, no mail goes out.
+		SignInLinksPerHour int `mapstructure:"sign_in_links_per_hour"`
+	} `mapstructure:"portal"`
+
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
@@ -219,6 +228,9 @@ func defaults() map[string]any {
 		"auth.session_absolute": 12 * time.Hour,
 		"auth.login_per_minute": 5,
 		"auth.session_cache":    10 * time.Second,
+
+		"portal.sign_in_link_expiry":    30 * time.Minute,
+		"portal.sign_in_links_per_hour": 3,
 
 		"log.level":  "info",
 		"log.format": "text",
@@ -442,6 +454,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.SessionCache < 0 || c.Auth.SessionCache > time.Minute {
 		return bad("auth.session_cache", "must be a duration from 0 (off) to 1m")
+	}
+	if c.Portal.SignInLinkExpiry < time.Minute || c.Portal.SignInLinkExpiry > 24*time.Hour {
+		return bad("portal.sign_in_link_expiry", "must be a duration from 1m to 24h, not %s", c.Portal.SignInLinkExpiry)
+	}
+	if c.Portal.SignInLinksPerHour < 1 {
+		return bad("portal.sign_in_links_per_hour", "must be at least 1")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

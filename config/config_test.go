@@ -68,6 +68,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"auth.session_cache":                   "2h",
 		"temporal.compression":                 "zstd",
 		"reconcile.every":                      "30s",
+		"portal.sign_in_link_expiry":           "30s",
+		"portal.sign_in_links_per_hour":        0,
 	} {
 		_, err := config.FromMap(map[string]any{"mode": "dev", "database.url": "postgres://x", key: val})
 		if err == nil || !strings.Contains(err.Error(), key) {
