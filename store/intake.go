@@ -30,6 +30,10 @@ type NewRequest struct {
 	// Captcha, when set, is redeemed in the same statement, so a captcha
 	// solution creates at most one request.
 	Captcha *CaptchaRedemption
+	// Channel is how the request arrived ("" is the form); RecordedBy is
+	// the staff user who recorded a request that arrived another way.
+	Channel    dsar.Channel
+	RecordedBy string
 }
 
 // CaptchaRedemption is a solved captcha challenge, known by its signature,
@@ -56,8 +60,9 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 			ON CONFLICT (signature) DO NOTHING RETURNING 1),
 		request AS (
 			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
-				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii)
-			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13
+				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii,
+				channel, recorded_by)
+			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid
 			WHERE $14::text IS NULL OR EXISTS (SELECT 1 FROM captcha)
 			RETURNING id),
 		request_key AS (
@@ -75,6 +80,14 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 	if r.Sealed.Document != nil {
 		doc = r.Sealed.Document
 	}
+	channel := r.Channel
+	if channel == "" {
+		channel = dsar.ChannelForm
+	}
+	var recordedBy *string
+	if r.RecordedBy != "" {
+		recordedBy = &r.RecordedBy
+	}
 	st, err := db.prepared(ctx, q)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, err)
@@ -83,7 +96,7 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 	err = st.GetContext(ctx, &created, r.ID, string(dsar.StatusPendingEmailVerification),
 		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
-		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc)
+		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}

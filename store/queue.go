@@ -237,6 +237,7 @@ type Request struct {
 	CloseReasons      pq.StringArray `db:"close_reasons" json:"close_reasons"`
 	CloseNote         string         `db:"close_note" json:"close_note"`
 	ScrubbedAt        *time.Time     `db:"scrubbed_at" json:"scrubbed_at"`
+	Channel           dsar.Channel   `db:"channel" json:"channel"`
 }
 
 // Request returns an accepted request's row. ENOTFOUND for no such request,
@@ -252,7 +253,7 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 	const q = `SELECT r.id, r.request_type, r.requestor_type, r.country, r.region, r.status, r.submitted_at,
 		r.deadline, r.overdue, r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
-		r.identity_verified, r.identity_note, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at
+		r.identity_verified, r.identity_note, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel
 		FROM requests r WHERE %s`
 	rs := []Request{}
 	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {
