@@ -28,6 +28,8 @@ const (
 	AuditMessageSent          = "message_sent"
 	AuditAttachmentDownloaded = "message_attachment_downloaded"
 	AuditPortalAccountCreated = "portal_account_created"
+	AuditPortalSignedInByLink = "portal.signed_in_by_link"
+	AuditPortalPasswordSet    = "portal.password_set"
 	AuditStaffLogin           = "staff.login"
 	AuditStaffLoginFailed     = "staff.login_failed"
 	AuditStaffLogout          = "staff.logout"
@@ -64,6 +66,8 @@ var auditLabels = map[string]string{
 	AuditMessageSent:          "Message sent",
 	AuditAttachmentDownloaded: "Message attachment downloaded",
 	AuditPortalAccountCreated: "Portal account created",
+	AuditPortalSignedInByLink: "Requester signed in to the portal with an emailed link",
+	AuditPortalPasswordSet:    "Requester set a portal password",
 	AuditStaffLogin:           "Staff signed in",
 	AuditStaffLoginFailed:     "Staff sign-in failed",
 	AuditStaffLogout:          "Staff signed out",

@@ -83,8 +83,8 @@ func (db *DB) CheckPortalToken(ctx context.Context, raw string) error {
 // CreatePortalAccount opens a portal account with passwordHash (argon2id,
 // from crypto.HashPassword) for the email the token raw was sent to, uses
 // the token if it is an invitation, and audits it. Token errors are as
-// CheckPortalToken's; an account for that email already existing is
-// ECONFLICT.
+// CheckPortalToken's; an account for that email already existing with a
+// password is ECONFLICT.
 func (db *DB) CreatePortalAccount(ctx context.Context, raw, passwordHash string) (PortalAccount, error) {
 	var acc PortalAccount
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
@@ -92,8 +92,11 @@ func (db *DB) CreatePortalAccount(ctx context.Context, raw, passwordHash string)
 		if err != nil {
 			return err
 		}
-		const q = `INSERT INTO portal_accounts (id, email_hash, password_hash) VALUES ($1, $2, $3)
-			ON CONFLICT (email_hash) DO NOTHING RETURNING ` + portalAccountColumns
+		// An account a sign-in link opened has no password yet: the
+		// invitation or verification link may set its first one.
+		const q = `INSERT INTO portal_accounts AS a (id, email_hash, password_hash) VALUES ($1, $2, $3)
+			ON CONFLICT (email_hash) DO UPDATE SET password_hash = excluded.password_hash WHERE a.password_hash = ''
+			RETURNING ` + portalAccountColumns
 		if err := tx.GetContext(ctx, &acc, q, uuid.NewString(), t.EmailHash, passwordHash); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return &dsar.Error{Code: dsar.ECONFLICT, Message: "a portal account for this email address exists already: log in instead",
@@ -166,8 +169,11 @@ type PortalRequest struct {
 	Unread      int              `db:"unread" json:"unread"`
 }
 
-const portalRequestQuery = `SELECT r.id, r.request_type, r.status, r.submitted_at, r.deadline, r.closed_at,
-		(SELECT count(*) FROM messages m WHERE m.request_id = r.id AND m.sender = 'staff' AND m.read_by_requester_at IS NULL) AS unread
+// portalRequestColumns are a PortalRequest's columns of requests r.
+const portalRequestColumns = `r.id, r.request_type, r.status, r.submitted_at, r.deadline, r.closed_at,
+		(SELECT count(*) FROM messages m WHERE m.request_id = r.id AND m.sender = 'staff' AND m.read_by_requester_at IS NULL) AS unread`
+
+const portalRequestQuery = `SELECT ` + portalRequestColumns + `
 	FROM requests r WHERE r.accepted AND r.email_hash = $1`
 
 // PortalRequests lists the accepted requests made with the email whose

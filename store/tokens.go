@@ -13,6 +13,9 @@ import (
 const (
 	TokenEmailVerification = "email_verification"
 	TokenPortalInvitation  = "portal_invitation"
+	// TokenPortalSignIn is an emailed portal sign-in link's token: tied to
+	// an email's blind index, not to a request.
+	TokenPortalSignIn = "portal_sign_in"
 )
 
 // Token is a single-use token from an email link; only its hash is stored.
