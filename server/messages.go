@@ -236,7 +236,10 @@ func (s *Server) staffMessages(c *gin.Context) {
 }
 
 // staffPostMessage stores a staff message (JSON {"body"}, or a form with
-// attachments) and mails the requester that a message is waiting.
+// attachments) and mails the requester that a message is waiting. It
+// answers 201 {id, notified}: notified is false when no mail went out, as
+// after close, when the requester's address is erased and they read the
+// message the next time they sign in to the portal.
 func (s *Server) staffPostMessage(c *gin.Context) {
 	id := c.Param("id")
 	if _, err := s.DB.MessageThreadStatus(c.Request.Context(), id); err != nil {
@@ -255,8 +258,8 @@ func (s *Server) staffPostMessage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.nudgeRequester(c.Request.Context(), id, msg.ID)
-	c.JSON(http.StatusCreated, gin.H{"id": msg.ID})
+	notified := s.nudgeRequester(c.Request.Context(), id, msg.ID)
+	c.JSON(http.StatusCreated, gin.H{"id": msg.ID, "notified": notified})
 }
 
 // staffAttachment sends an attachment of one of the request's messages.
@@ -295,27 +298,30 @@ type messageWaitingMail struct {
 func (s *Server) portalURL() string { return strings.TrimRight(s.Config.PublicURL, "/") + "/portal" }
 
 // nudgeRequester mails the requester of a request that a staff message is
-// waiting in the portal (never the text), once per message. Once the
-// request's PII is scrubbed there is no address and no mail; the message is
-// stored either way, so a failure to mail is logged, not returned.
-func (s *Server) nudgeRequester(ctx context.Context, requestID, messageID string) {
+// waiting in the portal (never the text), once per message, and reports
+// whether the mail went out. Once the request's PII is scrubbed there is no
+// address and no mail; the message is stored either way, so a failure to
+// mail is logged, not returned.
+func (s *Server) nudgeRequester(ctx context.Context, requestID, messageID string) bool {
 	pii, err := s.DB.RequestPII(ctx, s.Keys, requestID)
 	if dsar.ErrorCode(err) == dsar.EGONE {
-		return
+		return false
 	}
 	if err != nil {
 		s.Log.Error("message nudge: requester's address", "request_id", requestID, "err", err)
-		return
+		return false
 	}
 	m, err := s.Templates.Render("message_waiting", pii.Email, messageWaitingMail{Company: s.Config.Company, PortalURL: s.portalURL()})
 	if err != nil {
 		s.Log.Error("message nudge: render", "request_id", requestID, "err", err)
-		return
+		return false
 	}
 	m.IdempotencyKey = "message-waiting-" + messageID
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.Mailer.Send(ctx, m); err != nil {
 		s.Log.Error("message nudge: send", "request_id", requestID, "message_id", messageID, "err", err)
+		return false
 	}
+	return true
 }

@@ -608,7 +608,7 @@ async function requestView(id) {
   }
 
   // Messages.
-  if (worker) side.push(await messagesSection(id, open));
+  if (worker) side.push(await messagesSection(id, r));
 
   // The audit trail (queue workers), which also names the people of the timeline.
   const names = new Map([[me.id, me.name]]);
@@ -665,7 +665,9 @@ function periodWords(p) {
   return words.join(' ') || p;
 }
 
-async function messagesSection(id, open) {
+// messagesSection shows the request's messages and, unless the requester's
+// email was never verified, the form to write to them, also after close.
+async function messagesSection(id, r) {
   const sec = h('section', {'aria-labelledby': 'messages-title'}, h('h2', {id: 'messages-title'}, 'Messages with the requester'));
   let data;
   try {
@@ -698,13 +700,29 @@ async function messagesSection(id, open) {
       return h('li', {}, b);
     })) : null)));
   sec.append(list);
-  if (open) {
+  // Nobody can read a message on a request whose email was never verified
+  // (the API refuses one while it waits for the verification).
+  const canWrite = !!r.email_verified_at && !['pending_email_verification', 'expired'].includes(r.status);
+  const closed = CLOSED.includes(r.status) || !!r.closed_at;
+  if (canWrite) {
+    const hint = closed
+      ? h('p', {class: 'notice', id: 'closed-message-hint'},
+        'This request is closed, so the requester\'s email address has been erased and no email can tell them about a new message. ',
+        'Write here to explain the outcome further: the requester will see it when they next sign in to the portal.')
+      : null;
     const form = h('form', {id: 'message-form', enctype: 'multipart/form-data'},
-      field('Your message', h('textarea', {name: 'body', rows: 4})),
+      field(closed ? 'Your message (read in the portal)' : 'Your message', h('textarea', {name: 'body', rows: 4})),
       field('Attachments', h('input', {type: 'file', name: 'attachments', multiple: true}), '(PDF, PNG, JPEG, ZIP or text)'),
       h('button', {type: 'submit'}, 'Send the message'));
-    actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/messages`, new FormData(f)),
-      'Message sent. The requester is told by email.', () => requestView(id));
+    const sentWords = (out) => (out && out.notified
+      ? 'Message sent. The requester is told by email.'
+      : 'Message sent. The requester was not emailed: they will see it when they next sign in to the portal.');
+    actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/messages`, new FormData(f)), sentWords, async (out) => {
+      await requestView(id);
+      const again = document.getElementById('message-form');
+      if (again) again.before(h('p', {class: 'notice', id: 'message-sent', role: 'status'}, sentWords(out)));
+    });
+    if (hint) sec.append(hint);
     sec.append(form);
   }
   return sec;
