@@ -58,6 +58,7 @@ func (s *Server) portalRoutes() {
 	pagesAuthed.POST("/requests/:id/messages", s.portalReplyForm)
 	pagesAuthed.GET("/requests/:id/attachments/:attachment_id", s.portalAttachment)
 
+	s.signInRoutes(NewLimiter(s.Config.Intake.RatePerMinute))
 	s.messageRoutes()
 }
 
@@ -177,6 +178,10 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 		if dsar.ErrorCode(err) != dsar.ENOTFOUND {
 			return "", 0, err
 		}
+		crypto.DummyPasswordCheck(password)
+		return "", 0, errPortalLogin
+	}
+	if acc.PasswordHash == "" { // opened by a sign-in link, no password set yet
 		crypto.DummyPasswordCheck(password)
 		return "", 0, errPortalLogin
 	}
@@ -395,13 +400,14 @@ func (s *Server) formOf(c *gin.Context, err error) pageForm {
 
 // portalLoginView is the login page's data.
 type portalLoginView struct {
-	Form  pageForm
-	Email string
+	Form        pageForm
+	Email       string
+	LinkMinutes int // how long an emailed sign-in link works
 }
 
 // portalLoginPage shows the login form.
 func (s *Server) portalLoginPage(c *gin.Context) {
-	v := portalLoginView{}
+	v := portalLoginView{LinkMinutes: s.signInLinkMinutes()}
 	switch {
 	case c.Query("account") == "created":
 		v.Form.Notice = "Your account is ready. Log in with your email address and the password you chose."
@@ -421,7 +427,7 @@ func (s *Server) portalLoginForm(c *gin.Context, perAddress *Limiter) {
 			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			status = http.StatusTooManyRequests
 		}
-		s.pages.Render(c, status, "portal_login", portalLoginView{Form: s.formOf(c, err), Email: email})
+		s.pages.Render(c, status, "portal_login", portalLoginView{Form: s.formOf(c, err), Email: email, LinkMinutes: s.signInLinkMinutes()})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/portal")
@@ -574,6 +580,7 @@ type portalAttachmentRow struct {
 // portalRequestView is the request page's data.
 type portalRequestView struct {
 	Request   portalRequestRow
+	Facts     portalRequestFacts
 	Messages  []portalMessageRow
 	Form      pageForm
 	Body      string
@@ -596,11 +603,12 @@ func noticeOf(sent string) string {
 
 // renderRequestPage renders the request page with a reply form state.
 func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, body string) {
-	r, err := s.DB.PortalRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
+	about, err := s.aboutRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
 	if err != nil {
 		s.portalFail(c, err)
 		return
 	}
+	r := about.PortalRequest
 	msgs, err := s.DB.Messages(c.Request.Context(), s.Keys, r.ID)
 	if err != nil {
 		s.fail(c, err)
@@ -610,7 +618,7 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
-	v := portalRequestView{Request: requestRow(r), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
+	v := portalRequestView{Request: requestRow(r), Facts: requestFacts(about), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
 		CanReply: r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,

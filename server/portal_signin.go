@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/mail"
+	"github.com/opendsar/dsar/store"
+)
+
+// rateScopeSignInLink is the budget of sign-in links an email address (by
+// its blind index) is sent, shared by every process through the database.
+const rateScopeSignInLink = "portal_sign_in_link"
+
+// mailSignInLink is the kind (and template) of the sign-in link mail.
+const mailSignInLink = "portal_sign_in"
+
+// signInLinkAnswer is the one answer to a sign-in link request, whatever
+// happened: known or unknown address, over the limit or not.
+var signInLinkAnswer = gin.H{"message": "If requests were made with this email address, a sign-in link is on its way to it."}
+
+// signInRoutes registers the emailed sign-in: asking for a link, using it,
+// setting a password, and the page the link opens. perAddress limits each
+// client address (in this process).
+func (s *Server) signInRoutes(perAddress *Limiter) {
+	api := s.engine.Group("/api/v1/portal")
+	api.POST("/sign-in-links", s.rateLimit(perAddress), s.portalAPISignInLink)
+	api.POST("/sign-ins", s.rateLimit(perAddress), s.portalAPISignIn)
+	api.PUT("/password", s.requirePortal(false), s.rateLimit(perAddress), s.portalAPIPassword)
+	api.GET("/requests/:id", s.requirePortal(false), s.portalAPIRequest)
+	s.engine.GET("/portal/sign-in", s.portalSignInPage)
+}
+
+// portalAPISignInLink is POST /api/v1/portal/sign-in-links: 202 with the
+// same body for any well-formed address; a mail goes out only when requests
+// were made with it and its budget allows. 422 for a missing or malformed
+// address, which says nothing about who is known.
+func (s *Server) portalAPISignInLink(c *gin.Context) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	email := strings.TrimSpace(in.Email)
+	switch {
+	case email == "":
+		s.fail(c, dsar.Invalid(map[string]string{"email": "is required"}))
+		return
+	case len(email) > maxEmailLen || !validEmail(email):
+		s.fail(c, dsar.Invalid(map[string]string{"email": "enter an email address like name@example.com"}))
+		return
+	}
+	if err := s.sendSignInLink(c.Request.Context(), email); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, signInLinkAnswer)
+}
+
+// sendSignInLink mails a single-use sign-in link to email if requests were
+// made with it (or it has a portal account), within the address's budget
+// (portal.sign_in_links_per_hour, taken whether or not the address is
+// known). It returns an error only for what fails whatever the address (the
+// budget and the lookup); once the address is known to be someone's, a
+// failure is logged and audited, never answered, so the answer stays the
+// same. The address itself is never logged.
+func (s *Server) sendSignInLink(ctx context.Context, email string) error {
+	hash := s.Keys.BlindIndex(email)
+	ok, _, err := s.DB.TakeTokenPer(ctx, rateScopeSignInLink, hash, s.Config.Portal.SignInLinksPerHour, time.Hour)
+	if err != nil || !ok {
+		return err
+	}
+	addr, err := s.DB.PortalSignInAddress(ctx, hash)
+	if err != nil || !addr.Known {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err = s.mailSignInLink(ctx, email, hash)
+	if err != nil {
+		s.Log.Error("sign-in link: not sent", "request_id", addr.LatestRequestID, "err", err)
+	}
+	if addr.LatestRequestID == "" {
+		return nil
+	}
+	a := store.Audit{RequestID: addr.LatestRequestID, ActorKind: store.ActorSystem, Action: dsar.AuditMailSent,
+		Detail: map[string]any{"kind": mailSignInLink}}
+	if err != nil {
+		a.Action, a.Detail["error"] = dsar.AuditMailFailed, "failed"
+		if mail.IsPermanent(err) {
+			a.Detail["error"] = "refused"
+		}
+	}
+	if _, err := s.DB.AppendAudit(ctx, a); err != nil {
+		s.Log.Error("sign-in link: audit the mail", "request_id", addr.LatestRequestID, "err", err)
+	}
+	return nil
+}
+
+// mailSignInLink stores a new sign-in token for the email's blind index and
+// mails its link to email.
+func (s *Server) mailSignInLink(ctx context.Context, email string, hash []byte) error {
+	ttl := s.Config.Portal.SignInLinkExpiry
+	raw, err := s.DB.CreateToken(ctx, store.TokenPortalSignIn, "", hash, ttl)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{
+		"Company":   s.Config.Company,
+		"Link":      strings.TrimRight(s.Config.PublicURL, "/") + "/portal/sign-in?" + url.Values{"token": {raw}}.Encode(),
+		"Expires":   time.Now().Add(ttl).UTC().Format("15:04 MST on 2 January 2006"),
+		"PortalURL": s.portalURL(),
+	}
+	m, err := s.Templates.Render(mailSignInLink, email, data)
+	if err != nil {
+		return err
+	}
+	m.IdempotencyKey = "portal-sign-in-" + crypto.HashToken(raw)
+	return s.Mailer.Send(ctx, m)
+}
+
+// portalAPISignIn is POST /api/v1/portal/sign-ins: it uses a sign-in link's
+// token and starts a portal session, as a login does: 201 {"token",
+// "has_password"} and the session cookie. Unknown token 404, used or
+// expired 410.
+func (s *Server) portalAPISignIn(c *gin.Context) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.Token == "" {
+		s.fail(c, dsar.Invalid(map[string]string{"token": "is required"}))
+		return
+	}
+	acc, _, err := s.DB.SignInWithLink(c.Request.Context(), in.Token)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	raw, err := s.DB.CreateSession(c.Request.Context(), store.SessionPortal, acc.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.setPortalCookie(c, raw, int(s.Config.Auth.SessionAbsolute.Seconds()))
+	c.JSON(http.StatusCreated, gin.H{"token": raw, "has_password": acc.PasswordHash != ""})
+}
+
+// portalAPIPassword is PUT /api/v1/portal/password: it sets or changes the
+// signed-in account's password (the rules of account creation) and ends
+// the account's other sessions: 204, or 422 naming the password.
+func (s *Server) portalAPIPassword(c *gin.Context) {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if fields := checkNewPassword(in.Password, nil); len(fields) > 0 {
+		s.fail(c, dsar.Invalid(fields))
+		return
+	}
+	if err := s.DB.SetPortalPassword(c.Request.Context(), portalAccount(c).ID, crypto.HashPassword(in.Password),
+		c.GetString(ctxPortalToken)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// portalSignInView is the sign-in page's data.
+type portalSignInView struct {
+	Form  pageForm
+	Token string
+	Ready bool // the link may still be used: show the sign-in button
+}
+
+// portalSignInPage is GET /portal/sign-in?token=T, the page a sign-in mail
+// links to. It uses nothing (mail scanners open links): its button signs
+// in through the API, then it offers to set a password.
+func (s *Server) portalSignInPage(c *gin.Context) {
+	token := c.Query("token")
+	if _, err := s.DB.PeekToken(c.Request.Context(), token, store.TokenPortalSignIn); err != nil {
+		f := s.formOf(c, err)
+		switch dsar.ErrorCode(err) {
+		case dsar.ENOTFOUND:
+			f.Error = "This sign-in link is not valid. Check that you opened the whole link from the email, or ask for a new one below."
+		case dsar.EGONE:
+			f.Error = "This sign-in link has expired or has already been used. Ask for a new one below."
+		}
+		s.pages.Render(c, statusOfErr(err), "portal_sign_in", portalSignInView{Form: f})
+		return
+	}
+	s.pages.Render(c, http.StatusOK, "portal_sign_in", portalSignInView{Token: token, Ready: true})
+}
+
+// signInLinkMinutes is how long an emailed sign-in link works, in minutes,
+// for the pages.
+func (s *Server) signInLinkMinutes() int { return int(s.Config.Portal.SignInLinkExpiry.Minutes()) }
