@@ -5,6 +5,7 @@ package dsar
 // never changes once released; add new ones with a label.
 const (
 	AuditRequestSubmitted     = "request.submitted"
+	AuditRequestRecorded      = "request.recorded" // staff recorded a request that arrived another way
 	AuditEmailVerified        = "request.email_verified"
 	AuditIdentityVerified     = "request.identity_verified"
 	AuditIdentityRefused      = "request.identity_refused"
@@ -43,6 +44,7 @@ const (
 // auditLabels says each audit action in words, for people.
 var auditLabels = map[string]string{
 	AuditRequestSubmitted:     "Request submitted",
+	AuditRequestRecorded:      "Request recorded by staff",
 	AuditEmailVerified:        "Email address verified",
 	AuditIdentityVerified:     "Identity verified",
 	AuditIdentityRefused:      "Identity refused",

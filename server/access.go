@@ -124,6 +124,8 @@ func accessTable() []rule {
 		// Staff: the queue and the actions.
 		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "GET", Path: "/api/v1/requests/counts", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "POST", Path: "/api/v1/requests/manual", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "records a request that arrived another way; the requester still verifies the email address"},
 		{Method: "GET", Path: "/api/v1/requests/:id", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "GET", Path: "/api/v1/requests/:id/identity-document", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/identity-verification", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},

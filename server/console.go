@@ -28,6 +28,11 @@ type consoleSettings struct {
 	RejectReasons  []consoleOption `json:"reject_reasons"`
 	TemporalUI     string          `json:"temporal_ui"`
 	Namespace      string          `json:"namespace"`
+	// Channels are those staff record a request from; Countries and
+	// Regions are the form's choices, for recording one.
+	Channels  []consoleOption            `json:"channels"`
+	Countries []consoleOption            `json:"countries"`
+	Regions   map[string][]consoleOption `json:"regions"`
 }
 
 // consolePage is the data of templates/console.html.
@@ -65,6 +70,18 @@ func (s *Server) console(c *gin.Context) {
 		set.RejectReasons = append(set.RejectReasons, consoleOption{string(r), text})
 	}
 	slices.SortFunc(set.RejectReasons, func(a, b consoleOption) int { return strings.Compare(a.Value, b.Value) })
+	for _, ch := range dsar.ManualChannels {
+		set.Channels = append(set.Channels, consoleOption{string(ch), ch.Label()})
+	}
+	for _, c := range countries() {
+		set.Countries = append(set.Countries, consoleOption{c.Code, c.Name})
+	}
+	set.Regions = map[string][]consoleOption{}
+	for country, list := range regionsOf() {
+		for _, r := range list {
+			set.Regions[country] = append(set.Regions[country], consoleOption{r.Code, r.Name})
+		}
+	}
 	raw, err := json.Marshal(set)
 	if err != nil {
 		s.fail(c, err)

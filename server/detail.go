@@ -60,6 +60,8 @@ type requestJSON struct {
 	Country       string             `json:"country"`
 	Region        string             `json:"region"`
 	SubmittedAt   time.Time          `json:"submitted_at"`
+	Channel       dsar.Channel       `json:"channel"`       // how the request arrived
+	ChannelLabel  string             `json:"channel_label"` // the channel in words
 
 	FirstName   string `json:"first_name"`
 	LastName    string `json:"last_name"`
@@ -105,8 +107,8 @@ func (s *Server) getRequest(c *gin.Context) {
 		Deadline: row.Deadline, OriginalDeadline: row.OriginalDeadline, Overdue: row.Overdue,
 		DeadlineRule: s.deadlineRule(row), Extended: row.ExtendedAt != nil,
 		EmailVerifiedAt: row.EmailVerifiedAt, IdentityDecidedAt: row.IdentityDecidedAt, IdentityVerified: row.IdentityVerified,
-		IdentityNote: row.IdentityNote,
-		ClosedAt:     row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
+		IdentityNote: row.IdentityNote, Channel: row.Channel, ChannelLabel: row.Channel.Label(),
+		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}

@@ -57,6 +57,10 @@ const (
 // idempotencyScope is the scope of Idempotency-Key values of submissions.
 const idempotencyScope = "POST /api/v1/requests"
 
+// manualScope is the scope of Idempotency-Key values of requests staff
+// record, one per staff member (the user id follows it).
+const manualScope = "POST /api/v1/requests/manual"
+
 // submission is a request as submitted, validated.
 type submission struct {
 	FirstName     string
@@ -70,7 +74,40 @@ type submission struct {
 	Captcha       string
 	Document      []byte // re-encoded
 	DocumentType  string
-	hash          string // of everything submitted, for Idempotency-Key
+	// Manual is set when staff record a request that arrived another way
+	// (manual.go): no captcha, no document, received at ReceivedAt.
+	Manual     *workflows.ManualIntake
+	ReceivedAt time.Time
+	hash       string // of everything submitted, for Idempotency-Key
+}
+
+// scope is the Idempotency-Key scope of the submission: the form's, or the
+// recording staff member's own.
+func (sub submission) scope() string {
+	if sub.Manual != nil {
+		return manualScope + " " + sub.Manual.RecordedBy
+	}
+	return idempotencyScope
+}
+
+// created is the status of the answer to a new request: 202 for the form
+// (the requester has yet to verify), 201 for a request staff recorded.
+func (sub submission) created() int {
+	if sub.Manual != nil {
+		return http.StatusCreated
+	}
+	return http.StatusAccepted
+}
+
+// digest hashes values, each delimited by its length, into a hex string
+// prefixed by extra bytes (the document's hash).
+func digest(extra []byte, values ...string) string {
+	h := sha256.New()
+	for _, v := range values {
+		fmt.Fprintf(h, "%d:%s\x00", len(v), v)
+	}
+	h.Write(extra)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // formValues are the text fields of the form as typed, to show again.
@@ -143,14 +180,9 @@ func (s *Server) readSubmission(c *gin.Context) (submission, formValues, error) 
 		return submission{}, vals, err
 	}
 	sub.Document, sub.DocumentType = doc, ct
-	h := sha256.New()
-	for _, v := range []string{sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
-		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha} {
-		fmt.Fprintf(h, "%d:%s\x00", len(v), v)
-	}
 	docHash := sha256.Sum256(raw)
-	h.Write(docHash[:])
-	sub.hash = hex.EncodeToString(h.Sum(nil))
+	sub.hash = digest(docHash[:], sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
+		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha)
 	return sub, vals, nil
 }
 
@@ -261,10 +293,11 @@ func validRegion(country, region string) bool {
 // submit stores a validated submission and starts its workflow, honouring
 // idemKey (may be empty). It returns the answer, which for a repeated key is
 // the first one. See docs/intake.md for why no acknowledged request can be
-// lost and no failed one stays visible.
+// lost and no failed one stays visible. A request staff record (sub.Manual)
+// takes the same path.
 func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (int, []byte, error) {
 	if idemKey != "" {
-		prev, err := s.DB.BeginIdempotent(ctx, idempotencyScope, idemKey, sub.hash)
+		prev, err := s.DB.BeginIdempotent(ctx, sub.scope(), idemKey, sub.hash)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -292,10 +325,10 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 	}
 	if idemKey != "" {
 		if err != nil {
-			if rerr := s.DB.ReleaseIdempotent(ctx, idempotencyScope, idemKey); rerr != nil {
+			if rerr := s.DB.ReleaseIdempotent(ctx, sub.scope(), idemKey); rerr != nil {
 				s.Log.Error("release idempotency key", "err", rerr)
 			}
-		} else if ferr := s.DB.FinishIdempotent(ctx, idempotencyScope, idemKey, store.Idempotent{Status: status, Body: body}); ferr != nil {
+		} else if ferr := s.DB.FinishIdempotent(ctx, sub.scope(), idemKey, store.Idempotent{Status: status, Body: body}); ferr != nil {
 			s.Log.Error("store idempotent answer", "err", ferr)
 		}
 	}
@@ -348,8 +381,11 @@ func (s *Server) resume(ctx context.Context, id string, sub submission) (status 
 			return 0, nil, true, err
 		}
 	}
+	if err := s.auditRecorded(ctx, id, sub); err != nil {
+		return 0, nil, true, err
+	}
 	body, _ = json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
-	return http.StatusAccepted, body, true, nil
+	return sub.created(), body, true, nil
 }
 
 // workflowStartTimeout bounds the wait for Temporal when starting a
@@ -357,10 +393,11 @@ func (s *Server) resume(ctx context.Context, id string, sub submission) (status 
 const workflowStartTimeout = 10 * time.Second
 
 // create checks the captcha, inserts the request unaccepted, starts its
-// workflow and accepts it.
+// workflow and accepts it. A request staff record has no captcha and counts
+// from when it was received.
 func (s *Server) create(ctx context.Context, sub submission, id string) (int, []byte, error) {
 	var redemption *store.CaptchaRedemption
-	if !s.Config.Intake.CaptchaDisabled || sub.Captcha != "" {
+	if sub.Manual == nil && (!s.Config.Intake.CaptchaDisabled || sub.Captcha != "") {
 		var err error
 		if redemption, err = s.checkCaptcha(sub.Captcha); err != nil {
 			return 0, nil, err
@@ -372,7 +409,10 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 		Country: sub.Country, Region: sub.Region, SubmittedAt: now,
 		DocumentType: sub.DocumentType, DocumentSize: len(sub.Document), Captcha: redemption,
 	}
-	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, now)
+	if sub.Manual != nil {
+		nr.SubmittedAt, nr.Channel, nr.RecordedBy = sub.ReceivedAt, sub.Manual.Channel, sub.Manual.RecordedBy
+	}
+	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, nr.SubmittedAt)
 	var err error
 	nr.Sealed, err = store.NewSealedRequest(s.Keys, id, store.PII{
 		FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email, Description: sub.Description,
@@ -383,7 +423,7 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 	if err := s.DB.CreateRequest(ctx, nr); err != nil {
 		return 0, nil, err
 	}
-	if err := s.startWorkflow(ctx, nr); err != nil {
+	if err := s.startWorkflow(ctx, nr, sub.Manual); err != nil {
 		if !startRefused(err) {
 			// The start may have happened (a timeout, a lost connection):
 			// discarding the row could leave a workflow without its request.
@@ -409,9 +449,12 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 		// The workflow has started: its first projection sets accepted.
 		s.Log.Error("accept request (the workflow will)", "id", id, "err", err)
 	}
-	s.Log.Info("request submitted", "id", id, "type", sub.RequestType, "country", sub.Country)
+	if err := s.auditRecorded(ctx, id, sub); err != nil {
+		return 0, nil, err
+	}
+	s.Log.Info("request submitted", "id", id, "type", sub.RequestType, "country", sub.Country, "channel", nr.Channel)
 	body, _ := json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
-	return http.StatusAccepted, body, nil
+	return sub.created(), body, nil
 }
 
 // deadline applies the jurisdiction rule of the requester's residence, or
@@ -429,8 +472,9 @@ func (s *Server) deadline(country, region string, submitted time.Time) (time.Tim
 // (conflict policy USE_EXISTING) instead of failing or starting a second
 // run; a workflow of that id that has already ended is reported "already
 // started" (reuse policy REJECT_DUPLICATE), which counts as started too. An
-// error may leave the start undecided: see startRefused.
-func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
+// error may leave the start undecided: see startRefused. manual is how a
+// request staff recorded arrived (nil for the form).
+func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest, manual *workflows.ManualIntake) error {
 	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
 	defer cancel()
 	in := workflows.Input{
@@ -439,6 +483,7 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest) error {
 		DeadlineRule: r.DeadlineRule, MaxExtension: r.MaxExtension,
 		Periods:         workflows.PeriodsOf(s.Config),
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
+		Manual:          manual,
 	}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(r.ID),
@@ -481,12 +526,21 @@ func startRefused(err error) bool {
 
 // submitAPI is POST /api/v1/requests.
 func (s *Server) submitAPI(c *gin.Context) {
+	s.submitWith(c, func(c *gin.Context) (submission, error) {
+		sub, _, err := s.readSubmission(c)
+		return sub, err
+	})
+}
+
+// submitWith answers a submission read by read, honouring its
+// Idempotency-Key header (at most maxIdemKeyLen characters, else 422).
+func (s *Server) submitWith(c *gin.Context, read func(*gin.Context) (submission, error)) {
 	key := c.GetHeader("Idempotency-Key")
 	if len(key) > maxIdemKeyLen {
 		s.fail(c, dsar.Invalid(map[string]string{"idempotency_key": fmt.Sprintf("must be at most %d characters", maxIdemKeyLen)}))
 		return
 	}
-	sub, _, err := s.readSubmission(c)
+	sub, err := read(c)
 	if err != nil {
 		s.fail(c, err)
 		return

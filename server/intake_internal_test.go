@@ -78,7 +78,7 @@ func TestStartWorkflowNobodyListening(t *testing.T) {
 	s := &Server{Deps: Deps{Config: testenv.Config(t, "", addr, nil), Temporal: c}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err = s.startWorkflow(ctx, testNewRequest())
+	err = s.startWorkflow(ctx, testNewRequest(), nil)
 	if err == nil || startRefused(err) {
 		t.Fatalf("start with nobody listening = %v, want an error that leaves the start open", err)
 	}
@@ -100,14 +100,14 @@ func TestStartWorkflowTwiceFindsTheRunningOne(t *testing.T) {
 	wid := workflows.WorkflowID(r.ID)
 	defer func() { _ = c.TerminateWorkflow(ctx, wid, "", "test over") }()
 
-	if err := s.startWorkflow(ctx, r); err != nil {
+	if err := s.startWorkflow(ctx, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	first, err := c.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.startWorkflow(ctx, r); err != nil {
+	if err := s.startWorkflow(ctx, r, nil); err != nil {
 		t.Fatalf("second start of the same request = %v, want nil (it finds the running workflow)", err)
 	}
 	again, err := c.DescribeWorkflowExecution(ctx, wid, "")

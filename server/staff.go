@@ -39,6 +39,7 @@ func (s *Server) staffRoutes() {
 
 	s.handle(http.MethodGet, "/api/v1/requests", s.listRequests)
 	s.handle(http.MethodGet, "/api/v1/requests/counts", s.requestCounts)
+	s.handle(http.MethodPost, "/api/v1/requests/manual", s.recordManual)
 	s.handle(http.MethodGet, "/api/v1/requests/:id", s.getRequest)
 	s.handle(http.MethodGet, "/api/v1/requests/:id/identity-document", s.identityDocument)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/identity-verification", s.verifyIdentity)

@@ -89,8 +89,8 @@ class APIError extends Error {
   }
 }
 
-async function api(method, path, body) {
-  const headers = {Accept: 'application/json'};
+async function api(method, path, body, extraHeaders) {
+  const headers = {Accept: 'application/json', ...(extraHeaders || {})};
   const token = sessionStorage.getItem(TOKEN);
   if (token) headers.Authorization = `Bearer ${token}`;
   let payload;
@@ -280,7 +280,9 @@ async function route(focus) {
   let m;
   let nav = 'queue';
   try {
-    if ((m = path.match(/^\/console\/requests\/([0-9a-f-]{36})$/))) {
+    if (path === '/console/requests/new') {
+      await recordView();
+    } else if ((m = path.match(/^\/console\/requests\/([0-9a-f-]{36})$/))) {
       await requestView(m[1]);
     } else if (path === '/console/tasks') {
       nav = 'tasks';
@@ -319,7 +321,10 @@ async function queueView() {
   const dash = h('section', {'aria-labelledby': 'dash-title', class: 'dashboard'}, h('h2', {id: 'dash-title'}, 'At a glance'));
   const filterForm = h('form', {id: 'filters', class: 'filters', role: 'search', 'aria-label': 'Filter the requests'});
   const results = h('section', {'aria-labelledby': 'results-title'}, h('h2', {id: 'results-title'}, 'Newest first'));
-  view.replaceChildren(heading, dash, filterForm, results);
+  const record = QUEUE_WORKERS.includes(me.role)
+    ? h('p', {}, h('a', {href: '/console/requests/new', id: 'record-link'}, 'Record a request received by phone, post, email or in person'))
+    : null;
+  view.replaceChildren(heading, record || '', dash, filterForm, results);
 
   let sources = [];
   if (QUEUE_WORKERS.includes(me.role)) {
@@ -438,7 +443,9 @@ async function requestView(id) {
   fact('Reference', h('code', {}, r.id));
   fact('Requestor', requestorLabel(r.requestor_type));
   fact('Country', r.country + (r.region ? ` (${r.region})` : ''));
-  fact('Submitted', dateTime(r.submitted_at));
+  const manual = r.channel && r.channel !== 'form';
+  fact('Arrived by', h('span', {id: 'request-channel', 'data-channel': r.channel || 'form'}, r.channel_label || r.channel || 'Web form'));
+  fact(manual ? 'Received' : 'Submitted', dateTime(r.submitted_at));
   if (r.pii_erased) {
     fact('Requester', h('em', {}, 'The personal data of this request has been erased.'));
   } else {
@@ -726,6 +733,80 @@ async function messagesSection(id, r) {
     sec.append(form);
   }
   return sec;
+}
+
+// ---- recording a request that arrived another way -------------------------
+
+// randomKey is an Idempotency-Key: sending the same form twice (a double
+// click, a retry after a lost answer) records one request.
+function randomKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// localDate is today's date where the browser is, as YYYY-MM-DD.
+function localDate() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+async function recordView() {
+  if (!QUEUE_WORKERS.includes(me.role)) {
+    throw new APIError(403, {error: {message: 'Recording requests is for managers, administrators and organisation owners.'}});
+  }
+  const key = randomKey();
+  const regions = settings.regions || {};
+  const region = select('region', [], '', 'None');
+  const regionField = field('State or region', region, '(where the country has them)');
+  regionField.hidden = true;
+  const country = select('country', settings.countries || [], '', 'Choose a country');
+  country.addEventListener('change', () => {
+    const list = regions[country.value] || [];
+    region.replaceChildren(h('option', {value: ''}, 'None'), ...list.map((o) => h('option', {value: o.value}, o.label)));
+    regionField.hidden = list.length === 0;
+  });
+  const checked = h('input', {type: 'checkbox', name: 'identity_checked', id: uid('idchk')});
+  const note = h('textarea', {name: 'identity_note', rows: 2});
+  const noteField = field('How was identity checked?', note, '(required when checked; kept in the audit trail)');
+  noteField.hidden = true;
+  checked.addEventListener('change', () => { noteField.hidden = !checked.checked; });
+  const form = h('form', {id: 'record-form'},
+    h('fieldset', {}, h('legend', {}, 'How and when it arrived'),
+      h('div', {class: 'filter-grid'},
+        field('Channel', select('channel', settings.channels || [], '', 'Choose')),
+        field('Received on', h('input', {type: 'date', name: 'received_at', value: localDate(), max: localDate()}), '(the deadline counts from this day)'))),
+    h('fieldset', {}, h('legend', {}, 'The requester'),
+      h('div', {class: 'filter-grid'},
+        field('First name', h('input', {type: 'text', name: 'first_name', autocomplete: 'off'})),
+        field('Last name', h('input', {type: 'text', name: 'last_name', autocomplete: 'off'})),
+        field('Email address', h('input', {type: 'email', name: 'email', autocomplete: 'off'}), '(they are sent a link to verify it)'),
+        field('Country of residence', country),
+        regionField,
+        field('The requester is a', select('requestor_type', settings.requestor_types || [], '', 'Choose')))),
+    h('fieldset', {}, h('legend', {}, 'The request'),
+      field('Type of request', select('request_type', settings.request_types || [], '', 'Choose')),
+      field('What they asked for', h('textarea', {name: 'description', rows: 4}))),
+    h('fieldset', {}, h('legend', {}, 'Identity'),
+      h('div', {class: 'choice'}, checked, h('label', {for: checked.id, class: 'choice'}, 'I checked the requester\'s identity another way (for example, on a call with details we hold)')),
+      noteField,
+      h('p', {class: 'hint'}, 'Either way, the requester must still confirm their email address from the mail they are sent.')),
+    h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Record the request'), ' ', h('a', {href: '/console', class: 'button secondary'}, 'Cancel')));
+  actionForm(form, (f) => {
+    const body = {
+      channel: f.channel.value, received_at: f.received_at.value,
+      first_name: f.first_name.value, last_name: f.last_name.value, email: f.email.value,
+      country: f.country.value, region: f.region.value, requestor_type: f.requestor_type.value,
+      request_type: f.request_type.value, description: f.description.value,
+      identity_checked: f.identity_checked.checked,
+    };
+    if (f.identity_checked.checked) body.identity_note = f.identity_note.value;
+    return api('POST', '/api/v1/requests/manual', body, {'Idempotency-Key': key});
+  }, 'Request recorded. The requester is sent a link to verify their email address.',
+  (out) => go(`/console/requests/${out.id}`));
+  view.replaceChildren(
+    h('p', {class: 'crumbs'}, h('a', {href: '/console'}, '← All requests')),
+    h('h1', {}, 'Record a request'),
+    h('p', {}, 'For a request that reached us by phone, post, email or in person. It is handled like one made with the form.'),
+    form);
 }
 
 // ---- my tasks --------------------------------------------------------------
