@@ -484,3 +484,24 @@ func TestDigestGoesOnPastABadAddress(t *testing.T) {
 		t.Errorf("digest sent %d, %v; want the good address served", sent, err)
 	}
 }
+
+// TestEveryMailKindHasALabel: each kind of requester mail is named in
+// words in the request's history, and each has its templates.
+func TestEveryMailKindHasALabel(t *testing.T) {
+	tmpl, err := mail.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range activities.MailKinds() {
+		if l := activities.MailLabel(k); l == k || l == "" {
+			t.Errorf("mail kind %q has no label", k)
+		}
+		name := k
+		if k == activities.MailVerificationReminder {
+			name = activities.MailVerification // one template, with a reminder line
+		}
+		if _, err := tmpl.Render(name, "someone@example.org", map[string]any{}); err != nil && strings.Contains(err.Error(), "no template") {
+			t.Errorf("mail kind %q has no template: %v", k, err)
+		}
+	}
+}

@@ -30,3 +30,9 @@ func (a *Activities) DeleteIdentityDocument(ctx context.Context, requestID strin
 func (a *Activities) ScrubRequest(ctx context.Context, requestID string) error {
 	return classify(a.DB.ScrubRequest(ctx, requestID))
 }
+
+// ApplyEmailCorrection puts the address staff corrected in place of the
+// mistyped one, and voids the links sent to it.
+func (a *Activities) ApplyEmailCorrection(ctx context.Context, requestID string) error {
+	return classify(a.DB.ApplyEmailCorrection(ctx, requestID))
+}

@@ -20,7 +20,35 @@ const (
 	MailExtension            = "deadline_extended"
 	MailCompleted            = "request_completed"
 	MailRejected             = "request_rejected"
+	MailWithdrawn            = "request_withdrawn"
 )
+
+// mailLabels says each kind of requester mail in words, for the request's
+// history.
+var mailLabels = map[string]string{
+	MailVerification:         "verification link",
+	MailVerificationReminder: "verification reminder",
+	MailPortalInvitation:     "portal invitation",
+	MailExtension:            "deadline extension notice",
+	MailCompleted:            "completion notice",
+	MailRejected:             "rejection notice",
+	MailWithdrawn:            "withdrawal confirmation",
+}
+
+// MailKinds lists every kind of requester mail.
+func MailKinds() []string {
+	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension,
+		MailCompleted, MailRejected, MailWithdrawn}
+}
+
+// MailLabel is a kind of requester mail in words; an unknown kind is
+// itself.
+func MailLabel(kind string) string {
+	if l, ok := mailLabels[kind]; ok {
+		return l
+	}
+	return kind
+}
 
 // RequesterMail asks for one mail to a request's requester. Key is the
 // mail's idempotency key, derived by the workflow from its id and the event,
@@ -73,7 +101,7 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	case MailExtension:
 		data["ExtensionDays"] = m.ExtensionDays
 		data["ExtensionReason"] = m.ExtensionReason
-	case MailCompleted:
+	case MailCompleted, MailWithdrawn:
 	case MailRejected:
 		reasons := make([]string, 0, len(m.Reasons))
 		for _, r := range m.Reasons {

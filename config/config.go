@@ -91,6 +91,7 @@ type Config struct {
 		VerificationReminderAfter time.Duration `mapstructure:"verification_reminder_after"`
 		VerificationExpiry        time.Duration `mapstructure:"verification_expiry"`
 		AssignmentAlertEvery      time.Duration `mapstructure:"assignment_alert_every"`
+		MailResendWindow          time.Duration `mapstructure:"mail_resend_window"`
 	} `mapstructure:"workflow"`
 
 	Jurisdictions dsar.Rules `mapstructure:"jurisdictions"`
@@ -200,6 +201,7 @@ func defaults() map[string]any {
 		"workflow.verification_reminder_after": 24 * time.Hour,
 		"workflow.verification_expiry":         168 * time.Hour,
 		"workflow.assignment_alert_every":      24 * time.Hour,
+		"workflow.mail_resend_window":          7 * 24 * time.Hour,
 
 		"jurisdictions": dsar.DefaultRules,
 
@@ -400,6 +402,7 @@ func (c *Config) Validate() error {
 		{"workflow.verification_reminder_after", c.Workflow.VerificationReminderAfter},
 		{"workflow.verification_expiry", c.Workflow.VerificationExpiry},
 		{"workflow.assignment_alert_every", c.Workflow.AssignmentAlertEvery},
+		{"workflow.mail_resend_window", c.Workflow.MailResendWindow},
 		{"intake.captcha_expiry", c.Intake.CaptchaExpiry},
 		{"intake.token_expiry", c.Intake.TokenExpiry},
 		{"auth.session_idle", c.Auth.SessionIdle},

@@ -27,6 +27,7 @@ type Projection struct {
 	IdentityDecidedAt *time.Time
 	IdentityVerified  *bool
 	IdentityNote      string
+	ClosingMailFailed bool // closed, and its closing mail waits to be sent again
 	ClosedAt          *time.Time
 	CloseReasons      []string
 	CloseNote         string
@@ -91,6 +92,10 @@ type ProjectedTask struct {
 	CompletedAt    *time.Time
 	CompletedBy    string
 	Note           string
+	Outcome        string
+	RecordCount    *int64
+	DeclineReason  string
+	AssigneeID     string // a user id; one of no existing user is stored as NULL
 }
 
 // Project writes p over the request's row and its tasks in one
@@ -119,11 +124,12 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
 			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
-			attention = $16, identity_note = $17, accepted = true, updated_at = now()
+			attention = $16, identity_note = $17, closing_mail_failed = $18, accepted = true, updated_at = now()
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
-			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote)
+			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote,
+			p.ClosingMailFailed)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}
@@ -139,15 +145,19 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		}
 		for _, t := range p.Tasks {
 			const qt = `INSERT INTO tasks (request_id, data_source_id, status, assigned_at, assigned_by,
-					last_activity_at, completed_at, completed_by, note)
+					last_activity_at, completed_at, completed_by, note, outcome, record_count, decline_reason, assignee_id)
 				SELECT $1, ds.id, $3, $4, (SELECT u.id FROM users u WHERE u.id::text = $5),
-					$6, $7, (SELECT u.id FROM users u WHERE u.id::text = $8), $9
+					$6, $7, (SELECT u.id FROM users u WHERE u.id::text = $8), $9, $10, $11, $12,
+					(SELECT u.id FROM users u WHERE u.id::text = $13)
 				FROM data_sources ds WHERE ds.id::text = $2
 				ON CONFLICT (request_id, data_source_id) DO UPDATE SET status = excluded.status,
 					last_activity_at = excluded.last_activity_at, completed_at = excluded.completed_at,
-					completed_by = excluded.completed_by, note = excluded.note`
+					completed_by = excluded.completed_by, note = excluded.note, outcome = excluded.outcome,
+					record_count = excluded.record_count, decline_reason = excluded.decline_reason,
+					assignee_id = excluded.assignee_id`
 			if _, err := tx.ExecContext(ctx, qt, p.RequestID, t.DataSourceID, t.Status, t.AssignedAt, t.AssignedBy,
-				t.LastActivityAt, t.CompletedAt, t.CompletedBy, t.Note); err != nil {
+				t.LastActivityAt, t.CompletedAt, t.CompletedBy, t.Note, t.Outcome, t.RecordCount, t.DeclineReason,
+				t.AssigneeID); err != nil {
 				return fmt.Errorf("store: project task %s of %s: %w", t.DataSourceID, p.RequestID, Translate(err))
 			}
 		}

@@ -94,6 +94,16 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p Extension) string { return p.By }, r.onExtended)
 	case SignalRequestClosed:
 		return take(ch, name, func(p Closure) string { return p.By }, r.onClosed)
+	case SignalWithdrawn:
+		return take(ch, name, func(p Withdrawal) string { return "" }, r.onWithdrawn)
+	case SignalTaskDeclined:
+		return take(ch, name, func(p TaskDecline) string { return p.By }, r.onTaskDeclined)
+	case SignalTaskReassigned:
+		return take(ch, name, func(p TaskReassignment) string { return p.By }, r.onTaskReassigned)
+	case SignalEmailCorrected:
+		return take(ch, name, func(p EmailCorrection) string { return p.By }, r.onEmailCorrected)
+	case SignalMailResent:
+		return take(ch, name, func(p MailResend) string { return p.By }, r.onMailResent)
 	}
 	return pendingAction{}, false
 }
@@ -120,7 +130,11 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	if id := p.action.ID; id != "" && r.seen(id) {
 		return
 	}
-	if err := r.st.Allows(p.signal, p.payload); err != nil {
+	err := r.st.Allows(p.signal, p.payload)
+	if err == nil && !r.seedFlow && slices.Contains(seedFlowSignals, p.signal) {
+		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before the action existed: finish it as before")
+	}
+	if err != nil {
 		r.refuse(ctx, p, err)
 		return
 	}
@@ -216,8 +230,7 @@ func onSignal[T actionOf](ctx workflow.Context, r *run, sel workflow.Selector, n
 // drain records every signal still buffered when the workflow ends as
 // ignored: the request is closed.
 func (r *run) drain(ctx workflow.Context) {
-	for _, name := range []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
-		SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed} {
+	for _, name := range ActionSignals {
 		ch := workflow.GetSignalChannel(ctx, name)
 		for {
 			p, ok := r.decode(ch, name)
@@ -269,6 +282,9 @@ func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
 	r.unassigned = 0
 	r.noteAt(at, EventEmailVerified, "", "")
 	r.audit(ctx, store.ActorRequester, "", dsar.AuditEmailVerified, nil)
+	if m := r.in.Manual; m != nil && m.IdentityChecked && r.seedFlow {
+		r.identityCheckedAtIntake(ctx, at, m)
+	}
 	r.changed(ctx)
 	r.portalInvitation(ctx)
 }
@@ -349,11 +365,31 @@ func (r *run) onTaskCompleted(ctx workflow.Context, p TaskCompletion) {
 	t.Status, t.CompletedAt, t.CompletedBy, t.Note, t.LastActivityAt = TaskCompleted, &now, p.By, p.Note, now
 	delete(r.stalls, p.DataSourceID)
 	r.noteAt(now, EventTaskCompleted, p.By, p.DataSourceID)
-	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditTaskCompleted, map[string]any{"data_source_id": p.DataSourceID})
-	if r.st.OpenTasks() == 0 && r.st.Status == dsar.StatusInProgress {
+	detail := map[string]any{"data_source_id": p.DataSourceID}
+	if r.seedFlow {
+		t.Outcome, t.RecordCount, t.DeclineReason = p.Outcome, p.RecordCount, ""
+		detail["outcome"] = string(p.Outcome)
+		if p.RecordCount != nil {
+			detail["record_count"] = *p.RecordCount
+		}
+	}
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditTaskCompleted, detail)
+	r.settled(ctx)
+}
+
+// settled moves a request whose tasks are all done to ready_to_close and,
+// on the seed-flow path, tells its handler (or the org owners) that it can
+// be completed.
+func (r *run) settled(ctx workflow.Context) {
+	ready := r.st.OpenTasks() == 0 && r.st.Status == dsar.StatusInProgress
+	if ready {
 		r.st.Status = dsar.StatusReadyToClose
 	}
 	r.changed(ctx)
+	if ready && r.seedFlow {
+		r.readyN++
+		r.alert(ctx, activities.AlertRequest{Kind: store.AlertReadyToComplete, Key: fmt.Sprintf("ready-%d", r.readyN), OrgOwners: true})
+	}
 }
 
 func (r *run) onExtended(ctx workflow.Context, p Extension) {
@@ -397,20 +433,37 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 	r.st.CloseNote = note
 	event, mailKind := EventCompleted, activities.MailCompleted
 	r.st.Status = dsar.StatusCompleted
-	if outcome == OutcomeRejected {
+	kind := actorKind(by)
+	switch outcome {
+	case OutcomeRejected:
 		r.st.Status = dsar.StatusRejected
 		r.st.CloseReasons = reasons
 		event, mailKind = EventRejected, activities.MailRejected
+	case OutcomeWithdrawn:
+		r.st.Status = dsar.StatusWithdrawn
+		event, mailKind, kind = EventWithdrawn, activities.MailWithdrawn, store.ActorRequester
 	}
 	codes := make([]string, len(reasons))
 	for i, c := range reasons {
 		codes[i] = string(c)
 	}
 	r.noteAt(at, event, by, "")
-	r.audit(ctx, actorKind(by), by, dsar.AuditClosed(r.st.Status), map[string]any{"reasons": codes})
+	r.audit(ctx, kind, by, dsar.AuditClosed(r.st.Status), map[string]any{"reasons": codes})
 	r.changed(ctx)
+	if outcome == OutcomeWithdrawn {
+		// Staff stop work on it: its handler (or the org owners) and the
+		// owners of the tasks still open.
+		r.alert(ctx, activities.AlertRequest{Kind: store.AlertWithdrawn, Key: "withdrawn", OrgOwners: true,
+			DataSourceIDs: r.openSources()})
+	}
 	if r.st.EmailVerifiedAt != nil {
+		if r.seedFlow {
+			r.closingKind = mailKind
+		}
 		r.requesterMail(ctx, mailKind, string(r.st.Status), "")
+		if r.seedFlow {
+			r.holdForResend(ctx, mailKind)
+		}
 	}
 	r.scrub(ctx)
 }

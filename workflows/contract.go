@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opendsar/dsar"
@@ -23,14 +24,20 @@ const (
 	SignalTaskCompleted    = "task-completed"
 	SignalDeadlineExtended = "deadline-extended"
 	SignalRequestClosed    = "request-closed"
-	SignalOperator         = "operator" // an operator's answer to a step that needs attention
+	SignalWithdrawn        = "withdrawn"       // the requester withdrew the request from the portal
+	SignalTaskDeclined     = "task-declined"   // a source owner declined a task, with a reason
+	SignalTaskReassigned   = "task-reassigned" // staff gave a task to one person
+	SignalEmailCorrected   = "email-corrected" // staff corrected a mistyped address: verification starts again
+	SignalMailResent       = "mail-resent"     // staff send the closing mail again after it failed
+	SignalOperator         = "operator"        // an operator's answer to a step that needs attention
 	QueryState             = "state"
 )
 
 // ActionSignals are the signals that carry a person's Action: each is
 // answered exactly, applied or refused, in the request_actions table.
 var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
-	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed}
+	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
+	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -64,6 +71,10 @@ type Periods struct {
 	VerificationReminderAfter time.Duration
 	VerificationExpiry        time.Duration
 	AssignmentAlertEvery      time.Duration // at most one assignment alert per owner in this period
+	// MailResendWindow is how long a closed request whose closing mail
+	// failed keeps the address for staff to send it again, before the
+	// erasure (zero: defaultMailResendWindow).
+	MailResendWindow time.Duration `json:",omitempty"`
 }
 
 // PeriodsOf is the periods config's workflow section sets.
@@ -73,6 +84,7 @@ func PeriodsOf(cfg *config.Config) Periods {
 		ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
 		OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
 		VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
+		MailResendWindow: w.MailResendWindow,
 	}
 }
 
@@ -126,6 +138,10 @@ type Checkpoint struct {
 	AuditN             int64    `json:",omitempty"` // audit events so far: the next key's counter
 	ActionIDs          []string `json:",omitempty"` // the latest action ids handled
 	AttentionN         int      `json:",omitempty"` // attention alerts so far: the next key's counter
+	ReadyN             int      `json:",omitempty"` // ready-to-complete alerts so far
+	DeclinedN          int      `json:",omitempty"` // declined tasks so far
+	ReassignedN        int      `json:",omitempty"` // reassigned tasks so far
+	Corrections        int      `json:",omitempty"` // email corrections so far
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.
@@ -156,12 +172,56 @@ type Assignment struct {
 	By            string
 }
 
-// TaskCompletion is the payload of SignalTaskCompleted.
+// TaskCompletion is the payload of SignalTaskCompleted. Outcome is one of
+// dsar.TaskOutcomes ("" on the old path: done); RecordCount, when given, is
+// how many records the task found, erased or changed.
 type TaskCompletion struct {
 	Action
 	DataSourceID string
 	Note         string
 	By           string
+	Outcome      dsar.TaskOutcome `json:",omitempty"`
+	RecordCount  *int64           `json:",omitempty"`
+}
+
+// TaskDecline is the payload of SignalTaskDeclined: the owner cannot do
+// the task (not their system, not this subject, ...) and says why; the
+// task goes back to the request's handler.
+type TaskDecline struct {
+	Action
+	DataSourceID string
+	Reason       string
+	By           string
+}
+
+// TaskReassignment is the payload of SignalTaskReassigned: the task is
+// given to one person (UserID), open again if it was declined; its
+// alerts then go to them instead of every owner of the source.
+type TaskReassignment struct {
+	Action
+	DataSourceID string
+	UserID       string
+	By           string
+}
+
+// Withdrawal is the payload of SignalWithdrawn, sent for the requester.
+type Withdrawal struct {
+	Action
+	Reason string `json:",omitempty"` // in the requester's words; staff only
+}
+
+// MailResend is the payload of SignalMailResent.
+type MailResend struct {
+	Action
+	By string
+}
+
+// EmailCorrection is the payload of SignalEmailCorrected: the API has
+// stored the corrected address; the workflow sends a new verification
+// link and counts verification's timers from the correction.
+type EmailCorrection struct {
+	Action
+	By string
 }
 
 // Extension is the payload of SignalDeadlineExtended.
@@ -176,6 +236,7 @@ type Extension struct {
 const (
 	OutcomeCompleted = "completed"
 	OutcomeRejected  = "rejected"
+	OutcomeWithdrawn = "withdrawn" // the requester's own closure (SignalWithdrawn)
 )
 
 // Closure is the payload of SignalRequestClosed.
@@ -191,6 +252,7 @@ type Closure struct {
 const (
 	TaskOpen      = "open"
 	TaskCompleted = "completed"
+	TaskDeclined  = "declined" // back with the request's handler, who reassigns or settles it
 )
 
 // TaskState is one data source's task.
@@ -203,6 +265,11 @@ type TaskState struct {
 	CompletedAt    *time.Time `json:"completed_at"`
 	CompletedBy    string     `json:"completed_by,omitempty"`
 	Note           string     `json:"note"`
+
+	Outcome       dsar.TaskOutcome `json:"outcome,omitempty"`
+	RecordCount   *int64           `json:"record_count,omitempty"`
+	DeclineReason string           `json:"decline_reason,omitempty"`
+	AssigneeID    string           `json:"assignee_id,omitempty"`
 }
 
 // TimelineEntry is one thing that happened to the request.
@@ -232,6 +299,10 @@ type State struct {
 	ExtendedAt        *time.Time `json:"extended_at,omitempty"`
 	CloseNote         string     `json:"close_note,omitempty"`    // staff only: never sent to the requester
 	IdentityNote      string     `json:"identity_note,omitempty"` // staff only: the note given with the identity decision
+	// ClosingMailFailed: the request is closed but its closing mail could
+	// not be delivered; the address is kept (for MailResendWindow) so that
+	// staff can send it again.
+	ClosingMailFailed bool `json:"closing_mail_failed,omitempty"`
 }
 
 // Task returns the task of a data source, if there is one.
@@ -244,11 +315,11 @@ func (s *State) Task(dataSourceID string) (*TaskState, bool) {
 	return nil, false
 }
 
-// OpenTasks counts the tasks not yet completed.
+// OpenTasks counts the tasks not yet completed (open or declined).
 func (s *State) OpenTasks() int {
 	n := 0
 	for _, t := range s.Tasks {
-		if t.Status == TaskOpen {
+		if t.Status != TaskCompleted {
 			n++
 		}
 	}
@@ -262,6 +333,12 @@ func (s *State) OpenTasks() int {
 func (s *State) Allows(signal string, p any) error {
 	conflict := func(what string) error {
 		return dsar.Errorf(dsar.ECONFLICT, "cannot %s: the request is %s", what, s.Status)
+	}
+	if signal == SignalMailResent {
+		if !s.ClosingMailFailed {
+			return dsar.Errorf(dsar.ECONFLICT, "cannot send the closing mail again: it did not fail, or the address is erased (the request is %s)", s.Status)
+		}
+		return nil
 	}
 	if s.Status.Closed() {
 		return conflict(map[string]string{
@@ -293,8 +370,44 @@ func (s *State) Allows(signal string, p any) error {
 		if !ok {
 			return dsar.Errorf(dsar.ENOTFOUND, "no task for data source %s on this request", c.DataSourceID)
 		}
-		if t.Status != TaskOpen {
+		if t.Status == TaskCompleted {
 			return dsar.Errorf(dsar.ECONFLICT, "the task is already completed")
+		}
+		if c.Outcome != "" && !c.Outcome.Valid() {
+			return dsar.Invalid(map[string]string{"outcome": "must be one of " + dsar.TaskOutcomesText()})
+		}
+		if c.RecordCount != nil && *c.RecordCount < 0 {
+			return dsar.Invalid(map[string]string{"record_count": "must not be negative"})
+		}
+	case SignalTaskDeclined:
+		d, _ := p.(TaskDecline)
+		t, ok := s.Task(d.DataSourceID)
+		if !ok {
+			return dsar.Errorf(dsar.ENOTFOUND, "no task for data source %s on this request", d.DataSourceID)
+		}
+		if t.Status != TaskOpen {
+			return dsar.Errorf(dsar.ECONFLICT, "the task is %s, not open", t.Status)
+		}
+		if strings.TrimSpace(d.Reason) == "" {
+			return dsar.Invalid(map[string]string{"reason": "say why the task is declined"})
+		}
+	case SignalTaskReassigned:
+		ra, _ := p.(TaskReassignment)
+		t, ok := s.Task(ra.DataSourceID)
+		if !ok {
+			return dsar.Errorf(dsar.ENOTFOUND, "no task for data source %s on this request", ra.DataSourceID)
+		}
+		if t.Status == TaskCompleted {
+			return dsar.Errorf(dsar.ECONFLICT, "the task is already completed")
+		}
+		if ra.UserID == "" {
+			return dsar.Invalid(map[string]string{"user_id": "name the person to give the task to"})
+		}
+	case SignalWithdrawn:
+		// Any open request can be withdrawn.
+	case SignalEmailCorrected:
+		if s.Status != dsar.StatusPendingEmailVerification {
+			return dsar.Errorf(dsar.ECONFLICT, "cannot correct the email address: it is verified already (the request is %s)", s.Status)
 		}
 	case SignalDeadlineExtended:
 		e, _ := p.(Extension)

@@ -33,6 +33,7 @@ const (
 	TimerDeadline             = "deadline"
 	TimerOverdueReminder      = "overdue reminder"
 	TimerAttentionRetry       = "retry the step that needs attention"
+	TimerMailResendWindow     = "erase the address unless the closing mail is sent again"
 )
 
 // DSAR is the workflow of one request, from submission to close. It sends
@@ -45,6 +46,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	// costs Temporal one task per event instead of one per write.
 	r.localDB = workflow.GetVersion(ctx, versionLocalDB, workflow.DefaultVersion, 1) == 1
 	r.durable = workflow.GetVersion(ctx, versionDurable, workflow.DefaultVersion, 1) == 1
+	r.seedFlow = r.durable && workflow.GetVersion(ctx, versionSeedFlow, workflow.DefaultVersion, 1) == 1
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
@@ -205,6 +207,16 @@ type run struct {
 	mailQueue   []func(workflow.Context)
 	mailRunning bool             // the coroutine that sends the queue runs
 	mailIdle    workflow.Channel // gets a value each time the mail queue empties
+
+	// The seed's workflow for daily use (versionSeedFlow).
+	seedFlow      bool
+	readyN        int    // ready-to-complete alerts so far: their keys
+	declinedN     int    // declined tasks so far
+	reassignedN   int    // reassigned tasks so far
+	corrections   int    // email corrections so far: the verification mail's key
+	closingKind   string // the kind of the closing mail, once the request closes
+	closingFailed bool   // the closing mail failed for good
+	resends       int    // closing mails sent again
 }
 
 type attrs struct {
@@ -222,6 +234,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			st: c.State, verifyBase: c.VerificationBase, reminded: c.VerificationRemind, unassigned: c.UnassignedNext,
 			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
 			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs, attentionN: c.AttentionN,
+			readyN: c.ReadyN, declinedN: c.DeclinedN, reassignedN: c.ReassignedN, corrections: c.Corrections,
 		}
 		r.in.Resume = nil
 		for _, s := range c.Stalls {
@@ -253,6 +266,7 @@ func (r *run) checkpoint() *Checkpoint {
 		State: r.st, VerificationBase: r.verifyBase, VerificationRemind: r.reminded, UnassignedNext: r.unassigned,
 		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
 		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs, AttentionN: r.attentionN,
+		ReadyN: r.readyN, DeclinedN: r.declinedN, ReassignedN: r.reassignedN, Corrections: r.corrections,
 	}
 	for _, t := range r.st.Tasks { // the tasks' order, not the map's
 		if n, ok := r.stalls[t.DataSourceID]; ok {

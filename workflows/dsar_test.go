@@ -47,6 +47,7 @@ type harness struct {
 	projectedAt []time.Duration // when each projection was written
 	deletedDocs int
 	scrubbed    int
+	corrected   int // email corrections applied
 
 	dbDown   []window // Postgres unreachable: every database activity fails (retryably)
 	mailDown []window // the mail provider fails (retryably)
@@ -153,6 +154,14 @@ func newHarness(t testing.TB) *harness {
 				return err
 			}
 			h.deletedDocs++
+			return nil
+		})
+	h.env.OnActivity(a.ApplyEmailCorrection, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) error {
+			if err := h.db("ApplyEmailCorrection"); err != nil {
+				return err
+			}
+			h.corrected++
 			return nil
 		})
 	h.env.OnActivity(a.ScrubRequest, mock.Anything, mock.Anything).Return(

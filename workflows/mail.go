@@ -67,6 +67,9 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 		case err != nil:
 			r.log.Error("requester mail failed", "kind", kind, "error", err)
 			r.note(ctx, EventRequesterMailFailed, "", kind)
+			if r.seedFlow && kind == r.closingKind {
+				r.closingFailed = true
+			}
 		case sent && timelineEvent != "":
 			r.note(ctx, timelineEvent, "", "")
 		}

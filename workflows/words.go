@@ -23,6 +23,12 @@ const (
 	EventSignalIgnored       = "signal_ignored"
 	EventRequesterMailFailed = "requester_mail_failed"
 	EventAttentionResolved   = "attention_resolved" // a step that needed an operator has succeeded
+	EventWithdrawn           = "withdrawn"
+	EventTaskDeclined        = "task_declined"
+	EventTaskReassigned      = "task_reassigned"
+	EventEmailCorrected      = "email_corrected"
+	EventMailResent          = "closing_mail_resent"
+	EventMailNotResent       = "closing_mail_given_up"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -48,6 +54,12 @@ var eventLabels = map[string]string{
 	EventSignalIgnored:       "Action refused",
 	EventRequesterMailFailed: "Mail to the requester failed",
 	EventAttentionResolved:   "Stuck step resolved",
+	EventWithdrawn:           "Request withdrawn by the requester",
+	EventTaskDeclined:        "Task declined",
+	EventTaskReassigned:      "Task reassigned",
+	EventEmailCorrected:      "Email address corrected, new verification link sent",
+	EventMailResent:          "Closing mail sent again",
+	EventMailNotResent:       "Closing mail not delivered; the address is erased",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

@@ -43,6 +43,13 @@ const versionLocalDB = "local-db-activities"
 // old path until they continue as new.
 const versionDurable = "durable-core"
 
+// versionSeedFlow is the change id of the seed's workflow completed for
+// daily use: withdrawal, declined and reassigned tasks, a corrected email
+// address, identity checked at a manual intake, and the ready-to-complete
+// alert. Runs started before it do none of these until they continue as
+// new (the API refuses them first: their signals are not taken).
+const versionSeedFlow = "seed-flow"
+
 // Metric names the workflow emits (through the worker's metrics handler).
 const MetricAttention = "dsar_workflow_attention"
 
@@ -135,8 +142,8 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		RequestID: st.RequestID, Status: st.Status, Deadline: st.Deadline, Overdue: st.Overdue,
 		ExtendedAt: st.ExtendedAt, ExtensionDays: st.ExtensionDays, ExtensionReason: st.ExtensionReason,
 		EmailVerifiedAt: st.EmailVerifiedAt, IdentityDecidedAt: st.IdentityDecidedAt, IdentityVerified: st.IdentityVerified,
-		IdentityNote: st.IdentityNote,
-		ClosedAt:     st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
+		IdentityNote: st.IdentityNote, ClosingMailFailed: st.ClosingMailFailed,
+		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
 		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
 	}
 	if r.durable {
@@ -155,6 +162,7 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		p.Tasks[i] = store.ProjectedTask{
 			DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt, AssignedBy: t.AssignedBy,
 			LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, CompletedBy: t.CompletedBy, Note: t.Note,
+			Outcome: string(t.Outcome), RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID,
 		}
 	}
 	return p
