@@ -46,9 +46,10 @@ func (e *staffEnv) count(q string, args ...any) int {
 // days ago. It is answered 201; its deadline counts from the day it was
 // received, as the form's rule gives it for the same country; its channel
 // shows; the requester is sent the verification mail and verifies; the
-// workflow is told who recorded it and how identity was checked; the
-// recording is audited once. The same Idempotency-Key again gives the same
-// request and records nothing more.
+// workflow is told who recorded it and how identity was checked, and makes
+// the request identity-verified with the note; the recording is audited
+// once. The same Idempotency-Key again gives the same request and records
+// nothing more.
 func TestManualRequest(t *testing.T) {
 	t.Parallel()
 	e := newStaffEnv(t, nil)
@@ -112,9 +113,12 @@ func TestManualRequest(t *testing.T) {
 	// The requester still verifies the address, from the mail sent to it.
 	token := e.verificationMail(email)
 	e.want(e.do("POST", "/api/v1/email-verifications", "", map[string]string{"token": token}), http.StatusOK, "verify the email")
-	e.eventually("the email shows verified", func() bool {
+	// Identity was checked on the call: once the address is verified, so is
+	// identity, with the note.
+	e.eventually("the email and identity show verified", func() bool {
 		d := e.want(e.do("GET", "/api/v1/requests/"+id, managerTok, nil), http.StatusOK, "detail").JSON(t)
-		return d["email_verified_at"] != nil
+		return d["email_verified_at"] != nil && d["status"] == string(dsar.StatusIdentityVerified) &&
+			d["identity_note"] == "called back on the number in our CRM"
 	})
 
 	// The recording is in the audit trail, once, by the manager.
