@@ -243,7 +243,9 @@ func newRun(ctx workflow.Context, in Input) *run {
 		return r
 	}
 	base := in.SubmittedAt
-	if base.IsZero() {
+	if base.IsZero() || in.Manual != nil {
+		// A request staff recorded may have been received days ago: the
+		// requester's link goes out now, and its days count from now.
 		base = workflow.Now(ctx)
 	}
 	return &run{

@@ -278,3 +278,29 @@ func TestClosingMailGivenUp(t *testing.T) {
 		t.Errorf("erased at %v, want about 4 days after submission", end)
 	}
 }
+
+// TestManualIntakeReceivedLongAgo: a request received ten days before
+// staff recorded it keeps its deadline from receipt, but the requester's
+// verification link, reminder and expiry count from the recording.
+func TestManualIntakeReceivedLongAgo(t *testing.T) {
+	h := newHarness(t)
+	h.in.SubmittedAt = start.Add(-10 * day)
+	h.in.Deadline = h.in.SubmittedAt.Add(30 * day)
+	h.in.Manual = &ManualIntake{Channel: dsar.ChannelMail, RecordedBy: staff}
+	st := h.run() // never verified
+	var reminder time.Duration = -1
+	for _, m := range h.mails {
+		if m.What == activities.MailVerificationReminder {
+			reminder = m.At
+		}
+	}
+	if reminder != day {
+		t.Errorf("the reminder went at %v, want a day after the recording", reminder)
+	}
+	if st.Status != dsar.StatusExpired || !st.ClosedAt.Equal(start.Add(7*day)) {
+		t.Errorf("%s at %v, want expired seven days after the recording", st.Status, st.ClosedAt)
+	}
+	if !st.Deadline.Equal(start.Add(20 * day)) {
+		t.Errorf("deadline %v, want 30 days from receipt", st.Deadline)
+	}
+}
