@@ -39,6 +39,7 @@ const (
 	AuditDataSourceCreated    = "data_source.created"
 	AuditDataSourceUpdated    = "data_source.updated"
 	AuditDataSourceDeleted    = "data_source.deleted"
+	AuditHandlerSet           = "request.handler_set"
 )
 
 // auditLabels says each audit action in words, for people.
@@ -78,6 +79,7 @@ var auditLabels = map[string]string{
 	AuditDataSourceCreated:    "Data source created",
 	AuditDataSourceUpdated:    "Data source changed",
 	AuditDataSourceDeleted:    "Data source deleted",
+	AuditHandlerSet:           "Handler set",
 }
 
 // AuditActions lists every audit action.

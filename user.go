@@ -49,3 +49,10 @@ func ValidateNewUser(email, name, role, password string) error {
 	}
 	return nil
 }
+
+// HandlesRequests reports whether a user of role r may be a request's
+// handler: the roles that work the queue (org owners, admins, managers),
+// not source owners, who see only their own tasks.
+func (r Role) HandlesRequests() bool {
+	return r == RoleOrgOwner || r == RoleAdmin || r == RoleManager
+}
