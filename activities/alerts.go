@@ -15,54 +15,29 @@ import (
 
 // AlertRequest asks for staff alerts about one event of a request. Key
 // names the event uniquely within the request (e.g. "unassigned-2"), so
-// recording it again adds nothing.
+// recording it again adds nothing. Who receives it follows its kind
+// (store.AlertRecipients).
 type AlertRequest struct {
-	RequestID     string
-	Kind          string // one of the store.Alert* kinds
-	Key           string
-	OrgOwners     bool     // alert every org owner
-	DataSourceIDs []string // and the owners of these data sources
+	RequestID string
+	Kind      string // one of the store.Alert* kinds
+	Key       string
+	// OrgOwners is no longer read: the kind says who hears of it (the
+	// request's handler, or the org owners and admins while it has none).
+	// Workflow code and recorded histories still carry it.
+	OrgOwners     bool
+	DataSourceIDs []string // the data sources the event concerns (their tasks)
 	Deadline      time.Time
 	Immediate     bool // send at once instead of waiting for the digest
 }
 
-// RecordAlerts records one alert per recipient (org owners and the owners of
-// the data sources, each once) and, when Immediate, sends each recipient
-// their pending alerts at once. It returns how many alerts were new.
+// RecordAlerts records one alert per recipient of the event (each once, as
+// store.AlertRecipients resolves them) and, when Immediate, sends each
+// recipient their pending alerts at once. It returns how many alerts were
+// new.
 func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, error) {
-	type recipient struct {
-		id      string
-		sources []string
-	}
-	var recipients []*recipient
-	byID := map[string]*recipient{}
-	add := func(id string) *recipient {
-		if rc, ok := byID[id]; ok {
-			return rc
-		}
-		rc := &recipient{id: id}
-		byID[id] = rc
-		recipients = append(recipients, rc)
-		return rc
-	}
-	if r.OrgOwners {
-		owners, err := a.DB.UsersByRole(ctx, dsar.RoleOrgOwner)
-		if err != nil {
-			return 0, err
-		}
-		for _, u := range owners {
-			add(u.ID)
-		}
-	}
-	if len(r.DataSourceIDs) > 0 {
-		owners, err := a.DB.SourceOwners(ctx, r.DataSourceIDs)
-		if err != nil {
-			return 0, err
-		}
-		for _, o := range owners {
-			rc := add(o.UserID)
-			rc.sources = append(rc.sources, o.DataSourceName)
-		}
+	recipients, err := a.DB.AlertRecipients(ctx, store.AlertSubject{Kind: r.Kind, RequestID: r.RequestID, DataSourceIDs: r.DataSourceIDs})
+	if err != nil {
+		return 0, classify(err)
 	}
 	alerts := make([]store.NewAlert, 0, len(recipients))
 	for _, rc := range recipients {
@@ -70,11 +45,14 @@ func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, err
 		if !r.Deadline.IsZero() {
 			detail["deadline"] = r.Deadline.UTC().Format(time.RFC3339)
 		}
-		if len(rc.sources) > 0 {
-			detail["data_sources"] = rc.sources
+		if len(rc.DataSources) > 0 {
+			detail["data_sources"] = rc.DataSources
+		}
+		if len(rc.Unowned) > 0 {
+			detail["unowned_sources"] = rc.Unowned
 		}
 		alerts = append(alerts, store.NewAlert{
-			DedupeKey: r.RequestID + ":" + r.Key + ":" + rc.id, RecipientID: rc.id,
+			DedupeKey: r.RequestID + ":" + r.Key + ":" + rc.UserID, RecipientID: rc.UserID,
 			RequestID: r.RequestID, Kind: r.Kind, Detail: detail,
 		})
 	}
@@ -84,7 +62,7 @@ func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, err
 	}
 	if r.Immediate {
 		for _, rc := range recipients {
-			if _, err := a.sendAlerts(ctx, rc.id); err != nil {
+			if _, err := a.sendAlerts(ctx, rc.UserID, false); err != nil {
 				return n, err
 			}
 		}
@@ -95,7 +73,21 @@ func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, err
 // SendAlertDigest sends every recipient with pending alerts one mail
 // listing them all, and marks them sent. It returns how many mails went out.
 // The daily digest workflow runs it.
+//
+// With alerts.mode=digest it first records the day's notice of outstanding
+// work (store.RecordOutstandingAlerts) for every user that work waits on,
+// and each mail ends with the recipient's outstanding requests: a user with
+// no event that day but work waiting still hears of it, once a day. With
+// alerts.mode=immediate the events went out as they came; the run sends only
+// what is left (a requester's replies).
 func (a *Activities) SendAlertDigest(ctx context.Context) (int, error) {
+	digest := a.Config.Alerts.Mode != "immediate"
+	if digest {
+		day := digestDay(time.Now(), a.Config.Alerts.DigestTime, a.Config.DigestLocation())
+		if _, err := a.DB.RecordOutstandingAlerts(ctx, day); err != nil {
+			return 0, classify(err)
+		}
+	}
 	recipients, err := a.DB.PendingAlertRecipients(ctx)
 	if err != nil {
 		return 0, err
@@ -103,7 +95,7 @@ func (a *Activities) SendAlertDigest(ctx context.Context) (int, error) {
 	sent := 0
 	var retry error
 	for _, id := range recipients {
-		ok, err := a.sendAlerts(ctx, id)
+		ok, err := a.sendAlerts(ctx, id, digest)
 		var ae *temporal.ApplicationError
 		switch {
 		case errors.As(err, &ae) && ae.NonRetryable():
@@ -121,20 +113,63 @@ func (a *Activities) SendAlertDigest(ctx context.Context) (int, error) {
 	return sent, retry
 }
 
-// alertItem is one line of an alert mail.
+// digestDay names the digest a run belongs to: the date, in the digest's
+// zone, of the latest digest time (HH:MM) at or before now. A run retried
+// past midnight, or started by hand the next morning, belongs to the
+// evening before, so nobody gets that day's notice of outstanding work
+// twice.
+func digestDay(now time.Time, at string, loc *time.Location) string {
+	local := now.In(loc)
+	if hm, err := time.Parse("15:04", at); err == nil {
+		due := time.Date(local.Year(), local.Month(), local.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
+		if local.Before(due) {
+			local = local.AddDate(0, 0, -1)
+		}
+	}
+	return local.Format(time.DateOnly)
+}
+
+// outstandingShown is how many requests each list of outstanding work in
+// the digest shows; the rest are counted, with a link to the console.
+const outstandingShown = 25
+
+// alertItem is one event of an alert mail.
 type alertItem struct {
 	Label       string
-	RequestID   string
+	Reference   string
 	Link        string
 	Deadline    string
 	DataSources []string
+	Unowned     []string // of DataSources, those without an active owner
+}
+
+// openItem is one outstanding request of the digest.
+type openItem struct {
+	Reference   string
+	Link        string
+	Type        string
+	Status      string
+	Deadline    string
+	Overdue     bool
+	DataSources []string
+	Unowned     []string
+}
+
+// openList is one list of outstanding work in the digest.
+type openList struct {
+	Title string
+	Total int
+	Items []openItem
+	More  int // beyond those listed
 }
 
 // sendAlerts sends one recipient their pending alerts in one mail and marks
-// them sent. A disabled recipient's alerts are marked sent without a mail.
-// The idempotency key covers the alerts listed, so a retry after a lost
-// answer does not deliver twice.
-func (a *Activities) sendAlerts(ctx context.Context, recipientID string) (bool, error) {
+// them sent; with digest, the mail ends with the recipient's outstanding
+// requests. A disabled recipient's alerts are marked sent without a mail,
+// and so is a lone notice of outstanding work when the work is done. The
+// idempotency key covers the alerts listed, so a retry after a lost answer
+// does not deliver twice.
+func (a *Activities) sendAlerts(ctx context.Context, recipientID string, digest bool) (bool, error) {
 	pending, err := a.DB.PendingAlerts(ctx, recipientID)
 	if err != nil || len(pending) == 0 {
 		return false, err
@@ -152,22 +187,61 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string) (bool, 
 	}
 	items := make([]alertItem, 0, len(pending))
 	for _, al := range pending {
+		if al.Kind == store.AlertOutstanding {
+			continue
+		}
 		var d struct {
 			Deadline    time.Time `json:"deadline"`
 			DataSources []string  `json:"data_sources"`
+			Unowned     []string  `json:"unowned_sources"`
 		}
 		_ = json.Unmarshal(al.Detail, &d)
-		it := alertItem{Label: store.AlertLabel(al.Kind), Deadline: formatDate(d.Deadline), DataSources: d.DataSources}
+		it := alertItem{Label: store.AlertLabel(al.Kind), Deadline: formatDate(d.Deadline), DataSources: d.DataSources, Unowned: d.Unowned}
 		if al.RequestID != nil {
-			it.RequestID = *al.RequestID
-			it.Link = a.link("/console/requests/"+*al.RequestID, nil)
+			it.Reference = dsar.Reference(*al.RequestID)
+			it.Link = a.requestLink(*al.RequestID)
 		}
 		items = append(items, it)
+	}
+	var open []openList
+	openCount := 0
+	if digest {
+		o, err := a.DB.Outstanding(ctx, recipientID, outstandingShown)
+		if err != nil {
+			return false, err
+		}
+		for _, l := range []struct {
+			title string
+			list  store.OutstandingList
+		}{
+			{"Requests you handle", o.Handled},
+			{"Requests without a handler", o.Unhandled},
+			{"Open tasks of your data sources", o.Tasks},
+		} {
+			if l.list.Total == 0 {
+				continue
+			}
+			ol := openList{Title: l.title, Total: l.list.Total, More: l.list.Total - len(l.list.Items)}
+			for _, r := range l.list.Items {
+				ol.Items = append(ol.Items, openItem{Reference: dsar.Reference(r.RequestID), Link: a.requestLink(r.RequestID),
+					Type: r.RequestType.Label(), Status: r.Status.Label(), Deadline: formatDate(r.Deadline), Overdue: r.Overdue,
+					DataSources: r.DataSources, Unowned: r.Unowned})
+			}
+			open = append(open, ol)
+			openCount += l.list.Total
+		}
+	}
+	if len(items) == 0 && openCount == 0 {
+		// Only a notice of work that got done since: nothing to say.
+		return false, a.DB.MarkAlertsSent(ctx, ids)
 	}
 	data := a.mailData()
 	data["Name"] = u.Name
 	data["Alerts"] = items
 	data["Count"] = len(items)
+	data["Open"] = open
+	data["OpenCount"] = openCount
+	data["ConsoleLink"] = a.link("/console", nil)
 	key := fmt.Sprintf("alerts-%s-%d-%d", recipientID, ids[0], ids[len(ids)-1])
 	if err := a.send(ctx, "staff_alerts", u.Email, key, data); err != nil {
 		return false, err
@@ -176,4 +250,9 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string) (bool, 
 		return true, err
 	}
 	return true, nil
+}
+
+// requestLink is a link to a request's page in the staff console.
+func (a *Activities) requestLink(id string) string {
+	return a.link("/console/requests/"+id, nil)
 }

@@ -19,7 +19,7 @@ func TestMessageExchange(t *testing.T) {
 	id := e.insertRequest("ada@example.org", dsar.StatusInProgress)
 	owner, _ := e.staff(dsar.RoleOrgOwner)
 	manager, managerTok := e.staff(dsar.RoleManager)
-	bystander, _ := e.staff(dsar.RoleAdmin) // never wrote on the request
+	bystander, _ := e.staff(dsar.RoleManager) // never wrote on the request, handles nothing
 	ada := e.requester(id, "ada@example.org", "ada's long password")
 
 	const secret = "Your export is ready: the password for the archive is Tr0ub4dor&3"
@@ -88,7 +88,8 @@ func TestMessageExchange(t *testing.T) {
 		t.Errorf("staff unread after reading = %d, want 0", staffView.Unread)
 	}
 
-	// Alerts for the digest: the org owner and the manager who wrote, not the bystander.
+	// Alerts for the digest: without a handler, the org owner (and admins, none here) and the
+	// manager who wrote; not the bystander.
 	var recipients []string
 	if err := e.db.SelectContext(e.ctx, &recipients, `SELECT recipient_id::text FROM alerts WHERE request_id = $1 AND kind = $2`, id, store.AlertRequesterReplied); err != nil {
 		t.Fatal(err)

@@ -24,12 +24,17 @@ const (
 	AlertTaskDeclined     = "task_declined"     // a source owner declined a task, with a reason
 	AlertWithdrawn        = "request_withdrawn" // the requester withdrew the request
 	AlertMailFailed       = "mail_failed"       // the completion or rejection mail could not be delivered
+	// AlertOutstanding is the end-of-day notice of the recipient's open
+	// work: the digest records one per user and day for every user that
+	// work waits on (RecordOutstandingAlerts), so a user with no event that
+	// day still gets the digest, once.
+	AlertOutstanding = "outstanding"
 )
 
 // AlertKinds lists every alert kind.
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
 	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied,
-	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed}
+	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertOutstanding}
 
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
@@ -39,9 +44,9 @@ func AlertLabel(kind string) string {
 	case AlertUnassigned:
 		return "Request still has no data sources assigned"
 	case AlertTaskAssigned:
-		return "A data source you own was assigned to a request"
+		return "New task: a data source was assigned to a request"
 	case AlertTaskStalled:
-		return "A task on a data source you own has not moved"
+		return "A task on a data source has not moved"
 	case AlertDeadlineWarning:
 		return "Deadline approaching"
 	case AlertOverdue:
@@ -58,6 +63,8 @@ func AlertLabel(kind string) string {
 		return "The requester withdrew the request"
 	case AlertMailFailed:
 		return "The closing mail to the requester could not be delivered"
+	case AlertOutstanding:
+		return "Requests waiting on you"
 	}
 	return kind
 }
@@ -89,52 +96,38 @@ type NewAlert struct {
 func (db *DB) RecordAlerts(ctx context.Context, alerts []NewAlert) (int, error) {
 	n := 0
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
-		n = 0
-		for _, a := range alerts {
-			detail, err := json.Marshal(a.Detail)
-			if err != nil {
-				return fmt.Errorf("store: alert detail: %w", err)
-			}
-			if a.Detail == nil {
-				detail = []byte("{}")
-			}
-			var rid *string
-			if a.RequestID != "" {
-				rid = &a.RequestID
-			}
-			const q = `INSERT INTO alerts (dedupe_key, recipient_id, request_id, kind, detail)
-				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`
-			res, err := tx.ExecContext(ctx, q, a.DedupeKey, a.RecipientID, rid, a.Kind, detail)
-			if err != nil {
-				return fmt.Errorf("store: record alert %s: %w", a.Kind, Translate(err))
-			}
-			k, _ := res.RowsAffected()
-			n += int(k)
-		}
-		return nil
+		var err error
+		n, err = recordAlerts(ctx, tx, alerts)
+		return err
 	})
 	return n, err
 }
 
-// SourceOwner is an active owner of a data source.
-type SourceOwner struct {
-	UserID         string `db:"user_id"`
-	DataSourceID   string `db:"data_source_id"`
-	DataSourceName string `db:"name"`
-}
-
-// SourceOwners lists the active (not disabled) owners of the given data
-// sources, one row per owner and source.
-func (db *DB) SourceOwners(ctx context.Context, dataSourceIDs []string) ([]SourceOwner, error) {
-	const q = `SELECT o.user_id, o.data_source_id, ds.name
-		FROM data_source_owners o JOIN data_sources ds ON ds.id = o.data_source_id JOIN users u ON u.id = o.user_id
-		WHERE o.data_source_id::text = ANY($1) AND u.disabled_at IS NULL
-		ORDER BY o.user_id, ds.name`
-	out := []SourceOwner{}
-	if err := db.SelectContext(ctx, &out, q, pq.Array(dataSourceIDs)); err != nil {
-		return nil, fmt.Errorf("store: data source owners: %w", err)
+// recordAlerts is RecordAlerts inside a transaction.
+func recordAlerts(ctx context.Context, tx *sqlx.Tx, alerts []NewAlert) (int, error) {
+	n := 0
+	for _, a := range alerts {
+		detail, err := json.Marshal(a.Detail)
+		if err != nil {
+			return 0, fmt.Errorf("store: alert detail: %w", err)
+		}
+		if a.Detail == nil {
+			detail = []byte("{}")
+		}
+		var rid *string
+		if a.RequestID != "" {
+			rid = &a.RequestID
+		}
+		const q = `INSERT INTO alerts (dedupe_key, recipient_id, request_id, kind, detail)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`
+		res, err := tx.ExecContext(ctx, q, a.DedupeKey, a.RecipientID, rid, a.Kind, detail)
+		if err != nil {
+			return 0, fmt.Errorf("store: record alert %s: %w", a.Kind, Translate(err))
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
 	}
-	return out, nil
+	return n, nil
 }
 
 // PendingAlertRecipients lists the users with alerts not yet sent.

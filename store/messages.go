@@ -111,9 +111,10 @@ func messageKey(ctx context.Context, q sqlx.ExtContext, keys *crypto.Keyring, id
 // AddMessage stores a message and its attachments sealed under the
 // request's message key (made on the first message), appends it to the
 // audit trail (ids and counts only, never the text), and for a requester's
-// reply records a requester_replied alert for the request's staff: every
-// org owner, and the admins and managers who wrote on the request. All of
-// it commits together or not at all.
+// reply records a requester_replied alert for those AlertRecipients names:
+// the request's handler (or, while it has none, the org owners and admins)
+// and the staff who wrote on the request. All of it commits together or not
+// at all.
 //
 // ENOTFOUND for a request that does not exist or was never accepted;
 // ECONFLICT while the requester's email is unverified (or the request
@@ -185,13 +186,16 @@ func (db *DB) AddMessage(ctx context.Context, keys *crypto.Keyring, m NewMessage
 			return err
 		}
 		if m.Sender == SenderRequester {
-			const qAlert = `INSERT INTO alerts (dedupe_key, recipient_id, request_id, kind, detail)
-				SELECT $3::text || ':' || $2::text || ':' || u.id::text, u.id, $1::uuid, $3::text, jsonb_build_object('message_id', $2::text)
-				FROM users u
-				WHERE u.disabled_at IS NULL AND (u.role = 'org_owner' OR (u.role IN ('admin', 'manager') AND u.id IN
-				      (SELECT staff_user_id FROM messages WHERE request_id = $1::uuid AND sender = 'staff' AND staff_user_id IS NOT NULL)))
-				ON CONFLICT (dedupe_key) DO NOTHING`
-			if _, err := tx.ExecContext(ctx, qAlert, m.RequestID, msg.ID, AlertRequesterReplied); err != nil {
+			to, err := alertRecipients(ctx, tx, AlertSubject{Kind: AlertRequesterReplied, RequestID: m.RequestID})
+			if err != nil {
+				return err
+			}
+			alerts := make([]NewAlert, len(to))
+			for i, rc := range to {
+				alerts[i] = NewAlert{DedupeKey: AlertRequesterReplied + ":" + msg.ID + ":" + rc.UserID, RecipientID: rc.UserID,
+					RequestID: m.RequestID, Kind: AlertRequesterReplied, Detail: map[string]any{"message_id": msg.ID}}
+			}
+			if _, err := recordAlerts(ctx, tx, alerts); err != nil {
 				return fmt.Errorf("store: alert staff of a reply on %s: %w", m.RequestID, err)
 			}
 		}
