@@ -123,6 +123,7 @@ func accessTable() []rule {
 
 		// Staff: the queue and the actions.
 		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests.csv", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "GET", Path: "/api/v1/requests/counts", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "POST", Path: "/api/v1/requests/manual", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "records a request that arrived another way; the requester still verifies the email address"},
@@ -136,6 +137,8 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/requests/:id/completion", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/rejection", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/handler", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "the handler must be an active org owner, admin or manager"},
 		{Method: "GET", Path: "/api/v1/tasks", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
 			Scope: "source owners: the tasks of data sources they own; others: all tasks"},
 		{Method: "GET", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},

@@ -53,6 +53,7 @@ type taskJSON struct {
 // requestJSON is the request detail of GET /api/v1/requests/{id}.
 type requestJSON struct {
 	ID            string             `json:"id"`
+	Reference     string             `json:"reference"`
 	Status        dsar.Status        `json:"status"`
 	StatusLabel   string             `json:"status_label"`
 	RequestType   dsar.RequestType   `json:"request_type"`
@@ -76,6 +77,10 @@ type requestJSON struct {
 	DeadlineReason   string    `json:"deadline_reason"`
 	Extended         bool      `json:"extended"`
 	Extension        any       `json:"extension"`
+
+	HandlerID     *string `json:"handler_id"`   // the staff member handling it, if any
+	HandlerName   *string `json:"handler_name"` // their name
+	AwaitingReply bool    `json:"awaiting_reply"`
 
 	EmailVerifiedAt   *time.Time          `json:"email_verified_at"`
 	IdentityDecidedAt *time.Time          `json:"identity_decided_at"`
@@ -120,6 +125,7 @@ func (s *Server) getRequest(c *gin.Context) {
 	}
 	out.Extension = ext
 	out.DeadlineReason = deadlineReason(out)
+	out.Reference, out.HandlerID, out.HandlerName, out.AwaitingReply = row.Reference, row.HandlerID, row.HandlerName, row.AwaitingReply
 
 	if out.Tasks, err = s.detailTasks(c, row.ID, ownerScope(me)); err != nil {
 		s.fail(c, err)

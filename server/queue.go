@@ -31,11 +31,10 @@ func ownerScope(u store.User) string {
 
 var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
 
-// queueFilter reads the queue's filters from the query string. Errors are
-// EINVALID naming each bad parameter.
-func queueFilter(c *gin.Context) (store.QueueFilter, error) {
+// queueFilter reads the queue's filters from the query string (the page's
+// limit and cursor aside), naming each bad parameter in bad.
+func (s *Server) queueFilter(c *gin.Context, bad map[string]string) store.QueueFilter {
 	f := store.QueueFilter{Limit: defaultPage}
-	bad := map[string]string{}
 	if v := c.Query("status"); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			st := dsar.Status(strings.TrimSpace(p))
@@ -68,7 +67,7 @@ func queueFilter(c *gin.Context) (store.QueueFilter, error) {
 		name string
 		dst  **time.Time
 		end  bool
-	}{{"submitted_from", &f.SubmittedFrom, false}, {"submitted_to", &f.SubmittedTo, true}} {
+	}{{"submitted_from", &f.SubmittedFrom, false}, {"submitted_to", &f.SubmittedTo, true}, {"due_before", &f.DueBefore, false}} {
 		v := c.Query(p.name)
 		if v == "" {
 			continue
@@ -80,12 +79,10 @@ func queueFilter(c *gin.Context) (store.QueueFilter, error) {
 		}
 		*p.dst = &t
 	}
-	if v := c.Query("overdue"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad["overdue"] = "must be true or false"
-		}
-		f.Overdue = &b
+	f.Overdue = queryBool(c, bad, "overdue")
+	f.AwaitingReply = queryBool(c, bad, "awaiting_reply")
+	if b := queryBool(c, bad, "include_unverified"); b != nil {
+		f.IncludeUnverified = *b
 	}
 	if v := c.Query("data_source_id"); v != "" {
 		if _, err := uuid.Parse(v); err != nil {
@@ -93,11 +90,44 @@ func queueFilter(c *gin.Context) (store.QueueFilter, error) {
 		}
 		f.DataSourceID = v
 	}
-	readPage(c, bad, &f.Limit, &f.After, false)
-	if len(bad) > 0 {
-		return f, dsar.Invalid(bad)
+	if v := c.Query("handler_id"); v != "" {
+		if _, err := uuid.Parse(v); err != nil {
+			bad["handler_id"] = "must be a staff user's id"
+		}
+		f.HandlerID = v
 	}
-	return f, nil
+	if v := strings.TrimSpace(c.Query("q")); v != "" {
+		// A reference or an exact address: the address is found by its
+		// blind index, so a part of one finds nothing.
+		if prefix, ok := dsar.ParseReference(v); ok {
+			f.IDPrefix = prefix
+		} else if strings.Contains(v, "@") {
+			f.EmailHash = s.Keys.BlindIndex(v)
+		} else {
+			bad["q"] = "must be a reference (such as " + dsar.Reference("0b5f7a3e") + ") or a whole email address"
+		}
+	}
+	switch v := c.Query("sort"); v {
+	case "", store.SortNewest, store.SortDeadline:
+		f.Sort = v
+	default:
+		bad["sort"] = "must be deadline or -submitted_at"
+	}
+	return f
+}
+
+// queryBool reads a true-or-false query parameter: nil when absent, named
+// in bad when neither.
+func queryBool(c *gin.Context, bad map[string]string, name string) *bool {
+	v := c.Query(name)
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		bad[name] = "must be true or false"
+	}
+	return &b
 }
 
 // readPage reads the page's limit and cursor from the query string into
@@ -140,12 +170,15 @@ func parseBound(v string, end bool) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// listRequests is GET /api/v1/requests: the queue, newest first, a page at
-// a time. Source owners see only requests with a task of theirs.
+// listRequests is GET /api/v1/requests: the queue, newest first or by
+// deadline, a page at a time. Source owners see only requests with a task
+// of theirs.
 func (s *Server) listRequests(c *gin.Context) {
-	f, err := queueFilter(c)
-	if err != nil {
-		s.fail(c, err)
+	bad := map[string]string{}
+	f := s.queueFilter(c, bad)
+	readPage(c, bad, &f.Limit, &f.After, false)
+	if len(bad) > 0 {
+		s.fail(c, dsar.Invalid(bad))
 		return
 	}
 	f.OwnerID = ownerScope(staffUser(c))
@@ -167,7 +200,8 @@ func (s *Server) listRequests(c *gin.Context) {
 }
 
 // requestCounts is GET /api/v1/requests/counts: requests per status, and
-// the open, unassigned and overdue ones, for a dashboard.
+// the open, unassigned and overdue ones and those awaiting a reply, for a
+// dashboard.
 func (s *Server) requestCounts(c *gin.Context) {
 	counts, err := s.DB.CountQueue(c.Request.Context(), ownerScope(staffUser(c)))
 	if err != nil {

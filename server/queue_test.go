@@ -117,20 +117,7 @@ func TestQueueFiltersPagesAndCounts(t *testing.T) {
 	}
 
 	// Keyset pages: two at a time, newest first, no repeats.
-	var pages []string
-	next := ""
-	for i := 0; i < 5; i++ {
-		p := e.want(e.do("GET", "/api/v1/requests?limit=2"+next, admin, nil), http.StatusOK, "page").JSON(t)
-		for _, it := range p["items"].([]any) {
-			pages = append(pages, it.(map[string]any)["id"].(string))
-		}
-		cur, _ := p["next_cursor"].(string)
-		if cur == "" {
-			break
-		}
-		next = "&cursor=" + cur
-	}
-	if fmt.Sprint(pages) != fmt.Sprint([]string{d, c, b, a}) {
+	if pages := e.queueIDs("limit=2", admin); fmt.Sprint(pages) != fmt.Sprint([]string{d, c, b, a}) {
 		t.Fatalf("pages = %v", pages)
 	}
 

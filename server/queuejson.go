@@ -39,6 +39,8 @@ func appendQueueItem(b []byte, it store.QueueItem) ([]byte, error) {
 	var err error
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, it.ID)
+	b = append(b, `,"reference":`...)
+	b = appendJSONString(b, it.Reference)
 	b = append(b, `,"request_type":`...)
 	b = appendJSONString(b, string(it.RequestType))
 	b = append(b, `,"requestor_type":`...)
@@ -59,7 +61,22 @@ func appendQueueItem(b []byte, it store.QueueItem) ([]byte, error) {
 	}
 	b = append(b, `,"overdue":`...)
 	b = strconv.AppendBool(b, it.Overdue)
+	b = append(b, `,"handler_id":`...)
+	b = appendJSONStringOrNull(b, it.HandlerID)
+	b = append(b, `,"handler_name":`...)
+	b = appendJSONStringOrNull(b, it.HandlerName)
+	b = append(b, `,"awaiting_reply":`...)
+	b = strconv.AppendBool(b, it.AwaitingReply)
 	return append(b, '}'), nil
+}
+
+// appendJSONStringOrNull appends *s as json.Marshal writes a *string: null
+// for nil.
+func appendJSONStringOrNull(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, *s)
 }
 
 // appendJSONTime is time.Time's MarshalJSON (RFC 3339 with nanoseconds,

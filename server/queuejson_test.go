@@ -29,13 +29,15 @@ func standardPage(t testing.TB, items []store.QueueItem, cursor string) []byte {
 func TestQueuePageJSONIsEncodingJSONs(t *testing.T) {
 	berlin := time.FixedZone("CET", 3600)
 	at := time.Date(2026, 11, 30, 19, 51, 46, 123456000, time.UTC)
+	handler, name, odd := "5d1c0e4f-6c55-4f43-9a52-0b5f7a3e8d21", "Maria Manager", "Zoë <\"Q\"> & \u2029\x01"
 	items := []store.QueueItem{
-		{ID: "0b5f7a3e-6c55-4f43-9a52-1c0e4f5c8d21", RequestType: dsar.RequestDeletion, RequestorType: dsar.RequestorCustomer,
-			Country: "DE", Region: "BE", Status: dsar.StatusInProgress, SubmittedAt: at, Deadline: at.AddDate(0, 1, 0), Overdue: true},
+		{ID: "0b5f7a3e-6c55-4f43-9a52-1c0e4f5c8d21", Reference: "DSR-0B5F7A3E", RequestType: dsar.RequestDeletion, RequestorType: dsar.RequestorCustomer,
+			Country: "DE", Region: "BE", Status: dsar.StatusInProgress, SubmittedAt: at, Deadline: at.AddDate(0, 1, 0), Overdue: true,
+			HandlerID: &handler, HandlerName: &name, AwaitingReply: true},
 		{ID: "9c1d", RequestType: dsar.RequestInfo, RequestorType: dsar.RequestorEmployee, Country: "US", Region: "",
 			Status: dsar.StatusAwaitingIdentity, SubmittedAt: at.In(berlin).Truncate(time.Second), Deadline: time.Time{}},
 		// Text that must be escaped, whatever the columns hold one day.
-		{ID: `<script>"x"&\`, Country: "\x00\t\n\u2028é", Region: "\xff\xfe", Status: "a/b"},
+		{ID: `<script>"x"&\`, Reference: "\xff<", Country: "\x00\t\n\u2028é", Region: "\xff\xfe", Status: "a/b", HandlerName: &odd},
 	}
 	for _, cursor := range []string{"", "MTc2NDUzMjMwNjEyMzQ1NnwwYjVmfA"} {
 		for n := range len(items) + 1 {
@@ -72,12 +74,16 @@ func TestQueuePageJSONIsEncodingJSONs(t *testing.T) {
 // FuzzQueuePageJSON checks appendQueuePage against encoding/json for any
 // text in the item's string fields and any instant.
 func FuzzQueuePageJSON(f *testing.F) {
-	f.Add("0b5f7a3e-6c55-4f43-9a52-1c0e4f5c8d21", "DE", "", "in_progress", int64(1764532306123456000), "cursor")
-	f.Add(`<a href="x">&amp;</a>`, "\u2028", "\xff", "\x7f\x1f", int64(-62135596800), "")
-	f.Fuzz(func(t *testing.T, id, country, region, status string, nanos int64, cursor string) {
+	f.Add("0b5f7a3e-6c55-4f43-9a52-1c0e4f5c8d21", "DE", "", "in_progress", int64(1764532306123456000), "cursor", "Maria")
+	f.Add(`<a href="x">&amp;</a>`, "\u2028", "\xff", "\x7f\x1f", int64(-62135596800), "", "")
+	f.Fuzz(func(t *testing.T, id, country, region, status string, nanos int64, cursor, handler string) {
 		at := time.Unix(0, nanos).UTC()
-		items := []store.QueueItem{{ID: id, RequestType: dsar.RequestType(status), RequestorType: dsar.RequestorType(region),
-			Country: country, Region: region, Status: dsar.Status(status), SubmittedAt: at, Deadline: at.Add(time.Hour), Overdue: nanos%2 == 0}}
+		items := []store.QueueItem{{ID: id, Reference: dsar.Reference(id), RequestType: dsar.RequestType(status), RequestorType: dsar.RequestorType(region),
+			Country: country, Region: region, Status: dsar.Status(status), SubmittedAt: at, Deadline: at.Add(time.Hour), Overdue: nanos%2 == 0,
+			AwaitingReply: nanos%3 == 0}}
+		if handler != "" { // nil, or the text for both the id and the name
+			items[0].HandlerID, items[0].HandlerName = &handler, &handler
+		}
 		got, err := appendQueuePage(nil, items, cursor)
 		if err != nil {
 			t.Fatal(err)

@@ -38,6 +38,7 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodDelete, "/api/v1/data-sources/:id", s.deleteDataSource)
 
 	s.handle(http.MethodGet, "/api/v1/requests", s.listRequests)
+	s.handle(http.MethodGet, "/api/v1/requests.csv", s.exportRequests)
 	s.handle(http.MethodGet, "/api/v1/requests/counts", s.requestCounts)
 	s.handle(http.MethodPost, "/api/v1/requests/manual", s.recordManual)
 	s.handle(http.MethodGet, "/api/v1/requests/:id", s.getRequest)
@@ -49,5 +50,6 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodPost, "/api/v1/requests/:id/completion", s.complete)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/rejection", s.reject)
 	s.handle(http.MethodGet, "/api/v1/requests/:id/audit", s.requestAudit)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/handler", s.setHandler)
 	s.handle(http.MethodGet, "/api/v1/tasks", s.listTasks)
 }

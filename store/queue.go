@@ -23,11 +23,17 @@ type Cursor struct {
 	At   time.Time
 	ID   string
 	Also string
+	// Sort is the queue's order the cursor belongs to ("" for newest
+	// first, the only order of the other lists).
+	Sort string
 }
 
 // Encode is the cursor as opaque URL-safe text.
 func (c Cursor) Encode() string {
 	s := strconv.FormatInt(c.At.UnixMicro(), 10) + "|" + c.ID + "|" + c.Also
+	if c.Sort != "" {
+		s += "|" + c.Sort
+	}
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
@@ -40,6 +46,10 @@ func DecodeCursor(s string) (Cursor, error) {
 		return Cursor{}, bad
 	}
 	parts := strings.Split(string(raw), "|")
+	sort := ""
+	if len(parts) == 4 && parts[3] == SortDeadline {
+		sort, parts = parts[3], parts[:3]
+	}
 	if len(parts) != 3 {
 		return Cursor{}, bad
 	}
@@ -55,29 +65,60 @@ func DecodeCursor(s string) (Cursor, error) {
 			return Cursor{}, bad
 		}
 	}
-	return Cursor{At: time.UnixMicro(us).UTC(), ID: parts[1], Also: parts[2]}, nil
+	return Cursor{At: time.UnixMicro(us).UTC(), ID: parts[1], Also: parts[2], Sort: sort}, nil
+}
+
+// The orders of the queue.
+const (
+	SortNewest   = "-submitted_at" // newest first, the default
+	SortDeadline = "deadline"      // the soonest deadline first
+)
+
+// unverifiedStatuses are the statuses of submissions whose email was never
+// verified: still waiting for it, or expired without it. The queue leaves
+// them out unless asked (QueueFilter.IncludeUnverified, or a status filter).
+func unverifiedStatuses() []string {
+	return []string{string(dsar.StatusPendingEmailVerification), string(dsar.StatusExpired)}
 }
 
 // QueueFilter selects requests of the queue. Zero fields do not filter.
 type QueueFilter struct {
-	Statuses      []dsar.Status
-	RequestType   dsar.RequestType
-	RequestorType dsar.RequestorType
-	Country       string
-	SubmittedFrom *time.Time // inclusive
-	SubmittedTo   *time.Time // exclusive
-	Overdue       *bool
-	DataSourceID  string
+	// Statuses, when set, select exactly these statuses, unverified ones
+	// included; without them the queue leaves unverified submissions out
+	// unless IncludeUnverified.
+	Statuses          []dsar.Status
+	IncludeUnverified bool
+	RequestType       dsar.RequestType
+	RequestorType     dsar.RequestorType
+	Country           string
+	SubmittedFrom     *time.Time // inclusive
+	SubmittedTo       *time.Time // exclusive
+	DueBefore         *time.Time // deadline before it (exclusive)
+	Overdue           *bool
+	DataSourceID      string
+	// AwaitingReply selects requests with (true) or without (false) a
+	// requester's message no staff member has read yet.
+	AwaitingReply *bool
+	HandlerID     string
+	// IDPrefix selects the requests whose id starts with these lower-case
+	// hex digits (dsar.ParseReference: a reference, or a whole id).
+	IDPrefix string
+	// EmailHash selects the requests made with the email of this blind
+	// index (crypto.Keyring.BlindIndex): an exact address, never a part.
+	EmailHash []byte
 	// OwnerID limits the queue to requests with a task of a data source
 	// the user owns (a source owner's view).
 	OwnerID string
+	Sort    string // SortNewest ("" too) or SortDeadline
 	Limit   int
 	After   *Cursor
 }
 
-// QueueItem is one request in the queue. It holds no PII.
+// QueueItem is one request in the queue. It holds no PII (the handler is
+// a staff member, named by their work name).
 type QueueItem struct {
 	ID            string             `db:"id" json:"id"`
+	Reference     string             `db:"-" json:"reference"` // dsar.Reference of the id
 	RequestType   dsar.RequestType   `db:"request_type" json:"request_type"`
 	RequestorType dsar.RequestorType `db:"requestor_type" json:"requestor_type"`
 	Country       string             `db:"country" json:"country"`
@@ -86,7 +127,29 @@ type QueueItem struct {
 	SubmittedAt   time.Time          `db:"submitted_at" json:"submitted_at"`
 	Deadline      time.Time          `db:"deadline" json:"deadline"`
 	Overdue       bool               `db:"overdue" json:"overdue"`
+	HandlerID     *string            `db:"handler_id" json:"handler_id"`
+	HandlerName   *string            `db:"handler_name" json:"handler_name"`
+	// AwaitingReply: the requester wrote and no staff member has read it.
+	AwaitingReply bool `db:"awaiting_reply" json:"awaiting_reply"`
 }
+
+// QueueRow is a request of the queue with what the queue's export adds.
+type QueueRow struct {
+	QueueItem
+	Extended bool       `db:"extended"`
+	ClosedAt *time.Time `db:"closed_at"`
+}
+
+// unreadByStaff is the condition that request r has a requester's message
+// no staff member has read (the partial index of migration 00040).
+const unreadByStaff = `EXISTS (SELECT 1 FROM messages m WHERE m.request_id = r.id AND m.sender = 'requester'
+			AND m.read_by_staff_at IS NULL)`
+
+// queueColumns are the columns of a QueueItem, of requests r.
+const queueColumns = `r.id, r.request_type, r.requestor_type, r.country, r.region, r.status,
+		r.submitted_at, r.deadline, r.overdue, r.handler_id,
+		(SELECT u.name FROM users u WHERE u.id = r.handler_id) AS handler_name,
+		` + unreadByStaff + ` AS awaiting_reply`
 
 // where builds the filter's conditions on requests r, numbering parameters
 // after those already in args.
@@ -114,6 +177,8 @@ func (f QueueFilter) where() *where {
 			ss[i] = string(s)
 		}
 		w.add("r.status = ANY(?)", pq.Array(ss))
+	} else if !f.IncludeUnverified {
+		w.add("r.status <> ALL(?)", pq.Array(unverifiedStatuses()))
 	}
 	if f.RequestType != "" {
 		w.add("r.request_type = ?", f.RequestType)
@@ -130,8 +195,28 @@ func (f QueueFilter) where() *where {
 	if f.SubmittedTo != nil {
 		w.add("r.submitted_at < ?", *f.SubmittedTo)
 	}
+	if f.DueBefore != nil {
+		w.add("r.deadline < ?", *f.DueBefore)
+	}
 	if f.Overdue != nil {
 		w.add("r.overdue = ?", *f.Overdue)
+	}
+	if f.AwaitingReply != nil {
+		if *f.AwaitingReply {
+			w.add(unreadByStaff)
+		} else {
+			w.add("NOT " + unreadByStaff)
+		}
+	}
+	if f.HandlerID != "" {
+		w.add("r.handler_id = ?", f.HandlerID)
+	}
+	if f.IDPrefix != "" {
+		// The ids starting with the prefix are one range of the primary key.
+		w.add("r.id BETWEEN ? AND ?", idBound(f.IDPrefix, '0'), idBound(f.IDPrefix, 'f'))
+	}
+	if f.EmailHash != nil {
+		w.add("r.email_hash = ?", f.EmailHash)
 	}
 	// The task filters collect the matching request ids first (ARRAY of a
 	// subquery): a source's tasks are few next to the queue, and otherwise
@@ -141,56 +226,129 @@ func (f QueueFilter) where() *where {
 	}
 	if f.OwnerID != "" {
 		w.add(`r.id = ANY(ARRAY(SELECT t.request_id FROM tasks t JOIN data_source_owners o ON o.data_source_id = t.data_source_id
-			WHERE o.user_id = ?))`, f.OwnerID)
+			WHERE o.user_id = ? UNION SELECT t.request_id FROM tasks t WHERE t.assignee_id = ?))`, f.OwnerID, f.OwnerID)
 	}
 	return w
 }
 
-// Queue returns a page of the queue, newest first, and the cursor of the
-// next page (nil on the last).
+// idBound is the smallest (pad '0') or largest (pad 'f') request id that
+// starts with the hex digits prefix.
+func idBound(prefix string, pad byte) string {
+	hex := prefix + strings.Repeat(string(pad), 32-len(prefix))
+	return hex[:8] + "-" + hex[8:12] + "-" + hex[12:16] + "-" + hex[16:20] + "-" + hex[20:]
+}
+
+// Queue returns a page of the queue in f.Sort's order (newest first unless
+// SortDeadline), and the cursor of the next page (nil on the last).
+// EINVALID (field cursor) for a cursor of another order.
 func (db *DB) Queue(ctx context.Context, f QueueFilter) ([]QueueItem, *Cursor, error) {
-	if f.DataSourceID != "" {
-		if _, err := uuid.Parse(f.DataSourceID); err != nil {
-			return []QueueItem{}, nil, nil
-		}
-	}
 	if f.Limit < 1 || f.Limit > MaxPage {
 		f.Limit = MaxPage
 	}
+	rows, next, err := db.queuePage(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := make([]QueueItem, len(rows))
+	for i := range rows {
+		items[i] = rows[i].QueueItem
+	}
+	return items, next, nil
+}
+
+// QueueEach calls fn with every request f selects, in f.Sort's order, a
+// batch at a time (f.Limit and f.After are ignored), so that a list of any
+// length streams in bounded memory. It stops at fn's first error and
+// returns it.
+func (db *DB) QueueEach(ctx context.Context, f QueueFilter, fn func([]QueueRow) error) error {
+	const batch = 1000
+	f.Limit, f.After = batch, nil
+	for {
+		items, next, err := db.queuePage(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(items) > 0 {
+			if err := fn(items); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		f.After = next
+	}
+}
+
+// queuePage is Queue for any positive f.Limit.
+func (db *DB) queuePage(ctx context.Context, f QueueFilter) ([]QueueRow, *Cursor, error) {
+	if f.DataSourceID != "" {
+		if _, err := uuid.Parse(f.DataSourceID); err != nil {
+			return []QueueRow{}, nil, nil
+		}
+	}
+	if f.HandlerID != "" {
+		if _, err := uuid.Parse(f.HandlerID); err != nil {
+			return []QueueRow{}, nil, nil
+		}
+	}
+	sort := f.Sort
+	if sort == SortNewest {
+		sort = ""
+	}
+	if sort != "" && sort != SortDeadline {
+		return nil, nil, fmt.Errorf("store: queue: unknown order %q", f.Sort)
+	}
+	order, key := "r.submitted_at DESC, r.id DESC", "(r.submitted_at, r.id) < (?, ?)"
+	if sort == SortDeadline {
+		order, key = "r.deadline, r.id", "(r.deadline, r.id) > (?, ?)"
+	}
 	w := f.where()
 	if f.After != nil {
-		w.add("(r.submitted_at, r.id) < (?, ?)", f.After.At, f.After.ID)
+		if f.After.Sort != sort {
+			return nil, nil, dsar.Invalid(map[string]string{"cursor": "is a cursor of the queue in another order"})
+		}
+		w.add(key, f.After.At, f.After.ID)
 	}
 	w.args = append(w.args, f.Limit+1)
-	const q = `SELECT r.id, r.request_type, r.requestor_type, r.country, r.region, r.status,
-		r.submitted_at, r.deadline, r.overdue FROM requests r WHERE %s
-		ORDER BY r.submitted_at DESC, r.id DESC LIMIT $%d`
-	items := []QueueItem{}
-	if err := db.SelectContext(ctx, &items, fmt.Sprintf(q, w.sql(), len(w.args)), w.args...); err != nil {
+	const q = `SELECT ` + queueColumns + `, r.extended_at IS NOT NULL AS extended, r.closed_at
+		FROM requests r WHERE %s ORDER BY %s LIMIT $%d`
+	items := []QueueRow{}
+	if err := db.SelectContext(ctx, &items, fmt.Sprintf(q, w.sql(), order, len(w.args)), w.args...); err != nil {
 		return nil, nil, fmt.Errorf("store: queue: %w", err)
+	}
+	for i := range items {
+		items[i].Reference = dsar.Reference(items[i].ID)
 	}
 	if len(items) <= f.Limit {
 		return items, nil, nil
 	}
 	items = items[:f.Limit]
 	last := items[len(items)-1]
-	return items, &Cursor{At: last.SubmittedAt, ID: last.ID}, nil
+	next := &Cursor{At: last.SubmittedAt, ID: last.ID, Sort: sort}
+	if sort == SortDeadline {
+		next.At = last.Deadline
+	}
+	return items, next, nil
 }
 
 // QueueCounts are the queue's numbers for a dashboard.
 type QueueCounts struct {
-	ByStatus   map[dsar.Status]int `json:"by_status"`
-	Total      int                 `json:"total"`
-	Open       int                 `json:"open"`
-	Unassigned int                 `json:"unassigned"`
-	Overdue    int                 `json:"overdue"`
+	ByStatus      map[dsar.Status]int `json:"by_status"`
+	Total         int                 `json:"total"`
+	Open          int                 `json:"open"`
+	Unassigned    int                 `json:"unassigned"`
+	Overdue       int                 `json:"overdue"`
+	AwaitingReply int                 `json:"awaiting_reply"` // with a requester's message no staff member read
 }
 
 // CountQueue counts the requests per status (every status appears, zero or
-// not), plus the open, unassigned and overdue ones; ownerID limits it as in
-// QueueFilter.
+// not), plus the open, unassigned and overdue ones and those awaiting a
+// reply; ownerID limits it as in QueueFilter.
 func (db *DB) CountQueue(ctx context.Context, ownerID string) (QueueCounts, error) {
-	w := QueueFilter{OwnerID: ownerID}.where()
+	// The per-status counts read the counts index alone; the unread
+	// messages are few, so those awaiting a reply are counted from them.
+	w := QueueFilter{OwnerID: ownerID, IncludeUnverified: true}.where()
 	const q = `SELECT r.status, count(*) AS n, count(*) FILTER (WHERE r.overdue) AS overdue
 		FROM requests r WHERE %s GROUP BY r.status`
 	var rows []struct {
@@ -202,6 +360,11 @@ func (db *DB) CountQueue(ctx context.Context, ownerID string) (QueueCounts, erro
 		return QueueCounts{}, fmt.Errorf("store: queue counts: %w", err)
 	}
 	c := QueueCounts{ByStatus: map[dsar.Status]int{}}
+	const qUnread = `SELECT count(*) FROM requests r WHERE %s AND r.id = ANY(ARRAY(
+		SELECT m.request_id FROM messages m WHERE m.sender = 'requester' AND m.read_by_staff_at IS NULL))`
+	if err := db.GetContext(ctx, &c.AwaitingReply, fmt.Sprintf(qUnread, w.sql()), w.args...); err != nil {
+		return QueueCounts{}, fmt.Errorf("store: queue counts awaiting a reply: %w", err)
+	}
 	for _, s := range dsar.Statuses {
 		c.ByStatus[s] = 0
 	}
@@ -248,10 +411,10 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 	if _, err := uuid.Parse(id); err != nil {
 		return Request{}, notFound
 	}
-	w := QueueFilter{OwnerID: ownerID}.where()
+	w := QueueFilter{OwnerID: ownerID, IncludeUnverified: true}.where()
 	w.add("r.id = ?", id)
-	const q = `SELECT r.id, r.request_type, r.requestor_type, r.country, r.region, r.status, r.submitted_at,
-		r.deadline, r.overdue, r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
+	const q = `SELECT ` + queueColumns + `,
+		r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
 		r.identity_verified, r.identity_note, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel
 		FROM requests r WHERE %s`
@@ -262,6 +425,7 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 	if len(rs) == 0 {
 		return Request{}, notFound
 	}
+	rs[0].Reference = dsar.Reference(rs[0].ID)
 	return rs[0], nil
 }
 
@@ -275,14 +439,19 @@ type Task struct {
 	LastActivityAt time.Time  `db:"last_activity_at" json:"last_activity_at"`
 	CompletedAt    *time.Time `db:"completed_at" json:"completed_at"`
 	Note           string     `db:"note" json:"note"`
+	Outcome        string     `db:"outcome" json:"outcome"`
+	RecordCount    *int64     `db:"record_count" json:"record_count"`
+	DeclineReason  string     `db:"decline_reason" json:"decline_reason"`
+	AssigneeID     *string    `db:"assignee_id" json:"assignee_id"`
 }
 
 // RequestTasks lists a request's tasks by assignment; ownerID limits them to
-// the data sources that user owns.
+// the data sources that user owns and the tasks given to them.
 func (db *DB) RequestTasks(ctx context.Context, requestID, ownerID string) ([]Task, error) {
 	const q = `SELECT t.request_id, t.data_source_id, d.name, t.status, t.assigned_at, t.last_activity_at,
-		t.completed_at, t.note FROM tasks t JOIN data_sources d ON d.id = t.data_source_id
-		WHERE t.request_id = $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM data_source_owners o
+		t.completed_at, t.note, t.outcome, t.record_count, t.decline_reason, t.assignee_id::text AS assignee_id
+		FROM tasks t JOIN data_sources d ON d.id = t.data_source_id
+		WHERE t.request_id = $1 AND ($2 = '' OR t.assignee_id::text = $2 OR EXISTS (SELECT 1 FROM data_source_owners o
 			WHERE o.data_source_id = t.data_source_id AND o.user_id::text = $2))
 		ORDER BY t.assigned_at, d.name`
 	ts := []Task{}
@@ -355,7 +524,8 @@ func (db *DB) Tasks(ctx context.Context, f TaskFilter) ([]TaskItem, *Cursor, err
 		w.add("t.status = ?", f.Status)
 	}
 	if f.OwnerID != "" {
-		w.add("EXISTS (SELECT 1 FROM data_source_owners o WHERE o.data_source_id = t.data_source_id AND o.user_id = ?)", f.OwnerID)
+		w.add("(t.assignee_id = ? OR EXISTS (SELECT 1 FROM data_source_owners o WHERE o.data_source_id = t.data_source_id AND o.user_id = ?))",
+			f.OwnerID, f.OwnerID)
 	}
 	if f.After != nil {
 		w.add("(t.assigned_at, t.request_id, t.data_source_id) < (?, ?, ?)", f.After.At, f.After.ID, f.After.Also)
