@@ -103,7 +103,8 @@ func (s *Server) createDataSource(c *gin.Context) {
 }
 
 // updateDataSource is PATCH /api/v1/data-sources/{id}: the fields sent
-// replace the stored ones (owner_ids replaces the whole list).
+// replace the stored ones (owner_ids replaces the whole list, of active
+// users). The answer warns while the source has no active owner.
 func (s *Server) updateDataSource(c *gin.Context) {
 	var in dataSourceInput
 	if err := bindJSON(c, &in); err != nil {
@@ -124,7 +125,18 @@ func (s *Server) updateDataSource(c *gin.Context) {
 		detail["owner_ids"] = *in.OwnerIDs
 	}
 	_ = s.auditStaff(c, "", dsar.AuditDataSourceUpdated, detail)
-	c.JSON(http.StatusOK, d)
+	warnings := []warning{}
+	if !d.HasActiveOwner() {
+		warnings = unownedWarnings([]store.SourceRef{{ID: d.ID, Name: d.Name}})
+	}
+	c.JSON(http.StatusOK, dataSourceAnswer{DataSource: d, Warnings: warnings})
+}
+
+// dataSourceAnswer is PATCH /api/v1/data-sources/{id}'s answer: the source,
+// and a warning while it has no active owner.
+type dataSourceAnswer struct {
+	store.DataSource
+	Warnings []warning `json:"warnings"`
 }
 
 // deleteDataSource is DELETE /api/v1/data-sources/{id}: 409 while the

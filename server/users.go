@@ -54,7 +54,9 @@ func (s *Server) createUser(c *gin.Context) {
 
 // updateUser is PATCH /api/v1/users/{id} (org owners): a new name, role or
 // password, or disabling the account (which ends its sessions). An org
-// owner cannot demote or disable themselves, so one always remains.
+// owner cannot demote or disable themselves, so one always remains. The
+// answer warns of each data source a disabled user leaves without an
+// active owner.
 func (s *Server) updateUser(c *gin.Context) {
 	var in struct {
 		Name     *string `json:"name"`
@@ -130,7 +132,23 @@ func (s *Server) updateUser(c *gin.Context) {
 		detail["password_changed"] = true
 	}
 	_ = s.auditStaff(c, "", dsar.AuditUserUpdated, detail)
-	c.JSON(http.StatusOK, toUserJSON(u))
+	warnings := []warning{}
+	if u.DisabledAt != nil {
+		unowned, err := s.DB.UnownedDataSources(c.Request.Context(), u.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		warnings = unownedWarnings(unowned)
+	}
+	c.JSON(http.StatusOK, userAnswer{userJSON: toUserJSON(u), Warnings: warnings})
+}
+
+// userAnswer is PATCH /api/v1/users/{id}'s answer: the user, and a warning
+// for each data source that disabling them left without an active owner.
+type userAnswer struct {
+	userJSON
+	Warnings []warning `json:"warnings"`
 }
 
 // auditStaff appends an event done by the signed-in staff user, on a

@@ -23,12 +23,25 @@ type DataSource struct {
 	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
 }
 
-// Owner is a data source's owner, a staff user.
+// Owner is a data source's owner, a staff user. A disabled owner stays
+// listed but answers for nothing: a source whose owners are all disabled
+// has no active owner, and its alerts go to the org owners.
 type Owner struct {
 	DataSourceID string `db:"data_source_id" json:"-"`
 	ID           string `db:"id" json:"id"`
 	Email        string `db:"email" json:"email"`
 	Name         string `db:"name" json:"name"`
+	Disabled     bool   `db:"disabled" json:"disabled"`
+}
+
+// HasActiveOwner reports whether one of the source's owners is active.
+func (d DataSource) HasActiveOwner() bool {
+	for _, o := range d.Owners {
+		if !o.Disabled {
+			return true
+		}
+	}
+	return false
 }
 
 // DataSourcePatch changes some of a data source's fields; nil ones stay.
@@ -99,7 +112,7 @@ func (db *DB) withOwners(ctx context.Context, ds []DataSource) error {
 	for i, d := range ds {
 		ids[i] = d.ID
 	}
-	const q = `SELECT o.data_source_id, u.id, u.email, u.name FROM data_source_owners o
+	const q = `SELECT o.data_source_id, u.id, u.email, u.name, u.disabled_at IS NOT NULL AS disabled FROM data_source_owners o
 		JOIN users u ON u.id = o.user_id WHERE o.data_source_id = ANY($1::uuid[]) ORDER BY u.name, u.email`
 	var os []Owner
 	if err := db.SelectContext(ctx, &os, q, pq.Array(ids)); err != nil {
@@ -116,6 +129,29 @@ func (db *DB) withOwners(ctx context.Context, ds []DataSource) error {
 		}
 	}
 	return nil
+}
+
+// SourceRef names a data source.
+type SourceRef struct {
+	ID   string `db:"id" json:"id"`
+	Name string `db:"name" json:"name"`
+}
+
+// UnownedDataSources lists, by name, the live data sources that userID
+// owns and that have no active owner: disabling userID left them without
+// one (or they had none already).
+func (db *DB) UnownedDataSources(ctx context.Context, userID string) ([]SourceRef, error) {
+	const q = `SELECT ds.id, ds.name FROM data_sources ds
+		WHERE ds.deleted_at IS NULL
+		AND EXISTS (SELECT 1 FROM data_source_owners o WHERE o.data_source_id = ds.id AND o.user_id = $1)
+		AND NOT EXISTS (SELECT 1 FROM data_source_owners o JOIN users u ON u.id = o.user_id
+			WHERE o.data_source_id = ds.id AND u.disabled_at IS NULL)
+		ORDER BY lower(ds.name), ds.id`
+	out := []SourceRef{}
+	if err := db.SelectContext(ctx, &out, q, userID); err != nil {
+		return nil, fmt.Errorf("store: data sources left without an owner by %s: %w", userID, err)
+	}
+	return out, nil
 }
 
 // UpdateDataSource changes a data source. ENOTFOUND for no such (or a

@@ -860,7 +860,18 @@ async function tasksView() {
 
 // ---- data sources ----------------------------------------------------------
 
-async function dataSourcesView() {
+// warningsBox shows the warnings an answer carried (the action succeeded,
+// but something it left behind needs a person's eye), or null.
+function warningsBox(warnings) {
+  if (!Array.isArray(warnings) || !warnings.length) return null;
+  return h('div', {class: 'notice warnings', id: 'warnings', role: 'alert'},
+    h('p', {}, h('strong', {}, 'Please look at this:')), h('ul', {}, warnings.map((w) => h('li', {}, w.message))));
+}
+
+// warningWords is the warnings as words to announce after what was done.
+const warningWords = (out) => ((out && out.warnings) || []).map((w) => ' ' + w.message).join('');
+
+async function dataSourcesView(warnings) {
   const gen = generation;
   const canEdit = ADMINISTRATORS.includes(me.role);
   const sources = (await api('GET', '/api/v1/data-sources')).items || [];
@@ -869,6 +880,8 @@ async function dataSourcesView() {
     try { users = (await api('GET', '/api/v1/users')).items || []; } catch (err) { users = []; }
   }
   const parts = [h('h1', {}, 'Data sources')];
+  const box = warningsBox(warnings);
+  if (box) parts.push(box);
   const tbody = h('tbody');
   for (const s of sources) {
     const actions = h('td', {class: 'row-actions'});
@@ -892,12 +905,14 @@ async function dataSourcesView() {
         ask.setAttribute('aria-expanded', 'false');
         ask.focus();
       });
-      actionForm(del, () => api('DELETE', `/api/v1/data-sources/${s.id}`), `Data source ${s.name} deleted.`, dataSourcesView);
+      actionForm(del, () => api('DELETE', `/api/v1/data-sources/${s.id}`), `Data source ${s.name} deleted.`, () => dataSourcesView());
       actions.append(edit, ' ', ask, del);
     }
     tbody.append(h('tr', {},
       h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''),
-      h('td', {}, (s.owners || []).map((o) => o.name || o.email).join(', ')),
+      h('td', {}, (s.owners || []).map((o) => (o.name || o.email) + (o.disabled ? ' (disabled)' : '')).join(', '),
+        (s.owners || []).some((o) => !o.disabled) ? null
+          : h('p', {class: 'unowned'}, h('strong', {}, 'No active owner:'), ' its tasks and alerts go to the org owners.')),
       h('td', {}, h('a', {href: `/console?data_source_id=${s.id}`}, 'Requests')), actions));
   }
   parts.push(sources.length
@@ -938,7 +953,7 @@ async function dataSourcesView() {
       const body = {name: f.name.value, description: f.description.value,
         owner_ids: [...f.querySelectorAll('input[name=owner_ids]:checked')].map((c) => c.value)};
       return editing ? api('PATCH', `/api/v1/data-sources/${editing.id}`, body) : api('POST', '/api/v1/data-sources', body);
-    }, (out) => `Data source ${out.name} saved.`, dataSourcesView);
+    }, (out) => `Data source ${out.name} saved.${warningWords(out)}`, (out) => dataSourcesView(out && out.warnings));
     parts.push(form);
   }
   if (gen !== generation) return;
@@ -947,7 +962,7 @@ async function dataSourcesView() {
 
 // ---- users -----------------------------------------------------------------
 
-async function usersView() {
+async function usersView(warnings) {
   const gen = generation;
   const users = (await api('GET', '/api/v1/users')).items || [];
   const tbody = h('tbody');
@@ -958,17 +973,17 @@ async function usersView() {
     const roleForm = h('form', {class: 'inline-form'}, roleField,
       h('button', {type: 'submit', class: 'secondary'}, 'Change role'));
     actionForm(roleForm, (f) => api('PATCH', `/api/v1/users/${u.id}`, {role: f.role.value}),
-      (out) => `${out.name} is now ${roleLabel(out.role)}.`, usersView);
+      (out) => `${out.name} is now ${roleLabel(out.role)}.`, () => usersView());
     const toggle = h('form', {class: 'inline-form'},
       h('button', {type: 'submit', class: u.disabled ? 'secondary' : 'danger', 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.name}`},
         u.disabled ? 'Enable' : 'Disable'));
     actionForm(toggle, () => api('PATCH', `/api/v1/users/${u.id}`, {disabled: !u.disabled}),
-      (out) => `${out.name} is ${out.disabled ? 'disabled' : 'enabled'}.`, usersView);
+      (out) => `${out.name} is ${out.disabled ? 'disabled' : 'enabled'}.${warningWords(out)}`, (out) => usersView(out.warnings));
     const pw = h('form', {class: 'inline-form'},
       field(`New password for ${u.name}`, h('input', {type: 'password', name: 'password', autocomplete: 'new-password'})),
       h('button', {type: 'submit', class: 'secondary'}, 'Set'));
     actionForm(pw, (f) => api('PATCH', `/api/v1/users/${u.id}`, {password: f.password.value}),
-      (out) => `New password set for ${out.name}; their sessions have ended.`, usersView);
+      (out) => `New password set for ${out.name}; their sessions have ended.`, () => usersView());
     tbody.append(h('tr', {class: u.disabled ? 'disabled' : null, 'data-user': u.email},
       h('th', {scope: 'row'}, u.name, self ? ' (you)' : ''), h('td', {}, u.email), h('td', {}, self ? roleLabel(u.role) : roleForm),
       h('td', {}, u.disabled ? 'disabled' : 'active'),
@@ -983,9 +998,9 @@ async function usersView() {
       field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 8 characters)')),
     h('button', {type: 'submit'}, 'Add the user'));
   actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
-    (out) => `User ${out.name} added.`, usersView);
+    (out) => `User ${out.name} added.`, () => usersView());
   if (gen !== generation) return;
-  view.replaceChildren(h('h1', {}, 'Users'),
+  view.replaceChildren(h('h1', {}, 'Users'), ...[warningsBox(warnings)].filter(Boolean),
     h('table', {id: 'users'}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Role', 'State', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody),
     form);
 }
