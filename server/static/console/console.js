@@ -313,14 +313,16 @@ async function route(focus) {
 
 // ---- the queue -------------------------------------------------------------
 
-const FILTERS = ['status', 'request_type', 'requestor_type', 'country', 'submitted_from', 'submitted_to', 'overdue', 'data_source_id'];
+const FILTERS = ['q', 'status', 'request_type', 'requestor_type', 'country', 'submitted_from', 'submitted_to', 'due_before', 'overdue',
+  'awaiting_reply', 'handler_id', 'data_source_id', 'sort', 'include_unverified'];
 
 async function queueView() {
   const params = new URLSearchParams(location.search);
   const heading = h('h1', {}, me.role === 'source_owner' ? 'Requests with my tasks' : 'Requests');
   const dash = h('section', {'aria-labelledby': 'dash-title', class: 'dashboard'}, h('h2', {id: 'dash-title'}, 'At a glance'));
   const filterForm = h('form', {id: 'filters', class: 'filters', role: 'search', 'aria-label': 'Filter the requests'});
-  const results = h('section', {'aria-labelledby': 'results-title'}, h('h2', {id: 'results-title'}, 'Newest first'));
+  const byDeadline = params.get('sort') === 'deadline';
+  const results = h('section', {'aria-labelledby': 'results-title'}, h('h2', {id: 'results-title'}, byDeadline ? 'Soonest deadline first' : 'Newest first'));
   const record = QUEUE_WORKERS.includes(me.role)
     ? h('p', {}, h('a', {href: '/console/requests/new', id: 'record-link'}, 'Record a request received by phone, post, email or in person'))
     : null;
@@ -339,12 +341,15 @@ async function queueView() {
     link('open', counts.open, 'status=' + openStatuses),
     link('unassigned', counts.unassigned, 'status=' + unassigned),
     link('overdue', counts.overdue, 'overdue=true'),
+    link('awaiting a reply', counts.awaiting_reply || 0, 'awaiting_reply=true'),
     ...(settings.statuses || []).map((s) => link(s.label, (counts.by_status || {})[s.value] || 0, 'status=' + s.value))));
 
   const v = (k) => params.get(k) || '';
   filterForm.append(
     h('div', {class: 'form-error', hidden: true}),
     h('div', {class: 'filter-grid'},
+      field('Search', h('input', {type: 'search', name: 'q', value: v('q'), autocomplete: 'off', placeholder: 'DSR-0B5F7A3E'}),
+        '(a reference or a whole email address)'),
       field('Status', select('status', [{value: openStatuses, label: 'Open (any status before closing)'},
         {value: unassigned, label: 'Unassigned (identity to check, or sources to assign)'}, ...(settings.statuses || [])], v('status'), 'Any')),
       field('Request type', select('request_type', settings.request_types || [], v('request_type'), 'Any')),
@@ -353,7 +358,15 @@ async function queueView() {
       field('Submitted from', h('input', {type: 'date', name: 'submitted_from', value: v('submitted_from')})),
       field('Submitted to', h('input', {type: 'date', name: 'submitted_to', value: v('submitted_to')})),
       field('Overdue', select('overdue', [{value: 'true', label: 'Overdue only'}, {value: 'false', label: 'Not overdue'}], v('overdue'), 'Any')),
-      sources.length ? field('Data source', select('data_source_id', sources.map((s) => ({value: s.id, label: s.name})), v('data_source_id'), 'Any')) : null),
+      sources.length ? field('Data source', select('data_source_id', sources.map((s) => ({value: s.id, label: s.name})), v('data_source_id'), 'Any')) : null,
+      field('Due before', h('input', {type: 'date', name: 'due_before', value: v('due_before')})),
+      field('Messages', select('awaiting_reply', [{value: 'true', label: 'Awaiting our reply'}, {value: 'false', label: 'Nothing unread'}], v('awaiting_reply'), 'Any')),
+      QUEUE_WORKERS.includes(me.role) ? field('Handler', select('handler_id', [{value: me.id, label: 'Me'}, ...(v('handler_id') && v('handler_id') !== me.id
+        ? [{value: v('handler_id'), label: 'The one chosen'}] : [])], v('handler_id'), 'Anyone')) : null,
+      field('Order', select('sort', [{value: 'deadline', label: 'Soonest deadline first'}], v('sort'), 'Newest first')),
+      h('div', {class: 'field choice'}, h('input', {type: 'checkbox', name: 'include_unverified', value: 'true', id: 'include-unverified',
+        checked: v('include_unverified') === 'true'}),
+      h('label', {for: 'include-unverified', class: 'choice'}, 'Show submissions whose email is not verified'))),
     h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Apply filters'), ' ',
       h('a', {href: '/console', class: 'button secondary'}, 'Clear')));
   filterForm.addEventListener('submit', (ev) => {
@@ -361,19 +374,21 @@ async function queueView() {
     const q = new URLSearchParams();
     for (const k of FILTERS) {
       const el = filterForm.elements[k];
-      if (el && el.value.trim()) q.set(k, k === 'country' ? el.value.trim().toUpperCase() : el.value.trim());
+      if (el && el.type === 'checkbox') {
+        if (el.checked) q.set(k, 'true');
+      } else if (el && el.value.trim()) q.set(k, k === 'country' ? el.value.trim().toUpperCase() : el.value.trim());
     }
     go('/console' + (q.toString() ? '?' + q : ''));
   });
 
   const tbody = h('tbody');
   const table = h('table', {class: 'queue'},
-    h('caption', {class: 'visually-hidden'}, 'Requests, newest first'),
-    h('thead', {}, h('tr', {}, ['Submitted', 'Type', 'Requestor', 'Country', 'Status', 'Due', ''].map((c) => h('th', {scope: 'col'}, c)))),
+    h('caption', {class: 'visually-hidden'}, byDeadline ? 'Requests, soonest deadline first' : 'Requests, newest first'),
+    h('thead', {}, h('tr', {}, ['Reference', 'Submitted', 'Type', 'Requestor', 'Country', 'Status', 'Due', 'Handler', ''].map((c) => h('th', {scope: 'col'}, c)))),
     tbody);
   const more = h('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
   const summary = h('p', {class: 'summary'});
-  results.append(summary, table, h('p', {}, more));
+  results.append(h('p', {class: 'buttons'}, exportLink(params)), summary, table, h('p', {}, more));
 
   let cursor = null;
   let shown = 0;
@@ -391,14 +406,17 @@ async function queueView() {
       return;
     }
     for (const r of page.items) {
-      tbody.append(h('tr', {'data-id': r.id, class: r.overdue ? 'overdue' : null},
+      tbody.append(h('tr', {'data-id': r.id, class: [r.overdue ? 'overdue' : '', r.awaiting_reply ? 'awaiting' : ''].join(' ').trim() || null},
+        h('td', {}, h('span', {class: 'reference'}, r.reference)),
         h('td', {}, date(r.submitted_at)),
         h('td', {}, typeLabel(r.request_type)),
         h('td', {}, requestorLabel(r.requestor_type)),
         h('td', {}, r.country + (r.region ? ` (${r.region})` : '')),
-        h('td', {}, h('span', {class: 'status status-' + r.status}, statusLabel(r.status))),
+        h('td', {}, h('span', {class: 'status status-' + r.status}, statusLabel(r.status)),
+          r.awaiting_reply ? h('span', {class: 'badge awaiting'}, 'awaiting reply') : null),
         h('td', {}, date(r.deadline), r.overdue ? h('span', {class: 'badge overdue'}, ' overdue') : null),
-        h('td', {}, h('a', {href: `/console/requests/${r.id}`, 'aria-label': `Open the ${typeLabel(r.request_type)} request of ${date(r.submitted_at)}`}, 'Open'))));
+        h('td', {class: 'handler'}, r.handler_id === me.id ? 'Me' : (r.handler_name || '')),
+        h('td', {}, h('a', {href: `/console/requests/${r.id}`, 'aria-label': `Open request ${r.reference}, ${typeLabel(r.request_type)} of ${date(r.submitted_at)}`}, 'Open'))));
     }
     shown += page.items.length;
     cursor = page.next_cursor;
@@ -413,6 +431,33 @@ async function queueView() {
     if (n) announce(`${n} more requests loaded.`);
   });
   await load();
+}
+
+// exportLink offers the queue's requests, as filtered, as a CSV file. The
+// file is fetched with the session's token (a plain link would carry none)
+// and saved from memory.
+function exportLink(params) {
+  const q = new URLSearchParams();
+  for (const k of FILTERS) if (params.get(k)) q.set(k, params.get(k));
+  const path = '/api/v1/requests.csv' + (q.toString() ? '?' + q : '');
+  const a = h('a', {href: path, class: 'button secondary', id: 'export-csv', download: 'requests.csv'}, 'Export CSV');
+  a.addEventListener('click', async (ev) => {
+    ev.preventDefault();
+    a.setAttribute('aria-busy', 'true');
+    try {
+      const f = await fetchBlob(path);
+      const save = h('a', {href: f.url, download: `requests-${new Date().toISOString().slice(0, 10)}.csv`, hidden: true});
+      document.body.append(save);
+      save.click();
+      save.remove();
+      announce('The requests are saved as a CSV file.');
+    } catch (err) {
+      a.after(errorBox(err));
+    } finally {
+      a.removeAttribute('aria-busy');
+    }
+  });
+  return a;
 }
 
 // ---- one request -----------------------------------------------------------
@@ -440,7 +485,8 @@ async function requestView(id) {
 
   const facts = h('dl', {class: 'facts'});
   const fact = (k, ...v) => facts.append(h('dt', {}, k), h('dd', {}, ...v));
-  fact('Reference', h('code', {}, r.id));
+  fact('Reference', h('strong', {id: 'request-reference'}, r.reference || r.id), ' ', h('code', {class: 'request-id'}, r.id));
+  fact('Handler', h('span', {id: 'request-handler'}, r.handler_name || 'Nobody yet'));
   fact('Requestor', requestorLabel(r.requestor_type));
   fact('Country', r.country + (r.region ? ` (${r.region})` : ''));
   const manual = r.channel && r.channel !== 'form';
@@ -614,6 +660,9 @@ async function requestView(id) {
     side.push(actions);
   }
 
+  // Who handles the request.
+  if (worker) side.unshift(await handlerSection(r, reload));
+
   // Messages.
   if (worker) side.push(await messagesSection(id, r));
 
@@ -659,6 +708,29 @@ async function requestView(id) {
   view.replaceChildren(...head, side.length
     ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
     : h('div', {}, ...parts));
+}
+
+// handlerSection lets a queue worker say who handles the request: any
+// active org owner, admin or manager for those who may list the users,
+// themselves or nobody for the others.
+async function handlerSection(r, reload) {
+  const sec = h('section', {'aria-labelledby': 'handler-title'}, h('h2', {id: 'handler-title'}, 'Handler'));
+  const options = [{value: me.id, label: `${me.name || me.email} (me)`}];
+  if (ADMINISTRATORS.includes(me.role)) {
+    try {
+      for (const u of (await api('GET', '/api/v1/users')).items || []) {
+        if (!u.disabled && u.role !== 'source_owner' && u.id !== me.id) options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
+      }
+    } catch (err) { /* the choices of a manager remain */ }
+  }
+  if (r.handler_id && !options.some((o) => o.value === r.handler_id)) options.push({value: r.handler_id, label: r.handler_name || r.handler_id});
+  const form = h('form', {id: 'handler-form', class: 'inline-form'},
+    field('Handled by', select('user_id', options, r.handler_id || '', 'Nobody')),
+    h('button', {type: 'submit', class: 'secondary'}, 'Save the handler'));
+  actionForm(form, (f) => api('POST', `/api/v1/requests/${r.id}/handler`, {user_id: f.user_id.value || null}),
+    (out) => (out.handler_id ? 'Handler saved.' : 'The request has no handler now.'), reload);
+  sec.append(form);
+  return sec;
 }
 
 // periodWords says an ISO 8601 period such as P2M or P45D in words.
