@@ -539,7 +539,7 @@ const (
 )
 
 func requestRow(r store.PortalRequest) portalRequestRow {
-	return portalRequestRow{ID: r.ID, Ref: strings.ToUpper(r.ID[:8]), Type: r.RequestType.Label(), Status: string(r.Status), StatusLabel: requesterStatus(r.Status),
+	return portalRequestRow{ID: r.ID, Ref: dsar.Reference(r.ID), Type: r.RequestType.Label(), Status: string(r.Status), StatusLabel: requesterStatus(r.Status),
 		Closed: r.Status.Closed(), Submitted: r.SubmittedAt.UTC().Format(pageDate), SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339),
 		Deadline: r.Deadline.UTC().Format(pageDate), DeadlineAt: r.Deadline.UTC().Format(time.RFC3339), Unread: r.Unread}
 }

@@ -404,3 +404,12 @@ func TestQueueCSVExport(t *testing.T) {
 	}
 	e.want(e.do("GET", "/api/v1/requests.csv", "", nil), http.StatusUnauthorized, "no session")
 }
+
+// TestPortalShowsTheQueuesReference: the requester quotes the reference
+// staff search by (the portal's pages and its API share requestRow).
+func TestPortalShowsTheQueuesReference(t *testing.T) {
+	id := uuid.NewString()
+	if got := requestRow(store.PortalRequest{ID: id}).Ref; got != dsar.Reference(id) {
+		t.Fatalf("the portal shows %q, the queue %q", got, dsar.Reference(id))
+	}
+}
