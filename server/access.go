@@ -43,7 +43,7 @@ func accessTable() []rule {
 	)
 	const (
 		ownTasks   = "source owners: only requests with a task of a data source they own (else 404), and only those tasks"
-		ownSource  = "source owners: only tasks of data sources they own (else 404); others: any task"
+		ownSource  = "source owners: only tasks of data sources they own or given to them (else 404); others: any task"
 		ownRequest = "the requester's own requests only (else 404)"
 		devOnly    = "development only: exists only with the outbox mailer"
 	)
@@ -87,6 +87,7 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/attachments/:attachment_id", Who: portal, Scope: ownRequest},
+		{Method: "POST", Path: "/api/v1/portal/requests/:id/withdrawal", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/portal/login", Who: public},
 		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per address and account"},
 		{Method: "POST", Path: "/portal/logout", Who: public, Scope: "ends the portal session, if any"},
@@ -97,6 +98,7 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/portal/requests/:id", Who: page, Scope: ownRequest},
 		{Method: "POST", Path: "/portal/requests/:id/messages", Who: page, Scope: ownRequest},
 		{Method: "GET", Path: "/portal/requests/:id/attachments/:attachment_id", Who: page, Scope: ownRequest},
+		{Method: "POST", Path: "/portal/requests/:id/withdrawal", Who: page, Scope: ownRequest},
 
 		// The development mailbox (registered only with the outbox mailer, in dev mode).
 		{Method: "GET", Path: "/dev/mailbox", Who: public, Scope: devOnly},
@@ -130,12 +132,20 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/requests/:id", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "GET", Path: "/api/v1/requests/:id/identity-document", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/identity-verification", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "PUT", Path: "/api/v1/requests/:id/email", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "while the address is unverified: a new verification link goes to the corrected address"},
 		{Method: "POST", Path: "/api/v1/requests/:id/assignments", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/completion", Who: staff, Roles: everyone,
 			Denied: http.StatusForbidden, Scope: ownSource},
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/decline", Who: staff, Roles: everyone,
+			Denied: http.StatusForbidden, Scope: ownSource},
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/assignee", Who: staff, Roles: queueWorkers,
+			Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/extension", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/completion", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/rejection", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/requests/:id/closing-mail", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "only while a closing mail that failed can be sent again"},
 		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/handler", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "the handler must be an active org owner, admin or manager"},

@@ -52,13 +52,20 @@ type actionAnswer struct {
 // refusal is the error: a race lost between the check and the signal), or
 // none yet (Pending: the signal is kept and applies once a worker runs).
 func (s *Server) act(c *gin.Context, signal string, payload func(workflows.Action) any) (actionAnswer, error) {
-	ctx := c.Request.Context()
 	me := staffUser(c)
-	row, err := s.DB.Request(ctx, c.Param("id"), ownerScope(me))
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
 	if err != nil {
 		return actionAnswer{}, err
 	}
-	id, err := actionID(c, me.ID)
+	return s.actOn(c, row, me.ID, signal, payload)
+}
+
+// actOn is act on request row, taken by actor (a staff user id, or the
+// requester's portal account scoped as "portal:" + its id): the scope of
+// the Idempotency-Key.
+func (s *Server) actOn(c *gin.Context, row store.Request, actor, signal string, payload func(workflows.Action) any) (actionAnswer, error) {
+	ctx := c.Request.Context()
+	id, err := actionID(c, actor)
 	if err != nil {
 		return actionAnswer{}, err
 	}
@@ -177,11 +184,16 @@ func actionID(c *gin.Context, userID string) (string, error) {
 func projectedState(row store.Request, tasks []store.Task) workflows.State {
 	st := workflows.State{RequestID: row.ID, Status: row.Status, SubmittedAt: row.SubmittedAt, Deadline: row.Deadline,
 		OriginalDeadline: row.OriginalDeadline, DeadlineRule: row.DeadlineRule, Extended: row.ExtendedAt != nil,
-		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue}
+		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed}
 	st.MaxExtension, _ = dsar.ParsePeriod(row.MaxExtension) // unreadable: no extension allowed
 	for _, t := range tasks {
-		st.Tasks = append(st.Tasks, workflows.TaskState{DataSourceID: t.DataSourceID, Status: t.Status,
-			AssignedAt: t.AssignedAt, LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, Note: t.Note})
+		ts := workflows.TaskState{DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt,
+			LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, Note: t.Note, Outcome: dsar.TaskOutcome(t.Outcome),
+			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason}
+		if t.AssigneeID != nil {
+			ts.AssigneeID = *t.AssigneeID
+		}
+		st.Tasks = append(st.Tasks, ts)
 	}
 	return st
 }
@@ -298,29 +310,62 @@ func (s *Server) assign(c *gin.Context) {
 // A source owner completes only the tasks of sources they own; anyone
 // else's, like a task that does not exist, is 404.
 func (s *Server) completeTask(c *gin.Context) {
-	note, err := optionalNote(c)
+	var in struct {
+		Note        string           `json:"note"`
+		Outcome     dsar.TaskOutcome `json:"outcome"`
+		RecordCount *int64           `json:"record_count"`
+	}
+	if err := bindOptionalJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	bad := map[string]string{}
+	checkNote(bad, in.Note)
+	if in.Outcome != "" && !in.Outcome.Valid() {
+		bad["outcome"] = "must be one of " + dsar.TaskOutcomesText()
+	}
+	if in.RecordCount != nil && *in.RecordCount < 0 {
+		bad["record_count"] = "must not be negative"
+	}
+	if len(bad) > 0 {
+		s.fail(c, dsar.Invalid(bad))
+		return
+	}
+	source, err := s.taskSource(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	p := workflows.TaskCompletion{DataSourceID: source, Note: in.Note, By: staffUser(c).ID, Outcome: in.Outcome, RecordCount: in.RecordCount}
+	s.takeAction(c, workflows.SignalTaskCompleted, func(a workflows.Action) any { p.Action = a; return p })
+}
+
+// taskSource is the route's data source id, as Postgres spells it, of a
+// task the caller may act on: a source owner only on the tasks of sources
+// they own or given to them; anyone else's, like a task that does not
+// exist, is ENOTFOUND.
+func (s *Server) taskSource(c *gin.Context) (string, error) {
 	me := staffUser(c)
 	source := c.Param("data_source_id")
 	if u, err := uuid.Parse(source); err == nil {
 		source = u.String()
 	}
-	if me.Role == dsar.RoleSourceOwner {
-		owns, err := s.DB.OwnsDataSource(c.Request.Context(), me.ID, source)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if !owns {
-			s.fail(c, dsar.Errorf(dsar.ENOTFOUND, "no such task"))
-			return
+	if me.Role != dsar.RoleSourceOwner {
+		return source, nil
+	}
+	if _, err := uuid.Parse(c.Param("id")); err != nil {
+		return "", dsar.Errorf(dsar.ENOTFOUND, "no such task")
+	}
+	tasks, err := s.DB.RequestTasks(c.Request.Context(), c.Param("id"), me.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tasks {
+		if t.DataSourceID == source {
+			return source, nil
 		}
 	}
-	p := workflows.TaskCompletion{DataSourceID: source, Note: note, By: me.ID}
-	s.takeAction(c, workflows.SignalTaskCompleted, func(a workflows.Action) any { p.Action = a; return p })
+	return "", dsar.Errorf(dsar.ENOTFOUND, "no such task")
 }
 
 // extend is POST /api/v1/requests/{id}/extension: a later deadline, within

@@ -26,6 +26,8 @@ type consoleSettings struct {
 	RequestorTypes []consoleOption `json:"requestor_types"`
 	Roles          []consoleOption `json:"roles"`
 	RejectReasons  []consoleOption `json:"reject_reasons"`
+	TaskOutcomes   []consoleOption `json:"task_outcomes"`
+	ClosedStatuses []dsar.Status   `json:"closed_statuses"`
 	TemporalUI     string          `json:"temporal_ui"`
 	Namespace      string          `json:"namespace"`
 	// Channels are those staff record a request from; Countries and
@@ -56,6 +58,12 @@ func (s *Server) console(c *gin.Context) {
 	}
 	for _, st := range dsar.Statuses {
 		set.Statuses = append(set.Statuses, consoleOption{string(st), st.Label()})
+		if st.Closed() {
+			set.ClosedStatuses = append(set.ClosedStatuses, st)
+		}
+	}
+	for _, o := range dsar.TaskOutcomes {
+		set.TaskOutcomes = append(set.TaskOutcomes, consoleOption{string(o), o.Label()})
 	}
 	for _, t := range dsar.RequestTypes {
 		set.RequestTypes = append(set.RequestTypes, consoleOption{string(t), t.Label()})

@@ -274,7 +274,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#assign-form button[type=submit]`)),
 		requestStatus(dsar.StatusInProgress),
 	)
-	if tasks := b.text(`section[aria-labelledby="tasks-title"] table`); !strings.Contains(tasks, "CRM") || !strings.Contains(tasks, "open") {
+	if tasks := b.text(`section[aria-labelledby="tasks-title"] table`); !strings.Contains(tasks, "CRM") || !strings.Contains(tasks, "Open") {
 		t.Errorf("the tasks show %q, want CRM open", tasks)
 	}
 
@@ -294,11 +294,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the refusal beside the completion form says %q, want the current status", msg)
 	}
 
-	b.step("complete the task",
+	b.step("complete the task with its outcome",
+		chromedp.SetValue(chromedp.CSS(`.task-form select[name=outcome]`), "data_provided"),
+		chromedp.SendKeys(chromedp.CSS(`.task-form input[name=record_count]`), "3"),
 		chromedp.SendKeys(chromedp.CSS(`.task-form input[name=note]`), "exported"),
 		chromedp.Click(chromedp.CSS(`.task-form button[type=submit]`)),
 		requestStatus(dsar.StatusReadyToClose),
 	)
+	if tasks := b.text(`section[aria-labelledby="tasks-title"] table`); !strings.Contains(tasks, "Data provided · 3 records") {
+		t.Errorf("the completed task shows %q, want its outcome and count", tasks)
+	}
 	b.step("complete the request",
 		chromedp.SendKeys(chromedp.CSS(`#complete-form textarea[name=note]`), "all sent"),
 		chromedp.Click(chromedp.CSS(`#complete-form button[type=submit]`)),

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -48,6 +50,12 @@ type taskJSON struct {
 	AssignedAt   time.Time  `json:"assigned_at"`
 	CompletedAt  *time.Time `json:"completed_at"`
 	Note         string     `json:"note"`
+
+	Outcome       string  `json:"outcome"`       // "" until completed (or completed without one)
+	OutcomeLabel  string  `json:"outcome_label"` // the outcome in words, once completed
+	RecordCount   *int64  `json:"record_count"`
+	DeclineReason string  `json:"decline_reason"` // while declined
+	AssigneeID    *string `json:"assignee_id"`    // the one person it is given to, if any
 }
 
 // requestJSON is the request detail of GET /api/v1/requests/{id}.
@@ -92,7 +100,8 @@ type requestJSON struct {
 	ClosedAt          *time.Time          `json:"closed_at"`
 	CloseReasons      []string            `json:"close_reasons"`
 	CloseNote         string              `json:"close_note"`
-	Source            string              `json:"source"` // always "projection" (the workflow writes it with each change)
+	ClosingMailFailed bool                `json:"closing_mail_failed"` // the closing mail failed: it can be sent again
+	Source            string              `json:"source"`              // always "projection" (the workflow writes it with each change)
 }
 
 // getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
@@ -114,6 +123,7 @@ func (s *Server) getRequest(c *gin.Context) {
 		EmailVerifiedAt: row.EmailVerifiedAt, IdentityDecidedAt: row.IdentityDecidedAt, IdentityVerified: row.IdentityVerified,
 		IdentityNote: row.IdentityNote, Channel: row.Channel, ChannelLabel: row.Channel.Label(),
 		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
+		ClosingMailFailed: row.ClosingMailFailed,
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}
@@ -186,8 +196,13 @@ func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, erro
 	}
 	out := []taskJSON{}
 	for _, t := range ts {
-		out = append(out, taskJSON{DataSourceID: t.DataSourceID, Name: t.Name, Status: t.Status,
-			AssignedAt: t.AssignedAt, CompletedAt: t.CompletedAt, Note: t.Note})
+		tj := taskJSON{DataSourceID: t.DataSourceID, Name: t.Name, Status: t.Status,
+			AssignedAt: t.AssignedAt, CompletedAt: t.CompletedAt, Note: t.Note, Outcome: t.Outcome,
+			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID}
+		if t.Status == workflows.TaskCompleted {
+			tj.OutcomeLabel = dsar.TaskOutcome(t.Outcome).Label()
+		}
+		out = append(out, tj)
 	}
 	return out, nil
 }
@@ -222,7 +237,7 @@ func (s *Server) timeline(c *gin.Context, id string) ([]timelineJSON, error) {
 			continue
 		}
 		out = append(out, timelineJSON{TimelineEntry: store.TimelineEntry{At: e.CreatedAt, Event: e.Action, Actor: e.ActorKind + ":" + e.ActorID},
-			Label: dsar.AuditLabel(e.Action)})
+			Label: auditEventLabel(e)})
 	}
 	return out, nil
 }
@@ -300,4 +315,21 @@ func (s *Server) requestAudit(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// auditEventLabel is an audit event in words; a mail to the requester
+// says which mail it was ("Mail sent to the requester: completion
+// notice").
+func auditEventLabel(e store.AuditEvent) string {
+	label := dsar.AuditLabel(e.Action)
+	if e.Action != dsar.AuditMailSent && e.Action != dsar.AuditMailFailed {
+		return label
+	}
+	var d struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(e.Detail, &d) == nil && d.Kind != "" {
+		label += ": " + activities.MailLabel(d.Kind)
+	}
+	return label
 }

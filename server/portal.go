@@ -529,6 +529,8 @@ func requesterStatus(st dsar.Status) string {
 		return "Rejected"
 	case dsar.StatusExpired:
 		return "Expired: the email address was never verified"
+	case dsar.StatusWithdrawn:
+		return "Withdrawn"
 	}
 	return string(st)
 }
@@ -586,6 +588,8 @@ type portalRequestView struct {
 	Body      string
 	MaxUpload string
 	CanReply  bool
+	// CanWithdraw: the request is open, so the requester may withdraw it.
+	CanWithdraw bool
 }
 
 // portalRequestPage shows one of the requester's requests with its
@@ -595,6 +599,9 @@ func (s *Server) portalRequestPage(c *gin.Context) {
 }
 
 func noticeOf(sent string) string {
+	if sent == "withdrawn" {
+		return "Your request is withdrawn. We have sent you a confirmation by email."
+	}
 	if sent != "" {
 		return "Your message has been sent."
 	}
@@ -619,7 +626,8 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		return
 	}
 	v := portalRequestView{Request: requestRow(r), Facts: requestFacts(about), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
-		CanReply: r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired}
+		CanReply:    r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired,
+		CanWithdraw: !r.Status.Closed()}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
 			Sent: m.CreatedAt.UTC().Format(pageStamp), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),

@@ -86,6 +86,8 @@ func requesterOutcome(st dsar.Status, authority string) string {
 			authority + " or send us a new request."
 	case dsar.StatusExpired:
 		return "We closed your request because the email address was not confirmed in time. You are welcome to send a new request."
+	case dsar.StatusWithdrawn:
+		return "You withdrew this request, and we stopped working on it. You are welcome to send a new request at any time."
 	}
 	return "This request is closed."
 }

@@ -99,6 +99,7 @@ func (s *Server) routes() {
 	s.intakeRoutes()
 	s.staffRoutes()
 	s.portalRoutes()
+	s.withdrawalRoutes()
 	s.consoleRoutes()
 }
 

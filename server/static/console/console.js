@@ -12,7 +12,7 @@ let me = null; // the signed-in user {id, email, name, role}
 
 const QUEUE_WORKERS = ['org_owner', 'admin', 'manager'];
 const ADMINISTRATORS = ['org_owner', 'admin'];
-const CLOSED = ['completed', 'rejected', 'expired'];
+const CLOSED = settings.closed_statuses || ['completed', 'rejected', 'expired', 'withdrawn'];
 
 // ---- helpers -----------------------------------------------------------
 
@@ -576,25 +576,43 @@ async function requestView(id) {
     const tb = h('tbody');
     for (const t of r.tasks) {
       const cell = h('td', {});
-      if (t.status === 'open' && open) {
-        const form = h('form', {class: 'inline-form task-form', 'data-source': t.data_source_id},
-          field(`Note on ${t.name}`, h('input', {type: 'text', name: 'note'})),
-          h('button', {type: 'submit'}, `Complete ${t.name}`));
-        actionForm(form, (f) => api('POST', `/api/v1/requests/${id}/tasks/${t.data_source_id}/completion`, {note: f.note.value}),
-          (out) => `Task ${t.name} completed. Status: ${statusLabel(out.status)}.`, reload);
-        cell.append(form);
-      } else {
-        cell.append(t.note || '');
+      if (t.status === 'declined') {
+        cell.append(h('p', {class: 'declined'}, h('strong', {}, 'Declined: '), t.decline_reason));
+      } else if (t.status === 'completed') {
+        cell.append(h('p', {}, h('span', {class: 'outcome'}, t.outcome_label || 'Done'),
+          t.record_count != null ? ` · ${t.record_count} record${t.record_count === 1 ? '' : 's'}` : ''), t.note ? h('p', {}, t.note) : '');
       }
+      if (open && t.status !== 'completed') cell.append(await taskForms(id, t, worker, reload));
       tb.append(h('tr', {'data-source': t.data_source_id},
-        h('th', {scope: 'row'}, t.name), h('td', {class: 'task-status'}, t.status),
+        h('th', {scope: 'row'}, t.name), h('td', {class: 'task-status'}, taskStatusLabel(t.status)),
         h('td', {}, dateTime(t.assigned_at)), h('td', {}, dateTime(t.completed_at)), cell));
     }
     tasks.append(h('table', {},
-      h('thead', {}, h('tr', {}, ['Data source', 'Status', 'Assigned', 'Completed', 'Note'].map((c) => h('th', {scope: 'col'}, c)))), tb));
+      h('thead', {}, h('tr', {}, ['Data source', 'Status', 'Assigned', 'Completed', 'Outcome and actions'].map((c) => h('th', {scope: 'col'}, c)))), tb));
   }
   parts.push(tasks);
 
+  if (worker && r.closing_mail_failed) {
+    const sec = h('section', {'aria-labelledby': 'closing-mail-title', id: 'closing-mail'},
+      h('h2', {id: 'closing-mail-title'}, 'The closing mail was not delivered'),
+      h('p', {}, 'The requester has not been told how the request ended. Their address is kept for a few days so you can ' +
+        'send the mail again once the cause is fixed; after that it is erased like the rest of their details.'));
+    const form = h('form', {id: 'closing-mail-form'}, h('button', {type: 'submit'}, 'Send the closing mail again'));
+    actionForm(form, () => api('POST', `/api/v1/requests/${id}/closing-mail`), 'The closing mail is being sent again.', reload);
+    sec.append(form);
+    parts.push(sec);
+  }
+  if (worker && r.status === 'pending_email_verification' && !r.pii_erased) {
+    const sec = h('section', {'aria-labelledby': 'email-title'}, h('h2', {id: 'email-title'}, 'Correct the email address'),
+      h('p', {}, 'If the address was mistyped, correct it: the links sent to the old one stop working and a new link goes to this one.'));
+    const form = h('form', {id: 'email-form', class: 'inline-form'},
+      field('Email address', h('input', {type: 'email', name: 'email', autocomplete: 'off'})),
+      h('button', {type: 'submit', class: 'secondary'}, 'Correct and send a new link'));
+    actionForm(form, (f) => api('PUT', `/api/v1/requests/${id}/email`, {email: f.email.value}),
+      'Address corrected; a new verification link is on its way.', reload);
+    sec.append(form);
+    parts.push(sec);
+  }
   if (worker && open) {
     // Assign data sources.
     if (['identity_verified', 'in_progress'].includes(r.status)) {
@@ -708,6 +726,59 @@ async function requestView(id) {
   view.replaceChildren(...head, side.length
     ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
     : h('div', {}, ...parts));
+}
+
+// taskStatusLabel is a task's status in words.
+function taskStatusLabel(s) {
+  return {open: 'Open', completed: 'Completed', declined: 'Declined: back with the handler'}[s] || s;
+}
+
+// taskForms are the actions on a task that is not completed: complete it
+// with its outcome; decline it with a reason (open tasks); give it to one
+// person (queue workers: those who may list the users choose anyone
+// active, others the source's owners).
+async function taskForms(id, t, worker, reload) {
+  const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}`;
+  const wrap = h('div', {class: 'task-actions'});
+  const complete = h('form', {class: 'inline-form task-form', 'data-source': t.data_source_id},
+    field(`Outcome for ${t.name}`, select('outcome', settings.task_outcomes || [], '', 'Done (no outcome)')),
+    field('Records', h('input', {type: 'number', name: 'record_count', min: 0, step: 1, inputmode: 'numeric'}), '(optional)'),
+    field(`Note on ${t.name}`, h('input', {type: 'text', name: 'note'})),
+    h('button', {type: 'submit'}, `Complete ${t.name}`));
+  actionForm(complete, (f) => api('POST', `${base}/completion`, {note: f.note.value, outcome: f.outcome.value || undefined,
+    record_count: f.record_count.value === '' ? undefined : Number(f.record_count.value)}),
+  (out) => `Task ${t.name} completed. Status: ${statusLabel(out.status)}.`, reload);
+  wrap.append(complete);
+  if (t.status === 'open') {
+    const decline = h('form', {class: 'inline-form decline-form', 'data-source': t.data_source_id},
+      field(`Why decline ${t.name}?`, h('input', {type: 'text', name: 'reason'})),
+      h('button', {type: 'submit', class: 'secondary'}, `Decline ${t.name}`));
+    actionForm(decline, (f) => api('POST', `${base}/decline`, {reason: f.reason.value}),
+      `Task ${t.name} declined: it goes back to the request's handler.`, reload);
+    wrap.append(decline);
+  }
+  if (worker) {
+    const options = [];
+    try {
+      if (ADMINISTRATORS.includes(me.role)) {
+        for (const u of (await api('GET', '/api/v1/users')).items || []) {
+          if (!u.disabled) options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
+        }
+      } else {
+        for (const o of (await api('GET', `/api/v1/data-sources/${t.data_source_id}`)).owners || []) {
+          options.push({value: o.id, label: o.name || o.email});
+        }
+      }
+    } catch (err) { /* no choices: the form says so */ }
+    if (!options.some((o) => o.value === me.id)) options.unshift({value: me.id, label: `${me.name || me.email} (me)`});
+    const give = h('form', {class: 'inline-form reassign-form', 'data-source': t.data_source_id},
+      field(`Give ${t.name} to`, select('user_id', options, t.assignee_id || '', 'Choose a person')),
+      h('button', {type: 'submit', class: 'secondary'}, 'Give the task'));
+    actionForm(give, (f) => api('POST', `${base}/assignee`, {user_id: f.user_id.value}),
+      `Task ${t.name} given to one person; it is open again.`, reload);
+    wrap.append(give);
+  }
+  return wrap;
 }
 
 // handlerSection lets a queue worker say who handles the request: any

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/workflows"
+)
+
+// correctEmail is PUT /api/v1/requests/{id}/email {"email"}: staff correct
+// an address mistyped at intake, while it is still unverified (409
+// otherwise). The corrected address is staged sealed; the workflow applies
+// it when it takes the action, voids the old links and sends a new one.
+func (s *Server) correctEmail(c *gin.Context) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	in.Email = strings.TrimSpace(in.Email)
+	if len(in.Email) > maxEmailLen || !validEmail(in.Email) {
+		s.fail(c, dsar.Invalid(map[string]string{"email": "enter an email address like name@example.com"}))
+		return
+	}
+	me := staffUser(c)
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := workflows.EmailCorrection{By: me.ID}
+	st := projectedState(row, nil)
+	if err := st.Allows(workflows.SignalEmailCorrected, p); err != nil {
+		s.fail(c, err) // before anything is staged
+		return
+	}
+	if err := s.DB.StageEmailCorrection(c.Request.Context(), s.Keys, row.ID, in.Email); err != nil {
+		s.fail(c, err)
+		return
+	}
+	a, err := s.actOn(c, row, me.ID, workflows.SignalEmailCorrected, func(act workflows.Action) any { p.Action = act; return p })
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.answerAction(c, a)
+}

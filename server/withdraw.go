@@ -1,0 +1,78 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/workflows"
+)
+
+// A requester withdraws an open request from the portal: the workflow
+// closes it as withdrawn, tells staff, confirms by mail and erases the
+// request's personal data like at any close.
+
+// maxWithdrawReason bounds the requester's optional reason.
+const maxWithdrawReason = 2000
+
+func (s *Server) withdrawalRoutes() {
+	s.engine.POST("/api/v1/portal/requests/:id/withdrawal", s.requirePortal(false), s.portalAPIWithdraw)
+	s.engine.POST("/portal/requests/:id/withdrawal", s.requirePortal(true), s.portalWithdrawForm)
+}
+
+// withdraw withdraws one of the signed-in requester's requests (someone
+// else's is ENOTFOUND) with an optional reason, as an action on its
+// workflow: a closed request is ECONFLICT.
+func (s *Server) withdraw(c *gin.Context, reason string) (actionAnswer, error) {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > maxWithdrawReason {
+		return actionAnswer{}, dsar.Invalid(map[string]string{"reason": "must be at most 2000 characters"})
+	}
+	acc := portalAccount(c)
+	pr, err := s.DB.PortalRequest(c.Request.Context(), acc.EmailHash, c.Param("id"))
+	if err != nil {
+		return actionAnswer{}, err
+	}
+	row, err := s.DB.Request(c.Request.Context(), pr.ID, "")
+	if err != nil {
+		return actionAnswer{}, err
+	}
+	p := workflows.Withdrawal{Reason: reason}
+	return s.actOn(c, row, "portal:"+acc.ID, workflows.SignalWithdrawn, func(a workflows.Action) any { p.Action = a; return p })
+}
+
+// portalAPIWithdraw is POST /api/v1/portal/requests/{id}/withdrawal
+// {"reason"?}: 200 {status: "withdrawn"}, 409 once the request is closed.
+func (s *Server) portalAPIWithdraw(c *gin.Context) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindOptionalJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	a, err := s.withdraw(c, in.Reason)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.answerAction(c, a)
+}
+
+// portalWithdrawForm withdraws from the request page's form and goes back
+// to the request, which then shows it withdrawn.
+func (s *Server) portalWithdrawForm(c *gin.Context) {
+	if _, err := s.withdraw(c, c.PostForm("reason")); err != nil {
+		if dsar.ErrorCode(err) == dsar.ENOTFOUND {
+			s.portalFail(c, err)
+			return
+		}
+		s.renderRequestPage(c, statusOfErr(err), s.formOf(c, err), "")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/portal/requests/"+url.PathEscape(c.Param("id"))+"?sent=withdrawn")
+}
