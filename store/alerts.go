@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -118,14 +120,27 @@ func recordAlerts(ctx context.Context, tx *sqlx.Tx, alerts []NewAlert) (int, err
 		if a.RequestID != "" {
 			rid = &a.RequestID
 		}
+		// The same event again adds nothing, except that an alert not yet
+		// sent gathers the data sources of a later event with its key (a
+		// second source assigned to the same owner the same day is named in
+		// the day's one alert).
 		const q = `INSERT INTO alerts (dedupe_key, recipient_id, request_id, kind, detail)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING`
-		res, err := tx.ExecContext(ctx, q, a.DedupeKey, a.RecipientID, rid, a.Kind, detail)
-		if err != nil {
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (dedupe_key) DO UPDATE SET detail = jsonb_set(alerts.detail, '{data_sources}',
+				(SELECT jsonb_agg(DISTINCT e.v) FROM jsonb_array_elements(
+					coalesce(alerts.detail->'data_sources', '[]'::jsonb) || (excluded.detail->'data_sources')) AS e(v)))
+			WHERE alerts.sent_at IS NULL AND jsonb_typeof(excluded.detail->'data_sources') = 'array'
+				AND NOT coalesce(alerts.detail->'data_sources', '[]'::jsonb) @> (excluded.detail->'data_sources')
+			RETURNING (xmax = 0) AS inserted`
+		var inserted bool
+		err = tx.GetContext(ctx, &inserted, q, a.DedupeKey, a.RecipientID, rid, a.Kind, detail)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // recorded before
+		case err != nil:
 			return 0, fmt.Errorf("store: record alert %s: %w", a.Kind, Translate(err))
+		case inserted:
+			n++
 		}
-		k, _ := res.RowsAffected()
-		n += int(k)
 	}
 	return n, nil
 }

@@ -348,3 +348,39 @@ func TestOutstandingPerRecipient(t *testing.T) {
 		t.Errorf("notified %v", got)
 	}
 }
+
+// TestSameDayAlertGathersItsSources: a second assignment alert with the
+// same key (the same owner, request and day) adds no alert, but the one
+// not yet sent names both data sources; once sent, a repeat changes
+// nothing.
+func TestSameDayAlertGathersItsSources(t *testing.T) {
+	w := newAlertWorld(t)
+	owner := w.user("olivia", dsar.RoleSourceOwner)
+	rec := func(sources ...string) int {
+		n, err := w.db.RecordAlerts(w.ctx, []store.NewAlert{{DedupeKey: "r:assigned-1:" + owner.ID, RecipientID: owner.ID,
+			Kind: store.AlertTaskAssigned, Detail: map[string]any{"data_sources": sources}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	pending := func() []store.Alert {
+		as, err := w.db.PendingAlerts(w.ctx, owner.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	if n := rec("CRM"); n != 1 {
+		t.Fatalf("the first alert counted %d new", n)
+	}
+	if n := rec("Billing"); n != 0 {
+		t.Fatalf("the same day's second assignment counted %d new alerts", n)
+	}
+	rec("CRM") // a retry of the first
+	as := pending()
+	if len(as) != 1 || !strings.Contains(string(as[0].Detail), "CRM") || !strings.Contains(string(as[0].Detail), "Billing") ||
+		strings.Count(string(as[0].Detail), "CRM") != 1 {
+		t.Fatalf("pending alerts %+v, want one naming CRM and Billing once each", as)
+	}
+}
