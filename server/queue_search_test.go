@@ -94,8 +94,15 @@ func TestQueueSearchSortDueAndUnverified(t *testing.T) {
 		{"q=" + strings.ToLower(dsar.Reference(b)), []string{b}},
 		{"q=" + strings.ToUpper(b[:8]), []string{b}},
 		{"q=" + c, []string{c}},
-		{"q=" + url.QueryEscape(dsar.Reference(pending)), nil},
+		// A search finds unverified submissions without being asked: the
+		// requester who never got the link quotes their reference or address.
+		{"q=" + url.QueryEscape(dsar.Reference(pending)), []string{pending}},
 		{"q=" + url.QueryEscape(dsar.Reference(pending)) + "&include_unverified=true", []string{pending}},
+		{"q=" + url.QueryEscape(dsar.Reference(pending)) + "&include_unverified=false", []string{pending}},
+		{"q=" + expired, []string{expired}},
+		{"q=" + url.QueryEscape(email(pending)), []string{pending}},
+		{"q=" + url.QueryEscape(email(expired)), []string{expired}},
+		{"q=" + url.QueryEscape(email(pending)) + "&status=in_progress", nil},
 		{"q=" + url.QueryEscape(email(a)), []string{a}},
 		{"q=" + url.QueryEscape(strings.ToUpper(email(a))), []string{a}},
 		{"q=" + url.QueryEscape(" "+email(a)+" "), []string{a}},
@@ -379,7 +386,7 @@ func TestQueueCSVExport(t *testing.T) {
 
 	// The same filters and order as the queue, every page of it.
 	for _, q := range []string{"sort=deadline&country=DE", "overdue=true", "awaiting_reply=true", "handler_id=" + manager.ID,
-		"q=" + dsar.Reference(closed), "include_unverified=true&country=US", "status=pending_email_verification"} {
+		"q=" + dsar.Reference(closed), "q=" + dsar.Reference(hidden), "include_unverified=true&country=US", "status=pending_email_verification"} {
 		want := e.queueIDs("limit=20&"+q, admin)
 		var got []string
 		for _, r := range readCSV(t, e.want(e.do("GET", "/api/v1/requests.csv?"+q, admin, nil), http.StatusOK, "csv "+q))[1:] {

@@ -76,7 +76,8 @@ const (
 
 // unverifiedStatuses are the statuses of submissions whose email was never
 // verified: still waiting for it, or expired without it. The queue leaves
-// them out unless asked (QueueFilter.IncludeUnverified, or a status filter).
+// them out unless asked (QueueFilter.IncludeUnverified, a status filter, or
+// a search by reference or email).
 func unverifiedStatuses() []string {
 	return []string{string(dsar.StatusPendingEmailVerification), string(dsar.StatusExpired)}
 }
@@ -85,7 +86,9 @@ func unverifiedStatuses() []string {
 type QueueFilter struct {
 	// Statuses, when set, select exactly these statuses, unverified ones
 	// included; without them the queue leaves unverified submissions out
-	// unless IncludeUnverified.
+	// unless IncludeUnverified or a search (IDPrefix, EmailHash) is set: a
+	// requester who never got the link is found by their reference or
+	// address.
 	Statuses          []dsar.Status
 	IncludeUnverified bool
 	RequestType       dsar.RequestType
@@ -177,7 +180,7 @@ func (f QueueFilter) where() *where {
 			ss[i] = string(s)
 		}
 		w.add("r.status = ANY(?)", pq.Array(ss))
-	} else if !f.IncludeUnverified {
+	} else if !f.IncludeUnverified && f.IDPrefix == "" && f.EmailHash == nil {
 		w.add("r.status <> ALL(?)", pq.Array(unverifiedStatuses()))
 	}
 	if f.RequestType != "" {

@@ -108,9 +108,15 @@ func TestQueueHidesUnverifiedFindsByReferenceAndEmailAndSortsByDeadline(t *testi
 		{"by reference", store.QueueFilter{IDPrefix: prefix(t, dsar.Reference(b))}, []string{b}},
 		{"by reference in lower case without its prefix", store.QueueFilter{IDPrefix: prefix(t, b[:8])}, []string{b}},
 		{"by whole id", store.QueueFilter{IDPrefix: prefix(t, c)}, []string{c}},
-		{"by email", store.QueueFilter{EmailHash: e.keys.BlindIndex("ada@example.org")}, []string{c, a}},
-		{"by email in another case", store.QueueFilter{EmailHash: e.keys.BlindIndex(" ADA@Example.ORG")}, []string{c, a}},
+		// A search finds unverified submissions too: the requester who
+		// never got the link quotes their reference or address.
+		{"by email, unverified ones found", store.QueueFilter{EmailHash: e.keys.BlindIndex("ada@example.org")}, []string{pending, c, a}},
+		{"by email in another case", store.QueueFilter{EmailHash: e.keys.BlindIndex(" ADA@Example.ORG")}, []string{pending, c, a}},
 		{"by email, unverified included", store.QueueFilter{EmailHash: e.keys.BlindIndex("ada@example.org"), IncludeUnverified: true}, []string{pending, c, a}},
+		{"by email, an expired one found", store.QueueFilter{EmailHash: e.keys.BlindIndex("eve@example.org")}, []string{expired}},
+		{"by reference, a pending one found", store.QueueFilter{IDPrefix: prefix(t, dsar.Reference(pending))}, []string{pending}},
+		{"by whole id, an expired one found", store.QueueFilter{IDPrefix: prefix(t, expired)}, []string{expired}},
+		{"by email and a status", store.QueueFilter{EmailHash: e.keys.BlindIndex("ada@example.org"), Statuses: []dsar.Status{dsar.StatusInProgress}}, []string{a}},
 		{"by part of an email", store.QueueFilter{EmailHash: e.keys.BlindIndex("ada@example")}, nil},
 		{"due before", store.QueueFilter{DueBefore: &dueBefore}, []string{d, b}},
 		{"by deadline", store.QueueFilter{Sort: store.SortDeadline}, []string{d, b, c, a}},
