@@ -211,16 +211,23 @@ func (s *Server) requestCounts(c *gin.Context) {
 	c.JSON(http.StatusOK, counts)
 }
 
-// queryState asks the request's workflow for its state. A missing workflow
-// is ENOTFOUND; one that does not answer in time is EUNAVAILABLE. When
-// queries pile up behind a running workflow task, Temporal may refuse one
+// taskItemJSON is a task of GET /api/v1/tasks: the store's item and its
+// outcome in words once completed, as the request detail's tasks have it.
+type taskItemJSON struct {
+	store.TaskItem
+	OutcomeLabel string `json:"outcome_label"`
+}
+
 // listTasks is GET /api/v1/tasks: a source owner's own tasks, or every task
-// for the other roles; status open or completed; newest assignment first.
+// for the other roles; status open, completed or declined; newest
+// assignment first.
 func (s *Server) listTasks(c *gin.Context) {
 	f := store.TaskFilter{Status: c.Query("status"), OwnerID: ownerScope(staffUser(c)), Limit: defaultPage}
 	bad := map[string]string{}
-	if f.Status != "" && f.Status != workflows.TaskOpen && f.Status != workflows.TaskCompleted {
-		bad["status"] = "must be open or completed"
+	switch f.Status {
+	case "", workflows.TaskOpen, workflows.TaskCompleted, workflows.TaskDeclined:
+	default:
+		bad["status"] = "must be open, completed or declined"
 	}
 	readPage(c, bad, &f.Limit, &f.After, true)
 	if len(bad) > 0 {
@@ -232,7 +239,14 @@ func (s *Server) listTasks(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := gin.H{"items": items, "next_cursor": nil}
+	list := make([]taskItemJSON, len(items))
+	for i, t := range items {
+		list[i].TaskItem = t
+		if t.Status == workflows.TaskCompleted {
+			list[i].OutcomeLabel = dsar.TaskOutcome(t.Outcome).Label()
+		}
+	}
+	out := gin.H{"items": list, "next_cursor": nil}
 	if next != nil {
 		out["next_cursor"] = next.Encode()
 	}

@@ -501,7 +501,7 @@ func (db *DB) OwnedDataSources(ctx context.Context, userID string) ([]string, er
 
 // TaskFilter selects tasks for GET /api/v1/tasks.
 type TaskFilter struct {
-	Status  string // open or completed; "" for both
+	Status  string // open, completed or declined; "" for all
 	OwnerID string // only the tasks of data sources this user owns
 	Limit   int
 	After   *Cursor
@@ -536,7 +536,8 @@ func (db *DB) Tasks(ctx context.Context, f TaskFilter) ([]TaskItem, *Cursor, err
 	}
 	w.args = append(w.args, f.Limit+1)
 	const q = `SELECT t.request_id, t.data_source_id, d.name, t.status, t.assigned_at, t.last_activity_at,
-		t.completed_at, t.note, r.request_type, r.status AS request_status, r.deadline, r.overdue
+		t.completed_at, t.note, t.outcome, t.record_count, t.decline_reason, t.assignee_id::text AS assignee_id,
+		r.request_type, r.status AS request_status, r.deadline, r.overdue
 		FROM tasks t JOIN requests r ON r.id = t.request_id JOIN data_sources d ON d.id = t.data_source_id
 		WHERE %s ORDER BY t.assigned_at DESC, t.request_id DESC, t.data_source_id DESC LIMIT $%d`
 	items := []TaskItem{}
