@@ -1,0 +1,31 @@
+package dsar
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEveryValueHasALabel: every status, channel, task outcome and request
+// type has a label of words for people, never its wire value or nothing.
+func TestEveryValueHasALabel(t *testing.T) {
+	type value struct{ raw, label string }
+	var all []value
+	for _, s := range Statuses {
+		all = append(all, value{string(s), s.Label()})
+	}
+	for _, c := range append([]Channel{ChannelForm}, ManualChannels...) {
+		all = append(all, value{string(c), c.Label()})
+	}
+	for _, o := range TaskOutcomes {
+		all = append(all, value{string(o), o.Label()})
+	}
+	all = append(all, value{"(no outcome)", TaskOutcome("").Label()})
+	for _, r := range RequestTypes {
+		all = append(all, value{string(r), r.Label()})
+	}
+	for _, v := range all {
+		if v.label == "" || v.label == v.raw || strings.Contains(v.label, "_") {
+			t.Errorf("%q is labelled %q, not in words", v.raw, v.label)
+		}
+	}
+}
