@@ -31,8 +31,11 @@ func (a *Activities) ScrubRequest(ctx context.Context, requestID string) error {
 	return classify(a.DB.ScrubRequest(ctx, requestID))
 }
 
-// ApplyEmailCorrection puts the address staff corrected in place of the
-// mistyped one, and voids the links sent to it.
-func (a *Activities) ApplyEmailCorrection(ctx context.Context, requestID string) error {
-	return classify(a.DB.ApplyEmailCorrection(ctx, requestID))
+// ApplyEmailCorrection puts the address staff corrected by action
+// actionID in place of the mistyped one, and voids the links sent to it.
+// It reports false when that correction is not the one staged (a later
+// one replaced it).
+func (a *Activities) ApplyEmailCorrection(ctx context.Context, requestID, actionID string) (bool, error) {
+	ok, err := a.DB.ApplyEmailCorrection(ctx, requestID, actionID)
+	return ok, classify(err)
 }

@@ -21,6 +21,10 @@ const (
 	MailCompleted            = "request_completed"
 	MailRejected             = "request_rejected"
 	MailWithdrawn            = "request_withdrawn"
+	// Sent by the API, not the workflow; recorded in the audit trail the
+	// same way.
+	MailMessageWaiting = "message_waiting" // a staff message waits in the portal
+	MailPortalSignIn   = "portal_sign_in"  // a sign-in link the requester asked for
 )
 
 // mailLabels says each kind of requester mail in words, for the request's
@@ -33,12 +37,14 @@ var mailLabels = map[string]string{
 	MailCompleted:            "completion notice",
 	MailRejected:             "rejection notice",
 	MailWithdrawn:            "withdrawal confirmation",
+	MailMessageWaiting:       "new message notice",
+	MailPortalSignIn:         "portal sign-in link",
 }
 
 // MailKinds lists every kind of requester mail.
 func MailKinds() []string {
 	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension,
-		MailCompleted, MailRejected, MailWithdrawn}
+		MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn}
 }
 
 // MailLabel is a kind of requester mail in words; an unknown kind is
@@ -83,6 +89,7 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	data := a.mailData()
 	data["FirstName"] = pii.FirstName
 	data["RequestID"] = m.RequestID
+	data["Reference"] = dsar.Reference(m.RequestID) // as the console and the portal show it
 	data["RequestType"] = m.RequestType.Label()
 	data["Deadline"] = formatDate(m.Deadline)
 	data["PortalURL"] = a.link("/portal", nil)
@@ -147,6 +154,7 @@ func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitati
 	data := a.mailData()
 	data["FirstName"] = pii.FirstName
 	data["RequestID"] = in.RequestID
+	data["Reference"] = dsar.Reference(in.RequestID)
 	data["Link"] = a.link("/portal/accounts/new", url.Values{"token": {raw}})
 	data["Expires"] = formatDate(expires)
 	if err := a.send(ctx, MailPortalInvitation, pii.Email, in.Key, data); err != nil {

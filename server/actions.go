@@ -64,6 +64,15 @@ func (s *Server) act(c *gin.Context, signal string, payload func(workflows.Actio
 // requester's portal account scoped as "portal:" + its id): the scope of
 // the Idempotency-Key.
 func (s *Server) actOn(c *gin.Context, row store.Request, actor, signal string, payload func(workflows.Action) any) (actionAnswer, error) {
+	return s.actOnWith(c, row, actor, signal, payload, nil)
+}
+
+// actOnWith is actOn with a step before the signal: before, when not nil,
+// runs once the action is known to be new and allowed by the projection,
+// with the action's id (a failure answers the action and signals
+// nothing). The workflow may still refuse the action after it.
+func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal string, payload func(workflows.Action) any,
+	before func(actionID string) error) (actionAnswer, error) {
 	ctx := c.Request.Context()
 	id, err := actionID(c, actor)
 	if err != nil {
@@ -83,6 +92,11 @@ func (s *Server) actOn(c *gin.Context, row store.Request, actor, signal string, 
 	p := payload(workflows.Action{ID: id, At: time.Now().UTC()})
 	if err := st.Allows(signal, p); err != nil {
 		return actionAnswer{}, err
+	}
+	if before != nil {
+		if err := before(id); err != nil {
+			return actionAnswer{}, err
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, signalTimeout)
 	defer cancel()

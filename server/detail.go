@@ -309,7 +309,7 @@ func (s *Server) requestAudit(c *gin.Context) {
 	items := make([]auditJSON, len(evs))
 	for i, e := range evs {
 		items[i] = auditJSON{Seq: e.Seq, At: e.CreatedAt, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action,
-			Label: dsar.AuditLabel(e.Action), Detail: e.Detail}
+			Label: auditEventLabel(e), Detail: e.Detail}
 		if e.ActorKind == store.ActorStaff {
 			items[i].ActorName = names[e.ActorID]
 		}

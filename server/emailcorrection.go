@@ -33,16 +33,12 @@ func (s *Server) correctEmail(c *gin.Context) {
 		return
 	}
 	p := workflows.EmailCorrection{By: me.ID}
-	st := projectedState(row, nil)
-	if err := st.Allows(workflows.SignalEmailCorrected, p); err != nil {
-		s.fail(c, err) // before anything is staged
-		return
+	// Staged once the action is known to be new and allowed, under its id:
+	// the workflow applies this correction only (a later one replaces it).
+	stage := func(actionID string) error {
+		return s.DB.StageEmailCorrection(c.Request.Context(), s.Keys, row.ID, in.Email, actionID)
 	}
-	if err := s.DB.StageEmailCorrection(c.Request.Context(), s.Keys, row.ID, in.Email); err != nil {
-		s.fail(c, err)
-		return
-	}
-	a, err := s.actOn(c, row, me.ID, workflows.SignalEmailCorrected, func(act workflows.Action) any { p.Action = act; return p })
+	a, err := s.actOnWith(c, row, me.ID, workflows.SignalEmailCorrected, func(act workflows.Action) any { p.Action = act; return p }, stage)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -311,7 +312,7 @@ func (s *Server) nudgeRequester(ctx context.Context, requestID, messageID string
 		s.Log.Error("message nudge: requester's address", "request_id", requestID, "err", err)
 		return false
 	}
-	m, err := s.Templates.Render("message_waiting", pii.Email, messageWaitingMail{Company: s.Config.Company, PortalURL: s.portalURL()})
+	m, err := s.Templates.Render(activities.MailMessageWaiting, pii.Email, messageWaitingMail{Company: s.Config.Company, PortalURL: s.portalURL()})
 	if err != nil {
 		s.Log.Error("message nudge: render", "request_id", requestID, "err", err)
 		return false
@@ -319,8 +320,18 @@ func (s *Server) nudgeRequester(ctx context.Context, requestID, messageID string
 	m.IdempotencyKey = "message-waiting-" + messageID
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.Mailer.Send(ctx, m); err != nil {
-		s.Log.Error("message nudge: send", "request_id", requestID, "message_id", messageID, "err", err)
+	sendErr := s.Mailer.Send(ctx, m)
+	// Every mail to the requester is in the audit trail, sent or failed.
+	action, detail := dsar.AuditMailSent, map[string]any{"kind": activities.MailMessageWaiting, "message_id": messageID}
+	if sendErr != nil {
+		action, detail["error"] = dsar.AuditMailFailed, "failed"
+	}
+	if _, err := s.DB.AppendAudit(ctx, store.Audit{RequestID: requestID, ActorKind: store.ActorSystem,
+		Action: action, Detail: detail}); err != nil {
+		s.Log.Error("message nudge: audit the mail", "request_id", requestID, "message_id", messageID, "err", err)
+	}
+	if sendErr != nil {
+		s.Log.Error("message nudge: send", "request_id", requestID, "message_id", messageID, "err", sendErr)
 		return false
 	}
 	return true

@@ -600,7 +600,7 @@ func (s *Server) portalRequestPage(c *gin.Context) {
 
 func noticeOf(sent string) string {
 	if sent == "withdrawn" {
-		return "Your request is withdrawn. We have sent you a confirmation by email."
+		return "Your request is withdrawn. If you had confirmed your email address, we have also sent you a confirmation there."
 	}
 	if sent != "" {
 		return "Your message has been sent."

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,31 @@ func linkIn(t *testing.T, e *staffEnv, email string) string {
 		t.Fatalf("no link in %q", ms[0].Text)
 	}
 	return m[1]
+}
+
+// TestEveryRequesterMailIsAudited: the verification link, the portal
+// invitation and the notice of a staff message are each in the request's
+// audit trail, named in words.
+func TestEveryRequesterMailIsAudited(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, manager := e.user(dsar.RoleManager)
+	id := e.request(newRequest{})
+	e.verifyEmail(id)
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/messages", manager, map[string]any{"body": "Which account?"}), http.StatusCreated, "message")
+	want := []string{"Mail sent to the requester: verification link", "Mail sent to the requester: portal invitation",
+		"Mail sent to the requester: new message notice"}
+	e.eventually("every mail is in the trail", func() bool {
+		items := e.want(e.do("GET", "/api/v1/requests/"+id+"/audit", manager, nil), http.StatusOK, "audit").JSON(t)["items"].([]any)
+		var labels []string
+		for _, it := range items {
+			labels = append(labels, it.(map[string]any)["label"].(string))
+		}
+		for _, w := range want {
+			if !slices.Contains(labels, w) {
+				return false
+			}
+		}
+		return true
+	})
 }

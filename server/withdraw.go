@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
 
@@ -41,8 +42,18 @@ func (s *Server) withdraw(c *gin.Context, reason string) (actionAnswer, error) {
 	if err != nil {
 		return actionAnswer{}, err
 	}
-	p := workflows.Withdrawal{Reason: reason}
-	return s.actOn(c, row, "portal:"+acc.ID, workflows.SignalWithdrawn, func(a workflows.Action) any { p.Action = a; return p })
+	// The reason, in the requester's words, is a message on the request:
+	// sealed like every message, read by staff in the thread.
+	var note func(string) error
+	if reason != "" {
+		note = func(string) error {
+			_, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: row.ID, Sender: store.SenderRequester,
+				ActorID: acc.ID, Body: "I am withdrawing this request. My reason: " + reason})
+			return err
+		}
+	}
+	var p workflows.Withdrawal
+	return s.actOnWith(c, row, "portal:"+acc.ID, workflows.SignalWithdrawn, func(a workflows.Action) any { p.Action = a; return p }, note)
 }
 
 // portalAPIWithdraw is POST /api/v1/portal/requests/{id}/withdrawal
@@ -66,6 +77,11 @@ func (s *Server) portalAPIWithdraw(c *gin.Context) {
 // portalWithdrawForm withdraws from the request page's form and goes back
 // to the request, which then shows it withdrawn.
 func (s *Server) portalWithdrawForm(c *gin.Context) {
+	if c.PostForm("confirm") == "" { // it cannot be undone: the page asks twice
+		err := dsar.Invalid(map[string]string{"confirm": "tick the box to confirm that you want to withdraw the request"})
+		s.renderRequestPage(c, statusOfErr(err), s.formOf(c, err), "")
+		return
+	}
 	if _, err := s.withdraw(c, c.PostForm("reason")); err != nil {
 		if dsar.ErrorCode(err) == dsar.ENOTFOUND {
 			s.portalFail(c, err)

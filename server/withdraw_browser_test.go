@@ -39,8 +39,9 @@ func TestPortalWithdrawInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`a[href="/portal/requests/`+id+`"]`)),
 		chromedp.WaitVisible(chromedp.ID("withdraw-form")),
 	)
-	b.step("withdraw it",
+	b.step("withdraw it, confirming",
 		chromedp.SendKeys(chromedp.ID("withdraw-reason"), "I sorted it out on the phone."),
+		chromedp.Click(chromedp.ID("withdraw-confirm")),
 		chromedp.Click(chromedp.ID("withdraw-button")),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 	)
@@ -57,9 +58,14 @@ func TestPortalWithdrawInBrowser(t *testing.T) {
 		d := e.want(e.do("GET", "/api/v1/requests/"+id, bossTok, nil), http.StatusOK, "detail").JSON(t)
 		return d["status"] == string(dsar.StatusWithdrawn) && d["pii_erased"] == true
 	})
-	d := e.want(e.do("GET", "/api/v1/requests/"+id, bossTok, nil), http.StatusOK, "detail").JSON(t)
-	if d["close_note"] != "I sorted it out on the phone." {
-		t.Errorf("staff do not see the requester's reason: %v", d["close_note"])
+	// The reason is a message in the thread, sealed like every message; no
+	// plain copy of the requester's words outlives the erasure.
+	msgs := e.want(e.do("GET", "/api/v1/requests/"+id+"/messages", bossTok, nil), http.StatusOK, "messages").JSON(t)["items"].([]any)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].(map[string]any)["body"].(string), "I sorted it out on the phone.") {
+		t.Errorf("staff do not read the requester's reason in the thread: %v", msgs)
+	}
+	if d := e.want(e.do("GET", "/api/v1/requests/"+id, bossTok, nil), http.StatusOK, "detail").JSON(t); d["close_note"] != "" {
+		t.Errorf("the requester's words are kept as the closing note: %v", d["close_note"])
 	}
 	b.check()
 }

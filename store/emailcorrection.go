@@ -17,9 +17,10 @@ import (
 // applied, so a verified address is never replaced.
 
 // StageEmailCorrection seals request id's PII with email in place of the
-// address it was given, beside the current PII, for the workflow to apply.
-// EGONE once the PII is erased; ENOTFOUND for no such request.
-func (db *DB) StageEmailCorrection(ctx context.Context, keys *crypto.Keyring, id, email string) error {
+// address it was given, beside the current PII, for the workflow to apply
+// when it takes action actionID (a later staging replaces it). EGONE once
+// the PII is erased; ENOTFOUND for no such request.
+func (db *DB) StageEmailCorrection(ctx context.Context, keys *crypto.Keyring, id, email, actionID string) error {
 	p, err := db.RequestPII(ctx, keys, id)
 	if err != nil {
 		return err
@@ -37,8 +38,9 @@ func (db *DB) StageEmailCorrection(ctx context.Context, keys *crypto.Keyring, id
 	if err != nil {
 		return err
 	}
-	const q = `UPDATE requests SET corrected_pii = $2, corrected_email_hash = $3 WHERE id = $1 AND pii IS NOT NULL`
-	res, err := db.ExecContext(ctx, q, id, sealed, keys.BlindIndex(email))
+	const q = `UPDATE requests SET corrected_pii = $2, corrected_email_hash = $3, corrected_action = $4
+		WHERE id = $1 AND pii IS NOT NULL`
+	res, err := db.ExecContext(ctx, q, id, sealed, keys.BlindIndex(email), actionID)
 	if err != nil {
 		return fmt.Errorf("store: stage email correction of %s: %w", id, Translate(err))
 	}
@@ -48,20 +50,34 @@ func (db *DB) StageEmailCorrection(ctx context.Context, keys *crypto.Keyring, id
 	return nil
 }
 
-// ApplyEmailCorrection puts the staged PII in place of the current one and
-// voids the verification links sent to the old address. Nothing staged
-// (applied already) is no error.
-func (db *DB) ApplyEmailCorrection(ctx context.Context, id string) error {
-	return db.Tx(ctx, func(tx *sqlx.Tx) error {
+// ApplyEmailCorrection puts the PII staged by action actionID in place of
+// the current one and voids the verification links sent to the old
+// address. It reports whether that action's correction is the one in
+// place: true when applied now or before (a retry), false when another
+// action's correction was staged instead.
+func (db *DB) ApplyEmailCorrection(ctx context.Context, id, actionID string) (bool, error) {
+	var applied bool
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		var staged struct {
+			Action *string `db:"corrected_action"`
+			Staged bool    `db:"staged"`
+		}
+		const qs = `SELECT corrected_action, corrected_pii IS NOT NULL AS staged FROM requests WHERE id = $1 FOR UPDATE`
+		if err := tx.GetContext(ctx, &staged, qs, id); err != nil {
+			return fmt.Errorf("store: email correction of %s: %w", id, Translate(err))
+		}
+		if staged.Action == nil || *staged.Action != actionID {
+			return nil
+		}
+		applied = true
+		if !staged.Staged {
+			return nil // applied by an earlier attempt
+		}
 		const q = `UPDATE requests SET pii = corrected_pii, email_hash = corrected_email_hash,
 				corrected_pii = NULL, corrected_email_hash = NULL, updated_at = now()
-			WHERE id = $1 AND corrected_pii IS NOT NULL AND pii IS NOT NULL`
-		res, err := tx.ExecContext(ctx, q, id)
-		if err != nil {
+			WHERE id = $1 AND pii IS NOT NULL`
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return fmt.Errorf("store: apply email correction of %s: %w", id, Translate(err))
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
 		}
 		const qt = `UPDATE tokens SET expires_at = least(expires_at, now()) WHERE request_id = $1 AND kind = $2 AND used_at IS NULL`
 		if _, err := tx.ExecContext(ctx, qt, id, TokenEmailVerification); err != nil {
@@ -69,4 +85,5 @@ func (db *DB) ApplyEmailCorrection(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	return applied, err
 }

@@ -149,7 +149,7 @@ func (db *DB) ScrubRequest(ctx context.Context, id string) error {
 		for _, q := range []string{
 			`DELETE FROM request_keys WHERE request_id = $1`,
 			`DELETE FROM identity_documents WHERE request_id = $1`,
-			`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
+			`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, corrected_action = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return fmt.Errorf("store: scrub %s: %w", id, err)

@@ -205,9 +205,10 @@ type TaskReassignment struct {
 }
 
 // Withdrawal is the payload of SignalWithdrawn, sent for the requester.
+// Their reason, if any, is a message on the request (sealed, like every
+// message), never workflow state: it is the requester's own words.
 type Withdrawal struct {
 	Action
-	Reason string `json:",omitempty"` // in the requester's words; staff only
 }
 
 // MailResend is the payload of SignalMailResent.

@@ -361,7 +361,11 @@ func periodsSince(t0, now time.Time, d time.Duration) int {
 
 func (r *run) remindVerification(ctx workflow.Context) {
 	r.reminded = true
-	r.requesterMail(ctx, activities.MailVerificationReminder, "verification-reminder", EventVerificationRemind)
+	key := "verification-reminder"
+	if r.corrections > 0 { // its link is made from the key: a new one for the corrected address
+		key = fmt.Sprintf("verification-reminder-%d", r.corrections)
+	}
+	r.requesterMail(ctx, activities.MailVerificationReminder, key, EventVerificationRemind)
 }
 
 func (r *run) expire(ctx workflow.Context) {

@@ -156,13 +156,13 @@ func newHarness(t testing.TB) *harness {
 			h.deletedDocs++
 			return nil
 		})
-	h.env.OnActivity(a.ApplyEmailCorrection, mock.Anything, mock.Anything).Return(
-		func(context.Context, string) error {
+	h.env.OnActivity(a.ApplyEmailCorrection, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(context.Context, string, string) (bool, error) {
 			if err := h.db("ApplyEmailCorrection"); err != nil {
-				return err
+				return false, err
 			}
 			h.corrected++
-			return nil
+			return true, nil
 		})
 	h.env.OnActivity(a.ScrubRequest, mock.Anything, mock.Anything).Return(
 		func(context.Context, string) error {

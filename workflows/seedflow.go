@@ -28,7 +28,7 @@ func (r *run) onWithdrawn(ctx workflow.Context, p Withdrawal) {
 	if !r.allowed(ctx, SignalWithdrawn, p, "") {
 		return
 	}
-	r.close(ctx, r.when(ctx, p.Action), OutcomeWithdrawn, nil, p.Reason, "")
+	r.close(ctx, r.when(ctx, p.Action), OutcomeWithdrawn, nil, "", "")
 }
 
 // onTaskDeclined hands a task back: the owner cannot do it and says why.
@@ -80,7 +80,18 @@ func (r *run) onEmailCorrected(ctx workflow.Context, p EmailCorrection) {
 		return
 	}
 	now := r.when(ctx, p.Action)
-	if !r.write(ctx, "apply email correction", a.ApplyEmailCorrection, r.in.RequestID) {
+	var applied bool
+	if !r.writeInto(ctx, "apply email correction", &applied, a.ApplyEmailCorrection, r.in.RequestID, p.Action.ID) {
+		return
+	}
+	if !applied { // another correction was staged after this one: that one applies
+		err := dsar.Errorf(dsar.ECONFLICT, "a later correction of the address replaced this one")
+		r.current = nil
+		r.ignoreErr(ctx, SignalEmailCorrected, p.By, err)
+		if p.Action.ID != "" {
+			r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.Action.ID, Signal: SignalEmailCorrected,
+				Code: dsar.ErrorCode(err), Reason: dsar.ErrorMessage(err), ActedAt: now})
+		}
 		return
 	}
 	r.corrections++

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
@@ -20,7 +22,7 @@ func TestWithdrawnByTheRequester(t *testing.T) {
 	h := newHarness(t)
 	h.verifyAndAssign(crm, mail)
 	h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff})
-	h.at(2*day, SignalWithdrawn, Withdrawal{Action: Action{ID: "w-1"}, Reason: "sorted it out myself"})
+	h.at(2*day, SignalWithdrawn, Withdrawal{Action: Action{ID: "w-1"}})
 	h.at(2*day, SignalTaskCompleted, TaskCompletion{Action: Action{ID: "late", At: start.Add(2*day + time.Minute)}, DataSourceID: mail, By: staff})
 	st := h.run()
 
@@ -55,7 +57,7 @@ func TestWithdrawnByTheRequester(t *testing.T) {
 			}
 		}
 	}
-	if !refused || last.Status != dsar.StatusWithdrawn || last.CloseNote != "sorted it out myself" {
+	if !refused || last.Status != dsar.StatusWithdrawn || last.CloseNote != "" {
 		t.Errorf("late action refused %v; last projection %s note %q", refused, last.Status, last.CloseNote)
 	}
 }
@@ -177,6 +179,18 @@ func TestEmailCorrectedSendsANewLink(t *testing.T) {
 	}
 	if h.corrected != 1 {
 		t.Errorf("the correction was applied %d times, want once before the new link", h.corrected)
+	}
+	// The reminder to the corrected address carries a link of its own (its
+	// key makes its token): the first reminder's was voided with the old
+	// address.
+	var reminders []seen
+	for _, m := range h.mails {
+		if m.What == activities.MailVerificationReminder {
+			reminders = append(reminders, m)
+		}
+	}
+	if len(reminders) != 2 || reminders[1].At != 4*day || reminders[1].Key == reminders[0].Key {
+		t.Errorf("reminders: %+v, want a second one a day after the correction under a key of its own", reminders)
 	}
 	if st.Status != dsar.StatusExpired || !st.ClosedAt.Equal(start.Add(3*day+h.in.Periods.VerificationExpiry)) {
 		t.Errorf("expired %s at %v, want 7 days after the correction", st.Status, st.ClosedAt)
@@ -302,5 +316,45 @@ func TestManualIntakeReceivedLongAgo(t *testing.T) {
 	}
 	if !st.Deadline.Equal(start.Add(20 * day)) {
 		t.Errorf("deadline %v, want 30 days from receipt", st.Deadline)
+	}
+}
+
+// TestRunBeforeSeedFlowRefusesTheNewSteps: a run started before the change
+// refuses a withdrawal and a decline with a reason the API shows, raises
+// no ready-to-complete alert, and does not hold its closing mail.
+func TestRunBeforeSeedFlowRefusesTheNewSteps(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnGetVersion(versionSeedFlow, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.verifyAndAssign(crm)
+	h.at(day, SignalTaskDeclined, TaskDecline{Action: Action{ID: "decline"}, DataSourceID: crm, Reason: "not ours", By: staff})
+	h.at(day+time.Hour, SignalWithdrawn, Withdrawal{Action: Action{ID: "withdraw"}})
+	h.at(2*day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff})
+	h.at(3*day, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
+	h.mailDown = []window{{3 * day, 5 * day}}
+	st := h.run()
+
+	if st.Status != dsar.StatusCompleted || h.scrubbed != 1 {
+		t.Fatalf("ended %s, scrubbed %d", st.Status, h.scrubbed)
+	}
+	refused := map[string]string{}
+	for _, p := range h.projections {
+		for _, o := range p.Actions {
+			if !o.Applied {
+				refused[o.ActionID] = o.Reason
+			}
+		}
+	}
+	for _, id := range []string{"decline", "withdraw"} {
+		if !strings.Contains(refused[id], "before the action existed") {
+			t.Errorf("action %s: refused with %q", id, refused[id])
+		}
+	}
+	if a := h.alertTimes(store.AlertReadyToComplete, store.AlertMailFailed); len(a) != 0 {
+		t.Errorf("alerts of the new steps on an old run at %v", a)
+	}
+	// The failed completion mail is not held: the erasure follows the
+	// day of retries.
+	if end := h.env.Now().Sub(start); end > 4*day+time.Hour {
+		t.Errorf("erased at %v, want right after the mail's day of retries", end)
 	}
 }

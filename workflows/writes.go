@@ -175,6 +175,12 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 // on the old path wait out outages too (legacyDB) but pass over a failure
 // for good, as they did.
 func (r *run) write(ctx workflow.Context, summary string, fn any, args ...any) bool {
+	return r.writeInto(ctx, summary, nil, fn, args...)
+}
+
+// writeInto is write for a step with a result (durable path only), read
+// into result.
+func (r *run) writeInto(ctx workflow.Context, summary string, result any, fn any, args ...any) bool {
 	if !r.durable {
 		if err := r.legacyDB(ctx, summary, fn, args...).Get(ctx, nil); err != nil {
 			r.log.Error(summary+" failed", "error", err)
@@ -182,7 +188,7 @@ func (r *run) write(ctx workflow.Context, summary string, fn any, args ...any) b
 		}
 		return true
 	}
-	return r.must(ctx, summary, func(ctx workflow.Context) workflow.Future {
+	return r.mustGet(ctx, summary, result, func(ctx workflow.Context) workflow.Future {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
 			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
@@ -212,11 +218,16 @@ func (r *run) writeActivity(ctx workflow.Context, summary string, fn any, args .
 // for an operator's retry, or an hour, then tries again. It returns false
 // only when the workflow was abandoned.
 func (r *run) must(ctx workflow.Context, summary string, exec func(workflow.Context) workflow.Future) bool {
+	return r.mustGet(ctx, summary, nil, exec)
+}
+
+// mustGet is must for a step with a result, read into result.
+func (r *run) mustGet(ctx workflow.Context, summary string, result any, exec func(workflow.Context) workflow.Future) bool {
 	for attempt := 0; ; attempt++ {
 		if r.abandoned {
 			return false
 		}
-		err := exec(ctx).Get(ctx, nil)
+		err := exec(ctx).Get(ctx, result)
 		if err == nil {
 			if attempt > 0 {
 				r.settle(ctx, summary)
