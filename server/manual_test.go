@@ -45,9 +45,9 @@ func (e *staffEnv) count(q string, args ...any) int {
 // TestManualRequest: a manager records a request received by phone three
 // days ago. It is answered 201; its deadline counts from the day it was
 // received, as the form's rule gives it for the same country; its channel
-// shows; the requester is sent the verification mail and verifies; the
-// workflow is told who recorded it and how identity was checked, and makes
-// the request identity-verified with the note; the recording is audited
+// shows; the workflow is told who recorded it and how identity was checked,
+// and starts the request identity-verified with the note (no link to
+// click; a portal invitation instead); the recording is audited
 // once. The same Idempotency-Key again gives the same request and records
 // nothing more.
 func TestManualRequest(t *testing.T) {
@@ -110,16 +110,27 @@ func TestManualRequest(t *testing.T) {
 		t.Errorf("workflow input: manual %+v, submitted %v, deadline %v; want %+v from %v", in.Manual, in.SubmittedAt, in.Deadline, want, received)
 	}
 
-	// The requester still verifies the address, from the mail sent to it.
-	token := e.verificationMail(email)
-	e.want(e.do("POST", "/api/v1/email-verifications", "", map[string]string{"token": token}), http.StatusOK, "verify the email")
-	// Identity was checked on the call: once the address is verified, so is
-	// identity, with the note.
+	// Identity was checked on the call: the request starts verified, with
+	// the note, and the requester is invited to the portal instead of being
+	// sent a link to confirm the address they gave on the call.
 	e.eventually("the email and identity show verified", func() bool {
 		d := e.want(e.do("GET", "/api/v1/requests/"+id, managerTok, nil), http.StatusOK, "detail").JSON(t)
 		return d["email_verified_at"] != nil && d["status"] == string(dsar.StatusIdentityVerified) &&
 			d["identity_note"] == "called back on the number in our CRM"
 	})
+	e.eventually("the portal invitation reaches the requester", func() bool {
+		for _, m := range e.mailsTo(email) {
+			if strings.Contains(m.Text, "/portal/accounts/new?token=") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range e.mailsTo(email) {
+		if verifyLink.MatchString(m.Text) {
+			t.Errorf("a verification link was sent for a request whose identity staff checked: %q", m.Subject)
+		}
+	}
 
 	// The recording is in the audit trail, once, by the manager.
 	evs := e.want(e.do("GET", "/api/v1/requests/"+id+"/audit", managerTok, nil), http.StatusOK, "audit").JSON(t)["items"].([]any)

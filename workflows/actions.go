@@ -282,9 +282,6 @@ func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
 	r.unassigned = 0
 	r.noteAt(at, EventEmailVerified, "", "")
 	r.audit(ctx, store.ActorRequester, "", dsar.AuditEmailVerified, nil)
-	if m := r.in.Manual; m != nil && m.IdentityChecked && r.seedFlow {
-		r.identityCheckedAtIntake(ctx, at, m)
-	}
 	r.changed(ctx)
 	r.portalInvitation(ctx)
 }

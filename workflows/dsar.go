@@ -52,8 +52,12 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	}
 	if in.Resume == nil {
 		r.note(ctx, EventSubmitted, "", "")
-		r.changed(ctx)
-		r.requesterMail(ctx, activities.MailVerification, "verification", EventVerificationSent)
+		if m := in.Manual; m != nil && m.IdentityChecked && r.seedFlow {
+			r.acceptedAtIntake(ctx, m) // no link to click: staff checked who the requester is
+		} else {
+			r.changed(ctx)
+			r.requesterMail(ctx, activities.MailVerification, "verification", EventVerificationSent)
+		}
 	} else {
 		r.changed(ctx) // a new run: search attributes and details again
 	}

@@ -102,9 +102,24 @@ func (r *run) onEmailCorrected(ctx workflow.Context, p EmailCorrection) {
 	r.requesterMail(ctx, activities.MailVerification, fmt.Sprintf("verification-%d", r.corrections), EventVerificationSent)
 }
 
+// acceptedAtIntake starts a request staff recorded with the requester's
+// identity checked another way (phone, post, in person): the address and
+// identity count as verified by them, with their note, so nothing waits
+// for a link the requester may never open; the requester is invited to
+// the portal.
+func (r *run) acceptedAtIntake(ctx workflow.Context, m *ManualIntake) {
+	at := workflow.Now(ctx)
+	r.st.EmailVerifiedAt = &at
+	r.unassigned = 0
+	r.noteAt(at, EventEmailVerified, m.RecordedBy, "confirmed by staff when recording the request")
+	r.audit(ctx, actorKind(m.RecordedBy), m.RecordedBy, dsar.AuditEmailVerified, map[string]any{"channel": string(m.Channel), "at_intake": true})
+	r.identityCheckedAtIntake(ctx, at, m)
+	r.changed(ctx)
+	r.portalInvitation(ctx)
+}
+
 // identityCheckedAtIntake records the identity check staff made when they
-// recorded the request (phone, post, in person): once the address is
-// verified, identity is verified with their note.
+// recorded the request, with their note.
 func (r *run) identityCheckedAtIntake(ctx workflow.Context, at time.Time, m *ManualIntake) {
 	verified := true
 	r.st.IdentityDecidedAt, r.st.IdentityVerified, r.st.IdentityNote = &at, &verified, m.IdentityNote

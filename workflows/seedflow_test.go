@@ -198,17 +198,19 @@ func TestEmailCorrectedSendsANewLink(t *testing.T) {
 }
 
 // TestManualIntakeWithIdentityChecked: a request staff recorded with
-// identity checked another way is identity-verified once the address is,
-// with their note.
+// identity checked another way starts identity-verified, with their note:
+// no verification link, a portal invitation, and it never expires for a
+// link nobody sends.
 func TestManualIntakeWithIdentityChecked(t *testing.T) {
 	h := newHarness(t)
 	h.in.Manual = &ManualIntake{Channel: dsar.ChannelPhone, RecordedBy: staff, IdentityChecked: true, IdentityNote: "called back on the number on file"}
-	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
-	h.at(2*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectDuplicate}, By: staff})
-	h.run()
-	equal(t, "projected statuses", h.projectedStatuses(), []dsar.Status{
-		dsar.StatusPendingEmailVerification, dsar.StatusIdentityVerified, dsar.StatusRejected,
-	})
+	h.at(10*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectDuplicate}, By: staff})
+	st := h.run()
+	equal(t, "projected statuses", h.projectedStatuses(), []dsar.Status{dsar.StatusIdentityVerified, dsar.StatusRejected})
+	equal(t, "mails", h.mailKinds(), []string{activities.MailPortalInvitation, activities.MailRejected})
+	if st.Status != dsar.StatusRejected || st.EmailVerifiedAt == nil || !st.EmailVerifiedAt.Equal(start) {
+		t.Errorf("ended %s, email verified at %v", st.Status, st.EmailVerifiedAt)
+	}
 	i := slices.IndexFunc(h.projections, func(p store.Projection) bool { return p.Status == dsar.StatusIdentityVerified })
 	p := h.projections[i]
 	if p.IdentityVerified == nil || !*p.IdentityVerified || p.IdentityNote != "called back on the number on file" {
