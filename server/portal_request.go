@@ -118,7 +118,7 @@ func (s *Server) portalAPIRequest(c *gin.Context) {
 		return
 	}
 	out := portalRequestJSON{ID: a.ID, Reference: requestRow(a.PortalRequest).Ref, RequestType: a.RequestType, Status: a.Status,
-		StatusLabel: a.Status.Label(), SubmittedAt: a.SubmittedAt.UTC(), Deadline: a.Deadline.UTC(), Reasons: a.Reasons}
+		StatusLabel: requesterStatus(a.Status), SubmittedAt: a.SubmittedAt.UTC(), Deadline: a.Deadline.UTC(), Reasons: a.Reasons}
 	if a.ExtendedAt != nil {
 		out.Extension = &portalExtension{Deadline: a.Deadline.UTC(), Reason: a.ExtensionReason}
 	}

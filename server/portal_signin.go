@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/mail"
 	"github.com/opendsar/dsar/store"
@@ -19,8 +20,9 @@ import (
 // its blind index) is sent, shared by every process through the database.
 const rateScopeSignInLink = "portal_sign_in_link"
 
-// mailSignInLink is the kind (and template) of the sign-in link mail.
-const mailSignInLink = "portal_sign_in"
+// signInLinkSendTime bounds the background sending of one sign-in link:
+// token, render, send and the audit of the mail.
+const signInLinkSendTime = 30 * time.Second
 
 // signInLinkAnswer is the one answer to a sign-in link request, whatever
 // happened: known or unknown address, over the limit or not.
@@ -39,8 +41,9 @@ func (s *Server) signInRoutes(perAddress *Limiter) {
 }
 
 // portalAPISignInLink is POST /api/v1/portal/sign-in-links: 202 with the
-// same body for any well-formed address; a mail goes out only when requests
-// were made with it and its budget allows. 422 for a missing or malformed
+// same body for any well-formed address, as soon for a known one as for an
+// unknown one; a mail goes out (after the answer) only when requests were
+// made with it and its budget allows. 422 for a missing or malformed
 // address, which says nothing about who is known.
 func (s *Server) portalAPISignInLink(c *gin.Context) {
 	var in struct {
@@ -66,13 +69,14 @@ func (s *Server) portalAPISignInLink(c *gin.Context) {
 	c.JSON(http.StatusAccepted, signInLinkAnswer)
 }
 
-// sendSignInLink mails a single-use sign-in link to email if requests were
-// made with it (or it has a portal account), within the address's budget
-// (portal.sign_in_links_per_hour, taken whether or not the address is
-// known). It returns an error only for what fails whatever the address (the
-// budget and the lookup); once the address is known to be someone's, a
-// failure is logged and audited, never answered, so the answer stays the
-// same. The address itself is never logged.
+// sendSignInLink takes the budget of email (portal.sign_in_links_per_hour,
+// taken whether or not the address is known) and looks the address up;
+// when requests were made with it (or it has a portal account) and the
+// budget allows, it sends the link in the background (deliverSignInLink).
+// A known and an unknown address thus do the same work before the answer,
+// and its timing does not tell whether the address made a request. It
+// returns an error only for what fails whatever the address (the budget
+// and the lookup). The address itself is never logged.
 func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 	hash := s.Keys.BlindIndex(email)
 	ok, _, err := s.DB.TakeTokenPer(ctx, rateScopeSignInLink, hash, s.Config.Portal.SignInLinksPerHour, time.Hour)
@@ -83,17 +87,31 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 	if err != nil || !addr.Known {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	err = s.mailSignInLink(ctx, email, hash)
+	// The send outlives the request (whose answer goes out now) within a
+	// deadline of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signInLinkSendTime)
+	go func() {
+		defer cancel()
+		s.deliverSignInLink(ctx, email, hash, addr.LatestRequestID)
+	}()
+	return nil
+}
+
+// deliverSignInLink mails a sign-in link to email and records the mail,
+// sent or failed, in the audit trail of requestID (its latest request; ""
+// for a portal account without one, whose mail is not audited). A failure
+// to send or to audit is logged at error level with the request id, never
+// the address: nobody is waiting for an answer.
+func (s *Server) deliverSignInLink(ctx context.Context, email string, hash []byte, requestID string) {
+	err := s.mailSignInLink(ctx, email, hash)
 	if err != nil {
-		s.Log.Error("sign-in link: not sent", "request_id", addr.LatestRequestID, "err", err)
+		s.Log.Error("sign-in link: not sent", "request_id", requestID, "err", err)
 	}
-	if addr.LatestRequestID == "" {
-		return nil
+	if requestID == "" {
+		return
 	}
-	a := store.Audit{RequestID: addr.LatestRequestID, ActorKind: store.ActorSystem, Action: dsar.AuditMailSent,
-		Detail: map[string]any{"kind": mailSignInLink}}
+	a := store.Audit{RequestID: requestID, ActorKind: store.ActorSystem, Action: dsar.AuditMailSent,
+		Detail: map[string]any{"kind": activities.MailPortalSignIn}}
 	if err != nil {
 		a.Action, a.Detail["error"] = dsar.AuditMailFailed, "failed"
 		if mail.IsPermanent(err) {
@@ -101,9 +119,8 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 		}
 	}
 	if _, err := s.DB.AppendAudit(ctx, a); err != nil {
-		s.Log.Error("sign-in link: audit the mail", "request_id", addr.LatestRequestID, "err", err)
+		s.Log.Error("sign-in link: audit the mail", "request_id", requestID, "action", a.Action, "err", err)
 	}
-	return nil
 }
 
 // mailSignInLink stores a new sign-in token for the email's blind index and
@@ -120,7 +137,7 @@ func (s *Server) mailSignInLink(ctx context.Context, email string, hash []byte) 
 		"Expires":   time.Now().Add(ttl).UTC().Format("15:04 MST on 2 January 2006"),
 		"PortalURL": s.portalURL(),
 	}
-	m, err := s.Templates.Render(mailSignInLink, email, data)
+	m, err := s.Templates.Render(activities.MailPortalSignIn, email, data)
 	if err != nil {
 		return err
 	}

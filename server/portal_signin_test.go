@@ -2,16 +2,23 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/mail"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -40,6 +47,22 @@ func (e *portalEnv) signInMails(email string) []string {
 	return tokens
 }
 
+// awaitSignInMails waits until n sign-in links have been mailed to email
+// (they are sent after the answer) and returns their tokens, newest first;
+// more than n fails the test.
+func (e *portalEnv) awaitSignInMails(email string, n int) []string {
+	e.t.Helper()
+	var tokens []string
+	e.eventually(fmt.Sprintf("%d sign-in mails to %s", n, email), func() bool {
+		tokens = e.signInMails(email)
+		return len(tokens) >= n
+	})
+	if len(tokens) != n {
+		e.t.Fatalf("%d sign-in mails to %s, want %d", len(tokens), email, n)
+	}
+	return tokens
+}
+
 // signIn asks for a link for email, takes it from the mail and signs in
 // with it; it returns the session token and whether the account has a
 // password.
@@ -47,10 +70,7 @@ func (e *portalEnv) signIn(email string) (string, bool) {
 	e.t.Helper()
 	before := len(e.signInMails(email))
 	e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": email}, http.StatusAccepted)
-	links := e.signInMails(email)
-	if len(links) != before+1 {
-		e.t.Fatalf("%d sign-in mails to %s, want %d", len(links), email, before+1)
-	}
+	links := e.awaitSignInMails(email, before+1)
 	var out struct {
 		Token       string `json:"token"`
 		HasPassword bool   `json:"has_password"`
@@ -74,15 +94,13 @@ func TestSignInLinkAnswersAlike(t *testing.T) {
 	if !bytes.Equal(unknown, known) {
 		t.Errorf("the answers differ: unknown %s, known %s", unknown, known)
 	}
+	e.awaitSignInMails("ada@example.org", 1)
 	all, err := e.outbox.List(e.ctx, "", 50)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) != 1 || all[0].To != "Ada@Example.org" || !strings.Contains(all[0].Subject, "sign-in link") {
 		t.Fatalf("mails sent: %+v; want one sign-in mail to the address as typed", all)
-	}
-	if len(e.signInMails("ada@example.org")) != 1 {
-		t.Fatal("the mail carries no sign-in link")
 	}
 	if !strings.Contains(all[0].Text, "works until") {
 		t.Errorf("the mail does not say how long the link works: %s", all[0].Text)
@@ -108,7 +126,7 @@ func TestSignInLinkWorksOnceAndExpires(t *testing.T) {
 	e := newPortalEnv(t, nil)
 	id := e.insertRequest("ada@example.org", dsar.StatusInProgress)
 	e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": "ada@example.org"}, http.StatusAccepted)
-	token := e.signInMails("ada@example.org")[0]
+	token := e.awaitSignInMails("ada@example.org", 1)[0]
 
 	page := e.expect("GET", "/portal/sign-in?token="+token, "", nil, http.StatusOK)
 	if !strings.Contains(string(page), `id="sign-in-form"`) {
@@ -137,7 +155,7 @@ func TestSignInLinkWorksOnceAndExpires(t *testing.T) {
 	}
 
 	e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": "ada@example.org"}, http.StatusAccepted)
-	late := e.signInMails("ada@example.org")[0]
+	late := e.awaitSignInMails("ada@example.org", 2)[0]
 	if _, err := e.db.ExecContext(e.ctx, `UPDATE tokens SET expires_at = now() - interval '1 second' WHERE kind = 'portal_sign_in' AND used_at IS NULL`); err != nil {
 		t.Fatal(err)
 	}
@@ -202,12 +220,87 @@ func TestSignInLinksAreRateLimitedPerAddress(t *testing.T) {
 			t.Errorf("over the limit the answer changed: %s, then %s", answers[0], a)
 		}
 	}
+	e.awaitSignInMails("ada@example.org", 2) // 4 asks with a budget of 2 an hour
+	e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": "bob@example.org"}, http.StatusAccepted)
+	e.awaitSignInMails("bob@example.org", 1) // another address still gets its link
 	if n := len(e.signInMails("ada@example.org")); n != 2 {
 		t.Errorf("%d sign-in mails after 4 asks with a budget of 2 an hour, want 2", n)
 	}
-	e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": "bob@example.org"}, http.StatusAccepted)
-	if n := len(e.signInMails("bob@example.org")); n != 1 {
-		t.Errorf("another address got %d mails, want 1", n)
+}
+
+// heldMailer passes each mail on to next only once release is closed; it
+// counts the sends begun.
+type heldMailer struct {
+	next    mail.Mailer
+	release chan struct{}
+	begun   atomic.Int32
+}
+
+func (m *heldMailer) Send(ctx context.Context, msg mail.Message) error {
+	m.begun.Add(1)
+	select {
+	case <-m.release:
+		return m.next.Send(ctx, msg)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestSignInLinkAnswersBeforeSending: the answer for a known address does
+// not wait for its mail (which would tell it from an unknown one by its
+// timing): while the mailer is held, the 202 comes back; the mail goes out,
+// and is audited, once the mailer is released. An unknown address starts
+// no send.
+func TestSignInLinkAnswersBeforeSending(t *testing.T) {
+	t.Parallel()
+	held := &heldMailer{release: make(chan struct{})}
+	e := newPortalEnvMailing(t, nil, func(next mail.Mailer) mail.Mailer { held.next = next; return held })
+	release := sync.OnceFunc(func() { close(held.release) })
+	t.Cleanup(release)
+	id := e.insertRequest("ada@example.org", dsar.StatusInProgress)
+
+	unknown := e.expect("POST", "/api/v1/portal/sign-in-links", "", map[string]string{"email": "nobody@example.org"}, http.StatusAccepted)
+	answered := make(chan []byte, 1)
+	go func() {
+		resp, err := e.srv.Client().Post(e.srv.URL+"/api/v1/portal/sign-in-links", "application/json",
+			strings.NewReader(`{"email": "ada@example.org"}`))
+		if err != nil {
+			answered <- []byte(err.Error())
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		answered <- append([]byte(resp.Status+" "), body...)
+	}()
+	select {
+	case got := <-answered:
+		if want := append([]byte("202 Accepted "), unknown...); !bytes.Equal(got, want) {
+			t.Fatalf("known address, mail held: %s; want %s", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer for a known address while its mail is held: the answer waits for the send")
+	}
+	e.eventually("the send begins", func() bool { return held.begun.Load() == 1 })
+	if n := len(e.signInMails("ada@example.org")); n != 0 {
+		t.Fatalf("%d sign-in mails while the mailer is held", n)
+	}
+
+	release()
+	e.awaitSignInMails("ada@example.org", 1)
+	e.eventually("the mail is audited on the request", func() bool {
+		events, err := e.db.RequestAudit(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			if ev.Action == dsar.AuditMailSent && strings.Contains(string(ev.Detail), activities.MailPortalSignIn) {
+				return true
+			}
+		}
+		return false
+	})
+	if n := held.begun.Load(); n != 1 {
+		t.Errorf("%d sends begun, want 1 (none for the unknown address)", n)
 	}
 }
 
@@ -223,7 +316,7 @@ func TestPortalRequestExplainsItself(t *testing.T) {
 
 	var got map[string]any
 	e.decode(e.expect("GET", "/api/v1/portal/requests/"+id, ada, nil, http.StatusOK), &got)
-	want := map[string]any{"id": id, "request_type": "info", "status": "in_progress", "status_label": dsar.StatusInProgress.Label(),
+	want := map[string]any{"id": id, "request_type": "info", "status": "in_progress", "status_label": "In progress",
 		"description": "what do you hold", "outcome": nil, "extension": nil, "closed_at": nil, "package": nil}
 	for k, v := range want {
 		if got[k] != v {
@@ -248,7 +341,8 @@ func TestPortalRequestExplainsItself(t *testing.T) {
 		t.Errorf("extension = %v, want the new deadline %s and the reason", got["extension"], deadline.Format(time.RFC3339))
 	}
 	page := string(e.expect("GET", "/portal/requests/"+id, ada, nil, http.StatusOK))
-	for _, s := range []string{"what do you hold", "We need answers from three systems.", "extended from"} {
+	for _, s := range []string{"what do you hold", "We need answers from three systems.", "extended from",
+		`id="request-status">In progress<`} { // the status in the API's words
 		if !strings.Contains(page, s) {
 			t.Errorf("the request page does not say %q", s)
 		}

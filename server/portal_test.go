@@ -40,6 +40,13 @@ type portalEnv struct {
 
 func newPortalEnv(t *testing.T, extra map[string]any) *portalEnv {
 	t.Helper()
+	return newPortalEnvMailing(t, extra, nil)
+}
+
+// newPortalEnvMailing is newPortalEnv whose server sends its mail through
+// via(outbox) (via nil: straight to the outbox).
+func newPortalEnvMailing(t *testing.T, extra map[string]any, via func(mail.Mailer) mail.Mailer) *portalEnv {
+	t.Helper()
 	log := testenv.Log(t)
 	db := testenv.DB(t)
 	cfg := testenv.Config(t, "", "", extra)
@@ -52,7 +59,11 @@ func newPortalEnv(t *testing.T, extra map[string]any) *portalEnv {
 		t.Fatal(err)
 	}
 	outbox := mail.NewOutbox(db, cfg.Email.From)
-	s, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Mailer: outbox, Templates: tmpl, Outbox: outbox,
+	var mailer mail.Mailer = outbox
+	if via != nil {
+		mailer = via(outbox)
+	}
+	s, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Mailer: mailer, Templates: tmpl, Outbox: outbox,
 		Log: log, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +185,19 @@ func (e *portalEnv) expect(method, path, token string, body any, want int) []byt
 		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
 	}
 	return data
+}
+
+// eventually polls ok every 20ms for up to 10s: for what the server does
+// after its answer (a sign-in link is mailed in the background).
+func (e *portalEnv) eventually(what string, ok func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (e *portalEnv) decode(data []byte, v any) {
