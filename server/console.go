@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/workflows"
 )
 
 // consoleOption is one choice of a list the console offers: a wire value
@@ -27,6 +28,7 @@ type consoleSettings struct {
 	Roles          []consoleOption `json:"roles"`
 	RejectReasons  []consoleOption `json:"reject_reasons"`
 	TaskOutcomes   []consoleOption `json:"task_outcomes"`
+	TaskStatuses   []consoleOption `json:"task_statuses"`
 	ClosedStatuses []dsar.Status   `json:"closed_statuses"`
 	TemporalUI     string          `json:"temporal_ui"`
 	Namespace      string          `json:"namespace"`
@@ -61,6 +63,9 @@ func (s *Server) console(c *gin.Context) {
 		if st.Closed() {
 			set.ClosedStatuses = append(set.ClosedStatuses, st)
 		}
+	}
+	for _, st := range workflows.TaskStatuses {
+		set.TaskStatuses = append(set.TaskStatuses, consoleOption{st, workflows.TaskStatusLabel(st)})
 	}
 	for _, o := range dsar.TaskOutcomes {
 		set.TaskOutcomes = append(set.TaskOutcomes, consoleOption{string(o), o.Label()})

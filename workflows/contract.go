@@ -256,6 +256,22 @@ const (
 	TaskDeclined  = "declined" // back with the request's handler, who reassigns or settles it
 )
 
+// TaskStatuses lists every task status.
+var TaskStatuses = []string{TaskOpen, TaskCompleted, TaskDeclined}
+
+// TaskStatusLabel is a task status in words.
+func TaskStatusLabel(s string) string {
+	switch s {
+	case TaskOpen:
+		return "Open"
+	case TaskCompleted:
+		return "Completed"
+	case TaskDeclined:
+		return "Declined: back with the handler"
+	}
+	return s
+}
+
 // TaskState is one data source's task.
 type TaskState struct {
 	DataSourceID   string     `json:"data_source_id"`

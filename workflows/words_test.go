@@ -6,6 +6,15 @@ import (
 	"github.com/opendsar/dsar/internal/gosrc"
 )
 
+// TestEveryTaskStatusHasALabel: each task status is said in words.
+func TestEveryTaskStatusHasALabel(t *testing.T) {
+	for _, s := range TaskStatuses {
+		if l := TaskStatusLabel(s); l == s || l == "" {
+			t.Errorf("task status %q has no label", s)
+		}
+	}
+}
+
 // TestEveryTimelineEventHasALabel reads words.go: every Event* constant
 // has a label of words.
 func TestEveryTimelineEventHasALabel(t *testing.T) {

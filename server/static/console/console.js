@@ -728,10 +728,8 @@ async function requestView(id) {
     : h('div', {}, ...parts));
 }
 
-// taskStatusLabel is a task's status in words.
-function taskStatusLabel(s) {
-  return {open: 'Open', completed: 'Completed', declined: 'Declined: back with the handler'}[s] || s;
-}
+// taskStatusLabel is a task's status in words (the server's).
+const taskStatusLabel = (s) => labelOf(settings.task_statuses, s);
 
 // taskForms are the actions on a task that is not completed: complete it
 // with its outcome; decline it with a reason (open tasks); give it to one
@@ -959,7 +957,7 @@ async function tasksView() {
   const status = params.has('status') ? params.get('status') : 'open';
   const heading = h('h1', {}, me.role === 'source_owner' ? 'My tasks' : 'All tasks');
   const form = h('form', {class: 'filters', role: 'search', 'aria-label': 'Filter the tasks'},
-    field('Show', select('status', [{value: 'open', label: 'Open tasks'}, {value: 'completed', label: 'Completed tasks'}], status, 'All tasks')),
+    field('Show', select('status', settings.task_statuses || [], status, 'All tasks')),
     h('button', {type: 'submit'}, 'Show'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -983,7 +981,7 @@ async function tasksView() {
     for (const t of page.items) {
       tbody.append(h('tr', {class: t.overdue ? 'overdue' : null},
         h('th', {scope: 'row'}, t.name), h('td', {}, typeLabel(t.request_type)), h('td', {}, statusLabel(t.request_status)),
-        h('td', {}, t.status), h('td', {}, date(t.deadline), t.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+        h('td', {}, taskStatusLabel(t.status)), h('td', {}, date(t.deadline), t.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
         h('td', {}, dateTime(t.assigned_at)),
         h('td', {}, h('a', {href: `/console/requests/${t.request_id}`, 'aria-label': `Open the request of the ${t.name} task`}, 'Open'))));
     }
