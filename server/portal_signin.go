@@ -90,7 +90,9 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 	// The send outlives the request (whose answer goes out now) within a
 	// deadline of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signInLinkSendTime)
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		defer cancel()
 		s.deliverSignInLink(ctx, email, hash, addr.LatestRequestID)
 	}()

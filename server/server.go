@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,6 +46,7 @@ type Server struct {
 	handler http.Handler
 
 	actionBudget time.Duration // how long an action waits for its workflow's answer
+	background   sync.WaitGroup // work that outlives its request (a sign-in link's mail): shutdown waits for it
 }
 
 // New builds the server and its routes. Page templates are parsed here, so
@@ -137,6 +139,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
+	s.background.Wait() // each is bounded by a deadline of its own
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
