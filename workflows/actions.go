@@ -134,6 +134,10 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	if err == nil && !r.seedFlow && slices.Contains(seedFlowSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before the action existed: finish it as before")
 	}
+	if c, _ := p.payload.(TaskCompletion); err == nil && !r.seedFlow && r.durable && (c.Outcome != "" || c.RecordCount != nil) {
+		// It would be applied without them: say so rather than drop them.
+		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before task outcomes existed: complete the task without an outcome or record count")
+	}
 	if err != nil {
 		r.refuse(ctx, p, err)
 		return

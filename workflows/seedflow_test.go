@@ -330,6 +330,7 @@ func TestRunBeforeSeedFlowRefusesTheNewSteps(t *testing.T) {
 	h.verifyAndAssign(crm)
 	h.at(day, SignalTaskDeclined, TaskDecline{Action: Action{ID: "decline"}, DataSourceID: crm, Reason: "not ours", By: staff})
 	h.at(day+time.Hour, SignalWithdrawn, Withdrawal{Action: Action{ID: "withdraw"}})
+	h.at(2*day-time.Hour, SignalTaskCompleted, TaskCompletion{Action: Action{ID: "outcome"}, DataSourceID: crm, By: staff, Outcome: dsar.TaskErased})
 	h.at(2*day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff})
 	h.at(3*day, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
 	h.mailDown = []window{{3 * day, 5 * day}}
@@ -350,6 +351,9 @@ func TestRunBeforeSeedFlowRefusesTheNewSteps(t *testing.T) {
 		if !strings.Contains(refused[id], "before the action existed") {
 			t.Errorf("action %s: refused with %q", id, refused[id])
 		}
+	}
+	if !strings.Contains(refused["outcome"], "without an outcome") {
+		t.Errorf("a completion with an outcome on an old run: refused with %q", refused["outcome"])
 	}
 	if a := h.alertTimes(store.AlertReadyToComplete, store.AlertMailFailed); len(a) != 0 {
 		t.Errorf("alerts of the new steps on an old run at %v", a)
