@@ -39,6 +39,20 @@ func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, err
 	if err != nil {
 		return 0, classify(err)
 	}
+	// Whoever hears of an event about data sources (a declined task, say)
+	// reads their names, not only their owners.
+	var named []string
+	if len(r.DataSourceIDs) > 0 {
+		names, err := a.DB.DataSourceNames(ctx, r.DataSourceIDs)
+		if err != nil {
+			return 0, classify(err)
+		}
+		for _, id := range r.DataSourceIDs {
+			if n, ok := names[id]; ok {
+				named = append(named, n)
+			}
+		}
+	}
 	alerts := make([]store.NewAlert, 0, len(recipients))
 	for _, rc := range recipients {
 		detail := map[string]any{}
@@ -47,6 +61,8 @@ func (a *Activities) RecordAlerts(ctx context.Context, r AlertRequest) (int, err
 		}
 		if len(rc.DataSources) > 0 {
 			detail["data_sources"] = rc.DataSources
+		} else if len(named) > 0 {
+			detail["data_sources"] = named
 		}
 		if len(rc.Unowned) > 0 {
 			detail["unowned_sources"] = rc.Unowned

@@ -256,3 +256,24 @@ func TestImmediateModeSendsNoDailyList(t *testing.T) {
 		t.Errorf("immediate mode's daily run: %d, %v, %d mails", sent, err, len(srv.Emails()))
 	}
 }
+
+// TestDeclinedTaskAlertNamesTheSource: the handler hears which data
+// source's task was declined, by name.
+func TestDeclinedTaskAlertNamesTheSource(t *testing.T) {
+	f, srv := resendFixture(t, "digest")
+	handler := f.user("handler@example.com", dsar.RoleManager)
+	olivia := f.user("olivia@example.com", dsar.RoleSourceOwner)
+	crm := f.dataSource("CRM", olivia)
+	id := f.openRequest(dsar.StatusInProgress, 20, crm)
+	f.sql(`UPDATE requests SET handler_id = $2 WHERE id = $1`, id, handler.ID)
+	if n := f.recordAlert(activities.AlertRequest{RequestID: id, Kind: store.AlertTaskDeclined, Key: "declined-1",
+		DataSourceIDs: []string{crm}, Immediate: true}); n != 1 {
+		t.Fatalf("%d alerts, want one to the handler", n)
+	}
+	m := mailTo(t, srv, handler.Email)
+	for _, want := range []string{store.AlertLabel(store.AlertTaskDeclined), "data sources: CRM"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the handler's mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+}

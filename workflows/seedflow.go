@@ -46,7 +46,8 @@ func (r *run) onTaskDeclined(ctx workflow.Context, p TaskDecline) {
 	r.noteAt(now, EventTaskDeclined, p.By, p.DataSourceID+": "+p.Reason)
 	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditTaskDeclined, map[string]any{"data_source_id": p.DataSourceID})
 	r.changed(ctx)
-	r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskDeclined, Key: fmt.Sprintf("declined-%d", r.declinedN), OrgOwners: true})
+	r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskDeclined, Key: fmt.Sprintf("declined-%d", r.declinedN), OrgOwners: true,
+		DataSourceIDs: []string{p.DataSourceID}})
 }
 
 // onTaskReassigned gives a task to one person, open again; they are told
