@@ -631,10 +631,20 @@ func (e *env) verificationToken(id, email string, ttl time.Duration) string {
 
 // signalled counts the email-verified signals in the request's workflow
 // history. A signal that arrives while a worker holds a workflow task is
-// written to the history only when that task completes, so it reads until
-// two reads a moment apart agree (bounded), and returns that count.
+// written to the history only when that task completes, so it first waits
+// (bounded) until no workflow task is pending, then reads until two reads a
+// moment apart agree (bounded), and returns that count.
 func signalled(t *testing.T, e *env, id string) int {
 	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		d, err := e.app.Temporal.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.GetPendingWorkflowTask() == nil {
+			break
+		}
+	}
 	count := func() int {
 		it := e.app.Temporal.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		n := 0
