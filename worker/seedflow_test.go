@@ -86,3 +86,43 @@ func TestSeedFlowOnDevServer(t *testing.T) {
 	eventually(t, "the withdrawal confirmation", func() bool { return l.hasMail("pat@example.net", "withdrawn") })
 	l.export(id, "dsar_seed_flow.json")
 }
+
+// TestManualIntakeOnDevServer records a request staff took on the phone
+// with the requester's identity checked: it starts identity-verified (no
+// link to click), is assigned, completed and closed; its history joins
+// the replay corpus.
+func TestManualIntakeOnDevServer(t *testing.T) {
+	l := newLifecycle(t)
+	db, keys := l.app.DB, l.app.Keys
+	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crm, err := db.CreateDataSource(l.ctx, "CRM", "", []string{owner.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := time.Now().UTC().Truncate(time.Millisecond).Add(-48 * time.Hour)
+	deadline := received.Add(30 * 24 * time.Hour)
+	id := insertRequest(t, db, keys, store.PII{FirstName: "Lou", Email: "lou@example.net"}, received, deadline)
+	in := l.input(id, received, deadline)
+	in.Manual = &workflows.ManualIntake{Channel: dsar.ChannelPhone, RecordedBy: owner.ID, IdentityChecked: true, IdentityNote: "security questions"}
+	run := l.start(id, in)
+	l.waitStatus(id, dsar.StatusIdentityVerified)
+	if l.hasMail("lou@example.net", "confirm") {
+		t.Error("a verification link went out for a request whose identity staff checked")
+	}
+	l.signal(id, workflows.SignalSourcesAssigned, workflows.Assignment{DataSourceIDs: []string{crm.ID}, By: owner.ID})
+	l.waitStatus(id, dsar.StatusInProgress)
+	l.signal(id, workflows.SignalTaskCompleted, workflows.TaskCompletion{DataSourceID: crm.ID, By: owner.ID, Outcome: dsar.TaskErased})
+	l.waitStatus(id, dsar.StatusReadyToClose)
+	l.signal(id, workflows.SignalRequestClosed, workflows.Closure{Outcome: workflows.OutcomeCompleted, By: owner.ID})
+	var final workflows.State
+	if err := run.Get(l.ctx, &final); err != nil {
+		t.Fatal(err)
+	}
+	if final.Status != dsar.StatusCompleted || final.IdentityNote != "security questions" || !final.Deadline.Equal(deadline) {
+		t.Errorf("final: %s, note %q, deadline %v (want %v)", final.Status, final.IdentityNote, final.Deadline, deadline)
+	}
+	l.export(id, "dsar_manual_intake.json")
+}
