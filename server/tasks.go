@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -32,7 +33,7 @@ func (s *Server) declineTask(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"reason": "say why the task is declined"}))
 		return
 	case n > maxNote:
-		s.fail(c, dsar.Invalid(map[string]string{"reason": "must be at most 5000 characters"}))
+		s.fail(c, dsar.Invalid(map[string]string{"reason": fmt.Sprintf("must be at most %d characters", maxNote)}))
 		return
 	}
 	source, err := s.taskSource(c)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,7 +32,7 @@ func (s *Server) withdrawalRoutes() {
 func (s *Server) withdraw(c *gin.Context, reason string) (actionAnswer, error) {
 	reason = strings.TrimSpace(reason)
 	if utf8.RuneCountInString(reason) > maxWithdrawReason {
-		return actionAnswer{}, dsar.Invalid(map[string]string{"reason": "must be at most 2000 characters"})
+		return actionAnswer{}, dsar.Invalid(map[string]string{"reason": fmt.Sprintf("must be at most %d characters", maxWithdrawReason)})
 	}
 	acc := portalAccount(c)
 	pr, err := s.DB.PortalRequest(c.Request.Context(), acc.EmailHash, c.Param("id"))

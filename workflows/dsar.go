@@ -100,11 +100,7 @@ func (r *run) loop(ctx workflow.Context) (State, error) {
 			continue
 		}
 		sel, cancel := r.waitFor(ctx, ev, ok, now)
-		for _, name := range ActionSignals {
-			sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
-				r.receive(ctx, c, name)
-			})
-		}
+		r.addActions(ctx, sel)
 		r.addOperator(ctx, sel)
 		if wantCAN && r.mailPending > 0 {
 			sel.AddReceive(r.mailIdle, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
@@ -155,6 +151,16 @@ func (r *run) legacyLoop(ctx workflow.Context) (State, error) {
 	}
 	r.drain(ctx)
 	return r.st, nil
+}
+
+// addActions adds to sel a receive of every action signal, which queues
+// what it receives (the durable path).
+func (r *run) addActions(ctx workflow.Context, sel workflow.Selector) {
+	for _, name := range ActionSignals {
+		sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
+			r.receive(ctx, c, name)
+		})
+	}
 }
 
 // addOperator adds to sel a receive of the operator's signal.

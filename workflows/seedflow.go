@@ -198,11 +198,7 @@ func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction,
 			break
 		}
 		sel, cancel := r.waitFor(ctx, event{at: until, summary: TimerMailResendWindow}, true, now)
-		for _, name := range ActionSignals {
-			sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
-				r.receive(ctx, c, name)
-			})
-		}
+		r.addActions(ctx, sel)
 		r.addOperator(ctx, sel)
 		sel.Select(ctx)
 		cancel()
