@@ -40,6 +40,15 @@ const (
 	AuditDataSourceUpdated    = "data_source.updated"
 	AuditDataSourceDeleted    = "data_source.deleted"
 	AuditHandlerSet           = "request.handler_set"
+	AuditTaskFileUploaded     = "task_file.uploaded"
+	AuditTaskFileDownloaded   = "task_file.downloaded"
+	AuditPackageBuilt         = "package.built"
+	AuditPackageApproved      = "package.approved"
+	AuditPackageFileRemoved   = "package.file_removed"
+	AuditPackagePublished     = "package.published"
+	AuditPackageDownloaded    = "package.downloaded"
+	AuditPackageExpired       = "package.expired"
+	AuditNothingToSend        = "package.nothing_to_send"
 )
 
 // auditLabels says each audit action in words, for people.
@@ -80,6 +89,15 @@ var auditLabels = map[string]string{
 	AuditDataSourceUpdated:    "Data source changed",
 	AuditDataSourceDeleted:    "Data source deleted",
 	AuditHandlerSet:           "Handler set",
+	AuditTaskFileUploaded:     "Export file attached to a task",
+	AuditTaskFileDownloaded:   "Export file downloaded",
+	AuditPackageBuilt:         "Access package built",
+	AuditPackageApproved:      "Access package approved",
+	AuditPackageFileRemoved:   "File removed from the access package",
+	AuditPackagePublished:     "Access package published to the requester",
+	AuditPackageDownloaded:    "Access package downloaded",
+	AuditPackageExpired:       "Access package expired and erased",
+	AuditNothingToSend:        "Completed with nothing to send",
 }
 
 // AuditActions lists every audit action.

@@ -51,11 +51,42 @@ func (o TaskOutcome) Label() string {
 	return string(o)
 }
 
-// TaskOutcomesText names the outcomes for error messages.
-func TaskOutcomesText() string {
-	s := make([]string, len(TaskOutcomes))
-	for i, o := range TaskOutcomes {
+// TaskOutcomesText names outcomes (all of them when none is given) for
+// error messages.
+func TaskOutcomesText(outcomes ...TaskOutcome) string {
+	if len(outcomes) == 0 {
+		outcomes = TaskOutcomes
+	}
+	s := make([]string, len(outcomes))
+	for i, o := range outcomes {
 		s[i] = string(o)
 	}
 	return strings.Join(s, ", ")
+}
+
+// TaskOutcomesFor lists the outcomes a task of a request of type t may
+// end with: what a source can have done for that kind of request.
+func TaskOutcomesFor(t RequestType) []TaskOutcome {
+	switch t {
+	case RequestInfo:
+		return []TaskOutcome{TaskDataProvided, TaskNoData, TaskNotApplicable}
+	case RequestDeletion:
+		return []TaskOutcome{TaskErased, TaskNoData, TaskNotApplicable}
+	case RequestCorrection:
+		return []TaskOutcome{TaskCorrected, TaskNoData, TaskNotApplicable}
+	case RequestOptOut, RequestDoNotSell:
+		return []TaskOutcome{TaskOptedOut, TaskNoData, TaskNotApplicable}
+	}
+	return TaskOutcomes
+}
+
+// Fits reports whether o is an outcome a task of a request of type t may
+// end with.
+func (o TaskOutcome) Fits(t RequestType) bool {
+	for _, v := range TaskOutcomesFor(t) {
+		if o == v {
+			return true
+		}
+	}
+	return false
 }

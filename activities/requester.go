@@ -73,6 +73,19 @@ type RequesterMail struct {
 	// so that every attempt shows the same date; zero: TokenTTL from the
 	// first attempt.
 	ExpiresAt time.Time
+
+	// A completion's answer: the access package published in the portal,
+	// nothing sent (an access request with nothing to send), or what each
+	// data source did (the other request types).
+	Package       *MailPackage  `json:",omitempty"`
+	NothingToSend bool          `json:",omitempty"`
+	Sources       []PackageTask `json:",omitempty"`
+}
+
+// MailPackage is the access package as the completion mail tells of it.
+type MailPackage struct {
+	Size      int64
+	ExpiresAt time.Time
 }
 
 // SendRequesterMail renders and sends one mail to the requester. The
@@ -108,7 +121,11 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	case MailExtension:
 		data["ExtensionDays"] = m.ExtensionDays
 		data["ExtensionReason"] = m.ExtensionReason
-	case MailCompleted, MailWithdrawn:
+	case MailCompleted:
+		if err := a.completionData(ctx, m, data); err != nil {
+			return err
+		}
+	case MailWithdrawn:
 	case MailRejected:
 		reasons := make([]string, 0, len(m.Reasons))
 		for _, r := range m.Reasons {

@@ -145,6 +145,15 @@ type Config struct {
 		SignInLinksPerHour int `mapstructure:"sign_in_links_per_hour"`
 	} `mapstructure:"portal"`
 
+	// Fulfilment is the answer's delivery: task files and access packages.
+	Fulfilment struct {
+		// PackageTTL is how long the requester can download a published
+		// access package; then it is erased.
+		PackageTTL time.Duration `mapstructure:"package_ttl"`
+		// MaxFileSize bounds one file attached to a task.
+		MaxFileSize int64 `mapstructure:"max_file_size"`
+	} `mapstructure:"fulfilment"`
+
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
@@ -191,6 +200,9 @@ func defaults() map[string]any {
 		"crypto.master_key_id": "k1",
 		"crypto.previous_keys": []string{},
 		"crypto.index_key_id":  "",
+
+		"fulfilment.package_ttl":   720 * time.Hour,
+		"fulfilment.max_file_size": int64(512 << 20),
 
 		"workflow.default_deadline":            720 * time.Hour,
 		"workflow.default_extension":           720 * time.Hour,
@@ -403,6 +415,7 @@ func (c *Config) Validate() error {
 		{"workflow.verification_expiry", c.Workflow.VerificationExpiry},
 		{"workflow.assignment_alert_every", c.Workflow.AssignmentAlertEvery},
 		{"workflow.mail_resend_window", c.Workflow.MailResendWindow},
+		{"fulfilment.package_ttl", c.Fulfilment.PackageTTL},
 		{"intake.captcha_expiry", c.Intake.CaptchaExpiry},
 		{"intake.token_expiry", c.Intake.TokenExpiry},
 		{"auth.session_idle", c.Auth.SessionIdle},
@@ -411,6 +424,9 @@ func (c *Config) Validate() error {
 		if d.val <= 0 {
 			return bad(d.key, "must be a positive duration such as 120h")
 		}
+	}
+	if c.Fulfilment.MaxFileSize <= 0 {
+		return bad("fulfilment.max_file_size", "must be a positive number of bytes")
 	}
 	if c.Workflow.DefaultExtension < 0 {
 		return bad("workflow.default_extension", "must not be negative")

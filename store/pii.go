@@ -141,7 +141,9 @@ func (db *DB) DeleteIdentityDocument(ctx context.Context, id string) error {
 }
 
 // ScrubRequest erases a closed request's PII: the data key (so nothing
-// sealed under it can ever be opened), the sealed PII and the document.
+// sealed under it can ever be opened), the sealed PII, the document and
+// the task files (the access package, under its own key, lasts until it
+// expires).
 // The blind index stays so the requester still finds the request in the
 // portal; messages stay under their own key. Scrubbing twice is fine.
 func (db *DB) ScrubRequest(ctx context.Context, id string) error {
@@ -149,6 +151,7 @@ func (db *DB) ScrubRequest(ctx context.Context, id string) error {
 		for _, q := range []string{
 			`DELETE FROM request_keys WHERE request_id = $1`,
 			`DELETE FROM identity_documents WHERE request_id = $1`,
+			`DELETE FROM task_files WHERE request_id = $1`,
 			`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, corrected_action = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

@@ -28,10 +28,13 @@ type Projection struct {
 	IdentityVerified  *bool
 	IdentityNote      string
 	ClosingMailFailed bool // closed, and its closing mail waits to be sent again
-	ClosedAt          *time.Time
-	CloseReasons      []string
-	CloseNote         string
-	Tasks             []ProjectedTask
+	// PackageRequired: completing the request needs an approved access
+	// package, or a reason why nothing is sent.
+	PackageRequired bool
+	ClosedAt        *time.Time
+	CloseReasons    []string
+	CloseNote       string
+	Tasks           []ProjectedTask
 
 	// Seq counts the workflow's projection writes (carried across
 	// continue-as-new): a write with a Seq not above the stored one changes
@@ -124,12 +127,12 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
 			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
-			attention = $16, identity_note = $17, closing_mail_failed = $18, accepted = true, updated_at = now()
+			attention = $16, identity_note = $17, closing_mail_failed = $18, package_required = $19, accepted = true, updated_at = now()
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
 			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote,
-			p.ClosingMailFailed)
+			p.ClosingMailFailed, p.PackageRequired)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}

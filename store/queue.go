@@ -400,6 +400,7 @@ type Request struct {
 	IdentityVerified  *bool          `db:"identity_verified" json:"identity_verified"`
 	IdentityNote      string         `db:"identity_note" json:"identity_note"`
 	ClosingMailFailed bool           `db:"closing_mail_failed" json:"closing_mail_failed"`
+	PackageRequired   bool           `db:"package_required" json:"package_required"`
 	ClosedAt          *time.Time     `db:"closed_at" json:"closed_at"`
 	CloseReasons      pq.StringArray `db:"close_reasons" json:"close_reasons"`
 	CloseNote         string         `db:"close_note" json:"close_note"`
@@ -420,7 +421,7 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 	const q = `SELECT ` + queueColumns + `,
 		r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
-		r.identity_verified, r.identity_note, r.closing_mail_failed, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel
+		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel
 		FROM requests r WHERE %s`
 	rs := []Request{}
 	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {

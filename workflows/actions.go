@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -104,6 +105,8 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p EmailCorrection) string { return p.By }, r.onEmailCorrected)
 	case SignalMailResent:
 		return take(ch, name, func(p MailResend) string { return p.By }, r.onMailResent)
+	case SignalPackageApproved:
+		return take(ch, name, func(p PackageApproval) string { return p.By }, r.onPackageApproved)
 	}
 	return pendingAction{}, false
 }
@@ -133,6 +136,9 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	err := r.st.Allows(p.signal, p.payload)
 	if err == nil && !r.seedFlow && slices.Contains(seedFlowSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before the action existed: finish it as before")
+	}
+	if err == nil && !r.fulfil && slices.Contains(fulfilmentSignals, p.signal) {
+		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before access packages existed: complete it as before")
 	}
 	if c, _ := p.payload.(TaskCompletion); err == nil && !r.seedFlow && r.durable && (c.Outcome != "" || c.RecordCount != nil) {
 		// It would be applied without them: say so rather than drop them.
@@ -312,7 +318,7 @@ func (r *run) onIdentityDecided(ctx workflow.Context, p IdentityDecision) {
 	if !verified {
 		r.noteAt(at, EventIdentityRefused, p.By, p.Note)
 		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditIdentityRefused, detail)
-		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By)
+		r.close(ctx, at, OutcomeRejected, []dsar.RejectReason{dsar.RejectIdentityNotVerified}, p.Note, p.By, "")
 		return // the erasure deletes the document
 	}
 	r.st.Status = dsar.StatusIdentityVerified
@@ -346,6 +352,9 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 		return
 	}
 	r.st.Status = dsar.StatusInProgress
+	if r.fulfil {
+		r.discardPackage(ctx, p.By)
+	}
 	for _, id := range added {
 		r.noteAt(now, EventSourcesAssigned, p.By, id)
 	}
@@ -387,6 +396,9 @@ func (r *run) settled(ctx workflow.Context) {
 		r.st.Status = dsar.StatusReadyToClose
 	}
 	r.changed(ctx)
+	if ready && r.st.PackageRequired {
+		r.buildPackage(ctx)
+	}
 	if ready && r.seedFlow {
 		r.readyN++
 		r.alert(ctx, activities.AlertRequest{Kind: store.AlertReadyToComplete, Key: fmt.Sprintf("ready-%d", r.readyN), OrgOwners: true})
@@ -423,13 +435,14 @@ func (r *run) onClosed(ctx workflow.Context, p Closure) {
 	if !r.allowed(ctx, SignalRequestClosed, p, p.By) {
 		return
 	}
-	r.close(ctx, r.when(ctx, p.Action), p.Outcome, p.Reasons, p.Note, p.By)
+	r.close(ctx, r.when(ctx, p.Action), p.Outcome, p.Reasons, p.Note, p.By, strings.TrimSpace(p.NothingToSend))
 }
 
-// close completes or rejects the request: the state, the queue, the audit
-// trail, the requester's mail (only to a verified address), then the PII
-// scrub.
-func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons []dsar.RejectReason, note, by string) {
+// close completes or rejects the request: the state, the access package's
+// delivery, the queue, the audit trail, the requester's mail (only to a
+// verified address), then the PII scrub; a published package is kept until
+// it expires.
+func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons []dsar.RejectReason, note, by, nothingToSend string) {
 	r.st.ClosedAt = &at
 	r.st.CloseNote = note
 	event, mailKind := EventCompleted, activities.MailCompleted
@@ -450,6 +463,9 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 	}
 	r.noteAt(at, event, by, "")
 	r.audit(ctx, kind, by, dsar.AuditClosed(r.st.Status), map[string]any{"reasons": codes})
+	if r.fulfil && r.st.Status == dsar.StatusCompleted {
+		r.deliver(ctx, at, nothingToSend, by)
+	}
 	r.changed(ctx)
 	if outcome == OutcomeWithdrawn {
 		// Staff stop work on it: its handler (or the org owners) and the
@@ -461,10 +477,13 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 		if r.seedFlow {
 			r.closingKind = mailKind
 		}
-		r.requesterMail(ctx, mailKind, string(r.st.Status), "")
+		r.requesterMail(ctx, mailKind, string(r.st.Status), "", r.closingMail)
 		if r.seedFlow {
 			r.holdForResend(ctx, mailKind)
 		}
 	}
 	r.scrub(ctx)
+	if r.fulfil {
+		r.keepPackage(ctx)
+	}
 }

@@ -24,12 +24,13 @@ const (
 	SignalTaskCompleted    = "task-completed"
 	SignalDeadlineExtended = "deadline-extended"
 	SignalRequestClosed    = "request-closed"
-	SignalWithdrawn        = "withdrawn"       // the requester withdrew the request from the portal
-	SignalTaskDeclined     = "task-declined"   // a source owner declined a task, with a reason
-	SignalTaskReassigned   = "task-reassigned" // staff gave a task to one person
-	SignalEmailCorrected   = "email-corrected" // staff corrected a mistyped address: verification starts again
-	SignalMailResent       = "mail-resent"     // staff send the closing mail again after it failed
-	SignalOperator         = "operator"        // an operator's answer to a step that needs attention
+	SignalWithdrawn        = "withdrawn"        // the requester withdrew the request from the portal
+	SignalTaskDeclined     = "task-declined"    // a source owner declined a task, with a reason
+	SignalTaskReassigned   = "task-reassigned"  // staff gave a task to one person
+	SignalEmailCorrected   = "email-corrected"  // staff corrected a mistyped address: verification starts again
+	SignalMailResent       = "mail-resent"      // staff send the closing mail again after it failed
+	SignalPackageApproved  = "package-approved" // staff reviewed the access package and approved it
+	SignalOperator         = "operator"         // an operator's answer to a step that needs attention
 	QueryState             = "state"
 )
 
@@ -37,7 +38,8 @@ const (
 // answered exactly, applied or refused, in the request_actions table.
 var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
 	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
-	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent}
+	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent,
+	SignalPackageApproved}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -75,6 +77,9 @@ type Periods struct {
 	// failed keeps the address for staff to send it again, before the
 	// erasure (zero: defaultMailResendWindow).
 	MailResendWindow time.Duration `json:",omitempty"`
+	// PackageTTL is how long a published access package can be downloaded
+	// before it is erased (zero: defaultPackageTTL).
+	PackageTTL time.Duration `json:",omitempty"`
 }
 
 // PeriodsOf is the periods config's workflow section sets.
@@ -84,7 +89,7 @@ func PeriodsOf(cfg *config.Config) Periods {
 		ReminderEvery: w.ReminderEvery, StallAfter: w.StallAfter, DeadlineWarningBefore: w.DeadlineWarningBefore,
 		OverdueAlertEvery: w.OverdueAlertEvery, VerificationReminderAfter: w.VerificationReminderAfter,
 		VerificationExpiry: w.VerificationExpiry, AssignmentAlertEvery: w.AssignmentAlertEvery,
-		MailResendWindow: w.MailResendWindow,
+		MailResendWindow: w.MailResendWindow, PackageTTL: cfg.Fulfilment.PackageTTL,
 	}
 }
 
@@ -247,6 +252,33 @@ type Closure struct {
 	Reasons []dsar.RejectReason
 	Note    string
 	By      string
+	// NothingToSend completes a request that needs an access package
+	// without one, saying why (staff only; the requester is told that no
+	// data is sent).
+	NothingToSend string `json:",omitempty"`
+}
+
+// PackageApproval is the payload of SignalPackageApproved: the reviewer
+// approves the access package, without the files they removed (which hold
+// other people's data, say); Note says why when they removed any.
+type PackageApproval struct {
+	Action
+	Note           string
+	RemovedFileIDs []string
+	By             string
+}
+
+// PackageState is the request's access package as the workflow knows it:
+// ids, size and hash, never content.
+type PackageState struct {
+	ID         string     `json:"id"`
+	Status     string     `json:"status"` // store.PackageReady, ...
+	Size       int64      `json:"size"`
+	SHA256     string     `json:"sha256"`
+	FileIDs    []string   `json:"file_ids"`
+	ApprovedBy string     `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time `json:"approved_at,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // Task statuses.
@@ -320,6 +352,14 @@ type State struct {
 	// not be delivered; the address is kept (for MailResendWindow) so that
 	// staff can send it again.
 	ClosingMailFailed bool `json:"closing_mail_failed,omitempty"`
+
+	// Fulfilment (versionFulfilment): the request's type, whether completing
+	// it needs an approved access package (an access request), and that
+	// package.
+	RequestType     dsar.RequestType `json:"request_type,omitempty"`
+	PackageRequired bool             `json:"package_required,omitempty"`
+	Package         *PackageState    `json:"package,omitempty"`
+	NothingToSend   string           `json:"nothing_to_send,omitempty"` // staff only: why an access request completed without a package
 }
 
 // Task returns the task of a data source, if there is one.
@@ -393,6 +433,10 @@ func (s *State) Allows(signal string, p any) error {
 		if c.Outcome != "" && !c.Outcome.Valid() {
 			return dsar.Invalid(map[string]string{"outcome": "must be one of " + dsar.TaskOutcomesText()})
 		}
+		if c.Outcome != "" && s.RequestType != "" && !c.Outcome.Fits(s.RequestType) {
+			return dsar.Invalid(map[string]string{"outcome": fmt.Sprintf("a %s request's task ends with one of %s",
+				s.RequestType.Label(), dsar.TaskOutcomesText(dsar.TaskOutcomesFor(s.RequestType)...))})
+		}
 		if c.RecordCount != nil && *c.RecordCount < 0 {
 			return dsar.Invalid(map[string]string{"record_count": "must not be negative"})
 		}
@@ -422,6 +466,8 @@ func (s *State) Allows(signal string, p any) error {
 		}
 	case SignalWithdrawn:
 		// Any open request can be withdrawn.
+	case SignalPackageApproved:
+		return s.allowsApproval(p)
 	case SignalEmailCorrected:
 		if s.Status != dsar.StatusPendingEmailVerification {
 			return dsar.Errorf(dsar.ECONFLICT, "cannot correct the email address: it is verified already (the request is %s)", s.Status)
@@ -451,6 +497,9 @@ func (s *State) Allows(signal string, p any) error {
 					return dsar.Errorf(dsar.ECONFLICT, "cannot complete: %d task(s) are still open (the request is %s)", s.OpenTasks(), s.Status)
 				}
 				return conflict("complete the request")
+			}
+			if err := s.allowsCompletion(c); err != nil {
+				return err
 			}
 		case OutcomeRejected:
 			if len(c.Reasons) == 0 {

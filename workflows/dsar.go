@@ -34,6 +34,7 @@ const (
 	TimerOverdueReminder      = "overdue reminder"
 	TimerAttentionRetry       = "retry the step that needs attention"
 	TimerMailResendWindow     = "erase the address unless the closing mail is sent again"
+	TimerPackageExpiry        = "erase the access package"
 )
 
 // DSAR is the workflow of one request, from submission to close. It sends
@@ -47,6 +48,11 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.localDB = workflow.GetVersion(ctx, versionLocalDB, workflow.DefaultVersion, 1) == 1
 	r.durable = workflow.GetVersion(ctx, versionDurable, workflow.DefaultVersion, 1) == 1
 	r.seedFlow = r.durable && workflow.GetVersion(ctx, versionSeedFlow, workflow.DefaultVersion, 1) == 1
+	r.fulfil = r.seedFlow && workflow.GetVersion(ctx, versionFulfilment, workflow.DefaultVersion, 1) == 1
+	if r.fulfil {
+		r.st.RequestType = in.RequestType
+		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
@@ -227,6 +233,10 @@ type run struct {
 	closingKind   string // the kind of the closing mail, once the request closes
 	closingFailed bool   // the closing mail failed for good
 	resends       int    // closing mails sent again
+
+	// Fulfilment: task files, the access package and its delivery
+	// (versionFulfilment).
+	fulfil bool
 }
 
 type attrs struct {

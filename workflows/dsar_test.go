@@ -102,7 +102,7 @@ func newHarness(t testing.TB) *harness {
 	h.env.RegisterWorkflowWithOptions(DSAR, workflow.RegisterOptions{Name: WorkflowName})
 	h.env.RegisterActivity(a)
 	h.in = Input{
-		RequestID: "0b0c6f5e-3f4c-4a8e-9a49-6c2f3c7d1a10", RequestType: dsar.RequestInfo, RequestorType: dsar.RequestorCustomer,
+		RequestID: "0b0c6f5e-3f4c-4a8e-9a49-6c2f3c7d1a10", RequestType: dsar.RequestDeletion, RequestorType: dsar.RequestorCustomer,
 		Country: "DE", SubmittedAt: start, Deadline: start.Add(30 * day), DeadlineRule: "default",
 		MaxExtension: dsar.Period{Months: 2}, Periods: periods(),
 	}

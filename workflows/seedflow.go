@@ -28,7 +28,7 @@ func (r *run) onWithdrawn(ctx workflow.Context, p Withdrawal) {
 	if !r.allowed(ctx, SignalWithdrawn, p, "") {
 		return
 	}
-	r.close(ctx, r.when(ctx, p.Action), OutcomeWithdrawn, nil, "", "")
+	r.close(ctx, r.when(ctx, p.Action), OutcomeWithdrawn, nil, "", "", "")
 }
 
 // onTaskDeclined hands a task back: the owner cannot do it and says why.
@@ -167,7 +167,7 @@ func (r *run) holdForResend(ctx workflow.Context, kind string) {
 		}
 		r.noteAt(p.at, EventMailResent, p.by, kind)
 		r.changed(ctx)
-		r.requesterMail(ctx, kind, fmt.Sprintf("%s-resend-%d", r.st.Status, r.resends), "")
+		r.requesterMail(ctx, kind, fmt.Sprintf("%s-resend-%d", r.st.Status, r.resends), "", r.closingMail)
 		r.joinMail(ctx)
 	}
 }
@@ -176,6 +176,14 @@ func (r *run) holdForResend(ctx workflow.Context, kind string) {
 // action, true) or until the window ends (false), refusing every other
 // action meanwhile.
 func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction, bool) {
+	return r.refuseUntil(ctx, until, TimerMailResendWindow, func(p pendingAction) bool { return p.signal == SignalMailResent })
+}
+
+// refuseUntil waits, once the request is closed, until the time until (its
+// timer named summary), refusing every action meanwhile but one that
+// accept takes, which it returns (true). Without one it returns false at
+// that time, or when the workflow is abandoned.
+func (r *run) refuseUntil(ctx workflow.Context, until time.Time, summary string, accept func(pendingAction) bool) (pendingAction, bool) {
 	for !r.abandoned {
 		r.collect(ctx)
 		for len(r.pending) > 0 {
@@ -185,7 +193,7 @@ func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction,
 				continue
 			}
 			err := r.st.Allows(p.signal, p.payload)
-			if err == nil && p.signal == SignalMailResent {
+			if err == nil && accept != nil && accept(p) {
 				return p, true
 			}
 			if err == nil {
@@ -197,7 +205,7 @@ func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction,
 		if !now.Before(until) {
 			break
 		}
-		sel, cancel := r.waitFor(ctx, event{at: until, summary: TimerMailResendWindow}, true, now)
+		sel, cancel := r.waitFor(ctx, event{at: until, summary: summary}, true, now)
 		r.addActions(ctx, sel)
 		r.addOperator(ctx, sel)
 		sel.Select(ctx)

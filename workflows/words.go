@@ -29,6 +29,12 @@ const (
 	EventEmailCorrected      = "email_corrected"
 	EventMailResent          = "closing_mail_resent"
 	EventMailNotResent       = "closing_mail_given_up"
+	EventPackageBuilt        = "package_built"
+	EventPackageDiscarded    = "package_discarded"
+	EventPackageApproved     = "package_approved"
+	EventPackagePublished    = "package_published"
+	EventPackageExpired      = "package_expired"
+	EventNothingToSend       = "nothing_to_send"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -60,6 +66,12 @@ var eventLabels = map[string]string{
 	EventEmailCorrected:      "Email address corrected, new verification link sent",
 	EventMailResent:          "Closing mail sent again",
 	EventMailNotResent:       "Closing mail not delivered; the address is erased",
+	EventPackageBuilt:        "Access package built, ready for review",
+	EventPackageDiscarded:    "Access package discarded: a data source was added",
+	EventPackageApproved:     "Access package approved",
+	EventPackagePublished:    "Access package available to the requester",
+	EventPackageExpired:      "Access package expired and erased",
+	EventNothingToSend:       "Completed with nothing to send",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

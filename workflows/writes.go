@@ -142,7 +142,7 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		RequestID: st.RequestID, Status: st.Status, Deadline: st.Deadline, Overdue: st.Overdue,
 		ExtendedAt: st.ExtendedAt, ExtensionDays: st.ExtensionDays, ExtensionReason: st.ExtensionReason,
 		EmailVerifiedAt: st.EmailVerifiedAt, IdentityDecidedAt: st.IdentityDecidedAt, IdentityVerified: st.IdentityVerified,
-		IdentityNote: st.IdentityNote, ClosingMailFailed: st.ClosingMailFailed,
+		IdentityNote: st.IdentityNote, ClosingMailFailed: st.ClosingMailFailed, PackageRequired: st.PackageRequired,
 		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
 		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
 	}

@@ -1,0 +1,250 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/store"
+)
+
+// Fulfilment (versionFulfilment): an access request's answer is a package
+// built from the files on its tasks once every task is done, reviewed and
+// approved by staff (perhaps without some files), published to the
+// requester's portal when the request completes, and erased when it
+// expires. The workflow holds the package's ids, size and hash only.
+
+// versionFulfilment is the change id of the access package and its
+// delivery. Runs started before it complete as before.
+const versionFulfilment = "fulfilment"
+
+// fulfilmentSignals are the actions a run before versionFulfilment refuses.
+var fulfilmentSignals = []string{SignalPackageApproved}
+
+// defaultPackageTTL is Periods.PackageTTL for runs started without one.
+const defaultPackageTTL = 30 * 24 * time.Hour
+
+// How long one attempt at building a package may take, and how long it may
+// go without a sign of life (each file copied is one).
+const (
+	buildAttempt   = 30 * time.Minute
+	buildHeartbeat = 2 * time.Minute
+)
+
+// allowsCompletion checks a completion against the package: a request that
+// needs one completes with it approved, or with a reason for sending
+// nothing.
+func (s *State) allowsCompletion(c Closure) error {
+	nothing := strings.TrimSpace(c.NothingToSend)
+	if !s.PackageRequired {
+		if nothing != "" {
+			return dsar.Invalid(map[string]string{"nothing_to_send": "only an access request sends a package"})
+		}
+		return nil
+	}
+	approved := s.Package != nil && s.Package.Status == store.PackageApproved
+	switch {
+	case approved && nothing != "":
+		return dsar.Invalid(map[string]string{"nothing_to_send": "the access package is approved: complete without nothing_to_send, or send nothing by building no package"})
+	case !approved && nothing == "":
+		status := store.PackageBuilding
+		if s.Package != nil {
+			status = s.Package.Status
+		}
+		return dsar.Errorf(dsar.ECONFLICT, "cannot complete: the access package is %s; approve it first, or say why nothing is sent (nothing_to_send)",
+			strings.ToLower(store.PackageStatusLabel(status)))
+	}
+	return nil
+}
+
+// allowsApproval checks a package approval.
+func (s *State) allowsApproval(p any) error {
+	a, _ := p.(PackageApproval)
+	switch {
+	case !s.PackageRequired:
+		return dsar.Errorf(dsar.ECONFLICT, "only an access request has a package to approve")
+	case s.Status != dsar.StatusReadyToClose:
+		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: the request is %s, not ready to complete", s.Status)
+	case s.Package == nil:
+		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: it is still being built")
+	case s.Package.Status != store.PackageReady && s.Package.Status != store.PackageApproved:
+		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: it is %s", s.Package.Status)
+	}
+	for _, id := range a.RemovedFileIDs {
+		if !slices.Contains(s.Package.FileIDs, id) {
+			return dsar.Invalid(map[string]string{"removed_file_ids": "file " + id + " is not in the package"})
+		}
+	}
+	if len(a.RemovedFileIDs) > 0 && strings.TrimSpace(a.Note) == "" {
+		return dsar.Invalid(map[string]string{"note": "say why the files are removed"})
+	}
+	return nil
+}
+
+// packageStep runs a step of the package that streams files (build,
+// approval): a regular activity, heartbeating as it copies, retried
+// without end like the other writes.
+func (r *run) packageStep(ctx workflow.Context, summary string, result any, fn any, args ...any) bool {
+	return r.mustGet(ctx, summary, result, func(ctx workflow.Context) workflow.Future {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: buildAttempt, HeartbeatTimeout: buildHeartbeat, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
+		})
+		return workflow.ExecuteActivity(ctx, fn, args...)
+	})
+}
+
+// packageBuild is what the package is built from: the tasks' outcomes.
+func (r *run) packageBuild(ctx workflow.Context) activities.PackageBuild {
+	b := activities.PackageBuild{RequestID: r.in.RequestID, RequestType: r.in.RequestType, At: workflow.Now(ctx)}
+	for _, t := range r.st.Tasks {
+		b.Tasks = append(b.Tasks, activities.PackageTask{DataSourceID: t.DataSourceID, Outcome: t.Outcome,
+			RecordCount: t.RecordCount, CompletedAt: t.CompletedAt})
+	}
+	return b
+}
+
+// setPackage keeps what the store says of the package.
+func (r *run) setPackage(info activities.PackageInfo) {
+	p := r.st.Package
+	if p == nil || p.ID != info.ID {
+		p = &PackageState{}
+		r.st.Package = p
+	}
+	p.ID, p.Status, p.Size, p.SHA256, p.FileIDs, p.ExpiresAt = info.ID, info.Status, info.Size, info.SHA256, info.FileIDs, info.ExpiresAt
+}
+
+// buildPackage assembles the access package once every task is done, and
+// records its hash in the audit trail.
+func (r *run) buildPackage(ctx workflow.Context) {
+	var info activities.PackageInfo
+	if !r.packageStep(ctx, "build the access package", &info, a.BuildPackage, r.packageBuild(ctx)) {
+		return
+	}
+	r.setPackage(info)
+	r.note(ctx, EventPackageBuilt, "", "")
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditPackageBuilt, map[string]any{
+		"package_id": info.ID, "sha256": info.SHA256, "size": info.Size, "file_ids": info.FileIDs})
+	r.changed(ctx)
+}
+
+// discardPackage drops a package built before a new task was added: it is
+// built again once that task is done.
+func (r *run) discardPackage(ctx workflow.Context, by string) {
+	if r.st.Package == nil {
+		return
+	}
+	if !r.write(ctx, "discard the access package", a.DiscardPackage, r.in.RequestID) {
+		return
+	}
+	r.st.Package = nil
+	r.note(ctx, EventPackageDiscarded, by, "")
+}
+
+// onPackageApproved applies a reviewer's approval: the files they removed
+// are marked (with their note as the reason) and the package is built
+// again without them before it is approved.
+func (r *run) onPackageApproved(ctx workflow.Context, p PackageApproval) {
+	if !r.allowed(ctx, SignalPackageApproved, p, p.By) {
+		return
+	}
+	now := r.when(ctx, p.Action)
+	in := activities.PackageApproval{Build: r.packageBuild(ctx), RemovedFileIDs: p.RemovedFileIDs, Note: p.Note, By: p.By}
+	if len(p.RemovedFileIDs) > 0 {
+		in.Reason = p.Note
+	}
+	var info activities.PackageInfo
+	if !r.packageStep(ctx, "approve the access package", &info, a.ApprovePackage, in) {
+		return
+	}
+	r.setPackage(info)
+	r.st.Package.ApprovedBy, r.st.Package.ApprovedAt = p.By, &now
+	for _, id := range p.RemovedFileIDs {
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditPackageFileRemoved, map[string]any{"file_id": id, "reason_sha256": digest(p.Note)})
+	}
+	r.noteAt(now, EventPackageApproved, p.By, "")
+	detail := map[string]any{"package_id": info.ID, "sha256": info.SHA256, "size": info.Size, "removed_file_ids": p.RemovedFileIDs}
+	if p.Note != "" {
+		detail["note_sha256"] = digest(p.Note)
+	}
+	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditPackageApproved, detail)
+	r.changed(ctx)
+}
+
+// deliver settles the package as the request completes: published for the
+// package's time to live, or, with nothing to send, none.
+func (r *run) deliver(ctx workflow.Context, at time.Time, nothingToSend, by string) {
+	if !r.st.PackageRequired {
+		return
+	}
+	if nothingToSend != "" {
+		r.st.NothingToSend = nothingToSend
+		r.write(ctx, "discard the access package", a.DiscardPackage, r.in.RequestID)
+		r.st.Package = nil
+		r.noteAt(at, EventNothingToSend, by, nothingToSend)
+		r.audit(ctx, actorKind(by), by, dsar.AuditNothingToSend, map[string]any{"reason_sha256": digest(nothingToSend)})
+		return
+	}
+	ttl := r.in.Periods.PackageTTL
+	if ttl <= 0 {
+		ttl = defaultPackageTTL
+	}
+	var info activities.PackageInfo
+	if !r.writeInto(ctx, "publish the access package", &info, a.PublishPackage, r.in.RequestID, at.Add(ttl)) {
+		return
+	}
+	r.setPackage(info)
+	r.noteAt(at, EventPackagePublished, "", "")
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditPackagePublished, map[string]any{
+		"package_id": info.ID, "sha256": info.SHA256, "size": info.Size, "expires_at": at.Add(ttl).UTC().Format(time.RFC3339)})
+}
+
+// keepPackage keeps a closed request's workflow until its published
+// package expires, refusing every action meanwhile, then erases the
+// package.
+func (r *run) keepPackage(ctx workflow.Context) {
+	p := r.st.Package
+	if p == nil || p.Status != store.PackagePublished || p.ExpiresAt == nil || r.abandoned {
+		return
+	}
+	r.refuseUntil(ctx, *p.ExpiresAt, TimerPackageExpiry, nil)
+	if r.abandoned || !r.writeActivity(ctx, "erase the access package", a.ExpirePackage, r.in.RequestID) {
+		return
+	}
+	p.Status = store.PackageExpired
+	r.note(ctx, EventPackageExpired, "", "")
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditPackageExpired, map[string]any{"package_id": p.ID})
+	r.changed(ctx)
+}
+
+// digest is the SHA-256 of staff's free text, for the audit trail, which
+// holds no free text but proves which text was given.
+func digest(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// closingMail adds to a completion mail what the requester gets: the
+// package's size and expiry, or, for the other request types, what each
+// data source did.
+func (r *run) closingMail(m *activities.RequesterMail) {
+	if !r.fulfil || m.Kind != activities.MailCompleted {
+		return
+	}
+	if p := r.st.Package; p != nil && p.Status == store.PackagePublished && p.ExpiresAt != nil {
+		m.Package = &activities.MailPackage{Size: p.Size, ExpiresAt: *p.ExpiresAt}
+	}
+	m.NothingToSend = r.st.PackageRequired && r.st.NothingToSend != ""
+	if !r.st.PackageRequired {
+		for _, t := range r.st.Tasks {
+			m.Sources = append(m.Sources, activities.PackageTask{DataSourceID: t.DataSourceID, Outcome: t.Outcome, RecordCount: t.RecordCount})
+		}
+	}
+}
