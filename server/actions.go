@@ -89,6 +89,15 @@ func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal stri
 		return actionAnswer{}, err
 	}
 	st := projectedState(row, tasks)
+	if row.PackageRequired {
+		pkg, err := s.DB.Package(ctx, row.ID)
+		switch {
+		case err == nil:
+			st.Package = &workflows.PackageState{ID: pkg.ID, Status: pkg.Status, FileIDs: pkg.FileIDs}
+		case dsar.ErrorCode(err) != dsar.ENOTFOUND:
+			return actionAnswer{}, err
+		}
+	}
 	p := payload(workflows.Action{ID: id, At: time.Now().UTC()})
 	if err := st.Allows(signal, p); err != nil {
 		return actionAnswer{}, err
@@ -198,7 +207,8 @@ func actionID(c *gin.Context, userID string) (string, error) {
 func projectedState(row store.Request, tasks []store.Task) workflows.State {
 	st := workflows.State{RequestID: row.ID, Status: row.Status, SubmittedAt: row.SubmittedAt, Deadline: row.Deadline,
 		OriginalDeadline: row.OriginalDeadline, DeadlineRule: row.DeadlineRule, Extended: row.ExtendedAt != nil,
-		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed}
+		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed,
+		RequestType: row.RequestType, PackageRequired: row.PackageRequired}
 	st.MaxExtension, _ = dsar.ParsePeriod(row.MaxExtension) // unreadable: no extension allowed
 	for _, t := range tasks {
 		ts := workflows.TaskState{DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt,
@@ -415,12 +425,23 @@ func (s *Server) extend(c *gin.Context) {
 // complete is POST /api/v1/requests/{id}/completion: 409 while tasks are
 // open.
 func (s *Server) complete(c *gin.Context) {
-	note, err := optionalNote(c)
-	if err != nil {
+	var in struct {
+		Note          string `json:"note"`
+		NothingToSend string `json:"nothing_to_send"`
+	}
+	if err := bindOptionalJSON(c, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
-	p := workflows.Closure{Outcome: workflows.OutcomeCompleted, Note: note, By: staffUser(c).ID}
+	bad := map[string]string{}
+	checkNote(bad, in.Note)
+	checkNothingToSend(bad, in.NothingToSend)
+	if len(bad) > 0 {
+		s.fail(c, dsar.Invalid(bad))
+		return
+	}
+	p := workflows.Closure{Outcome: workflows.OutcomeCompleted, Note: in.Note, NothingToSend: strings.TrimSpace(in.NothingToSend),
+		By: staffUser(c).ID}
 	s.takeAction(c, workflows.SignalRequestClosed, func(a workflows.Action) any { p.Action = a; return p })
 }
 

@@ -56,6 +56,8 @@ type taskJSON struct {
 	RecordCount   *int64  `json:"record_count"`
 	DeclineReason string  `json:"decline_reason"` // while declined
 	AssigneeID    *string `json:"assignee_id"`    // the one person it is given to, if any
+
+	Files []taskFileJSON `json:"files"` // the exports attached to it (erased with the request)
 }
 
 // requestJSON is the request detail of GET /api/v1/requests/{id}.
@@ -101,6 +103,7 @@ type requestJSON struct {
 	CloseReasons      []string            `json:"close_reasons"`
 	CloseNote         string              `json:"close_note"`
 	ClosingMailFailed bool                `json:"closing_mail_failed"` // the closing mail failed: it can be sent again
+	PackageRequired   bool                `json:"package_required"`    // completing it needs an approved access package (GET .../package)
 	Source            string              `json:"source"`              // always "projection" (the workflow writes it with each change)
 }
 
@@ -123,7 +126,7 @@ func (s *Server) getRequest(c *gin.Context) {
 		EmailVerifiedAt: row.EmailVerifiedAt, IdentityDecidedAt: row.IdentityDecidedAt, IdentityVerified: row.IdentityVerified,
 		IdentityNote: row.IdentityNote, Channel: row.Channel, ChannelLabel: row.Channel.Label(),
 		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
-		ClosingMailFailed: row.ClosingMailFailed,
+		ClosingMailFailed: row.ClosingMailFailed, PackageRequired: row.PackageRequired,
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}
@@ -194,6 +197,10 @@ func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, erro
 	if err != nil {
 		return nil, err
 	}
+	files, err := s.taskFiles(c, id)
+	if err != nil {
+		return nil, err
+	}
 	out := []taskJSON{}
 	for _, t := range ts {
 		tj := taskJSON{DataSourceID: t.DataSourceID, Name: t.Name, Status: t.Status,
@@ -201,6 +208,12 @@ func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, erro
 			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID}
 		if t.Status == workflows.TaskCompleted {
 			tj.OutcomeLabel = dsar.TaskOutcome(t.Outcome).Label()
+		}
+		tj.Files = []taskFileJSON{}
+		for _, f := range files {
+			if f.DataSourceID == t.DataSourceID {
+				tj.Files = append(tj.Files, f)
+			}
 		}
 		out = append(out, tj)
 	}

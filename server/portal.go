@@ -45,6 +45,7 @@ func (s *Server) portalRoutes() {
 	authed.GET("/requests/:id/messages", s.portalAPIMessages)
 	authed.POST("/requests/:id/messages", s.portalAPIPostMessage)
 	authed.GET("/requests/:id/attachments/:attachment_id", s.portalAttachment)
+	authed.GET("/requests/:id/package", s.portalPackage)
 
 	pages := s.engine.Group("/portal")
 	pages.GET("/login", s.portalLoginPage)
@@ -57,6 +58,7 @@ func (s *Server) portalRoutes() {
 	pagesAuthed.GET("/requests/:id", s.portalRequestPage)
 	pagesAuthed.POST("/requests/:id/messages", s.portalReplyForm)
 	pagesAuthed.GET("/requests/:id/attachments/:attachment_id", s.portalAttachment)
+	pagesAuthed.GET("/requests/:id/package", s.portalPackage)
 
 	s.signInRoutes(NewLimiter(s.Config.Intake.RatePerMinute))
 	s.messageRoutes()

@@ -29,8 +29,8 @@ type portalRequestJSON struct {
 	Outcome  *string    `json:"outcome"`
 	Reasons  []string   `json:"reasons"`
 	ClosedAt *time.Time `json:"closed_at"`
-	// Package is the access package; null until packages exist.
-	Package *struct{} `json:"package"`
+	// Package is the access package: null when none was published.
+	Package *portalPackageJSON `json:"package"`
 }
 
 // portalExtension is a deadline extension: the new deadline and why.
@@ -130,6 +130,10 @@ func (s *Server) portalAPIRequest(c *gin.Context) {
 	}
 	if a.ClosedAt != nil {
 		out.ClosedAt = new(a.ClosedAt.UTC())
+	}
+	if out.Package, err = s.portalPackageOf(c, a.ID); err != nil {
+		s.fail(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, out)
 }
