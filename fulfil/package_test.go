@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
+	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -282,6 +285,30 @@ func TestWriteBuildsTheAnswer(t *testing.T) {
 	}
 }
 
+// TestWriteNamesDifferInCaseToo: a requester on Windows or macOS unpacks
+// the package onto a file system that ignores case; two exports whose
+// names differ only in case would overwrite each other there.
+func TestWriteNamesDifferInCaseToo(t *testing.T) {
+	e := exports{}
+	m := &fulfil.Manifest{Reference: "REQ-1", GeneratedAt: time.Now(), Sources: []fulfil.Source{
+		{Name: "CRM", Files: []fulfil.File{
+			e.file("a", "Export.csv", "text/csv", []byte("a\n")),
+			e.file("b", "export.csv", "text/csv", []byte("b\n")),
+			e.file("c", "EXPORT.CSV", "text/csv", []byte("c\n")),
+		}},
+		{Name: "crm", Files: []fulfil.File{e.file("d", "x.csv", "text/csv", []byte("d\n"))}},
+	}}
+	b := build(t, m, e)
+	seen := map[string]string{}
+	for _, f := range b.z.File {
+		k := strings.ToLower(f.Name)
+		if prev, ok := seen[k]; ok {
+			t.Errorf("entries %q and %q are the same file where case is ignored", prev, f.Name)
+		}
+		seen[k] = f.Name
+	}
+}
+
 func TestWriteRefusesAChangedFile(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -329,5 +356,33 @@ func TestWriteWithNoSources(t *testing.T) {
 	b := build(t, m, exports{})
 	if len(b.z.File) != 2 || !strings.Contains(b.index, "No system held data about you") {
 		t.Errorf("entries %q; index %q", b.names(), b.index)
+	}
+}
+
+// TestIndexLinksOpenTheFiles: each link in index.html, resolved as a
+// browser does against the unpacked package, names its file.
+func TestIndexLinksOpenTheFiles(t *testing.T) {
+	e := exports{}
+	var files []fulfil.File
+	for i, name := range []string{"plain.csv", "with space.csv", "100%.csv", "report#1.csv", "é; 'q'.csv", "a&b=c.csv"} {
+		files = append(files, e.file(fmt.Sprint(i), name, "text/csv", []byte(name)))
+	}
+	m := &fulfil.Manifest{Reference: "REQ-1", GeneratedAt: time.Now(), Sources: []fulfil.Source{{Name: "CRM & co", Files: files}}}
+	b := build(t, m, e)
+	hrefs := regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(b.index, -1)
+	if len(hrefs) != len(files) {
+		t.Fatalf("%d links for %d files", len(hrefs), len(files))
+	}
+	base, _ := url.Parse("file:///home/alice/package/index.html")
+	for i, h := range hrefs {
+		ref, err := url.Parse(html.UnescapeString(h[1]))
+		if err != nil {
+			t.Errorf("link %q: %v", h[1], err)
+			continue
+		}
+		got := strings.TrimPrefix(base.ResolveReference(ref).Path, "/home/alice/package/")
+		if want := b.data.Sources[0].Files[i].Path; got != want {
+			t.Errorf("the link to %q (href %q) opens %q", want, h[1], got)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/textproto"
 	"runtime"
@@ -365,5 +367,97 @@ func TestHostileZipBombIsStoredNotUnpacked(t *testing.T) {
 	}
 	if cd := dl.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment") || !strings.Contains(cd, "orders.zip") {
 		t.Errorf("Content-Disposition %q", cd)
+	}
+}
+
+// TestHostileUploadCutShortStoresNothing: an upload whose file is cut
+// short has not uploaded the file: nothing is stored, and the answer is
+// not a success. Two ways: the multipart body ends inside the file (the
+// HTTP body itself complete: a client or proxy that truncated it), and the
+// client going away half-way.
+func TestHostileUploadCutShortStoresNothing(t *testing.T) {
+	t.Parallel()
+	e := newUploadEnv(t)
+	for _, size := range []int{200 << 10, 3 << 20} {
+		ct, b := fileBody(t, "export.csv", text(size))
+		before := e.stored()
+		a := e.upload(e.files, e.olivia, ct, b[:len(b)/2], false)
+		if a.Status != http.StatusBadRequest {
+			t.Errorf("a multipart body ending half-way through a file of %d bytes: status %d, want 400: %s", size, a.Status, a.Body)
+		}
+		if after := e.stored(); after != before {
+			t.Errorf("a multipart body ending half-way through a file of %d bytes: task files and chunks %v before, %v after",
+				size, before, after)
+		}
+	}
+	for _, size := range []int{200 << 10, 3 << 20} {
+		ct, b := fileBody(t, "export.csv", text(size))
+		before := e.stored()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.http.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			e.files, e.olivia, ct, len(b))
+		if _, err := conn.Write(b[:len(b)/2]); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).CloseWrite() // the client goes away half-way
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Logf("the client gone half-way through %d bytes: no answer (%v)", size, err)
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("the client gone half-way through %d bytes: status %d: %s", size, resp.StatusCode, body)
+			if resp.StatusCode < 400 {
+				t.Errorf("the client gone half-way through %d bytes: status %d", size, resp.StatusCode)
+			}
+		}
+		conn.Close()
+		if after := e.stored(); after != before {
+			t.Errorf("the client gone half-way through %d bytes: task files and chunks %v before, %v after", size, before, after)
+		}
+	}
+}
+
+// TestHostileMalformedPartHeader: a part header Go's reader refuses (a
+// control character in a raw file name) is the client's mistake: 400
+// naming the file, not a 500 logged as the server's failure.
+func TestHostileMalformedPartHeader(t *testing.T) {
+	t.Parallel()
+	e := newUploadEnv(t)
+	before := e.stored()
+	for _, disposition := range []string{
+		"form-data; name=\"file\"; filename=\"export\x01.csv\"",
+		"form-data; name=\"file\"; filename=\"export\x00.csv\"",
+	} {
+		ct, b := multipartBody(t, formPart{disposition: disposition, content: text(100)})
+		a := e.upload(e.files, e.olivia, ct, b, false)
+		if a.Status != http.StatusBadRequest && a.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%q: status %d, want 400 or 422: %s", disposition, a.Status, a.Body)
+		} else if f := errorFields(t, a); f["file"] == nil {
+			t.Errorf("%q: the answer does not name the file field: %s", disposition, a.Body)
+		}
+	}
+	if after := e.stored(); after != before {
+		t.Errorf("task files and chunks: %v before, %v after", before, after)
+	}
+}
+
+// TestHostileUploadNameSpoofing: cleanFileName promises a printable name;
+// a right-to-left override (U+202E, a format character) makes
+// "invoice\u202Efdp.exe" read as "invoiceexe.pdf" in the console.
+func TestHostileUploadNameSpoofing(t *testing.T) {
+	t.Parallel()
+	e := newUploadEnv(t)
+	before := e.stored()
+	ct, b := multipartBody(t, formPart{disposition: `form-data; name="file"; filename*=UTF-8''invoice%E2%80%AEvsc.exe`, content: text(100)})
+	a := e.upload(e.files, e.olivia, ct, b, false)
+	if a.Status != http.StatusUnprocessableEntity {
+		t.Errorf("a name with a right-to-left override: status %d, want 422: %s", a.Status, a.Body)
+	}
+	if after := e.stored(); after != before {
+		t.Errorf("task files and chunks: %v before, %v after", before, after)
 	}
 }

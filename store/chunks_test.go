@@ -276,3 +276,18 @@ func TestChunksWriteInBoundedMemory(t *testing.T) {
 		t.Errorf("%d MiB allocated sealing %d MiB", total>>20, size>>20)
 	}
 }
+
+// TestChunksACutShortReaderIsNoEnd: a reader that fails with
+// io.ErrUnexpectedEOF (what net/http's body and a multipart part return
+// when the client's upload is cut short) has not ended: its content is
+// not the whole file and must not be sealed as if it were.
+func TestChunksACutShortReaderIsNoEnd(t *testing.T) {
+	key := testKey(7)
+	for _, size := range []int{10, ChunkSize, ChunkSize + 10} {
+		r := io.MultiReader(bytes.NewReader(make([]byte, size)), iotest.ErrReader(io.ErrUnexpectedEOF))
+		out, err := sealChunks(key, kindTaskFile, "f", r, 0, chunkStore{}.put)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d bytes then the connection lost: sealed %+v as the whole content (err %v)", size, out, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -340,5 +341,29 @@ func TestPackageOutlivesTheScrub(t *testing.T) {
 	}
 	if _, _, err := w.db.OpenPackage(w.ctx, w.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
 		t.Errorf("after expiry: want EGONE, got %v", err)
+	}
+}
+
+// TestPutPackageWriterFailingWithEOFFails: a build whose writer fails with
+// an error that wraps io.EOF or io.ErrUnexpectedEOF (a reader cut short on
+// the way, wrapped with %w as fulfil and the store do) failed; the zip cut
+// short is not stored as the package.
+func TestPutPackageWriterFailingWithEOFFails(t *testing.T) {
+	w := newFileWorld(t)
+	for _, cause := range []error{io.ErrUnexpectedEOF, io.EOF} {
+		id := w.request(w.source)
+		fail := fmt.Errorf("fulfil: copy files/CRM/export.csv: store: task file 1 chunk 2: %w", cause)
+		p, err := w.db.PutPackage(w.ctx, w.keys, id, nil, func(out io.Writer) error {
+			if _, err := out.Write(export(store.ChunkSize + 10)); err != nil {
+				return err
+			}
+			return fail
+		})
+		if err == nil {
+			t.Errorf("a build failing with %q stored a package of %d bytes", fail, p.Size)
+		}
+		if _, err := w.db.Package(w.ctx, id); dsar.ErrorCode(err) != dsar.ENOTFOUND {
+			t.Errorf("after a build failing with %v: want no package, got %v", cause, err)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -429,5 +430,74 @@ func TestRemoveTaskFilesKeepsTheFirstRemoval(t *testing.T) {
 	}
 	if !strings.HasPrefix(files[0].Name, "a") {
 		t.Errorf("files out of order: %q first", files[0].Name)
+	}
+}
+
+// TestTaskFileUploadRacingThePackageBuild: a file whose upload is under
+// way when the request's package is built must not be accepted on top of
+// it (it would be on the task, yet never in the package): either the
+// build waits for the upload, or the upload is refused with ECONFLICT.
+func TestTaskFileUploadRacingThePackageBuild(t *testing.T) {
+	w := newFileWorld(t)
+	id := w.request(w.source)
+	pr, pw := io.Pipe()
+	added := make(chan error, 1)
+	go func() {
+		_, err := w.db.AddTaskFile(w.ctx, w.keys, store.NewTaskFile{RequestID: id, DataSourceID: w.source, Name: "late.csv",
+			ContentType: "text/csv", UploadedBy: w.user.ID, Content: pr})
+		added <- err
+	}()
+	// The upload has passed its checks once its first chunk is taken.
+	if _, err := pw.Write(export(store.ChunkSize + 1)); err != nil {
+		t.Fatal(err)
+	}
+	built := make(chan error, 1)
+	go func() {
+		_, err := w.put(id, []byte("PK"))
+		built <- err
+	}()
+	var buildDone bool
+	select {
+	case err := <-built:
+		if err != nil {
+			t.Fatalf("the build: %v", err)
+		}
+		buildDone = true
+	case <-time.After(5 * time.Second): // the build waits for the upload
+	}
+	pw.Close()
+	uploadErr := <-added
+	if !buildDone {
+		if err := <-built; err != nil {
+			t.Logf("the build after the upload: %v", err)
+		}
+	}
+	if buildDone && uploadErr == nil {
+		p := w.pkg(id)
+		t.Errorf("a package (files %v) was built while a file was being uploaded, and the upload was then accepted: "+
+			"the task has a file the package will never hold", p.FileIDs)
+	}
+	if uploadErr != nil && dsar.ErrorCode(uploadErr) != dsar.ECONFLICT {
+		t.Errorf("the upload: want success or ECONFLICT, got %v", uploadErr)
+	}
+}
+
+// TestTaskFileUploadCutShortStoresNothing: net/http's request body and a
+// multipart part report an upload cut short (the client went away) as
+// io.ErrUnexpectedEOF; what arrived is not the file and is not stored.
+func TestTaskFileUploadCutShortStoresNothing(t *testing.T) {
+	w := newFileWorld(t)
+	id := w.request(w.source)
+	before := w.rows()
+	for _, size := range []int{100, store.ChunkSize, store.ChunkSize + 100} {
+		r := io.MultiReader(bytes.NewReader(export(size)), errReader{io.ErrUnexpectedEOF})
+		f, err := w.db.AddTaskFile(w.ctx, w.keys, store.NewTaskFile{RequestID: id, DataSourceID: w.source, Name: "export.csv",
+			ContentType: "text/csv", UploadedBy: w.user.ID, Content: r})
+		if err == nil {
+			t.Errorf("%d bytes, then the connection lost: stored as a whole file of %d bytes", size, f.Size)
+		}
+	}
+	if after := w.rows(); after != before {
+		t.Errorf("files, chunks, audit rows: %v before, %v after", before, after)
 	}
 }
