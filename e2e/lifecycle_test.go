@@ -1,7 +1,10 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 )
 
@@ -55,10 +58,30 @@ func (e *env) complete(c crew, p person, after func()) string {
 	e.act(path+"/identity-verification", c.owner, map[string]any{"verified": true, "note": "passport matches"})
 	e.act(path+"/assignments", c.owner, map[string]any{"data_source_ids": []string{c.source}})
 	e.eventually("the source owner sees the task", func() bool { return e.get(path, c.sam).status == http.StatusOK })
-	e.act(path+"/tasks/"+c.source+"/completion", c.sam, map[string]any{"note": "exported"})
+	// The source owner attaches the export (holding the requester's data)
+	// and completes the task; the org owner approves the access package and
+	// completes the request.
+	export := fmt.Sprintf("first_name,last_name,email,notes\n%s,%s,%s,%s\n", p.first, p.last, p.email, p.description)
+	e.want(e.upload(path+"/tasks/"+c.source+"/files", c.sam, "export-"+p.last+".csv", []byte(export)), http.StatusCreated, "upload the export")
+	e.act(path+"/tasks/"+c.source+"/completion", c.sam, map[string]any{"note": "exported", "outcome": "data_provided", "record_count": 1})
+	e.act(path+"/package/approval", c.owner, map[string]any{}) // 409 while the package is being built: act retries
 	e.act(path+"/completion", c.owner, map[string]any{"note": "sent the export"})
 	if after != nil {
 		after()
 	}
 	return id
+}
+
+// upload posts a file as multipart/form-data (field "file") to path.
+func (e *env) upload(path, token, name string, data []byte) answer {
+	e.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, err := w.CreateFormFile("file", name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	part.Write(data)
+	w.Close()
+	return e.do(call{method: http.MethodPost, path: path, bearer: token, ctype: w.FormDataContentType(), body: body.Bytes()})
 }

@@ -41,8 +41,10 @@ func TestClosedJustBeforeAnOutageEndsErased(t *testing.T) {
 	proxy := testenv.NewTCPProxy(t, u.Host)
 	u.Host = proxy.Addr()
 	rs := resendtest.New(t, "re_test_key")
+	// The access package is kept a little longer than the outage: the
+	// workflow ends once it has erased that too.
 	a, srv := apptest.StartOn(t, u.String(), map[string]any{"email.provider": "resend",
-		"email.resend.api_key": "re_test_key", "email.resend.base_url": rs.URL})
+		"email.resend.api_key": "re_test_key", "email.resend.base_url": rs.URL, "fulfilment.package_ttl": "75s"})
 	e := &env{t: t, app: a, srv: srv, resend: rs}
 	db, err := store.Open(ctx, direct, 2) // the test's own view, not through the proxy
 	if err != nil {
@@ -65,7 +67,8 @@ func TestClosedJustBeforeAnOutageEndsErased(t *testing.T) {
 	proxy.Restore()
 	t.Logf("Postgres back after %v", time.Since(cut).Round(time.Second))
 
-	// The workflow ends once it has erased, audited and projected.
+	// The workflow ends once it has erased, audited and projected, and
+	// erased the access package when it expired.
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
@@ -90,6 +93,11 @@ func TestClosedJustBeforeAnOutageEndsErased(t *testing.T) {
 		t.Fatal("the workflow ended without erasing the request")
 	}
 	t.Logf("erased %v after Postgres came back", scrubbed.Sub(cut.Add(outage)).Round(time.Second))
+	var pkg string
+	if err := db.Get(&pkg, `SELECT status FROM packages WHERE request_id = $1 AND wrapped_key IS NULL
+		AND NOT EXISTS (SELECT 1 FROM package_chunks c WHERE c.package_id = packages.id)`, id); err != nil || pkg != "expired" {
+		t.Fatalf("the access package after the workflow ended: %q, %v; want expired, its key and content gone", pkg, err)
+	}
 
 	var d struct {
 		Status    string

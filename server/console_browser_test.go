@@ -304,6 +304,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if tasks := b.text(`section[aria-labelledby="tasks-title"] table`); !strings.Contains(tasks, "Data provided · 3 records") {
 		t.Errorf("the completed task shows %q, want its outcome and count", tasks)
 	}
+	// An access request completes with its package approved (its review in
+	// the browser is TestPackageReviewInBrowser's).
+	_, bossTok := e.user(dsar.RoleManager)
+	e.eventually("the access package is built", func() bool {
+		a := e.do("GET", "/api/v1/requests/"+id+"/package", bossTok, nil)
+		return a.Status == http.StatusOK && a.JSON(t)["status"] == "ready"
+	})
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/package/approval", bossTok, map[string]any{}), http.StatusOK, "approve the package")
 	b.step("complete the request",
 		chromedp.SendKeys(chromedp.CSS(`#complete-form textarea[name=note]`), "all sent"),
 		chromedp.Click(chromedp.CSS(`#complete-form button[type=submit]`)),

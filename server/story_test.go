@@ -163,7 +163,13 @@ func TestAdminStory(t *testing.T) {
 	}
 	e.wantStatus(admin, id, "ready_to_close")
 
-	// The org owner completes the request.
+	// The access package is built from the (no) exports; the org owner
+	// approves it, then completes the request.
+	e.eventually("the access package is built", func() bool {
+		a := e.do("GET", "/api/v1/requests/"+id+"/package", admin, nil)
+		return a.Status == http.StatusOK && a.JSON(t)["status"] == "ready"
+	})
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/package/approval", admin, map[string]any{}), http.StatusOK, "approve the package")
 	e.want(e.do("POST", "/api/v1/requests/"+id+"/completion", admin, map[string]any{"note": "all sent"}),
 		http.StatusOK, "complete")
 	e.wantStatus(admin, id, "completed")
