@@ -592,6 +592,20 @@ type portalRequestView struct {
 	CanReply  bool
 	// CanWithdraw: the request is open, so the requester may withdraw it.
 	CanWithdraw bool
+	// Package is the access package once published (or expired): nil when
+	// there is none.
+	Package *portalPackageRow
+}
+
+// portalPackageRow is the access package on the request page: the link
+// while it can be downloaded, its size, and until when (or since when it
+// is erased).
+type portalPackageRow struct {
+	Available bool
+	URL       string
+	Size      string
+	Until     string // the expiry date, in words
+	UntilAt   string // and for a machine
 }
 
 // portalRequestPage shows one of the requester's requests with its
@@ -623,6 +637,11 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
+	pkg, err := s.portalPackageOf(c, r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	if _, err := s.DB.MarkMessagesRead(c.Request.Context(), r.ID, store.SenderRequester); err != nil {
 		s.fail(c, err)
 		return
@@ -630,6 +649,15 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 	v := portalRequestView{Request: requestRow(r), Facts: requestFacts(about), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
 		CanReply:    r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired,
 		CanWithdraw: !r.Status.Closed()}
+	if pkg != nil {
+		v.Package = &portalPackageRow{Available: pkg.Available, Size: humanBytes(pkg.Size)}
+		if pkg.Available {
+			v.Package.URL = "/portal/requests/" + url.PathEscape(r.ID) + "/package"
+		}
+		if pkg.ExpiresAt != nil {
+			v.Package.Until, v.Package.UntilAt = pkg.ExpiresAt.UTC().Format(pageDate), pkg.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+	}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
 			Sent: m.CreatedAt.UTC().Format(pageStamp), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),

@@ -77,6 +77,26 @@ function select(name, options, value, anyLabel) {
   return s;
 }
 
+// humanBytes says a size as the server's pages do (server/upload.go).
+function humanBytes(n) {
+  const MiB = 1 << 20;
+  if (n >= MiB) return n % MiB === 0 ? `${n / MiB} MiB` : `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= 1024) return `${Math.floor(n / 1024)} KiB`;
+  return `${n} bytes`;
+}
+
+// OUTCOMES_FOR are the outcomes a task may end with, by request type, as
+// dsar.TaskOutcomesFor has them (the API refuses any other, 422); a type
+// not named here may end with any.
+const OUTCOMES_FOR = {
+  info: ['data_provided', 'no_data', 'not_applicable'],
+  deletion: ['erased', 'no_data', 'not_applicable'],
+  correction: ['corrected', 'no_data', 'not_applicable'],
+  opt_out: ['opted_out', 'no_data', 'not_applicable'],
+  do_not_sell: ['opted_out', 'no_data', 'not_applicable'],
+};
+const outcomesFor = (type) => (settings.task_outcomes || []).filter((o) => !OUTCOMES_FOR[type] || OUTCOMES_FOR[type].includes(o.value));
+
 // ---- the API -------------------------------------------------------------
 
 class APIError extends Error {
@@ -122,7 +142,8 @@ async function api(method, path, body, extraHeaders) {
 // blobs are the object URLs of the files shown, freed when the view changes.
 const blobs = [];
 
-// fetchBlob fetches a file with the Bearer header and returns a blob URL.
+// fetchBlob fetches a file with the Bearer header and returns a blob URL,
+// its type and the name the server gives it ('' if none).
 async function fetchBlob(path) {
   const res = await fetch(path, {headers: {Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`}, credentials: 'omit'});
   if (!res.ok) {
@@ -133,7 +154,51 @@ async function fetchBlob(path) {
   const blob = await res.blob();
   const url = URL.createObjectURL(blob);
   blobs.push(url);
-  return {url, type: blob.type};
+  return {url, type: blob.type, name: attachmentName(res.headers.get('Content-Disposition'))};
+}
+
+// attachmentName is the file name of a Content-Disposition header, as Go's
+// mime.FormatMediaType writes it (a token, a quoted string, or RFC 2231's
+// filename* for a name beyond ASCII); '' if it has none.
+function attachmentName(cd) {
+  let m = /filename\*=utf-8''([^;]+)/i.exec(cd || '');
+  if (m) {
+    try { return decodeURIComponent(m[1]); } catch (err) { /* not percent-encoded: try the plain name */ }
+  }
+  m = /filename="((?:[^"\\]|\\.)*)"/i.exec(cd || '');
+  if (m) return m[1].replace(/\\(.)/g, '$1');
+  m = /filename=([^;\s]+)/i.exec(cd || '');
+  return m ? m[1] : '';
+}
+
+// downloadLink is a link to a file of the API. A plain link would go
+// without the session's Bearer header: a click fetches the file with it
+// and saves it under name (else the server's name); done is announced.
+function downloadLink(path, text, {name, done, ...attrs} = {}) {
+  const a = h('a', {...attrs, href: path, download: name || true}, text);
+  let shown = null; // the error of the last try
+  a.addEventListener('click', async (ev) => {
+    ev.preventDefault();
+    if (a.hasAttribute('aria-busy')) return;
+    a.setAttribute('aria-busy', 'true');
+    if (shown) { shown.remove(); shown = null; }
+    try {
+      const f = await fetchBlob(path);
+      const saved = name || f.name || 'download';
+      const save = h('a', {href: f.url, download: saved, hidden: true});
+      document.body.append(save);
+      save.click();
+      save.remove();
+      announce(done || `${saved} is saved.`);
+    } catch (err) {
+      if (!(err instanceof APIError)) console.error(err);
+      shown = errorBox(err);
+      a.after(shown);
+    } finally {
+      a.removeAttribute('aria-busy');
+    }
+  });
+  return a;
 }
 
 // showError puts the API's error beside what caused it: the message in the
@@ -440,24 +505,8 @@ function exportLink(params) {
   const q = new URLSearchParams();
   for (const k of FILTERS) if (params.get(k)) q.set(k, params.get(k));
   const path = '/api/v1/requests.csv' + (q.toString() ? '?' + q : '');
-  const a = h('a', {href: path, class: 'button secondary', id: 'export-csv', download: 'requests.csv'}, 'Export CSV');
-  a.addEventListener('click', async (ev) => {
-    ev.preventDefault();
-    a.setAttribute('aria-busy', 'true');
-    try {
-      const f = await fetchBlob(path);
-      const save = h('a', {href: f.url, download: `requests-${new Date().toISOString().slice(0, 10)}.csv`, hidden: true});
-      document.body.append(save);
-      save.click();
-      save.remove();
-      announce('The requests are saved as a CSV file.');
-    } catch (err) {
-      a.after(errorBox(err));
-    } finally {
-      a.removeAttribute('aria-busy');
-    }
-  });
-  return a;
+  return downloadLink(path, 'Export CSV', {class: 'button secondary', id: 'export-csv',
+    name: `requests-${new Date().toISOString().slice(0, 10)}.csv`, done: 'The requests are saved as a CSV file.'});
 }
 
 // ---- one request -----------------------------------------------------------
@@ -579,10 +628,13 @@ async function requestView(id) {
       if (t.status === 'declined') {
         cell.append(h('p', {class: 'declined'}, h('strong', {}, 'Declined: '), t.decline_reason));
       } else if (t.status === 'completed') {
-        cell.append(h('p', {}, h('span', {class: 'outcome'}, t.outcome_label || 'Done'),
-          t.record_count != null ? ` · ${t.record_count} record${t.record_count === 1 ? '' : 's'}` : ''), t.note ? h('p', {}, t.note) : '');
+        cell.append(h('p', {}, h('span', {class: 'outcome'}, t.outcome_label || 'Done'), recordWords(t.record_count)),
+          t.note ? h('p', {}, t.note) : '');
       }
-      if (open && t.status !== 'completed') cell.append(await taskForms(id, t, worker, reload));
+      const uploads = open && t.status === 'open';
+      const files = fileList(t, t.files || [], uploads ? 'No file attached yet.' : null);
+      cell.append(files.el);
+      if (open && t.status !== 'completed') cell.append(await taskForms(id, t, {worker, requestType: r.request_type, files: uploads ? files : null, reload}));
       tb.append(h('tr', {'data-source': t.data_source_id},
         h('th', {scope: 'row'}, t.name), h('td', {class: 'task-status'}, taskStatusLabel(t.status)),
         h('td', {}, dateTime(t.assigned_at)), h('td', {}, dateTime(t.completed_at)), cell));
@@ -591,6 +643,8 @@ async function requestView(id) {
       h('thead', {}, h('tr', {}, ['Data source', 'Status', 'Assigned', 'Completed', 'Outcome and actions'].map((c) => h('th', {scope: 'col'}, c)))), tb));
   }
   parts.push(tasks);
+  // The access package, drawn once the audit trail names its approver.
+  const packageAt = worker && r.package_required ? parts.length : -1;
 
   if (worker && r.closing_mail_failed) {
     const sec = h('section', {'aria-labelledby': 'closing-mail-title', id: 'closing-mail'},
@@ -644,10 +698,15 @@ async function requestView(id) {
     // Complete.
     const complete = h('form', {id: 'complete-form'},
       h('h3', {}, 'Complete the request'),
+      r.package_required ? h('p', {class: 'hint'}, 'An access request completes once its access package is approved: the requester ' +
+        'can then download it. To send nothing instead, say why.') : null,
       field('Note to keep with the request', h('textarea', {name: 'note', rows: 2})),
+      r.package_required ? field('Nothing to send', h('textarea', {name: 'nothing_to_send', rows: 2}),
+        '(only to complete without a package: why the requester gets no data)') : null,
       h('button', {type: 'submit'}, 'Complete the request'));
-    actionForm(complete, (f) => api('POST', `/api/v1/requests/${id}/completion`, {note: f.note.value}),
-      (out) => `Request completed. Status: ${statusLabel(out.status)}.`, reload);
+    actionForm(complete, (f) => api('POST', `/api/v1/requests/${id}/completion`,
+      r.package_required ? {note: f.note.value, nothing_to_send: f.nothing_to_send.value} : {note: f.note.value}),
+    (out) => `Request completed. Status: ${statusLabel(out.status)}.`, reload);
     actions.append(complete);
     // Extend.
     if (canExtend && r.status !== 'pending_email_verification') {
@@ -721,6 +780,7 @@ async function requestView(id) {
           h('td', {}, dateTime(e.at)), h('td', {}, e.label || words(e.event)), h('td', {}, who(e.actor)), h('td', {}, e.detail || '')))))));
   }
   if (auditSection) parts.push(auditSection);
+  if (packageAt >= 0) parts.splice(packageAt, 0, await packageSection(r, open, (uid) => names.get(uid) || uid, reload));
 
   if (gen !== generation) return;
   view.replaceChildren(...head, side.length
@@ -731,15 +791,73 @@ async function requestView(id) {
 // taskStatusLabel is a task's status in words (the server's).
 const taskStatusLabel = (s) => labelOf(settings.task_statuses, s);
 
-// taskForms are the actions on a task that is not completed: complete it
-// with its outcome; decline it with a reason (open tasks); give it to one
-// person (queue workers: those who may list the users choose anyone
-// active, others the source's owners).
-async function taskForms(id, t, worker, reload) {
+// recordWords is a task's record count after its outcome, if it has one.
+function recordWords(n) {
+  return n != null ? ` · ${n} record${n === 1 ? '' : 's'}` : '';
+}
+
+// fileItem is a task's file: its name a download, its size, and, once it
+// was removed from the access package, when and why.
+function fileItem(f) {
+  return h('li', {'data-file': f.id, class: f.removed_at ? 'removed' : null},
+    downloadLink(f.url, f.name, {name: f.name}), ' ', h('span', {class: 'hint'}, `(${humanBytes(f.size)})`),
+    f.removed_at ? h('span', {class: 'removed-reason'}, ` · removed from the package ${dateTime(f.removed_at)}: `, f.removed_reason || 'no reason given') : null);
+}
+
+// fileList lists a task's files (null while they are loading); empty, it
+// says none (when none is a sentence to say). set fills in the files once
+// loaded; add puts an uploaded file at its end; failed says the list could
+// not be loaded.
+function fileList(t, files, none) {
+  const ul = h('ul', {class: 'task-files', 'aria-label': `Files of ${t.name}`}, (files || []).map(fileItem));
+  const empty = files ? h('p', {class: 'hint no-files'}, none || '') : h('p', {class: 'hint loading'}, 'Loading the files…');
+  const el = h('div', {class: 'task-files-wrap', 'data-source': t.data_source_id}, ul, empty);
+  const show = () => {
+    ul.hidden = ul.children.length === 0;
+    empty.hidden = !ul.hidden || !none;
+  };
+  if (files) show();
+  return {
+    el,
+    set(list) {
+      // A file uploaded before the list came stays in it.
+      const listed = new Set(list.map((f) => f.id));
+      ul.replaceChildren(...list.map(fileItem), ...[...ul.children].filter((li) => !listed.has(li.dataset.file)));
+      empty.className = 'hint no-files';
+      empty.textContent = none || '';
+      show();
+    },
+    add(f) { ul.append(fileItem(f)); show(); },
+    failed(err) { empty.replaceWith(errorBox(err)); },
+  };
+}
+
+// uploadForm attaches a file to an open task of request id; the file
+// joins the task's list as the API answered it.
+function uploadForm(id, t, files) {
+  const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}/files`;
+  const form = h('form', {class: 'inline-form upload-form', 'data-source': t.data_source_id, enctype: 'multipart/form-data'},
+    field(`File for ${t.name}`, h('input', {type: 'file', name: 'file'}), '(text, CSV, JSON, XML, PDF, an image, ZIP or gzip)'),
+    h('button', {type: 'submit', class: 'secondary'}, 'Upload'));
+  actionForm(form, (f) => api('POST', base, new FormData(f)), (out) => `${out.name} is attached to ${t.name} (${humanBytes(out.size)}).`,
+    (out) => {
+      files.add({...out, url: `${base}/${out.id}`});
+      form.reset();
+    });
+  return form;
+}
+
+// taskForms are the actions on a task that is not completed: attach files
+// to it (open tasks, when there is a list of files to add them to);
+// complete it with an outcome its request's type allows; decline it with
+// a reason (open tasks); give it to one person (queue workers: those who
+// may list the users choose anyone active, others the source's owners).
+async function taskForms(id, t, {worker, requestType, files, reload}) {
   const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}`;
   const wrap = h('div', {class: 'task-actions'});
+  if (files && t.status === 'open') wrap.append(uploadForm(id, t, files));
   const complete = h('form', {class: 'inline-form task-form', 'data-source': t.data_source_id},
-    field(`Outcome for ${t.name}`, select('outcome', settings.task_outcomes || [], '', 'Done (no outcome)')),
+    field(`Outcome for ${t.name}`, select('outcome', outcomesFor(requestType), '', 'Done (no outcome)')),
     field('Records', h('input', {type: 'number', name: 'record_count', min: 0, step: 1, inputmode: 'numeric'}), '(optional)'),
     field(`Note on ${t.name}`, h('input', {type: 'text', name: 'note'})),
     h('button', {type: 'submit'}, `Complete ${t.name}`));
@@ -777,6 +895,98 @@ async function taskForms(id, t, worker, reload) {
     wrap.append(give);
   }
   return wrap;
+}
+
+// packageSection is an access request's package, for its reviewers: its
+// status, size and hash, a download of it as the requester will get it,
+// and each task file, included or removed and why. While the request is
+// ready to complete, the reviewer removes files (saying why) and approves
+// it. The API has no package before every task is done, nor after a
+// close without one: then the section says so instead of asking.
+async function packageSection(r, open, nameOf, reload) {
+  const sec = h('section', {'aria-labelledby': 'package-title', id: 'package'}, h('h2', {id: 'package-title'}, 'Access package'));
+  const nothing = (r.timeline || []).find((e) => e.event === 'nothing_to_send');
+  if (nothing) {
+    sec.append(h('p', {id: 'package-none'}, 'Nothing was sent: ', nothing.detail || 'no reason given'));
+    return sec;
+  }
+  if (open && r.status !== 'ready_to_close') {
+    sec.append(h('p', {id: 'package-none'}, 'The package is built once every task is done, from the files attached to the tasks.'));
+    return sec;
+  }
+  if (!open && r.status !== 'completed') {
+    sec.append(h('p', {id: 'package-none'}, 'The request closed without a package.'));
+    return sec;
+  }
+  let p;
+  try {
+    p = await api('GET', `/api/v1/requests/${r.id}/package`);
+  } catch (err) {
+    sec.append(err.status === 404 ? h('p', {id: 'package-none'}, err.message) : errorBox(err));
+    return sec;
+  }
+  const facts = h('dl', {class: 'facts'});
+  const fact = (k, ...v) => facts.append(h('dt', {}, k), h('dd', {}, ...v));
+  fact('Status', h('strong', {id: 'package-status', 'data-status': p.status, class: 'status'}, p.status_label));
+  if (p.status === 'building') {
+    sec.append(facts, h('p', {}, 'The package is being built from the tasks\' files. ',
+      h('button', {type: 'button', class: 'link', id: 'package-check', onclick: reload}, 'Check again')));
+    return sec;
+  }
+  fact('Size', h('span', {id: 'package-size'}, humanBytes(p.size)));
+  fact('SHA-256', h('code', {id: 'package-sha256', class: 'hash'}, p.sha256));
+  if (p.built_at) fact('Built', dateTime(p.built_at));
+  if (p.approved_at) fact('Approved', dateTime(p.approved_at), p.approved_by ? ` by ${nameOf(p.approved_by)}` : '');
+  if (p.approval_note) fact('Approval note', h('span', {class: 'pre'}, p.approval_note));
+  if (p.published_at) fact('Published', dateTime(p.published_at));
+  if (p.expires_at) fact(p.status === 'expired' ? 'Expired' : 'Available to the requester until', dateTime(p.expires_at));
+  sec.append(facts);
+  if (p.download_url) {
+    sec.append(h('p', {}, downloadLink(p.download_url, 'Download package', {id: 'package-download', class: 'button secondary',
+      name: `your-data-${String(r.reference || r.id).toLowerCase()}.zip`, done: 'The access package is saved.'}),
+    ' ', h('span', {class: 'hint'}, 'The requester gets this file. Downloading it is recorded in the audit trail.')));
+  }
+
+  const sources = new Map((r.tasks || []).map((t) => [t.data_source_id, t.name]));
+  const reviewing = open && ['ready', 'approved'].includes(p.status);
+  const files = p.files || [];
+  if (!files.length) {
+    sec.append(h('p', {id: 'package-no-files'}, 'No file is attached to the tasks: the package holds the list of what each data source did.'));
+  }
+  const rows = files.map((f) => {
+    let pick = null;
+    if (reviewing && f.included) {
+      const cid = uid('rm');
+      pick = [h('input', {type: 'checkbox', name: 'removed_file_ids', value: f.id, id: cid}),
+        h('label', {for: cid, class: 'visually-hidden'}, `Remove ${f.name}`)];
+    }
+    const state = f.removed_at ? h('span', {class: 'removed-reason'}, `Removed ${dateTime(f.removed_at)}: `, f.removed_reason || 'no reason given')
+      : f.included ? 'In the package' : 'Not in the package';
+    return h('tr', {'data-file': f.id, class: f.removed_at ? 'removed' : null},
+      reviewing ? h('td', {class: 'pick'}, pick) : null,
+      h('th', {scope: 'row'}, downloadLink(f.url, f.name, {name: f.name})),
+      h('td', {}, sources.get(f.data_source_id) || ''), h('td', {}, humanBytes(f.size)), h('td', {class: 'file-state'}, state));
+  });
+  const table = files.length ? h('table', {class: 'package-files'},
+    h('thead', {}, h('tr', {}, [reviewing ? 'Remove' : null, 'File', 'Data source', 'Size', 'In the package'].filter((c) => c).map((c) => h('th', {scope: 'col'}, c)))),
+    h('tbody', {}, rows)) : null;
+  if (!reviewing) {
+    if (table) sec.append(table);
+    return sec;
+  }
+  const form = h('form', {id: 'package-form'},
+    table ? h('fieldset', {}, h('legend', {}, 'Files of the package (tick those the requester must not get)'), table) : null,
+    field('Why are the selected files removed?', h('textarea', {name: 'note', rows: 2}), '(required when you remove a file; otherwise an optional note)'),
+    h('button', {type: 'submit', id: 'approve-package'}, 'Approve package'));
+  actionForm(form, (f) => api('POST', `/api/v1/requests/${r.id}/package/approval`, {note: f.note.value,
+    removed_file_ids: [...f.querySelectorAll('input[name=removed_file_ids]:checked')].map((c) => c.value)}),
+  'Access package approved. The request can be completed.', async () => {
+    await reload();
+    const st = document.getElementById('package-status');
+    if (st) { st.tabIndex = -1; st.focus(); }
+  });
+  sec.append(form);
+  return sec;
 }
 
 // handlerSection lets a queue worker say who handles the request: any
@@ -971,6 +1181,20 @@ async function tasksView() {
       h('thead', {}, h('tr', {}, ['Data source', 'Request', 'Request status', 'Task', 'Due', 'Assigned', ''].map((c) => h('th', {scope: 'col'}, c)))),
       tbody),
     h('p', {}, more));
+  // After a task is completed or declined the list is drawn anew; focus
+  // goes to its summary.
+  const reload = async () => {
+    await tasksView();
+    const again = view.querySelector('p.summary');
+    if (again) { again.tabIndex = -1; again.focus(); }
+  };
+  // The files of the open tasks come with their requests' details, a few
+  // at a time, once the rows are drawn.
+  const details = new Map();
+  const detailOf = (id) => {
+    if (!details.has(id)) details.set(id, api('GET', `/api/v1/requests/${id}`));
+    return details.get(id);
+  };
   let cursor = null;
   let shown = 0;
   const load = async () => {
@@ -978,13 +1202,32 @@ async function tasksView() {
     if (status) q.set('status', status);
     if (cursor) q.set('cursor', cursor);
     const page = await api('GET', '/api/v1/tasks?' + q);
+    const lists = [];
     for (const t of page.items) {
-      tbody.append(h('tr', {class: t.overdue ? 'overdue' : null},
+      tbody.append(h('tr', {class: t.overdue ? 'overdue' : null, 'data-request': t.request_id, 'data-source': t.data_source_id},
         h('th', {scope: 'row'}, t.name), h('td', {}, typeLabel(t.request_type)), h('td', {}, statusLabel(t.request_status)),
-        h('td', {}, taskStatusLabel(t.status)), h('td', {}, date(t.deadline), t.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+        h('td', {}, taskStatusLabel(t.status), t.status === 'completed' ? h('span', {class: 'hint'}, ` · ${t.outcome_label || 'Done'}${recordWords(t.record_count)}`) : null),
+        h('td', {}, date(t.deadline), t.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
         h('td', {}, dateTime(t.assigned_at)),
         h('td', {}, h('a', {href: `/console/requests/${t.request_id}`, 'aria-label': `Open the request of the ${t.name} task`}, 'Open'))));
+      if (t.status !== 'open' || CLOSED.includes(t.request_status)) continue;
+      // An open task's work, in the row below it: its files, a file to
+      // attach, its completion.
+      const files = fileList(t, null, 'No file attached yet.');
+      lists.push([t, files]);
+      tbody.append(h('tr', {class: 'task-work', 'data-request': t.request_id, 'data-source': t.data_source_id},
+        h('td', {colspan: 7}, files.el,
+          await taskForms(t.request_id, t, {worker: false, requestType: t.request_type, files, reload}))));
     }
+    eachLimited(lists, 3, async ([t, files]) => {
+      try {
+        const r = await detailOf(t.request_id);
+        const task = (r.tasks || []).find((x) => x.data_source_id === t.data_source_id);
+        files.set(task ? task.files || [] : []);
+      } catch (err) {
+        files.failed(err);
+      }
+    });
     shown += page.items.length;
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -997,6 +1240,15 @@ async function tasksView() {
     more.disabled = false;
   });
   await load();
+}
+
+// eachLimited calls fn on each item, at most n at a time.
+async function eachLimited(items, n, fn) {
+  let next = 0;
+  const work = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({length: Math.min(n, items.length)}, work));
 }
 
 // ---- data sources ----------------------------------------------------------
