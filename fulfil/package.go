@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ type Opener func(id string) (io.ReadCloser, error)
 // index.html. It fills in each file's Path.
 func Write(w io.Writer, m *Manifest, open Opener) error {
 	z := zip.NewWriter(w)
-	used := map[string]bool{ManifestName: true, IndexName: true}
+	used := map[string]bool{strings.ToLower(ManifestName): true, strings.ToLower(IndexName): true}
 	for i := range m.Sources {
 		s := &m.Sources[i]
 		if s.Files == nil {
@@ -173,13 +174,15 @@ func safeName(name, fallback string) string {
 
 // unique returns p, or p with a counter before its extension when p is
 // taken, and marks it taken.
+// Names differing only in case count as the same: unpacked on a system
+// that ignores case, one would overwrite the other.
 func unique(used map[string]bool, p string) string {
 	candidate := p
 	ext := path.Ext(p)
-	for i := 2; used[candidate]; i++ {
+	for i := 2; used[strings.ToLower(candidate)]; i++ {
 		candidate = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(p, ext), i, ext)
 	}
-	used[candidate] = true
+	used[strings.ToLower(candidate)] = true
 	return candidate
 }
 
@@ -189,7 +192,18 @@ var indexText string
 var index = template.Must(template.New("index").Funcs(template.FuncMap{
 	"bytes": HumanBytes,
 	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"href":  href,
 }).Parse(indexText))
+
+// href is an entry's relative link: each path segment escaped, so that a
+// name with "#" or "?" still opens its file.
+func href(p string) template.URL {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return template.URL(strings.Join(parts, "/")) //nolint:gosec // a relative path built from escaped segments
+}
 
 // HumanBytes is a size in words (1.5 MB).
 func HumanBytes(n int64) string {

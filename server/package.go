@@ -206,7 +206,7 @@ func (s *Server) portalPackage(c *gin.Context) {
 		content.Close()
 		err = dsar.Errorf(dsar.ENOTFOUND, "there is no download for this request (yet)")
 	}
-	if dsar.ErrorCode(err) == dsar.EGONE {
+	if dsar.ErrorCode(err) == dsar.EGONE && p.ExpiresAt != nil {
 		err = dsar.Errorf(dsar.EGONE, "the download expired on %s and was erased", p.ExpiresAt.UTC().Format(pageDate))
 	}
 	if err != nil {

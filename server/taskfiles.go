@@ -73,14 +73,16 @@ func cleanFileName(name string) (string, error) {
 	name = strings.TrimSpace(path.Base(strings.ReplaceAll(name, "\\", "/")))
 	bad := func(why string) error { return dsar.Invalid(map[string]string{"file": why}) }
 	switch {
-	case name == "" || name == "." || name == "/":
+	case name == "" || name == "." || name == ".." || name == "/":
 		return "", bad("the file needs a name")
 	case !utf8.ValidString(name):
 		return "", bad("the file's name must be UTF-8")
 	case utf8.RuneCountInString(name) > maxFileName:
 		return "", bad(fmt.Sprintf("the file's name must be at most %d characters", maxFileName))
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return "", bad("the file's name must not hold control characters")
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		// Cf: format characters, such as the right-to-left override that
+		// makes "invoice\u202Efdp.exe" read as a PDF.
+		return "", bad("the file's name must not hold control or formatting characters")
 	}
 	return name, nil
 }
@@ -156,11 +158,15 @@ func filePart(c *gin.Context) (*multipart.Part, error) {
 	}
 	for {
 		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, dsar.Invalid(map[string]string{"file": "attach a file in a field named file"})
-		}
-		if err != nil {
+		case errors.As(err, &maxErr):
 			return nil, err
+		case err != nil:
+			return nil, &dsar.Error{Code: dsar.EBADREQUEST, Message: "the upload is not valid multipart: " + err.Error(),
+				Fields: map[string]string{"file": "send it as multipart/form-data, in a field named file"}}
 		}
 		if p.FormName() == "file" {
 			return p, nil

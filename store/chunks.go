@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -45,12 +44,22 @@ type sealed struct {
 func sealChunks(key []byte, kind, id string, r io.Reader, maxSize int64, put func(seq int, sealed []byte) error) (sealed, error) {
 	h := sha256.New()
 	cur, next := make([]byte, ChunkSize), make([]byte, ChunkSize)
+	// fill reads until buf is full or the content ends: only io.EOF itself
+	// ends it; anything else (a body cut short is io.ErrUnexpectedEOF) is
+	// a failure, and nothing is stored.
 	fill := func(buf []byte) (int, error) {
-		n, err := io.ReadFull(r, buf)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = nil
+		n := 0
+		for n < len(buf) {
+			m, err := r.Read(buf[n:])
+			n += m
+			if err == io.EOF { //nolint:errorlint // the end of the content, not an error that wraps it
+				return n, nil
+			}
+			if err != nil {
+				return n, err
+			}
 		}
-		return n, err
+		return n, nil
 	}
 	var out sealed
 	n, err := fill(cur)

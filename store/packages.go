@@ -108,6 +108,11 @@ func (db *DB) PutPackage(ctx context.Context, keys *crypto.Keyring, requestID st
 	}
 	p.KeyID, p.WrappedKey = &keyID, wrapped
 	err = db.Tx(ctx, func(tx *sqlx.Tx) error {
+		// Alone with the request's files: an upload in flight finishes
+		// first, and then it must be in fileIDs or the build is stale.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+filesLock+`)`, requestID); err != nil {
+			return fmt.Errorf("store: files lock of %s: %w", requestID, Translate(err))
+		}
 		var status string
 		err := tx.GetContext(ctx, &status, `SELECT status FROM packages WHERE request_id = $1 FOR UPDATE`, requestID)
 		switch {
@@ -116,6 +121,15 @@ func (db *DB) PutPackage(ctx context.Context, keys *crypto.Keyring, requestID st
 			return fmt.Errorf("store: package of %s: %w", requestID, Translate(err))
 		case status == PackagePublished || status == PackageExpired:
 			return dsar.Errorf(dsar.ECONFLICT, "the access package is %s: it cannot be built again", status)
+		}
+		var missed int
+		const qMissed = `SELECT count(*) FROM task_files WHERE request_id = $1 AND removed_at IS NULL AND NOT (id = ANY($2::uuid[]))`
+		if err := tx.GetContext(ctx, &missed, qMissed, requestID, pq.Array(p.FileIDs)); err != nil {
+			return fmt.Errorf("store: files of %s: %w", requestID, Translate(err))
+		}
+		if missed > 0 {
+			// Retryable: the next attempt reads the files again.
+			return fmt.Errorf("store: %d file(s) were added to request %s while its package was built", missed, requestID)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE request_id = $1`, requestID); err != nil {
 			return fmt.Errorf("store: replace package of %s: %w", requestID, Translate(err))

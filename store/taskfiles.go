@@ -57,6 +57,9 @@ func taskFileNameAAD(requestID, id string) []byte {
 	return []byte("dsar task file name " + requestID + " " + id)
 }
 
+// filesLock is the advisory lock key of request $1's files.
+const filesLock = `hashtextextended('dsar task files ' || $1::text, 0)`
+
 // chunk kinds
 const (
 	kindTaskFile = "task file"
@@ -78,6 +81,11 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 		out.UploadedBy = &f.UploadedBy
 	}
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		// Uploads share the request's files lock; a package build takes it
+		// alone, so it never misses an upload in flight.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(`+filesLock+`)`, f.RequestID); err != nil {
+			return fmt.Errorf("store: files lock of %s: %w", f.RequestID, Translate(err))
+		}
 		var row struct {
 			TaskStatus string      `db:"task_status"`
 			Status     dsar.Status `db:"status"`
