@@ -28,10 +28,12 @@ type consoleSettings struct {
 	Roles          []consoleOption `json:"roles"`
 	RejectReasons  []consoleOption `json:"reject_reasons"`
 	TaskOutcomes   []consoleOption `json:"task_outcomes"`
-	TaskStatuses   []consoleOption `json:"task_statuses"`
-	ClosedStatuses []dsar.Status   `json:"closed_statuses"`
-	TemporalUI     string          `json:"temporal_ui"`
-	Namespace      string          `json:"namespace"`
+	// TaskOutcomesFor are the outcomes a task may end with, by request type.
+	TaskOutcomesFor map[dsar.RequestType][]dsar.TaskOutcome `json:"task_outcomes_for"`
+	TaskStatuses    []consoleOption                         `json:"task_statuses"`
+	ClosedStatuses  []dsar.Status                           `json:"closed_statuses"`
+	TemporalUI      string                                  `json:"temporal_ui"`
+	Namespace       string                                  `json:"namespace"`
 	// Channels are those staff record a request from; Countries and
 	// Regions are the form's choices, for recording one.
 	Channels  []consoleOption            `json:"channels"`
@@ -70,7 +72,9 @@ func (s *Server) console(c *gin.Context) {
 	for _, o := range dsar.TaskOutcomes {
 		set.TaskOutcomes = append(set.TaskOutcomes, consoleOption{string(o), o.Label()})
 	}
+	set.TaskOutcomesFor = map[dsar.RequestType][]dsar.TaskOutcome{}
 	for _, t := range dsar.RequestTypes {
+		set.TaskOutcomesFor[t] = dsar.TaskOutcomesFor(t)
 		set.RequestTypes = append(set.RequestTypes, consoleOption{string(t), t.Label()})
 	}
 	for _, t := range dsar.RequestorTypes {

@@ -85,17 +85,12 @@ function humanBytes(n) {
   return `${n} bytes`;
 }
 
-// OUTCOMES_FOR are the outcomes a task may end with, by request type, as
-// dsar.TaskOutcomesFor has them (the API refuses any other, 422); a type
-// not named here may end with any.
-const OUTCOMES_FOR = {
-  info: ['data_provided', 'no_data', 'not_applicable'],
-  deletion: ['erased', 'no_data', 'not_applicable'],
-  correction: ['corrected', 'no_data', 'not_applicable'],
-  opt_out: ['opted_out', 'no_data', 'not_applicable'],
-  do_not_sell: ['opted_out', 'no_data', 'not_applicable'],
+// outcomesFor are the outcomes a task of a request of type may end with
+// (the server's settings give them by type; the API refuses any other).
+const outcomesFor = (type) => {
+  const allowed = (settings.task_outcomes_for || {})[type];
+  return (settings.task_outcomes || []).filter((o) => !allowed || allowed.includes(o.value));
 };
-const outcomesFor = (type) => (settings.task_outcomes || []).filter((o) => !OUTCOMES_FOR[type] || OUTCOMES_FOR[type].includes(o.value));
 
 // ---- the API -------------------------------------------------------------
 
