@@ -130,6 +130,9 @@ func (a *Activities) SettleIntake(ctx context.Context, s ReconcileScope) (Intake
 type ErasureFindings struct {
 	Scrubbed []string `json:"scrubbed,omitempty"` // their workflows had ended: scrubbed here
 	Running  []string `json:"running,omitempty"`  // their workflows still run: to be told to retry
+	// Expired are requests whose access package outlived its date with no
+	// workflow left to erase it (terminated, say): erased here.
+	Expired []string `json:"expired,omitempty"`
 }
 
 // EraseClosed finds requests closed more than EraseAfter ago whose PII is
@@ -167,7 +170,35 @@ func (a *Activities) EraseClosed(ctx context.Context, s ReconcileScope) (Erasure
 		}
 		f.Scrubbed = append(f.Scrubbed, id)
 	}
-	return f, nil
+	return f, a.expireOverdue(ctx, s, &f)
+}
+
+// expireOverdue erases the access packages published past their date
+// (by EraseAfter) whose workflows no longer run to do it.
+func (a *Activities) expireOverdue(ctx context.Context, s ReconcileScope, f *ErasureFindings) error {
+	ids, err := a.DB.OverduePackages(ctx, time.Now().Add(-EraseAfter), s.Limit)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		st, err := a.describe(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		if st == workflowRunning {
+			continue // its timer is due: the workflow erases it
+		}
+		if _, err := a.DB.AppendAudit(ctx, store.Audit{RequestID: id, ActorKind: store.ActorSystem,
+			Action: dsar.AuditPackageExpired, Detail: map[string]any{"by": reconciliationActor},
+			Key: "reconcile:" + id + ":package_expired"}); err != nil {
+			return err
+		}
+		if err := a.DB.ExpirePackage(ctx, id); err != nil {
+			return err
+		}
+		f.Expired = append(f.Expired, id)
+	}
+	return nil
 }
 
 // Survey is what one run found comparing the running request workflows

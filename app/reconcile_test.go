@@ -236,6 +236,19 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 	for _, id := range []string{closedEnded, closedRunning} {
 		e.exec(`UPDATE requests SET status = 'completed', closed_at = now() - interval '10 minutes' WHERE id = $1`, id)
 	}
+	// The ended one had an access package past its date, which its
+	// workflow will never erase; the running one's is its workflow's.
+	for _, id := range []string{closedEnded, closedRunning} {
+		e.exec(`INSERT INTO packages (id, request_id, status, key_id, wrapped_key, published_at, expires_at)
+			VALUES ($1, $2, 'published', 'k1', '\x00', now() - interval '2 days', now() - interval '1 hour')`, uuid.NewString(), id)
+	}
+	packageStatus := func(id string) string {
+		var st string
+		if err := e.app.DB.Get(&st, `SELECT status FROM packages WHERE request_id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
 
 	// A projection that disagrees with its ended workflow: the request
 	// expired, but its final projection was lost.
@@ -278,6 +291,7 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 		lf, _ := e.status(lostFinal)
 		s, _ := e.status(stale)
 		return !orphanRowLeft && u.Accepted && ce.Scrubbed && len(e.operatorSignals(closedRunning)) > 0 &&
+			packageStatus(closedEnded) == "expired" && slices.Contains(last.Erase.Expired, closedEnded) &&
 			lf.Status == dsar.StatusExpired && lf.Closed && s.Status == dsar.StatusPendingEmailVerification &&
 			!e.running(orphanWorkflow) && reported
 	})
@@ -287,6 +301,9 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 
 	if f, ok := e.status(fresh); !ok || f.Accepted {
 		t.Error("an unaccepted row younger than two minutes must be left to its intake call")
+	}
+	if st := packageStatus(closedRunning); st != "published" {
+		t.Errorf("the package of a request whose workflow runs is %s, want it left to its workflow", st)
 	}
 	if cr, _ := e.status(closedRunning); cr.Scrubbed {
 		t.Error("a closed request whose workflow runs must be left to its workflow (it may still mail the requester)")

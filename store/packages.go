@@ -221,6 +221,17 @@ func (db *DB) ExpirePackage(ctx context.Context, requestID string) error {
 	})
 }
 
+// OverduePackages lists the requests whose published package expired
+// before the time before, at most limit.
+func (db *DB) OverduePackages(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	const q = `SELECT request_id FROM packages WHERE status = 'published' AND expires_at < $1 ORDER BY expires_at LIMIT $2`
+	ids := []string{}
+	if err := db.SelectContext(ctx, &ids, q, before, limit); err != nil {
+		return nil, fmt.Errorf("store: overdue packages: %w", Translate(err))
+	}
+	return ids, nil
+}
+
 // DiscardPackage deletes a request's package not yet published (a new
 // task means it must be built again). Nothing to discard is fine.
 func (db *DB) DiscardPackage(ctx context.Context, requestID string) error {
