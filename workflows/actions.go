@@ -353,7 +353,7 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 	}
 	r.st.Status = dsar.StatusInProgress
 	if r.fulfil {
-		r.discardPackage(ctx, p.By)
+		r.discardPackage(ctx, p.By, "a data source was added: it is built again once its task is done")
 	}
 	for _, id := range added {
 		r.noteAt(now, EventSourcesAssigned, p.By, id)
@@ -463,7 +463,7 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 	}
 	r.noteAt(at, event, by, "")
 	r.audit(ctx, kind, by, dsar.AuditClosed(r.st.Status), map[string]any{"reasons": codes})
-	if r.fulfil && r.st.Status == dsar.StatusCompleted {
+	if r.fulfil {
 		r.deliver(ctx, at, nothingToSend, by)
 	}
 	r.changed(ctx)

@@ -135,9 +135,10 @@ func (r *run) buildPackage(ctx workflow.Context) {
 	r.changed(ctx)
 }
 
-// discardPackage drops a package built before a new task was added: it is
-// built again once that task is done.
-func (r *run) discardPackage(ctx workflow.Context, by string) {
+// discardPackage drops a package not to be sent: built before a new task
+// was added (it is built again once that task is done), or of a request
+// that closed without completing (why says which).
+func (r *run) discardPackage(ctx workflow.Context, by, why string) {
 	if r.st.Package == nil {
 		return
 	}
@@ -145,7 +146,7 @@ func (r *run) discardPackage(ctx workflow.Context, by string) {
 		return
 	}
 	r.st.Package = nil
-	r.note(ctx, EventPackageDiscarded, by, "")
+	r.note(ctx, EventPackageDiscarded, by, why)
 }
 
 // onPackageApproved applies a reviewer's approval: the files they removed
@@ -182,6 +183,10 @@ func (r *run) onPackageApproved(ctx workflow.Context, p PackageApproval) {
 // package's time to live, or, with nothing to send, none.
 func (r *run) deliver(ctx workflow.Context, at time.Time, nothingToSend, by string) {
 	if !r.st.PackageRequired {
+		return
+	}
+	if r.st.Status != dsar.StatusCompleted {
+		r.discardPackage(ctx, by, "the request closed without it")
 		return
 	}
 	if nothingToSend != "" {

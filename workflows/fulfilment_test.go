@@ -269,3 +269,22 @@ func TestOtherTypesTellWhatEachSourceDid(t *testing.T) {
 		t.Errorf("the mail's sources: %+v", got)
 	}
 }
+
+// TestRejectedAfterTheBuildDiscardsThePackage: an access request rejected
+// (or withdrawn) once its package is built keeps nothing of it.
+func TestRejectedAfterTheBuildDiscardsThePackage(t *testing.T) {
+	h := newHarness(t)
+	p := withPackages(h)
+	h.verifyAndAssign(crm)
+	h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff, Outcome: dsar.TaskDataProvided})
+	h.at(day+time.Hour, SignalPackageApproved, PackageApproval{By: staff})
+	h.at(2*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectManifestlyUnfounded}, By: staff})
+	st := h.run()
+
+	if want := []string{"build", "approve", "discard"}; !slices.Equal(p.steps, want) {
+		t.Errorf("package steps %v, want %v", p.steps, want)
+	}
+	if st.Status != dsar.StatusRejected || st.Package != nil {
+		t.Errorf("final %s, package %+v", st.Status, st.Package)
+	}
+}

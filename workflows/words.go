@@ -67,7 +67,7 @@ var eventLabels = map[string]string{
 	EventMailResent:          "Closing mail sent again",
 	EventMailNotResent:       "Closing mail not delivered; the address is erased",
 	EventPackageBuilt:        "Access package built, ready for review",
-	EventPackageDiscarded:    "Access package discarded: a data source was added",
+	EventPackageDiscarded:    "Access package discarded",
 	EventPackageApproved:     "Access package approved",
 	EventPackagePublished:    "Access package available to the requester",
 	EventPackageExpired:      "Access package expired and erased",
