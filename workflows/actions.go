@@ -140,6 +140,12 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	if err == nil && !r.fulfil && slices.Contains(fulfilmentSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before access packages existed: complete it as before")
 	}
+	if err == nil && r.checkActors && p.by != "" {
+		var ok bool
+		if ok, err = r.checkActor(ctx, p); !ok {
+			return // abandoned
+		}
+	}
 	if c, _ := p.payload.(TaskCompletion); err == nil && !r.seedFlow && r.durable && (c.Outcome != "" || c.RecordCount != nil) {
 		// It would be applied without them: say so rather than drop them.
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before task outcomes existed: complete the task without an outcome or record count")

@@ -34,6 +34,24 @@ const (
 	QueryState             = "state"
 )
 
+// queueRoles are the roles that work the queue.
+var queueRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager}
+
+// ActorRoles are the roles whose staff may take the action of signal (the
+// API's access table says the same of its routes); nil for the requester's
+// own actions. A source owner acting on a task must also own its source
+// or have been given it.
+func ActorRoles(signal string) []dsar.Role {
+	switch signal {
+	case SignalTaskCompleted, SignalTaskDeclined:
+		return dsar.Roles
+	case SignalIdentityDecided, SignalSourcesAssigned, SignalDeadlineExtended, SignalRequestClosed,
+		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved:
+		return queueRoles
+	}
+	return nil
+}
+
 // ActionSignals are the signals that carry a person's Action: each is
 // answered exactly, applied or refused, in the request_actions table.
 var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,

@@ -49,6 +49,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.durable = workflow.GetVersion(ctx, versionDurable, workflow.DefaultVersion, 1) == 1
 	r.seedFlow = r.durable && workflow.GetVersion(ctx, versionSeedFlow, workflow.DefaultVersion, 1) == 1
 	r.fulfil = r.seedFlow && workflow.GetVersion(ctx, versionFulfilment, workflow.DefaultVersion, 1) == 1
+	r.checkActors = r.fulfil && workflow.GetVersion(ctx, versionActorCheck, workflow.DefaultVersion, 1) == 1
 	if r.fulfil {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
@@ -237,6 +238,9 @@ type run struct {
 	// Fulfilment: task files, the access package and its delivery
 	// (versionFulfilment).
 	fulfil bool
+	// checkActors: every staff action's actor is checked against the users
+	// before it applies (versionActorCheck).
+	checkActors bool
 }
 
 type attrs struct {

@@ -48,6 +48,9 @@ type harness struct {
 	deletedDocs int
 	scrubbed    int
 	corrected   int // email corrections applied
+	// strangers are the users the actor check refuses, with why.
+	strangers map[string]string
+	checked   []activities.ActorCheck // every actor check asked for
 
 	dbDown   []window // Postgres unreachable: every database activity fails (retryably)
 	mailDown []window // the mail provider fails (retryably)
@@ -163,6 +166,17 @@ func newHarness(t testing.TB) *harness {
 			}
 			h.corrected++
 			return true, nil
+		})
+	h.env.OnActivity(a.CheckActor, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, c activities.ActorCheck) (activities.ActorVerdict, error) {
+			if err := h.db("CheckActor"); err != nil {
+				return activities.ActorVerdict{}, err
+			}
+			h.checked = append(h.checked, c)
+			if why, ok := h.strangers[c.UserID]; ok {
+				return activities.ActorVerdict{Reason: why}, nil
+			}
+			return activities.ActorVerdict{Allowed: true}, nil
 		})
 	h.env.OnActivity(a.ScrubRequest, mock.Anything, mock.Anything).Return(
 		func(context.Context, string) error {

@@ -288,3 +288,41 @@ func TestRejectedAfterTheBuildDiscardsThePackage(t *testing.T) {
 		t.Errorf("final %s, package %+v", st.Status, st.Package)
 	}
 }
+
+// TestActionsOfStrangersAreRefused: a staff action whose actor the users
+// do not know (or who is disabled, or lacks the role) is refused by the
+// workflow itself, so a signal sent to Temporal around the API does
+// nothing; a source owner's task completion is checked against the task.
+func TestActionsOfStrangersAreRefused(t *testing.T) {
+	const forger = "0f0f0f0f-0000-4000-8000-00000000f0f0"
+	h := newHarness(t)
+	h.strangers = map[string]string{forger: "the acting staff member does not exist"}
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Action: Action{ID: "forged"}, Verified: true, By: forger})
+	var after State
+	h.queryAt(3*time.Hour, &after)
+	h.at(4*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, By: staff})
+	h.at(5*time.Hour, SignalSourcesAssigned, Assignment{DataSourceIDs: []string{crm}, By: staff})
+	h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff, Outcome: dsar.TaskErased})
+	h.at(2*day, SignalRequestClosed, Closure{Action: Action{ID: "forged-close"}, Outcome: OutcomeRejected,
+		Reasons: []dsar.RejectReason{dsar.RejectExcessive}, By: forger})
+	h.at(3*day, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
+	st := h.run()
+
+	if after.Status != dsar.StatusAwaitingIdentity {
+		t.Errorf("after the forged identity decision: %s", after.Status)
+	}
+	refused := h.refusals()
+	for _, id := range []string{"forged", "forged-close"} {
+		if !strings.HasPrefix(refused[id], dsar.EFORBIDDEN+": the acting staff member does not exist") {
+			t.Errorf("%s: refused %q", id, refused[id])
+		}
+	}
+	if st.Status != dsar.StatusCompleted {
+		t.Errorf("final %s", st.Status)
+	}
+	i := slices.IndexFunc(h.checked, func(c activities.ActorCheck) bool { return c.DataSourceID == crm })
+	if i < 0 || !slices.Equal(h.checked[i].Roles, dsar.Roles) || h.checked[i].RequestID != h.in.RequestID {
+		t.Errorf("the task completion's actor check: %+v", h.checked)
+	}
+}
