@@ -49,6 +49,7 @@ const (
 	AuditPackageDownloaded    = "package.downloaded"
 	AuditPackageExpired       = "package.expired"
 	AuditNothingToSend        = "package.nothing_to_send"
+	AuditPackageFailed        = "package.build_failed"
 )
 
 // auditLabels says each audit action in words, for people.
@@ -98,6 +99,7 @@ var auditLabels = map[string]string{
 	AuditPackageDownloaded:    "Access package downloaded",
 	AuditPackageExpired:       "Access package expired and erased",
 	AuditNothingToSend:        "Completed with nothing to send",
+	AuditPackageFailed:        "Access package could not be built",
 }
 
 // AuditActions lists every audit action.

@@ -90,18 +90,48 @@ func (a *Activities) BuildPackage(ctx context.Context, in PackageBuild) (Package
 	open := func(id string) (io.ReadCloser, error) {
 		activity.RecordHeartbeat(ctx, id)
 		_, r, err := a.DB.OpenTaskFile(ctx, a.Keys, in.RequestID, id)
-		return r, err
+		if err != nil {
+			return nil, err
+		}
+		return &beating{ReadCloser: r, ctx: ctx, id: id}, nil
 	}
 	p, err := a.DB.PutPackage(ctx, a.Keys, in.RequestID, fileIDs, func(w io.Writer) error {
 		return fulfil.Write(w, m, open)
 	})
-	if errors.Is(err, fulfil.ErrChanged) {
+	if errors.Is(err, fulfil.ErrChanged) || errors.Is(err, store.ErrCorrupt) {
 		return PackageInfo{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, err)
 	}
 	if err != nil {
 		return PackageInfo{}, classify(fmt.Errorf("activities: build package of %s: %w", in.RequestID, err))
 	}
 	return infoOf(p), nil
+}
+
+// beating is a file being copied into the package: it tells Temporal the
+// build is alive every beatEvery bytes, so a large file is not taken for
+// a stuck one.
+type beating struct {
+	io.ReadCloser
+	ctx  context.Context
+	id   string
+	read int64
+}
+
+const beatEvery = 8 << 20
+
+func (b *beating) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.read/beatEvery != (b.read+int64(n))/beatEvery {
+		activity.RecordHeartbeat(b.ctx, b.id)
+	}
+	b.read += int64(n)
+	return n, err
+}
+
+// RecordPackageFailure records why the request's package could not be
+// built.
+func (a *Activities) RecordPackageFailure(ctx context.Context, requestID, why string) error {
+	return classify(a.DB.RecordPackageFailure(ctx, requestID, why))
 }
 
 // PackageApproval is a staff member's approval of a request's package,

@@ -121,10 +121,12 @@ func copyFile(z *zip.Writer, f *File, at time.Time, open Opener) error {
 		h := sha256.New()
 		n, err := io.Copy(io.MultiWriter(w, h), r)
 		if err != nil {
-			return fmt.Errorf("fulfil: copy %s: %w", f.Path, err)
+			return fmt.Errorf("fulfil: copy file %s: %w", f.ID, err)
 		}
 		if sum := hex.EncodeToString(h.Sum(nil)); n != f.Size || sum != f.SHA256 {
-			return fmt.Errorf("%w: %s (%d bytes, sha256 %s; expected %d, %s)", ErrChanged, f.Path, n, sum, f.Size, f.SHA256)
+			// The file's id, never its name: the error reaches logs and the
+			// workflow's state.
+			return fmt.Errorf("%w: file %s (%d bytes, sha256 %s; expected %d, %s)", ErrChanged, f.ID, n, sum, f.Size, f.SHA256)
 		}
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -111,6 +112,7 @@ func (s *Server) uploadTaskFile(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit+multipartSlack)
+	s.allowTransfer(c, limit+multipartSlack, true)
 	part, err := filePart(c)
 	if err != nil {
 		s.fail(c, bodyError(err, tooBig))
@@ -233,9 +235,29 @@ func (s *Server) taskFileDownload(c *gin.Context) {
 	s.sendStream(c, f.Name, f.ContentType, f.Size, r)
 }
 
+// slowestTransfer is the slowest client a large upload or download is
+// given time for (bytes per second), beyond the server's usual timeouts.
+const slowestTransfer = 64 << 10
+
+// allowTransfer extends the server's read (upload) or write (download)
+// deadline for a body of size bytes, at slowestTransfer: the usual two
+// minutes would cut a large export or package short.
+func (s *Server) allowTransfer(c *gin.Context, size int64, reading bool) {
+	deadline := time.Now().Add(2*time.Minute + time.Duration(size/slowestTransfer)*time.Second)
+	rc := http.NewResponseController(c.Writer)
+	err := rc.SetWriteDeadline(deadline) // an upload's answer comes after it, too
+	if reading && err == nil {
+		err = rc.SetReadDeadline(deadline)
+	}
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.Log.Warn("cannot extend the transfer's deadline", "err", err)
+	}
+}
+
 // sendStream answers content as a download named name: never shown inline,
 // never cached, sandboxed.
 func (s *Server) sendStream(c *gin.Context, name, contentType string, size int64, r io.Reader) {
+	s.allowTransfer(c, size, false)
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	c.Header("Cache-Control", "no-store")
 	c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -244,8 +266,9 @@ func (s *Server) sendStream(c *gin.Context, name, contentType string, size int64
 	c.Header("Content-Type", contentType)
 	c.Status(http.StatusOK)
 	if _, err := io.Copy(c.Writer, r); err != nil {
-		// The status is sent: the client sees a download cut short.
-		s.Log.Error("download cut short", "file", name, "err", err)
+		// The status is sent: the client sees a download cut short. (No
+		// file name in the log: it may name the requester.)
+		s.Log.Error("download cut short", "size", size, "err", err)
 		c.Abort()
 	}
 }

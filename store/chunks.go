@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,6 +17,10 @@ import (
 // position and whether it is the last, so chunks cannot be reordered,
 // moved or dropped from the end without the read failing, and neither a
 // write nor a read holds more than two chunks in memory.
+
+// ErrCorrupt is stored content that does not open: altered, reordered or
+// cut short. No retry can fix it.
+var ErrCorrupt = errors.New("stored content is corrupt")
 
 // ChunkSize is the plaintext size of every chunk but the last.
 const ChunkSize = 1 << 20
@@ -120,7 +125,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		}
 		plain, err := crypto.Open(c.key, s, chunkAAD(c.kind, c.id, c.seq, c.seq == c.chunks-1))
 		if err != nil {
-			return 0, fmt.Errorf("store: open %s %s chunk %d: %w", c.kind, c.id, c.seq, err)
+			return 0, fmt.Errorf("store: open %s %s chunk %d: %w: %w", c.kind, c.id, c.seq, ErrCorrupt, err)
 		}
 		c.seq++
 		c.buf = plain

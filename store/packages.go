@@ -24,6 +24,7 @@ import (
 // Package statuses. "building" is not stored: it is a request waiting for
 // its package (PackageStatus).
 const (
+	PackageFailed    = "failed" // the last build failed; the workflow tries again
 	PackageBuilding  = "building"
 	PackageReady     = "ready"
 	PackageApproved  = "approved"
@@ -32,13 +33,15 @@ const (
 )
 
 // PackageStatuses lists every package status.
-var PackageStatuses = []string{PackageBuilding, PackageReady, PackageApproved, PackagePublished, PackageExpired}
+var PackageStatuses = []string{PackageBuilding, PackageFailed, PackageReady, PackageApproved, PackagePublished, PackageExpired}
 
 // PackageStatusLabel is a package status in words.
 func PackageStatusLabel(s string) string {
 	switch s {
 	case PackageBuilding:
 		return "Being built"
+	case PackageFailed:
+		return "Could not be built: tried again every hour"
 	case PackageReady:
 		return "Ready for review"
 	case PackageApproved:
@@ -67,13 +70,14 @@ type Package struct {
 	PublishedAt  *time.Time     `db:"published_at" json:"published_at"`
 	ExpiresAt    *time.Time     `db:"expires_at" json:"expires_at"`
 	ExpiredAt    *time.Time     `db:"expired_at" json:"expired_at"`
+	Error        *string        `db:"error" json:"error"`
 
 	KeyID      *string `db:"key_id" json:"-"`
 	WrappedKey []byte  `db:"wrapped_key" json:"-"`
 }
 
 const packageColumns = `id, request_id, status, size, sha256, chunks, file_ids, built_at, approved_at, approved_by,
-	approval_note, published_at, expires_at, expired_at, key_id, wrapped_key`
+	approval_note, published_at, expires_at, expired_at, error, key_id, wrapped_key`
 
 // Package returns a request's package. ENOTFOUND when it has none.
 func (db *DB) Package(ctx context.Context, requestID string) (Package, error) {
@@ -123,7 +127,8 @@ func (db *DB) PutPackage(ctx context.Context, keys *crypto.Keyring, requestID st
 			return dsar.Errorf(dsar.ECONFLICT, "the access package is %s: it cannot be built again", status)
 		}
 		var missed int
-		const qMissed = `SELECT count(*) FROM task_files WHERE request_id = $1 AND removed_at IS NULL AND NOT (id = ANY($2::uuid[]))`
+		const qMissed = `SELECT count(*) FROM task_files WHERE request_id = $1 AND NOT pending AND removed_at IS NULL
+			AND NOT (id = ANY($2::uuid[]))`
 		if err := tx.GetContext(ctx, &missed, qMissed, requestID, pq.Array(p.FileIDs)); err != nil {
 			return fmt.Errorf("store: files of %s: %w", requestID, Translate(err))
 		}
@@ -205,7 +210,8 @@ func (db *DB) PublishPackage(ctx context.Context, requestID string, expiresAt ti
 // or a request without a package, changes nothing.
 func (db *DB) ExpirePackage(ctx context.Context, requestID string) error {
 	return db.Tx(ctx, func(tx *sqlx.Tx) error {
-		const q = `UPDATE packages SET status = 'expired', expired_at = coalesce(expired_at, now()), key_id = NULL, wrapped_key = NULL
+		const q = `UPDATE packages SET status = 'expired', expired_at = coalesce(expired_at, now()), key_id = NULL, wrapped_key = NULL,
+			approval_note = NULL
 			WHERE request_id = $1 RETURNING id`
 		var id string
 		if err := tx.GetContext(ctx, &id, q, requestID); err != nil {
@@ -232,10 +238,21 @@ func (db *DB) OverduePackages(ctx context.Context, before time.Time, limit int) 
 	return ids, nil
 }
 
+// RecordPackageFailure records that a request's package could not be
+// built, and why (ids only). A package built before is left as it is.
+func (db *DB) RecordPackageFailure(ctx context.Context, requestID, why string) error {
+	const q = `INSERT INTO packages (id, request_id, status, error) VALUES ($1, $2, 'failed', $3)
+		ON CONFLICT (request_id) DO UPDATE SET error = excluded.error, built_at = now() WHERE packages.status = 'failed'`
+	if _, err := db.ExecContext(ctx, q, uuid.NewString(), requestID, why); err != nil {
+		return fmt.Errorf("store: record the failed package of %s: %w", requestID, Translate(err))
+	}
+	return nil
+}
+
 // DiscardPackage deletes a request's package not yet published (a new
 // task means it must be built again). Nothing to discard is fine.
 func (db *DB) DiscardPackage(ctx context.Context, requestID string) error {
-	const q = `DELETE FROM packages WHERE request_id = $1 AND status IN ('ready', 'approved')`
+	const q = `DELETE FROM packages WHERE request_id = $1 AND status IN ('failed', 'ready', 'approved')`
 	if _, err := db.ExecContext(ctx, q, requestID); err != nil {
 		return fmt.Errorf("store: discard package of %s: %w", requestID, Translate(err))
 	}
@@ -249,7 +266,14 @@ func (db *DB) OpenPackage(ctx context.Context, keys *crypto.Keyring, requestID s
 	if err != nil {
 		return Package{}, nil, err
 	}
-	if p.Status == PackageExpired || p.WrappedKey == nil || p.KeyID == nil {
+	switch {
+	case p.Status == PackageFailed:
+		return p, nil, dsar.Errorf(dsar.ENOTFOUND, "the access package could not be built")
+	case p.Status == PackageExpired || p.WrappedKey == nil || p.KeyID == nil:
+		return p, nil, dsar.Errorf(dsar.EGONE, "the access package has expired and been erased")
+	case p.ExpiresAt != nil && !p.ExpiresAt.After(time.Now()):
+		// Past its date, not yet erased (the workflow is behind): gone all
+		// the same, as the requester was told.
 		return p, nil, dsar.Errorf(dsar.EGONE, "the access package has expired and been erased")
 	}
 	key, err := keys.Unwrap(p.WrappedKey, *p.KeyID)

@@ -152,6 +152,9 @@ func (db *DB) ScrubRequest(ctx context.Context, id string) error {
 			`DELETE FROM request_keys WHERE request_id = $1`,
 			`DELETE FROM identity_documents WHERE request_id = $1`,
 			`DELETE FROM task_files WHERE request_id = $1`,
+			// A package never published is not sent: it goes with the data
+			// (a published one lasts until it expires).
+			`DELETE FROM packages WHERE request_id = $1 AND status IN ('failed', 'ready', 'approved')`,
 			`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, corrected_action = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {

@@ -297,6 +297,8 @@ type PackageState struct {
 	ApprovedBy string     `json:"approved_by,omitempty"`
 	ApprovedAt *time.Time `json:"approved_at,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	FailedAt   *time.Time `json:"failed_at,omitempty"` // the last build failed (Status failed): tried again packageRetryEvery later
+	Error      string     `json:"error,omitempty"`
 }
 
 // Task statuses.

@@ -35,6 +35,7 @@ const (
 	TimerAttentionRetry       = "retry the step that needs attention"
 	TimerMailResendWindow     = "erase the address unless the closing mail is sent again"
 	TimerPackageExpiry        = "erase the access package"
+	TimerPackageRetry         = "build the access package again"
 )
 
 // DSAR is the workflow of one request, from submission to close. It sends
@@ -70,6 +71,9 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	}
 	if r.durable {
 		r.mailIdle = workflow.NewBufferedChannel(ctx, 1)
+		if in.Resume != nil {
+			r.resumePackage(ctx)
+		}
 		return r.loop(ctx)
 	}
 	return r.legacyLoop(ctx)
@@ -334,6 +338,9 @@ func (r *run) next() (event, bool) {
 		if !found || e.at.Before(best.at) {
 			best, found = e, true
 		}
+	}
+	if pk := r.st.Package; pk != nil && pk.Status == store.PackageFailed && r.st.Status == dsar.StatusReadyToClose && pk.FailedAt != nil {
+		consider(event{pk.FailedAt.Add(packageRetryEvery), TimerPackageRetry, r.buildPackage})
 	}
 	p := r.in.Periods
 	st := &r.st

@@ -3,6 +3,8 @@ package workflows
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -31,11 +33,17 @@ var fulfilmentSignals = []string{SignalPackageApproved}
 // defaultPackageTTL is Periods.PackageTTL for runs started without one.
 const defaultPackageTTL = 30 * 24 * time.Hour
 
-// How long one attempt at building a package may take, and how long it may
-// go without a sign of life (each file copied is one).
+// How long one attempt at building a package may take, how long it may go
+// without a sign of life (it beats per MiB copied), how long a build (or
+// an approval's rebuild) is retried before it counts as failed, and how
+// often a failed build is tried again. A build that keeps failing never
+// holds the request: staff can still reject it, complete it with nothing
+// to send, or add a source, and its timers keep firing.
 const (
-	buildAttempt   = 30 * time.Minute
-	buildHeartbeat = 2 * time.Minute
+	buildAttempt      = 30 * time.Minute
+	buildHeartbeat    = 2 * time.Minute
+	buildGiveUp       = 15 * time.Minute
+	packageRetryEvery = time.Hour
 )
 
 // allowsCompletion checks a completion against the package: a request that
@@ -74,6 +82,8 @@ func (s *State) allowsApproval(p any) error {
 		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: the request is %s, not ready to complete", s.Status)
 	case s.Package == nil:
 		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: it is still being built")
+	case s.Package.Status == store.PackageFailed:
+		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: it could not be built (%s); it is tried again every hour", s.Package.Error)
 	case s.Package.Status != store.PackageReady && s.Package.Status != store.PackageApproved:
 		return dsar.Errorf(dsar.ECONFLICT, "cannot approve the access package: it is %s", s.Package.Status)
 	}
@@ -89,16 +99,30 @@ func (s *State) allowsApproval(p any) error {
 }
 
 // packageStep runs a step of the package that streams files (build,
-// approval): a regular activity, heartbeating as it copies, retried
-// without end like the other writes.
-func (r *run) packageStep(ctx workflow.Context, summary string, result any, fn any, args ...any) bool {
-	return r.mustGet(ctx, summary, result, func(ctx workflow.Context) workflow.Future {
-		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: buildAttempt, HeartbeatTimeout: buildHeartbeat, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
-		})
-		return workflow.ExecuteActivity(ctx, fn, args...)
+// approval): a regular activity, heartbeating as it copies, retried for
+// buildGiveUp. Its failure is returned for the caller to record: a
+// package is a product of the request's data, not a write the request
+// waits on.
+func (r *run) packageStep(ctx workflow.Context, summary string, result any, fn any, args ...any) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: buildAttempt, HeartbeatTimeout: buildHeartbeat, ScheduleToCloseTimeout: buildGiveUp, Summary: summary,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
 	})
+	return workflow.ExecuteActivity(ctx, fn, args...).Get(ctx, result)
+}
+
+// stepError is an activity's failure in words, without the SDK's
+// wrapping.
+func stepError(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Error()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "it did not finish in time (" + timeout.Error() + ")"
+	}
+	return err.Error()
 }
 
 // packageBuild is what the package is built from: the tasks' outcomes.
@@ -122,10 +146,13 @@ func (r *run) setPackage(info activities.PackageInfo) {
 }
 
 // buildPackage assembles the access package once every task is done, and
-// records its hash in the audit trail.
+// records its hash in the audit trail. A build that fails is recorded as
+// failed (staff are alerted, and it is tried again packageRetryEvery
+// later).
 func (r *run) buildPackage(ctx workflow.Context) {
 	var info activities.PackageInfo
-	if !r.packageStep(ctx, "build the access package", &info, a.BuildPackage, r.packageBuild(ctx)) {
+	if err := r.packageStep(ctx, "build the access package", &info, a.BuildPackage, r.packageBuild(ctx)); err != nil {
+		r.packageFailed(ctx, err)
 		return
 	}
 	r.setPackage(info)
@@ -133,6 +160,36 @@ func (r *run) buildPackage(ctx workflow.Context) {
 	r.audit(ctx, store.ActorSystem, "", dsar.AuditPackageBuilt, map[string]any{
 		"package_id": info.ID, "sha256": info.SHA256, "size": info.Size, "file_ids": info.FileIDs})
 	r.changed(ctx)
+}
+
+// packageFailed records a build that failed: the package's state says why
+// (the store too, for the review page), org owners are alerted once per
+// failure, and the timer tries again.
+func (r *run) packageFailed(ctx workflow.Context, err error) {
+	now := workflow.Now(ctx)
+	why := stepError(err)
+	r.log.Error("the access package could not be built", "error", why)
+	first := r.st.Package == nil || r.st.Package.Status != store.PackageFailed
+	r.st.Package = &PackageState{Status: store.PackageFailed, FailedAt: &now, Error: why}
+	if !r.write(ctx, "record the failed build", a.RecordPackageFailure, r.in.RequestID, why) {
+		return
+	}
+	if first {
+		r.attentionN++
+		r.note(ctx, EventPackageFailed, "", why)
+		r.audit(ctx, store.ActorSystem, "", dsar.AuditPackageFailed, map[string]any{"error": why})
+		r.alert(ctx, activities.AlertRequest{Kind: store.AlertAttention, Key: fmt.Sprintf("attention-%d", r.attentionN), OrgOwners: true})
+	}
+	r.changed(ctx)
+}
+
+// resumePackage builds, in a new run, the package a request ready to
+// complete is waiting for: it was ready before this run's version built
+// packages, or its build was in flight when the last run ended.
+func (r *run) resumePackage(ctx workflow.Context) {
+	if r.st.PackageRequired && r.st.Status == dsar.StatusReadyToClose && r.st.Package == nil {
+		r.buildPackage(ctx)
+	}
 }
 
 // discardPackage drops a package not to be sent: built before a new task
@@ -162,7 +219,16 @@ func (r *run) onPackageApproved(ctx workflow.Context, p PackageApproval) {
 		in.Reason = p.Note
 	}
 	var info activities.PackageInfo
-	if !r.packageStep(ctx, "approve the access package", &info, a.ApprovePackage, in) {
+	if err := r.packageStep(ctx, "approve the access package", &info, a.ApprovePackage, in); err != nil {
+		// The action is answered: refused, saying why; the files stay
+		// marked removed and the next approval builds again without them.
+		r.current = nil
+		err = dsar.Errorf(dsar.ECONFLICT, "the access package could not be built again without the removed files: %s", stepError(err))
+		r.ignoreErr(ctx, SignalPackageApproved, p.By, err)
+		if p.Action.ID != "" {
+			r.outcomes = append(r.outcomes, store.ActionOutcome{ActionID: p.Action.ID, Signal: SignalPackageApproved,
+				Code: dsar.ErrorCode(err), Reason: dsar.ErrorMessage(err), ActedAt: now})
+		}
 		return
 	}
 	r.setPackage(info)

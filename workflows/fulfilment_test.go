@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
@@ -24,6 +25,9 @@ type packages struct {
 	n       int
 	builds  []activities.PackageBuild
 	removed []string
+	// failUntil: builds fail for good (a corrupt file) until this offset.
+	failUntil time.Duration
+	failures  []string // the failures recorded
 }
 
 const (
@@ -56,6 +60,10 @@ func withPackages(h *harness) *packages {
 			if err := h.db("BuildPackage"); err != nil {
 				return activities.PackageInfo{}, err
 			}
+			if now() < p.failUntil {
+				return activities.PackageInfo{}, temporal.NewNonRetryableApplicationError(
+					"store: open task file "+fileB+" chunk 0: stored content is corrupt", activities.ErrTypeInvalid, nil)
+			}
 			step("build")
 			return build(b), nil
 		})
@@ -87,6 +95,12 @@ func withPackages(h *harness) *packages {
 				return err
 			}
 			step("expire")
+			return nil
+		})
+	h.env.OnActivity(a.RecordPackageFailure, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ string, why string) error {
+			p.failures = append(p.failures, why)
+			step("failed")
 			return nil
 		})
 	h.env.OnActivity(a.DiscardPackage, mock.Anything, mock.Anything).Return(
@@ -324,5 +338,49 @@ func TestActionsOfStrangersAreRefused(t *testing.T) {
 	i := slices.IndexFunc(h.checked, func(c activities.ActorCheck) bool { return c.DataSourceID == crm })
 	if i < 0 || !slices.Equal(h.checked[i].Roles, dsar.Roles) || h.checked[i].RequestID != h.in.RequestID {
 		t.Errorf("the task completion's actor check: %+v", h.checked)
+	}
+}
+
+// TestFailedBuildHoldsNothingBack: a package that cannot be built (a
+// corrupt file) is recorded as failed with the reason, org owners are told
+// once, the request's timers keep firing and staff can still act; the
+// build is tried again every hour and, once the fault is gone, the package
+// is ready for review.
+func TestFailedBuildHoldsNothingBack(t *testing.T) {
+	h := newHarness(t)
+	p := withPackages(h)
+	p.failUntil = 27 * day
+	h.verifyAndAssign(crm)
+	h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff, Outcome: dsar.TaskDataProvided})
+	var failed State
+	h.queryAt(2*day, &failed)
+	h.at(3*day, SignalPackageApproved, PackageApproval{Action: Action{ID: "approve-failed"}, By: staff})
+	var rebuilt State
+	h.queryAt(27*day+2*time.Hour, &rebuilt)
+	h.at(28*day, SignalPackageApproved, PackageApproval{By: staff})
+	h.at(28*day+time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
+	h.run()
+
+	if failed.Package == nil || failed.Package.Status != store.PackageFailed || !strings.Contains(failed.Package.Error, "corrupt") {
+		t.Fatalf("after the failed build: %+v", failed.Package)
+	}
+	if r := h.refusals()["approve-failed"]; !strings.Contains(r, "could not be built") {
+		t.Errorf("approving a failed package: refused %q", r)
+	}
+	if warn := h.alertTimes(store.AlertDeadlineWarning); len(warn) != 1 || warn[0] != 25*day {
+		t.Errorf("deadline warnings at %v, want day 25 while the build fails", warn)
+	}
+	attention := h.alertTimes(store.AlertAttention)
+	if len(attention) != 1 || attention[0] != day {
+		t.Errorf("attention alerts at %v, want one on day 1", attention)
+	}
+	if rebuilt.Package == nil || rebuilt.Package.Status != store.PackageReady {
+		t.Fatalf("once the fault is gone: %+v", rebuilt.Package)
+	}
+	if n := len(p.failures); n < 24*26 || n > 24*26+2 {
+		t.Errorf("%d failed builds recorded, want one an hour for 26 days", n)
+	}
+	if last := p.steps[len(p.steps)-1]; last != "expire" {
+		t.Errorf("package steps end %v", p.steps[len(p.steps)-3:])
 	}
 }

@@ -35,6 +35,7 @@ const (
 	EventPackagePublished    = "package_published"
 	EventPackageExpired      = "package_expired"
 	EventNothingToSend       = "nothing_to_send"
+	EventPackageFailed       = "package_failed"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -72,6 +73,7 @@ var eventLabels = map[string]string{
 	EventPackagePublished:    "Access package available to the requester",
 	EventPackageExpired:      "Access package expired and erased",
 	EventNothingToSend:       "Completed with nothing to send",
+	EventPackageFailed:       "Access package could not be built; tried again every hour",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

@@ -15,6 +15,9 @@ CREATE TABLE task_files (
     size           bigint NOT NULL CHECK (size >= 0),
     sha256         text NOT NULL,
     chunks         integer NOT NULL CHECK (chunks >= 1),
+    -- An upload streams its chunks in short transactions while pending,
+    -- then is made whole in one: a slow client holds no lock meanwhile.
+    pending        boolean NOT NULL DEFAULT true,
     uploaded_by    uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     removed_at     timestamptz,
@@ -36,7 +39,8 @@ CREATE TABLE task_file_chunks (
 CREATE TABLE packages (
     id            uuid PRIMARY KEY,
     request_id    uuid NOT NULL UNIQUE REFERENCES requests (id) ON DELETE CASCADE,
-    status        text NOT NULL CHECK (status IN ('ready', 'approved', 'published', 'expired')),
+    status        text NOT NULL CHECK (status IN ('failed', 'ready', 'approved', 'published', 'expired')),
+    error         text, -- why the last build failed (ids only, never names or content)
     key_id        text,
     wrapped_key   bytea,
     size          bigint NOT NULL DEFAULT 0,
