@@ -29,7 +29,7 @@ func TestSlowUploadOutlastsTheServerTimeouts(t *testing.T) {
 		part, err := mw.CreateFormFile("file", "slow.csv")
 		if err == nil {
 			line := bytes.Repeat([]byte("a,b,c\n"), 16<<10) // 96 KiB
-			for i := 0; i < 12 && err == nil; i++ {     // over about three seconds, three times the timeouts
+			for i := 0; i < 12 && err == nil; i++ {         // over about three seconds, three times the timeouts
 				_, err = part.Write(line)
 				time.Sleep(250 * time.Millisecond)
 			}
