@@ -40,6 +40,9 @@ const (
 	IntakeSettleAfter = 2 * time.Minute
 	// EraseAfter: a closing workflow scrubs right after its close mail.
 	EraseAfter = 5 * time.Minute
+	// PendingFileAfter: an upload still pending after this long lost its
+	// process; its chunks are swept.
+	PendingFileAfter = 24 * time.Hour
 	// ProjectionSettleAfter: a workflow writes its projection right after
 	// it changes its status.
 	ProjectionSettleAfter = 2 * time.Minute
@@ -92,6 +95,8 @@ type IntakeFindings struct {
 	Accepted      []string `json:"accepted,omitempty"`  // their workflow exists
 	Discarded     []string `json:"discarded,omitempty"` // no workflow: nobody was told of them
 	CaptchasSwept int64    `json:"captchas_swept"`      // expired captcha redemptions forgotten
+	// PendingFilesSwept are uploads left pending by a process that died.
+	PendingFilesSwept int `json:"pending_files_swept,omitempty"`
 }
 
 // SettleIntake settles request rows that intake wrote but never accepted
@@ -122,7 +127,10 @@ func (a *Activities) SettleIntake(ctx context.Context, s ReconcileScope) (Intake
 		}
 		f.Accepted = append(f.Accepted, id)
 	}
-	f.CaptchasSwept, err = a.DB.SweepCaptchas(ctx)
+	if f.CaptchasSwept, err = a.DB.SweepCaptchas(ctx); err != nil {
+		return f, err
+	}
+	f.PendingFilesSwept, err = a.DB.SweepPendingFiles(ctx, time.Now().Add(-PendingFileAfter))
 	return f, err
 }
 

@@ -67,7 +67,10 @@ const (
 )
 
 // AddTaskFile stores a file on an open task of an open request, streaming
-// its content in sealed chunks, with its audit row; all of it or nothing.
+// its content in sealed chunks, with its audit row. The chunks go in while
+// the file is pending, each in its own short write, so a slow client holds
+// no lock and no transaction; then one short transaction checks the task
+// again and makes the file whole. A failure at any point leaves nothing.
 // ENOTFOUND when there is no such task; ECONFLICT when the task is not
 // open, the request is closed or its package is built; ETOOLARGE past
 // MaxSize.
@@ -80,70 +83,106 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 	if f.UploadedBy != "" {
 		out.UploadedBy = &f.UploadedBy
 	}
-	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+	if err := taskTakesFiles(ctx, db, f.RequestID, f.DataSourceID, false); err != nil {
+		return TaskFile{}, err
+	}
+	key, err := db.dataKey(ctx, keys, f.RequestID)
+	if err != nil {
+		return TaskFile{}, err
+	}
+	if out.SealedName, err = crypto.Seal(key, []byte(f.Name), taskFileNameAAD(f.RequestID, out.ID)); err != nil {
+		return TaskFile{}, err
+	}
+	const qFile = `INSERT INTO task_files (id, request_id, data_source_id, name, content_type, size, sha256, chunks, pending, uploaded_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, 0, '', 1, true, $6, $7)`
+	if _, err := db.ExecContext(ctx, qFile, out.ID, f.RequestID, f.DataSourceID, out.SealedName, f.ContentType,
+		out.UploadedBy, out.CreatedAt); err != nil {
+		return TaskFile{}, fmt.Errorf("store: add task file: %w", Translate(err))
+	}
+	keep := false
+	defer func() {
+		if !keep { // the pending file and its chunks; the reconciliation sweeps what this misses
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, _ = db.ExecContext(dctx, `DELETE FROM task_files WHERE id = $1 AND pending`, out.ID)
+		}
+	}()
+	const qChunk = `INSERT INTO task_file_chunks (file_id, seq, sealed) VALUES ($1, $2, $3)`
+	sum, err := sealChunks(key, kindTaskFile, out.ID, f.Content, f.MaxSize, func(seq int, sealed []byte) error {
+		_, err := db.ExecContext(ctx, qChunk, out.ID, seq, sealed)
+		return Translate(err)
+	})
+	if err != nil {
+		return TaskFile{}, err
+	}
+	out.Size, out.SHA256, out.Chunks = sum.Size, sum.SHA256, sum.Chunks
+	err = db.Tx(ctx, func(tx *sqlx.Tx) error {
 		// Uploads share the request's files lock; a package build takes it
-		// alone, so it never misses an upload in flight.
+		// alone, so it never misses an upload made whole.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(`+filesLock+`)`, f.RequestID); err != nil {
 			return fmt.Errorf("store: files lock of %s: %w", f.RequestID, Translate(err))
 		}
-		var row struct {
-			TaskStatus string      `db:"task_status"`
-			Status     dsar.Status `db:"status"`
-			Package    bool        `db:"package"`
-		}
-		const qCheck = `SELECT t.status AS task_status, r.status,
-			EXISTS (SELECT 1 FROM packages p WHERE p.request_id = r.id) AS package
-			FROM tasks t JOIN requests r ON r.id = t.request_id
-			WHERE t.request_id = $1 AND t.data_source_id::text = $2 AND r.accepted FOR UPDATE OF t`
-		if err := tx.GetContext(ctx, &row, qCheck, f.RequestID, f.DataSourceID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return dsar.Errorf(dsar.ENOTFOUND, "no such task")
-			}
-			return fmt.Errorf("store: task of %s: %w", f.RequestID, Translate(err))
-		}
-		switch {
-		case row.Status.Closed():
-			return dsar.Errorf(dsar.ECONFLICT, "the request is %s: files can no longer be added", row.Status)
-		case row.TaskStatus == "completed":
-			return dsar.Errorf(dsar.ECONFLICT, "the task is completed: files are added before completing it")
-		case row.Package:
-			return dsar.Errorf(dsar.ECONFLICT, "the access package is built: files can no longer be added")
-		}
-		key, err := db.dataKey(ctx, keys, f.RequestID)
-		if err != nil {
+		if err := taskTakesFiles(ctx, tx, f.RequestID, f.DataSourceID, true); err != nil {
 			return err
 		}
-		if out.SealedName, err = crypto.Seal(key, []byte(f.Name), taskFileNameAAD(f.RequestID, out.ID)); err != nil {
-			return err
-		}
-		const qFile = `INSERT INTO task_files (id, request_id, data_source_id, name, content_type, size, sha256, chunks, uploaded_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, 0, '', 1, $6, $7)`
-		if _, err := tx.ExecContext(ctx, qFile, out.ID, f.RequestID, f.DataSourceID, out.SealedName, f.ContentType,
-			out.UploadedBy, out.CreatedAt); err != nil {
+		const qDone = `UPDATE task_files SET size = $2, sha256 = $3, chunks = $4, pending = false WHERE id = $1`
+		if _, err := tx.ExecContext(ctx, qDone, out.ID, sum.Size, sum.SHA256, sum.Chunks); err != nil {
 			return fmt.Errorf("store: add task file: %w", Translate(err))
 		}
-		const qChunk = `INSERT INTO task_file_chunks (file_id, seq, sealed) VALUES ($1, $2, $3)`
-		s, err := sealChunks(key, kindTaskFile, out.ID, f.Content, f.MaxSize, func(seq int, sealed []byte) error {
-			_, err := tx.ExecContext(ctx, qChunk, out.ID, seq, sealed)
-			return Translate(err)
-		})
-		if err != nil {
-			return err
-		}
-		out.Size, out.SHA256, out.Chunks = s.Size, s.SHA256, s.Chunks
-		const qDone = `UPDATE task_files SET size = $2, sha256 = $3, chunks = $4 WHERE id = $1`
-		if _, err := tx.ExecContext(ctx, qDone, out.ID, s.Size, s.SHA256, s.Chunks); err != nil {
-			return fmt.Errorf("store: add task file: %w", Translate(err))
-		}
-		_, err = AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
+		_, err := AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
 			Action: dsar.AuditTaskFileUploaded, Detail: map[string]any{"file_id": out.ID, "data_source_id": f.DataSourceID,
-				"size": s.Size, "sha256": s.SHA256, "content_type": f.ContentType}})
+				"size": sum.Size, "sha256": sum.SHA256, "content_type": f.ContentType}})
 		return err
 	})
 	if err != nil {
 		return TaskFile{}, err
 	}
+	keep = true
 	return out, nil
+}
+
+// taskTakesFiles checks that a task may take a file: it exists, is open,
+// its request is open and has no package yet. lock holds the task's row
+// until the transaction ends (a completion waits for the file).
+func taskTakesFiles(ctx context.Context, q sqlx.QueryerContext, requestID, dataSourceID string, lock bool) error {
+	var row struct {
+		TaskStatus string      `db:"task_status"`
+		Status     dsar.Status `db:"status"`
+		Package    bool        `db:"package"`
+	}
+	qCheck := `SELECT t.status AS task_status, r.status,
+		EXISTS (SELECT 1 FROM packages p WHERE p.request_id = r.id AND p.status <> 'failed') AS package
+		FROM tasks t JOIN requests r ON r.id = t.request_id
+		WHERE t.request_id = $1 AND t.data_source_id::text = $2 AND r.accepted`
+	if lock {
+		qCheck += ` FOR SHARE OF t`
+	}
+	if err := sqlx.GetContext(ctx, q, &row, qCheck, requestID, dataSourceID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return dsar.Errorf(dsar.ENOTFOUND, "no such task")
+		}
+		return fmt.Errorf("store: task of %s: %w", requestID, Translate(err))
+	}
+	switch {
+	case row.Status.Closed():
+		return dsar.Errorf(dsar.ECONFLICT, "the request is %s: files can no longer be added", row.Status)
+	case row.TaskStatus == "completed":
+		return dsar.Errorf(dsar.ECONFLICT, "the task is completed: files are added before completing it")
+	case row.Package:
+		return dsar.Errorf(dsar.ECONFLICT, "the access package is built: files can no longer be added")
+	}
+	return nil
+}
+
+// SweepPendingFiles deletes uploads left pending since before the time
+// before (their process died mid-upload), and reports how many.
+func (db *DB) SweepPendingFiles(ctx context.Context, before time.Time) (int, error) {
+	res, err := db.ExecContext(ctx, `DELETE FROM task_files WHERE pending AND created_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: sweep pending files: %w", Translate(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 const taskFileColumns = `id, request_id, data_source_id, name, content_type, size, sha256, chunks, uploaded_by, created_at,
@@ -156,7 +195,7 @@ func (db *DB) TaskFiles(ctx context.Context, keys *crypto.Keyring, requestID str
 	if _, err := uuid.Parse(requestID); err != nil {
 		return files, nil
 	}
-	const q = `SELECT ` + taskFileColumns + ` FROM task_files WHERE request_id = $1 ORDER BY created_at, id`
+	const q = `SELECT ` + taskFileColumns + ` FROM task_files WHERE request_id = $1 AND NOT pending ORDER BY created_at, id`
 	if err := db.SelectContext(ctx, &files, q, requestID); err != nil {
 		return nil, fmt.Errorf("store: task files of %s: %w", requestID, Translate(err))
 	}
@@ -192,7 +231,7 @@ func (db *DB) OpenTaskFile(ctx context.Context, keys *crypto.Keyring, requestID,
 		return TaskFile{}, nil, notFound
 	}
 	var f TaskFile
-	const q = `SELECT ` + taskFileColumns + ` FROM task_files WHERE id = $1 AND request_id = $2`
+	const q = `SELECT ` + taskFileColumns + ` FROM task_files WHERE id = $1 AND request_id = $2 AND NOT pending`
 	if err := db.GetContext(ctx, &f, q, fileID, requestID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return TaskFile{}, nil, notFound

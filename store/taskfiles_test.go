@@ -501,3 +501,53 @@ func TestTaskFileUploadCutShortStoresNothing(t *testing.T) {
 		t.Errorf("files, chunks, audit rows: %v before, %v after", before, after)
 	}
 }
+
+// TestSlowUploadHoldsNoLock: while an upload streams in, the task's row is
+// not locked: its completion (a projection write) goes through at once,
+// the file is not listed meanwhile, and once the upload ends it is refused
+// and leaves nothing. A pending file a dead process left is swept.
+func TestSlowUploadHoldsNoLock(t *testing.T) {
+	w := newFileWorld(t)
+	id := w.request(w.source)
+	before := w.rows()
+	pr, pw := io.Pipe()
+	added := make(chan error, 1)
+	go func() {
+		_, err := w.db.AddTaskFile(w.ctx, w.keys, store.NewTaskFile{RequestID: id, DataSourceID: w.source, Name: "slow.csv",
+			ContentType: "text/csv", UploadedBy: w.user.ID, Content: pr})
+		added <- err
+	}()
+	if _, err := pw.Write(export(store.ChunkSize + 1)); err != nil { // the first chunk is stored, pending
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.db.Exec(`UPDATE tasks SET status = 'completed', completed_at = now() WHERE request_id = $1`, id)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task's completion waited for the upload")
+	}
+	if files, err := w.db.TaskFiles(w.ctx, w.keys, id); err != nil || len(files) != 0 {
+		t.Errorf("a pending upload is listed: %v, %v", files, err)
+	}
+	pw.Close()
+	if err := <-added; dsar.ErrorCode(err) != dsar.ECONFLICT {
+		t.Errorf("the upload to a task completed meanwhile: %v, want ECONFLICT", err)
+	}
+	if after := w.rows(); after != before {
+		t.Errorf("rows %v after the refused upload, want %v", after, before)
+	}
+
+	// A pending upload whose process died.
+	w.exec(`INSERT INTO task_files (id, request_id, data_source_id, name, content_type, size, sha256, chunks, pending, created_at)
+		VALUES ($1, $2, $3, '\x00', 'text/csv', 0, '', 1, true, now() - interval '2 days')`, uuid.NewString(), id, w.source)
+	if n, err := w.db.SweepPendingFiles(w.ctx, time.Now().Add(-24*time.Hour)); err != nil || n != 1 {
+		t.Errorf("swept %d pending files (%v), want 1", n, err)
+	}
+}
