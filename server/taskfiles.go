@@ -68,6 +68,12 @@ func exportType(head []byte, name string) (string, error) {
 	return sniffed, nil
 }
 
+// activeExtensions name files a browser or a desktop runs or renders as
+// active content.
+var activeExtensions = map[string]bool{".html": true, ".htm": true, ".xhtml": true, ".svg": true, ".js": true, ".mjs": true,
+	".hta": true, ".exe": true, ".bat": true, ".cmd": true, ".com": true, ".scr": true, ".msi": true, ".ps1": true, ".vbs": true,
+	".jar": true, ".sh": true, ".app": true, ".lnk": true}
+
 // cleanFileName checks an uploaded file's name: its last path element,
 // printable, at most maxFileName characters.
 func cleanFileName(name string) (string, error) {
@@ -84,6 +90,11 @@ func cleanFileName(name string) (string, error) {
 		// Cf: format characters, such as the right-to-left override that
 		// makes "invoice\u202Efdp.exe" read as a PDF.
 		return "", bad("the file's name must not hold control or formatting characters")
+	case activeExtensions[strings.ToLower(path.Ext(name))]:
+		// Served as attachments here, but opened by a browser once the
+		// package is unpacked.
+		return "", &dsar.Error{Code: dsar.EUNSUPPORTED, Message: "a web page, script or program cannot be attached to a task",
+			Fields: map[string]string{"file": "export the data as CSV, JSON, XML, text or PDF"}}
 	}
 	return name, nil
 }
