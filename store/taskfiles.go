@@ -135,7 +135,7 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 		if _, err := tx.ExecContext(ctx, qDone, out.ID, s.Size, s.SHA256, s.Chunks); err != nil {
 			return fmt.Errorf("store: add task file: %w", Translate(err))
 		}
-		_, err = AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
+		_, err = db.AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
 			Action: dsar.AuditTaskFileUploaded, Detail: map[string]any{"file_id": out.ID, "data_source_id": f.DataSourceID,
 				"size": s.Size, "sha256": s.SHA256, "content_type": f.ContentType}})
 		return err

@@ -76,9 +76,7 @@ func TestUserCreateAndAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE audit_events SET detail = '{"role": "admin"}' WHERE seq = 1`); err != nil {
-		t.Fatal(err)
-	}
+	testenv.TamperAudit(t, db, `UPDATE audit_events SET detail = '{"role": "admin"}' WHERE seq = 1`)
 	out.Reset()
 	err = run(ctx, []string{"audit", "verify"}, nil, &out, &errOut)
 	if err == nil || !strings.Contains(out.String(), "BROKEN at row 1") {
