@@ -426,12 +426,17 @@ func (db *DB) checkAnchor(a AuditAnchor) error {
 }
 
 // AnchorAudit checks the whole chain against anchors (those taken before,
-// if the caller has them) and returns a new anchor of its head. A broken chain is not anchored: the
+// if the caller has them) and returns a new anchor of its head. Failed
+// sign-ins counted in windows that have closed are written to the trail
+// first, so the anchor covers them. A broken chain is not anchored: the
 // check comes back with its Break and no anchor. An empty trail has
 // nothing to anchor: the anchor has Seq 0.
 func (db *DB) AnchorAudit(ctx context.Context, anchors []AuditAnchor) (AuditAnchor, AuditCheck, error) {
 	if db.auditKeys == nil {
 		return AuditAnchor{}, AuditCheck{}, errAuditUnkeyed
+	}
+	if err := db.Tx(ctx, func(tx *sqlx.Tx) error { return db.flushLoginFailures(ctx, tx) }); err != nil {
+		return AuditAnchor{}, AuditCheck{}, err
 	}
 	c, err := db.CheckAudit(ctx, anchors)
 	if err != nil || c.Break != nil || c.HeadSeq == 0 {

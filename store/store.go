@@ -39,6 +39,7 @@ type DB struct {
 	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
 	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
 	auditKeys *crypto.Keyring              // keys the audit chain (KeyAudit)
+	loginNow  func() time.Time             // the clock of failed-login windows; nil: time.Now (tests set it)
 
 	waiterOnce sync.Once // starts waiter on the first AwaitAction
 	waiter     atomic.Pointer[actionWaiter]
