@@ -33,6 +33,7 @@ const (
 	AuditPortalPasswordSet    = "portal.password_set"
 	AuditStaffLogin           = "staff.login"
 	AuditStaffLoginFailed     = "staff.login_failed"
+	AuditStaffLoginFailures   = "staff.login_failures"
 	AuditStaffLogout          = "staff.logout"
 	AuditUserCreated          = "user.created"
 	AuditUserUpdated          = "user.updated"
@@ -83,6 +84,7 @@ var auditLabels = map[string]string{
 	AuditPortalPasswordSet:    "Requester set a portal password",
 	AuditStaffLogin:           "Staff signed in",
 	AuditStaffLoginFailed:     "Staff sign-in failed",
+	AuditStaffLoginFailures:   "Staff sign-ins failed (counted)",
 	AuditStaffLogout:          "Staff signed out",
 	AuditUserCreated:          "User created",
 	AuditUserUpdated:          "User changed",

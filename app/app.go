@@ -69,6 +69,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
+	a.DB.KeyAudit(a.Keys)
 	if err := a.DB.Migrate(ctx, log); err != nil {
 		a.DB.Close()
 		return nil, err

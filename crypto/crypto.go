@@ -30,6 +30,7 @@ var ErrDecrypt = errors.New("crypto: message authentication failed")
 type Keyring struct {
 	currentID string
 	keys      map[string][]byte
+	indexID   string
 	indexKey  []byte
 	tokenKey  []byte
 }
@@ -59,6 +60,7 @@ func NewKeyring(currentID, current string, previous []string, indexKeyID string)
 	if !ok {
 		return nil, fmt.Errorf("crypto: index key id %q is not among the master keys", indexKeyID)
 	}
+	k.indexID = indexKeyID
 	k.indexKey = derive(ik, "dsar blind index v1")
 	k.tokenKey = derive(ik, "dsar keyed token v1")
 	return k, nil
@@ -66,6 +68,12 @@ func NewKeyring(currentID, current string, previous []string, indexKeyID string)
 
 // CurrentID is the id of the key that wraps new data keys.
 func (k *Keyring) CurrentID() string { return k.currentID }
+
+// IndexKeyID is the id of the master key the blind index is derived from
+// (crypto.index_key_id, else the current key). It stays put across
+// rotations, so what is keyed from it (lookups, the audit chain) keeps
+// working after one.
+func (k *Keyring) IndexKeyID() string { return k.indexID }
 
 // Derive returns a subkey of the current master key for one purpose (the
 // Temporal payload codec, captcha signatures, ...). Labels keep the subkeys

@@ -185,9 +185,9 @@ func TestHostileInputIsRefusedAndStoresNothing(t *testing.T) {
 		{name: "requester writes on another's request", call: jsonCall(http.MethodPost, "/api/v1/portal/requests/"+w.requestY+"/messages", w.portalX,
 			map[string]string{"body": "hello"}), status: 404},
 		{name: "staff login with SQL", call: jsonCall(http.MethodPost, "/api/v1/sessions", "", map[string]string{"email": sqlInjection, "password": sqlInjection}),
-			status: 401, stored: map[string]int{"audit_events": 1, "rate_limits": 1}}, // a budget under the text's keyed hash
+			status: 401, stored: map[string]int{"audit_events": 1, "rate_limits": 1, "audit_login_failures": 1}}, // a budget and a count under the text's keyed hash
 		{name: "staff login with a wrong password", call: jsonCall(http.MethodPost, "/api/v1/sessions", "", map[string]string{"email": "owner@example.com", "password": "guess"}),
-			status: 401, stored: map[string]int{"audit_events": 1}},
+			status: 401, stored: map[string]int{"audit_events": 1, "audit_login_failures": 1}},
 		{name: "portal login with a wrong password", call: jsonCall(http.MethodPost, "/api/v1/portal/sessions", "", map[string]string{"email": "xavier@example.org", "password": "guess"}),
 			status: 401, stored: map[string]int{"audit_events": -1}},
 	}

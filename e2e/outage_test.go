@@ -51,6 +51,7 @@ func TestClosedJustBeforeAnOutageEndsErased(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	db.KeyAudit(a.Keys)
 
 	c := e.crew()
 	var cut time.Time

@@ -127,7 +127,8 @@ var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 // (also set as an HttpOnly cookie for the pages). Attempts are limited per
 // client address (perAddress, in this process) and per account (shared by
 // every process through the database); every attempt is audited, never with
-// the password.
+// the password: a success by a row, failures through
+// store.AuditLoginFailure, which bounds the rows a flood of them adds.
 func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 	limitedAudit := NewLimiter(1)
 	return func(c *gin.Context) {
@@ -157,6 +158,12 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 				s.Log.Error("audit login", "err", err)
 			}
 		}
+		failed := func(userID, reason string) {
+			f := store.LoginFailure{UserID: userID, Account: s.Keys.BlindIndex(email), Address: c.ClientIP(), Reason: reason}
+			if err := s.DB.AuditLoginFailure(c.Request.Context(), f); err != nil {
+				s.Log.Error("audit failed login", "err", err)
+			}
+		}
 		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
 		okAcct, waitAcct := true, time.Duration(0)
 		if okAddr {
@@ -167,10 +174,10 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			}
 		}
 		if !okAddr || !okAcct {
-			// Refusals are audited once a minute per address and account,
-			// so a flood cannot flood the audit trail too.
+			// Refusals are counted once a minute per address and account,
+			// so a flood costs the database little.
 			if ok, _ := limitedAudit.Allow(c.ClientIP() + " " + email); ok {
-				audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "rate_limited"})
+				failed("", "rate_limited")
 			}
 			tooMany(c, max(waitAddr, waitAcct))
 			return
@@ -179,7 +186,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		switch {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
 			crypto.DummyPasswordCheck(in.Password)
-			audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "unknown_account"})
+			failed("", "unknown_account")
 			s.fail(c, badLogin)
 			return
 		case err != nil:
@@ -187,12 +194,12 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			return
 		}
 		if err := crypto.CheckPassword(u.PasswordHash, in.Password); err != nil {
-			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "wrong_password"})
+			failed(u.ID, "wrong_password")
 			s.fail(c, badLogin)
 			return
 		}
 		if u.DisabledAt != nil {
-			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "disabled"})
+			failed(u.ID, "disabled")
 			s.fail(c, badLogin)
 			return
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -79,6 +80,33 @@ func TestBruteForceLoginIsRateLimited(t *testing.T) {
 	var n int
 	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE action = 'staff.login_failed' AND detail->>'reason' = 'rate_limited'`); err != nil || n != 1 {
 		t.Fatalf("rate-limited refusals audited: %d (%v), want 1", n, err)
+	}
+}
+
+// A flood of failed logins (unknown emails, so no per-account budget
+// stops it) adds at most the cap of rows a window, not one each.
+func TestFailedLoginsDoNotFloodTheAuditTrail(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 1000})
+	const attempts = 45
+	for i := range attempts {
+		e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong password"}),
+			http.StatusUnauthorized, "an unknown email")
+	}
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM audit_events WHERE action = 'staff.login_failed'`); err != nil {
+		t.Fatal(err)
+	}
+	// One window holds the cap; a run across two windows, at most twice it.
+	if n < store.LoginFailureRowsPerWindow || n > 2*store.LoginFailureRowsPerWindow || n >= attempts {
+		t.Fatalf("%d failed logins added %d rows of their own; want the cap of %d a window", attempts, n, store.LoginFailureRowsPerWindow)
+	}
+	if n > store.LoginFailureRowsPerWindow {
+		return // the run crossed into the next window, which may have summed up the first
+	}
+	var counted int
+	if err := e.db.Get(&counted, `SELECT coalesce(sum(failures), 0) FROM audit_login_failures`); err != nil || counted != attempts {
+		t.Fatalf("failures counted for the window's summary: %d (%v), want %d", counted, err, attempts)
 	}
 }
 

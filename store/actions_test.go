@@ -201,9 +201,7 @@ func TestAuditKeyAppendsOnce(t *testing.T) {
 		t.Fatalf("chain: n=%d break=%+v err=%v", n, brk, err)
 	}
 	// The key is part of what the hash protects.
-	if _, err := db.Exec(`UPDATE audit_events SET key = 'other' WHERE seq = $1`, first.Seq); err != nil {
-		t.Fatal(err)
-	}
+	testenv.TamperAudit(t, db.DB, `UPDATE audit_events SET key = 'other' WHERE seq = $1`, first.Seq)
 	if _, brk, _ := db.VerifyAudit(ctx); brk == nil || brk.Seq != first.Seq {
 		t.Fatalf("changed key: want a break at %d, got %+v", first.Seq, brk)
 	}

@@ -50,7 +50,7 @@ func (db *DB) SetHandler(ctx context.Context, requestID, userID, actorID string)
 		if _, err := tx.ExecContext(ctx, q, requestID, handler); err != nil {
 			return fmt.Errorf("store: set handler of %s: %w", requestID, Translate(err))
 		}
-		_, err := AppendAuditTx(ctx, tx, Audit{RequestID: requestID, ActorKind: ActorStaff, ActorID: actorID,
+		_, err := db.AppendAuditTx(ctx, tx, Audit{RequestID: requestID, ActorKind: ActorStaff, ActorID: actorID,
 			Action: dsar.AuditHandlerSet, Detail: map[string]any{"handler_id": handler, "previous_handler_id": old}})
 		return err
 	})

@@ -179,7 +179,7 @@ func (db *DB) AddMessage(ctx context.Context, keys *crypto.Keyring, m NewMessage
 		if m.Sender == SenderRequester {
 			actor = ActorRequester
 		}
-		if _, err := AppendAuditTx(ctx, tx, Audit{
+		if _, err := db.AppendAuditTx(ctx, tx, Audit{
 			RequestID: m.RequestID, ActorKind: actor, ActorID: m.ActorID, Action: dsar.AuditMessageSent,
 			Detail: map[string]any{"message_id": msg.ID, "from": m.Sender, "attachments": len(m.Attachments)},
 		}); err != nil {

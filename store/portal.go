@@ -114,7 +114,7 @@ func (db *DB) CreatePortalAccount(ctx context.Context, raw, passwordHash string)
 		if t.RequestID != nil {
 			rid = *t.RequestID
 		}
-		_, err = AppendAuditTx(ctx, tx, Audit{RequestID: rid, ActorKind: ActorRequester, ActorID: acc.ID,
+		_, err = db.AppendAuditTx(ctx, tx, Audit{RequestID: rid, ActorKind: ActorRequester, ActorID: acc.ID,
 			Action: dsar.AuditPortalAccountCreated, Detail: map[string]any{"token_kind": t.Kind}})
 		return err
 	})

@@ -87,12 +87,12 @@ func (db *DB) SignInWithLink(ctx context.Context, raw string) (acc PortalAccount
 			return fmt.Errorf("store: sign in with link: %w", Translate(err))
 		}
 		if created {
-			if _, err := AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: acc.ID,
+			if _, err := db.AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: acc.ID,
 				Action: dsar.AuditPortalAccountCreated, Detail: map[string]any{"token_kind": TokenPortalSignIn}}); err != nil {
 				return err
 			}
 		}
-		_, err := AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: acc.ID,
+		_, err := db.AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: acc.ID,
 			Action: dsar.AuditPortalSignedInByLink, Detail: map[string]any{"account_created": created}})
 		return err
 	})
@@ -119,7 +119,7 @@ func (db *DB) SetPortalPassword(ctx context.Context, accountID, passwordHash, ke
 		if _, err := tx.ExecContext(ctx, qEnd, accountID, crypto.HashToken(keepSession)); err != nil {
 			return fmt.Errorf("store: end other portal sessions: %w", err)
 		}
-		_, err := AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: accountID,
+		_, err := db.AppendAuditTx(ctx, tx, Audit{ActorKind: ActorRequester, ActorID: accountID,
 			Action: dsar.AuditPortalPasswordSet, Detail: map[string]any{"changed": hadPassword}})
 		return err
 	})

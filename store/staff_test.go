@@ -271,5 +271,6 @@ func openMigrated(t *testing.T, url string) *store.DB {
 	if err := db.Migrate(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
+	db.KeyAudit(testenv.AuditKeys(t))
 	return db
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/crypto"
 )
 
 //go:embed migrations/*.sql
@@ -37,6 +38,8 @@ type DB struct {
 	stmts     sync.Map                     // query text → *sqlx.Stmt, for prepared
 	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
 	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
+	auditKeys *crypto.Keyring              // keys the audit chain (KeyAudit)
+	loginNow  func() time.Time             // the clock of failed-login windows; nil: time.Now (tests set it)
 
 	waiterOnce sync.Once // starts waiter on the first AwaitAction
 	waiter     atomic.Pointer[actionWaiter]

@@ -69,9 +69,7 @@ func TestAuditChainFindsTampering(t *testing.T) {
 		t.Fatalf("request audit: %+v %v", evs, err)
 	}
 	// Someone edits row 3 in the database.
-	if _, err := db.Exec(`UPDATE audit_events SET action = 'identity.refused' WHERE seq = 3`); err != nil {
-		t.Fatal(err)
-	}
+	testenv.TamperAudit(t, db.DB, `UPDATE audit_events SET action = 'identity.refused' WHERE seq = 3`)
 	_, brk, err = db.VerifyAudit(ctx)
 	if err != nil || brk == nil || brk.Seq != 3 {
 		t.Fatalf("edited row: want a break at 3, got %+v %v", brk, err)
@@ -83,9 +81,7 @@ func TestAuditChainFindsTampering(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db2.Exec(`DELETE FROM audit_events WHERE seq = 2`); err != nil {
-		t.Fatal(err)
-	}
+	testenv.TamperAudit(t, db2.DB, `DELETE FROM audit_events WHERE seq = 2`)
 	if _, brk, _ := db2.VerifyAudit(ctx); brk == nil || brk.Seq != 3 {
 		t.Fatalf("deleted row: want a break at 3, got %+v", brk)
 	}

@@ -129,7 +129,7 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 		if _, err := tx.ExecContext(ctx, qDone, out.ID, sum.Size, sum.SHA256, sum.Chunks); err != nil {
 			return fmt.Errorf("store: add task file: %w", Translate(err))
 		}
-		_, err := AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
+		_, err := db.AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
 			Action: dsar.AuditTaskFileUploaded, Detail: map[string]any{"file_id": out.ID, "data_source_id": f.DataSourceID,
 				"size": sum.Size, "sha256": sum.SHA256, "content_type": f.ContentType}})
 		return err

@@ -13,7 +13,9 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opendsar/dsar/config"
+	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -91,7 +94,19 @@ func DB(t testing.TB) *store.DB {
 	if err := db.Migrate(context.Background(), nil); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	db.KeyAudit(AuditKeys(t))
 	return db
+}
+
+// AuditKeys is the keyring DB keys the audit chain with: a fixed test
+// master key with id "test-audit", never a real one.
+func AuditKeys(t testing.TB) *crypto.Keyring {
+	t.Helper()
+	keys, err := crypto.NewKeyring("test-audit", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xa7}, crypto.KeySize)), nil, "")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return keys
 }
 
 // withDatabase returns url with its database name replaced.
@@ -287,4 +302,29 @@ func (w *testWriter) close() {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
+}
+
+// TamperAudit runs query on the audit trail as someone who can turn its
+// append-only trigger off (the table's owner or a superuser, as the tests'
+// role is) would: the trigger is disabled for the query only, in one
+// transaction.
+func TamperAudit(t testing.TB, db *sqlx.DB, query string, args ...any) {
+	t.Helper()
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatalf("testenv: tamper: %v", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{`ALTER TABLE audit_events DISABLE TRIGGER USER`, query, `ALTER TABLE audit_events ENABLE TRIGGER USER`} {
+		var a []any
+		if q == query {
+			a = args
+		}
+		if _, err := tx.Exec(q, a...); err != nil {
+			t.Fatalf("testenv: tamper: %s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("testenv: tamper: %v", err)
+	}
 }

@@ -1,7 +1,7 @@
 // Command dsar is the DSAR service: one binary with subcommands for the
 // HTTP API and pages (serve), the Temporal worker (worker), both (all),
-// database migrations (migrate), user bootstrap (user create) and audit
-// chain verification (audit verify).
+// database migrations (migrate), user bootstrap (user create), and the
+// audit chain's verification (audit verify) and anchors (audit anchor).
 package main
 
 import (
@@ -11,15 +11,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/app"
 	"github.com/opendsar/dsar/config"
+	"github.com/opendsar/dsar/store"
 )
 
 const usage = `dsar: the self-hosted DSAR service.
@@ -33,7 +36,8 @@ Commands:
   all           run the API and the worker in one process
   migrate       apply database migrations and exit
   user create   create a staff user (the password is read from standard input)
-  audit verify  check the audit trail's hash chain and report the first broken row
+  audit verify  check the audit trail's keyed chain (and its anchors) and report the first break
+  audit anchor  print a signed anchor of the audit trail's head (schedule it; keep the lines off the database)
 
 Every command takes --config FILE (YAML) and reads DSAR_* environment
 variables; run "dsar <command> --help" for its flags.
@@ -86,14 +90,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return userCreate(ctx, args[2:], stdin, stdout, stderr)
 	case "audit":
-		if len(args) < 2 || args[1] != "verify" {
-			fmt.Fprint(stderr, "usage: dsar audit verify [--config FILE]\n")
-			if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
-				return nil
-			}
-			return errors.New("unknown audit command")
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			return auditVerify(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "anchor":
+			return auditAnchor(ctx, args[2:], stdout, stderr)
 		}
-		return auditVerify(ctx, args[2:], stdout, stderr)
+		fmt.Fprint(stderr, "usage: dsar audit verify [--config FILE] [--anchor FILE]\n       dsar audit anchor [--config FILE] [--append FILE]\n")
+		if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
+			return nil
+		}
+		return errors.New("unknown audit command")
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -173,8 +180,13 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgPath := flags("audit verify", "Check the audit trail's hash chain from the first row to the last.", stderr)
+	fs, cfgPath := flags("audit verify", "Check the audit trail's keyed chain from the first row to the last and, with --anchor, that it still reaches every anchored head.", stderr)
+	anchorPath := fs.String("anchor", "", "a `file` of anchors written by \"dsar audit anchor\": find a cut tail or a rewritten chain")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	anchors, err := readAnchors(*anchorPath, false)
+	if err != nil {
 		return err
 	}
 	a, err := open(ctx, *cfgPath)
@@ -182,16 +194,90 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer a.Close()
-	n, brk, err := a.DB.VerifyAudit(ctx)
+	c, err := a.DB.CheckAudit(ctx, anchors)
 	if err != nil {
 		return err
 	}
-	if brk != nil {
-		fmt.Fprintf(stdout, "audit chain BROKEN at row %d: %s (%d rows read)\n", brk.Seq, brk.Reason, n)
+	if c.Break != nil {
+		fmt.Fprintf(stdout, "audit chain BROKEN at row %d: %s (%d rows read)\n", c.Break.Seq, c.Break.Reason, c.Rows)
 		return errors.New("audit chain broken")
 	}
-	fmt.Fprintf(stdout, "audit chain intact: %d rows verified\n", n)
+	fmt.Fprintf(stdout, "audit chain intact: %d rows verified", c.Rows)
+	if c.Unkeyed > 0 {
+		fmt.Fprintf(stdout, " (rows 1-%d are from before the chain was keyed)", c.Unkeyed)
+	}
+	if *anchorPath != "" {
+		fmt.Fprintf(stdout, "; %d anchors reached", c.Anchors)
+		if c.Anchors > 0 {
+			fmt.Fprintf(stdout, ", the last of row %d taken at %s", c.Latest.Seq, c.Latest.At.Format(time.RFC3339))
+		}
+	}
+	fmt.Fprintln(stdout)
 	return nil
+}
+
+func auditAnchor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("audit anchor", "Check the audit trail and print a signed anchor of its head (its row and MAC) for \"dsar audit verify --anchor\". "+
+		"Run it on a schedule and keep the lines where the database's users cannot change them.", stderr)
+	appendPath := fs.String("append", "", "also append the anchor to this `file`, after checking the chain against the anchors already in it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	anchors, err := readAnchors(*appendPath, true)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	anchor, c, err := a.DB.AnchorAudit(ctx, anchors)
+	switch {
+	case err != nil:
+		return err
+	case c.Break != nil:
+		fmt.Fprintf(stdout, "audit chain BROKEN at row %d: %s (%d rows read); nothing anchored\n", c.Break.Seq, c.Break.Reason, c.Rows)
+		return errors.New("audit chain broken")
+	case anchor.Seq == 0:
+		fmt.Fprintln(stderr, "the audit trail is empty: nothing to anchor")
+		return nil
+	}
+	line := anchor.String() + "\n"
+	fmt.Fprint(stdout, line)
+	if *appendPath == "" {
+		return nil
+	}
+	f, err := os.OpenFile(*appendPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	return f.Close()
+}
+
+// readAnchors reads the anchors in the file at path ("" for none); a file
+// that does not exist holds none if missingOK.
+func readAnchors(path string, missingOK bool) ([]store.AuditAnchor, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) && missingOK {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("anchors: %w", err)
+	}
+	defer f.Close()
+	return store.ParseAuditAnchors(f)
 }
 
 // describe says what went wrong in words for a person at a terminal: a

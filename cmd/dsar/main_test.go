@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +16,7 @@ import (
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"serve", "--help"}, {"worker", "--help"}, {"all", "--help"}, {"migrate", "--help"},
-		{"user", "create", "--help"}, {"audit", "verify", "--help"},
+		{"user", "create", "--help"}, {"audit", "verify", "--help"}, {"audit", "anchor", "--help"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
@@ -76,12 +78,73 @@ func TestUserCreateAndAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE audit_events SET detail = '{"role": "admin"}' WHERE seq = 1`); err != nil {
-		t.Fatal(err)
-	}
+	testenv.TamperAudit(t, db, `UPDATE audit_events SET detail = '{"role": "admin"}' WHERE seq = 1`)
 	out.Reset()
 	err = run(ctx, []string{"audit", "verify"}, nil, &out, &errOut)
 	if err == nil || !strings.Contains(out.String(), "BROKEN at row 1") {
 		t.Errorf("tampered chain: err=%v, said %q", err, out.String())
+	}
+}
+
+func TestAuditAnchorFindsACutTail(t *testing.T) {
+	t.Setenv("DSAR_MODE", "dev")
+	t.Setenv("DSAR_CONFIG", "")
+	dbURL := testenv.DatabaseURL(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	dsar := func(stdin string, args ...string) error {
+		out.Reset()
+		errOut.Reset()
+		return run(ctx, args, strings.NewReader(stdin), &out, &errOut)
+	}
+	anchors := filepath.Join(t.TempDir(), "audit-anchors")
+
+	if err := dsar("", "audit", "anchor", "--append", anchors); err != nil || !strings.Contains(errOut.String(), "nothing to anchor") {
+		t.Fatalf("anchoring an empty trail: %v %q", err, errOut.String())
+	}
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		if err := dsar("a long enough passphrase\n", "user", "create", "--email", email, "--name", "N", "--role", "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if err := dsar("", "audit", "anchor", "--append", anchors); err != nil || !strings.HasPrefix(out.String(), "dsar-audit-anchor v1 seq=") {
+			t.Fatalf("anchor: %v, printed %q", err, out.String())
+		}
+	}
+	if b, _ := os.ReadFile(anchors); strings.Count(string(b), "\n") != 2 {
+		t.Fatalf("the anchor file holds %q, want two lines", b)
+	}
+	if err := dsar("", "audit", "verify", "--anchor", anchors); err != nil || !strings.Contains(out.String(), "intact: 2 rows verified; 2 anchors reached") {
+		t.Fatalf("verify: %v, said %q", err, out.String())
+	}
+
+	// Someone cuts the last row off, with the trigger turned off: verify
+	// without the anchors cannot tell; with them it can.
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testenv.TamperAudit(t, db, `DELETE FROM audit_events WHERE seq = 2`)
+	if err := dsar("", "audit", "verify"); err != nil || !strings.Contains(out.String(), "intact: 1 rows") {
+		t.Fatalf("verify without anchors: %v, said %q", err, out.String())
+	}
+	err = dsar("", "audit", "verify", "--anchor", anchors)
+	if err == nil || !strings.Contains(out.String(), "BROKEN at row 2") || !strings.Contains(out.String(), "removed from its end") {
+		t.Errorf("verify a cut tail: %v, said %q", err, out.String())
+	}
+	// The next scheduled anchor refuses to bless the cut chain.
+	err = dsar("", "audit", "anchor", "--append", anchors)
+	if err == nil || !strings.Contains(out.String(), "nothing anchored") {
+		t.Errorf("anchor a cut tail: %v, said %q", err, out.String())
+	}
+	if b, _ := os.ReadFile(anchors); strings.Count(string(b), "\n") != 2 {
+		t.Errorf("the anchor file holds %q, want still two lines", b)
+	}
+	// A file that is not anchors is refused.
+	junk := filepath.Join(t.TempDir(), "junk")
+	_ = os.WriteFile(junk, []byte("seq=1 hash=00\n"), 0o644)
+	if err := dsar("", "audit", "verify", "--anchor", junk); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("a junk anchor file: %v", err)
 	}
 }

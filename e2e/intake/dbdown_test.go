@@ -31,6 +31,7 @@ func TestDatabaseUnreachableAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	db.KeyAudit(e.app.Keys)
 	s, err := server.New(server.Deps{Config: e.app.Config, DB: db, Temporal: e.app.Temporal, Keys: e.app.Keys,
 		Mailer: e.app.Mailer, Templates: e.app.Templates, Outbox: e.app.Outbox, Log: e.app.Log, Metrics: e.app.Metrics})
 	if err != nil {
