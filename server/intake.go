@@ -212,7 +212,6 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	}
 	vals = valuesOf(text)
 	sub := submissionOf(text)
-	sub.FormKey = text["form_key"]
 	bad := validate(sub, s.Config.Intake.CaptchaDisabled)
 	if !haveDoc {
 		bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
@@ -260,7 +259,7 @@ func submissionOf(text map[string]string) submission {
 		FirstName: vals["first_name"], LastName: vals["last_name"], Email: vals["email"],
 		Country: vals["country"], Region: vals["region"],
 		RequestorType: dsar.RequestorType(vals["requestor_type"]), RequestType: dsar.RequestType(vals["request_type"]),
-		Description: vals["description"], Captcha: strings.TrimSpace(text["captcha"]),
+		Description: vals["description"], Captcha: strings.TrimSpace(text["captcha"]), FormKey: text["form_key"],
 	}
 }
 
@@ -282,8 +281,9 @@ func readPart(p io.Reader, maxBytes int64) ([]byte, error) {
 // have come before it and be right, unexpired and unused, and one more
 // unconfirmed request must fit the caps of its email (when sent already)
 // and its client's network and the byte budget (see store.IntakeLimits).
-// EINVALID names every bad field; the limits answer 429 or 503.
-func (s *Server) admitUpload(c *gin.Context) uploadGate {
+// EINVALID names every bad field; the limits answer 429 or 503. form says
+// where the Idempotency-Key is: the form's form_key field, or the header.
+func (s *Server) admitUpload(c *gin.Context, form bool) uploadGate {
 	return func(ctx context.Context, sub submission, seen map[string]bool) error {
 		bad := map[string]string{}
 		for k, why := range validate(sub, s.Config.Intake.CaptchaDisabled) {
@@ -315,7 +315,22 @@ func (s *Server) admitUpload(c *gin.Context) uploadGate {
 				return err
 			}
 			if used {
-				return dsar.Invalid(map[string]string{"captcha": "this captcha was already used; solve a new one"})
+				// A retry with a key already claimed (a double click) is
+				// answered from the key, once the body is read; with no
+				// key, or a new one, a used captcha is refused unread.
+				key := c.GetHeader("Idempotency-Key")
+				if form {
+					key = sub.FormKey
+				}
+				retry := false
+				if key != "" && len(key) <= maxIdemKeyLen {
+					if retry, err = s.DB.IdempotentClaimed(ctx, idempotencyScope, key); err != nil {
+						return err
+					}
+				}
+				if !retry {
+					return dsar.Invalid(map[string]string{"captcha": "this captcha was already used; solve a new one"})
+				}
 			}
 		}
 		var emailKey []byte
@@ -672,7 +687,7 @@ func startRefused(err error) bool {
 // submitAPI is POST /api/v1/requests.
 func (s *Server) submitAPI(c *gin.Context) {
 	s.submitWith(c, func(c *gin.Context) (submission, error) {
-		sub, _, err := s.readSubmission(c, s.admitUpload(c))
+		sub, _, err := s.readSubmission(c, s.admitUpload(c, false))
 		sub.ClientIP = c.ClientIP()
 		return sub, err
 	})
@@ -754,7 +769,7 @@ func (s *Server) formPage(c *gin.Context) {
 // form again (errors beside the fields, what was typed kept) or a redirect
 // to the "check your inbox" page.
 func (s *Server) submitForm(c *gin.Context) {
-	sub, vals, err := s.readSubmission(c, s.admitUpload(c))
+	sub, vals, err := s.readSubmission(c, s.admitUpload(c, true))
 	if err == nil {
 		sub.ClientIP = c.ClientIP()
 		key := sub.FormKey

@@ -370,6 +370,17 @@ func (db *DB) BeginIdempotent(ctx context.Context, scope, key, hash string) (*Id
 	return &Idempotent{Status: *row.Status, Body: row.Body}, nil
 }
 
+// IdempotentClaimed reports whether key in scope was claimed (answered or
+// not, for any body): a request that repeats it may be a client's retry.
+func (db *DB) IdempotentClaimed(ctx context.Context, scope, key string) (bool, error) {
+	var claimed bool
+	const q = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key = $2)`
+	if err := db.GetContext(ctx, &claimed, q, scope, key); err != nil {
+		return false, fmt.Errorf("store: idempotency key claimed: %w", err)
+	}
+	return claimed, nil
+}
+
 // FinishIdempotent stores the answer to replay for key in scope.
 func (db *DB) FinishIdempotent(ctx context.Context, scope, key string, a Idempotent) error {
 	const q = `UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2`
