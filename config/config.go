@@ -125,6 +125,22 @@ type Config struct {
 		RatePerMinute   int           `mapstructure:"rate_per_minute"`
 		TokenExpiry     time.Duration `mapstructure:"token_expiry"`
 		CaptchaDisabled bool          `mapstructure:"captcha_disabled"`
+		// VerifyPerMinute bounds email confirmations per client address, a
+		// budget apart from RatePerMinute's submissions, so that people
+		// behind one address do not block each other's confirmations.
+		VerifyPerMinute int `mapstructure:"verify_rate_per_minute"`
+		// UnverifiedPerEmail and UnverifiedPerNetwork cap the requests
+		// waiting for their email to be confirmed, per email address and per
+		// client network (IPv4 /24, IPv6 /48); UnverifiedBytes bounds the
+		// identity documents all of them hold. Kept in Postgres.
+		UnverifiedPerEmail   int   `mapstructure:"unverified_per_email"`
+		UnverifiedPerNetwork int   `mapstructure:"unverified_per_network"`
+		UnverifiedBytes      int64 `mapstructure:"unverified_bytes"`
+		// The captcha's work doubles for every CaptchaBusyStep unconfirmed
+		// submissions within CaptchaBusyWindow, up to CaptchaMaxNumCeiling.
+		CaptchaBusyWindow    time.Duration `mapstructure:"captcha_busy_window"`
+		CaptchaBusyStep      int           `mapstructure:"captcha_busy_step"`
+		CaptchaMaxNumCeiling int64         `mapstructure:"captcha_max_number_ceiling"`
 	} `mapstructure:"intake"`
 
 	Auth struct {
@@ -143,6 +159,13 @@ type Config struct {
 		// SignInLinksPerHour is how many sign-in links one address may be
 		// sent in an hour (in bursts of as many); beyond, no mail goes out.
 		SignInLinksPerHour int `mapstructure:"sign_in_links_per_hour"`
+		// Quotas of a requester's messages over the last 24 hours, per
+		// request and per portal account (all their requests): how many
+		// messages, and how many bytes of attachments. Counted in Postgres.
+		RequestMessagesPerDay     int   `mapstructure:"request_messages_per_day"`
+		RequestMessageBytesPerDay int64 `mapstructure:"request_message_bytes_per_day"`
+		AccountMessagesPerDay     int   `mapstructure:"account_messages_per_day"`
+		AccountMessageBytesPerDay int64 `mapstructure:"account_message_bytes_per_day"`
 	} `mapstructure:"portal"`
 
 	// Fulfilment is the answer's delivery: task files and access packages.
@@ -231,20 +254,31 @@ func defaults() map[string]any {
 		"company.authority_name": "your data protection supervisory authority",
 		"company.authority_url":  "",
 
-		"intake.max_upload_bytes":   10 << 20,
-		"intake.captcha_max_number": 100000,
-		"intake.captcha_expiry":     10 * time.Minute,
-		"intake.rate_per_minute":    10,
-		"intake.token_expiry":       168 * time.Hour,
-		"intake.captcha_disabled":   false,
+		"intake.max_upload_bytes":           10 << 20,
+		"intake.captcha_max_number":         100000,
+		"intake.captcha_expiry":             10 * time.Minute,
+		"intake.rate_per_minute":            10,
+		"intake.token_expiry":               168 * time.Hour,
+		"intake.captcha_disabled":           false,
+		"intake.verify_rate_per_minute":     30,
+		"intake.unverified_per_email":       3,
+		"intake.unverified_per_network":     30,
+		"intake.unverified_bytes":           int64(2 << 30),
+		"intake.captcha_busy_window":        10 * time.Minute,
+		"intake.captcha_busy_step":          50,
+		"intake.captcha_max_number_ceiling": int64(3_200_000),
 
 		"auth.session_idle":     30 * time.Minute,
 		"auth.session_absolute": 12 * time.Hour,
 		"auth.login_per_minute": 5,
 		"auth.session_cache":    10 * time.Second,
 
-		"portal.sign_in_link_expiry":    30 * time.Minute,
-		"portal.sign_in_links_per_hour": 3,
+		"portal.sign_in_link_expiry":           30 * time.Minute,
+		"portal.sign_in_links_per_hour":        3,
+		"portal.request_messages_per_day":      20,
+		"portal.request_message_bytes_per_day": int64(50 << 20),
+		"portal.account_messages_per_day":      50,
+		"portal.account_message_bytes_per_day": int64(200 << 20),
 
 		"log.level":  "info",
 		"log.format": "text",
@@ -468,6 +502,27 @@ func (c *Config) Validate() error {
 	if c.Intake.RatePerMinute < 1 {
 		return bad("intake.rate_per_minute", "must be at least 1")
 	}
+	if c.Intake.VerifyPerMinute < 1 {
+		return bad("intake.verify_rate_per_minute", "must be at least 1")
+	}
+	if c.Intake.UnverifiedPerEmail < 1 {
+		return bad("intake.unverified_per_email", "must be at least 1")
+	}
+	if c.Intake.UnverifiedPerNetwork < c.Intake.UnverifiedPerEmail {
+		return bad("intake.unverified_per_network", "must be at least intake.unverified_per_email (%d)", c.Intake.UnverifiedPerEmail)
+	}
+	if c.Intake.UnverifiedBytes < c.Intake.MaxUploadBytes {
+		return bad("intake.unverified_bytes", "must be at least intake.max_upload_bytes (%d), or no document fits", c.Intake.MaxUploadBytes)
+	}
+	if c.Intake.CaptchaBusyWindow < time.Minute || c.Intake.CaptchaBusyWindow > 24*time.Hour {
+		return bad("intake.captcha_busy_window", "must be a duration from 1m to 24h, not %s", c.Intake.CaptchaBusyWindow)
+	}
+	if c.Intake.CaptchaBusyStep < 1 {
+		return bad("intake.captcha_busy_step", "must be at least 1")
+	}
+	if c.Intake.CaptchaMaxNumCeiling < c.Intake.CaptchaMaxNum {
+		return bad("intake.captcha_max_number_ceiling", "must be at least intake.captcha_max_number (%d)", c.Intake.CaptchaMaxNum)
+	}
 	if c.Auth.LoginPerMinute < 1 {
 		return bad("auth.login_per_minute", "must be at least 1")
 	}
@@ -479,6 +534,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Portal.SignInLinksPerHour < 1 {
 		return bad("portal.sign_in_links_per_hour", "must be at least 1")
+	}
+	for _, q := range []struct {
+		key string
+		val int64
+	}{
+		{"portal.request_messages_per_day", int64(c.Portal.RequestMessagesPerDay)},
+		{"portal.account_messages_per_day", int64(c.Portal.AccountMessagesPerDay)},
+		{"portal.request_message_bytes_per_day", c.Portal.RequestMessageBytesPerDay},
+		{"portal.account_message_bytes_per_day", c.Portal.AccountMessageBytesPerDay},
+	} {
+		if q.val < 1 {
+			return bad(q.key, "must be at least 1")
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

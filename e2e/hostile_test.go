@@ -126,6 +126,13 @@ func TestHostileInputIsRefusedAndStoresNothing(t *testing.T) {
 			status: 415, fields: []string{"identity_document"}},
 		{name: "PNG header claiming a billion pixels", call: submitCall(good.withFile("id.png", "image/png", hugePNG()), ""),
 			status: 422, fields: []string{"identity_document"}},
+		// The captcha is checked before the upload is read: a wrong one
+		// with a decompression bomb or an oversize file is refused for the
+		// captcha, the file unread.
+		{name: "wrong captcha with a decompression bomb", call: submitCall(good.with("captcha", "bm90IGEgc29sdXRpb24=").withFile("id.png", "image/png", hugePNG()), ""),
+			status: 422, fields: []string{"captcha"}},
+		{name: "wrong captcha with an upload over the limit", call: submitCall(good.with("captcha", sqlInjection).withFile("id.pdf", "application/pdf", bytes.Repeat([]byte("%PDF"), 1<<20)), ""),
+			status: 422, fields: []string{"captcha"}},
 		// Injection into every field that has a form.
 		{name: "SQL in email", call: submitCall(good.with("email", "x@example.org"+sqlInjection), ""), status: 422, fields: []string{"email"}},
 		{name: "HTML in email", call: submitCall(good.with("email", htmlInjection+"@example.org"), ""), status: 422, fields: []string{"email"}},

@@ -31,12 +31,13 @@ type CaptchaChallenge struct {
 // captchaKey is the HMAC key challenges are signed with.
 func (s *Server) captchaKey() string { return hex.EncodeToString(s.Keys.Derive(captchaLabel)) }
 
-// captcha answers a fresh challenge that expires after intake.captcha_expiry.
+// captcha answers a fresh challenge that expires after intake.captcha_expiry,
+// whose work rises with the recent submissions (captchaMaxNumber).
 func (s *Server) captcha(c *gin.Context) {
 	expires := time.Now().Add(s.Config.Intake.CaptchaExpiry)
 	ch, err := altcha.CreateChallenge(altcha.ChallengeOptions{
 		Algorithm: altcha.SHA256,
-		MaxNumber: s.Config.Intake.CaptchaMaxNum,
+		MaxNumber: s.captchaMaxNumber(c.Request.Context()),
 		HMACKey:   s.captchaKey(),
 		Expires:   &expires,
 	})

@@ -132,7 +132,7 @@ func FuzzSubmissionForm(f *testing.F) {
 		_, _ = p.Write(doc)
 		_ = w.Close()
 
-		sub, vals, err := s.readSubmission(postContext(buf.Bytes(), w.FormDataContentType()))
+		sub, vals, err := s.readSubmission(postContext(buf.Bytes(), w.FormDataContentType()), nil)
 		if vals == nil {
 			t.Fatal("no values to show the form again with")
 		}
@@ -206,7 +206,7 @@ func FuzzSubmissionBody(f *testing.F) {
 	f.Add([]byte(""), "")
 	f.Add(bytes.Repeat([]byte("--fuzzboundary\r\n"), 100), ct)
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		sub, _, err := s.readSubmission(postContext(body, contentType))
+		sub, _, err := s.readSubmission(postContext(body, contentType), nil)
 		if err != nil {
 			checkClientError(t, err, knownField)
 			return

@@ -7,7 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime/multipart"
+	"io"
+	"maps"
 	"net/http"
 	"net/mail"
 	"regexp"
@@ -32,17 +33,21 @@ import (
 // email verification. See docs/intake.md.
 func (s *Server) intakeRoutes() {
 	r := s.engine
-	limit := s.rateLimit(NewLimiter(s.Config.Intake.RatePerMinute))
+	// Submissions and confirmations have budgets of their own: many people
+	// behind one address (an office, a mobile carrier) confirm their own
+	// requests however many forms the others send.
+	submit := s.rateLimit(NewLimiter(s.Config.Intake.RatePerMinute))
+	verify := s.rateLimit(NewLimiter(s.Config.Intake.VerifyPerMinute))
 	r.GET("/", s.formPage)
 	r.GET("/embed", s.formPage)
-	r.POST("/", limit, s.submitForm)
-	r.POST("/embed", limit, s.submitForm)
+	r.POST("/", submit, s.submitForm)
+	r.POST("/embed", submit, s.submitForm)
 	r.GET("/submitted", s.submittedPage)
 	r.GET("/api/v1/captcha", s.captcha)
-	r.POST("/api/v1/requests", limit, s.submitAPI)
+	r.POST("/api/v1/requests", submit, s.submitAPI)
 	r.GET("/verify-email", s.verifyPage)
-	r.POST("/verify-email", limit, s.verifyForm)
-	r.POST("/api/v1/email-verifications", limit, s.verifyAPI)
+	r.POST("/verify-email", verify, s.verifyForm)
+	r.POST("/api/v1/email-verifications", verify, s.verifyAPI)
 	s.mailboxRoutes()
 }
 
@@ -72,6 +77,8 @@ type submission struct {
 	RequestType   dsar.RequestType
 	Description   string
 	Captcha       string
+	FormKey       string // the HTML form's own Idempotency-Key
+	ClientIP      string // whose network an unconfirmed request counts in
 	Document      []byte // re-encoded
 	DocumentType  string
 	// Manual is set when staff record a request that arrived another way
@@ -119,61 +126,106 @@ type submitted struct {
 	Status dsar.Status `json:"status"`
 }
 
-// readSubmission parses and validates the multipart body of a submission.
-// It always returns what was typed (for the form to show again) and, on
+// maxFormText bounds the text parts of a submission together.
+const maxFormText = 1 << 20
+
+// textFields are the form's text fields a submission keeps.
+var textFields = []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type", "description", "captcha", "form_key"}
+
+// uploadGate decides, before a submission's identity document is read,
+// whether it is worth reading: sub holds the text fields sent before it,
+// seen names them. An error refuses the submission unread.
+type uploadGate func(ctx context.Context, sub submission, seen map[string]bool) error
+
+// readSubmission reads and validates the multipart body of a submission,
+// part by part, as it arrives: the identity document is read only once gate
+// (if not nil) has passed what came before it, so a submission whose
+// captcha is missing, wrong or used, or that is beyond the limits of
+// unconfirmed requests, costs neither the upload nor its decoding. It
+// always returns what was typed (for the form to show again) and, on
 // error, a *dsar.Error: EUNSUPPORTED for a body that is not multipart or a
-// document that is not JPEG/PNG/PDF, ETOOLARGE beyond intake.max_upload_bytes,
-// EINVALID naming every bad field.
-func (s *Server) readSubmission(c *gin.Context) (submission, formValues, error) {
+// document that is not JPEG/PNG/PDF, ETOOLARGE beyond
+// intake.max_upload_bytes, EINVALID naming every bad field, or what gate
+// returned.
+func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, formValues, error) {
 	vals := formValues{}
 	if c.ContentType() != "multipart/form-data" {
 		return submission{}, vals, dsar.Errorf(dsar.EUNSUPPORTED, "send the request as multipart/form-data")
 	}
-	limit := s.Config.Intake.MaxUploadBytes + 1<<20 // the document plus the text fields
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	if err := c.Request.ParseMultipartForm(limit); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return submission{}, vals, tooLarge(s.Config.Intake.MaxUploadBytes)
-		}
+	maxDoc := s.Config.Intake.MaxUploadBytes
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxDoc+maxFormText+64<<10) // and the parts' headers
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
 		return submission{}, vals, dsar.Errorf(dsar.EBADREQUEST, "the body is not a valid multipart form")
 	}
-	form := c.Request.MultipartForm
-	defer func() { _ = form.RemoveAll() }()
-	get := func(k string) string {
-		if v := form.Value[k]; len(v) > 0 {
-			return strings.TrimSpace(v[0])
+	bodyErr := func(err error) error {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(maxDoc)
 		}
-		return ""
+		return dsar.Errorf(dsar.EBADREQUEST, "the body is not a valid multipart form")
 	}
-	for _, k := range []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type", "description"} {
-		vals[k] = get(k)
+	text := map[string]string{}
+	seen := map[string]bool{}
+	textBytes := 0
+	var raw []byte
+	haveDoc, gated := false, false
+	ctx := c.Request.Context()
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return submission{}, valuesOf(text), bodyErr(err)
+		}
+		name := p.FormName()
+		if name == "identity_document" && p.FileName() != "" {
+			if haveDoc {
+				continue // only the first counts; the body's limit bounds the rest
+			}
+			if gate != nil {
+				if err := gate(ctx, submissionOf(text), seen); err != nil {
+					return submission{}, valuesOf(text), err
+				}
+			}
+			gated = true
+			if raw, err = readPart(p, maxDoc); err != nil {
+				if dsar.ErrorCode(err) == dsar.ETOOLARGE {
+					return submission{}, valuesOf(text), err
+				}
+				return submission{}, valuesOf(text), bodyErr(err)
+			}
+			haveDoc = true
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(p, int64(maxFormText-textBytes+1)))
+		if err != nil {
+			return submission{}, valuesOf(text), bodyErr(err)
+		}
+		if textBytes += len(v); textBytes > maxFormText {
+			return submission{}, valuesOf(text), dsar.Errorf(dsar.ETOOLARGE, "the form's text fields are larger than %s together", humanBytes(maxFormText))
+		}
+		if _, ok := text[name]; !ok && name != "" {
+			text[name], seen[name] = string(v), true
+		}
 	}
-	vals["country"] = strings.ToUpper(vals["country"])
-	vals["region"] = strings.ToUpper(vals["region"])
-	sub := submission{
-		FirstName: vals["first_name"], LastName: vals["last_name"], Email: vals["email"],
-		Country: vals["country"], Region: vals["region"],
-		RequestorType: dsar.RequestorType(vals["requestor_type"]), RequestType: dsar.RequestType(vals["request_type"]),
-		Description: vals["description"], Captcha: get("captcha"),
-	}
+	vals = valuesOf(text)
+	sub := submissionOf(text)
 	bad := validate(sub, s.Config.Intake.CaptchaDisabled)
-
-	var fh *multipart.FileHeader
-	if fs := form.File["identity_document"]; len(fs) > 0 {
-		fh = fs[0]
-	} else {
+	if !haveDoc {
 		bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
-	}
-	if fh != nil && fh.Size > s.Config.Intake.MaxUploadBytes {
-		return submission{}, vals, tooLarge(s.Config.Intake.MaxUploadBytes)
+		if gate != nil && !gated {
+			var de *dsar.Error
+			if err := gate(ctx, sub, seen); errors.As(err, &de) && de.Code == dsar.EINVALID {
+				maps.Copy(bad, de.Fields)
+			} else if err != nil {
+				return submission{}, vals, err
+			}
+		}
 	}
 	if len(bad) > 0 {
 		return submission{}, vals, dsar.Invalid(bad)
-	}
-	raw, err := readUpload(fh, s.Config.Intake.MaxUploadBytes)
-	if err != nil {
-		return submission{}, vals, err
 	}
 	doc, ct, err := checkDocument(raw)
 	if err != nil {
@@ -184,6 +236,109 @@ func (s *Server) readSubmission(c *gin.Context) (submission, formValues, error) 
 	sub.hash = digest(docHash[:], sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
 		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha)
 	return sub, vals, nil
+}
+
+// valuesOf is what was typed into the form's text fields, trimmed, to show
+// the form again.
+func valuesOf(text map[string]string) formValues {
+	vals := formValues{}
+	for _, k := range textFields {
+		if k != "captcha" && k != "form_key" {
+			vals[k] = strings.TrimSpace(text[k])
+		}
+	}
+	vals["country"] = strings.ToUpper(vals["country"])
+	vals["region"] = strings.ToUpper(vals["region"])
+	return vals
+}
+
+// submissionOf is the submission of the text fields, not yet validated.
+func submissionOf(text map[string]string) submission {
+	vals := valuesOf(text)
+	return submission{
+		FirstName: vals["first_name"], LastName: vals["last_name"], Email: vals["email"],
+		Country: vals["country"], Region: vals["region"],
+		RequestorType: dsar.RequestorType(vals["requestor_type"]), RequestType: dsar.RequestType(vals["request_type"]),
+		Description: vals["description"], Captcha: strings.TrimSpace(text["captcha"]), FormKey: text["form_key"],
+	}
+}
+
+// readPart reads an uploaded file's part, at most maxBytes: ETOOLARGE
+// beyond, without reading further.
+func readPart(p io.Reader, maxBytes int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(p, maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	return data, nil
+}
+
+// admitUpload is the upload gate of the public form: before the identity
+// document is read, the text sent before it must be valid, the captcha must
+// have come before it and be right, unexpired and unused, and one more
+// unconfirmed request must fit the caps of its email (when sent already)
+// and its client's network and the byte budget (see store.IntakeLimits).
+// EINVALID names every bad field; the limits answer 429 or 503. form says
+// where the Idempotency-Key is: the form's form_key field, or the header.
+func (s *Server) admitUpload(c *gin.Context, form bool) uploadGate {
+	return func(ctx context.Context, sub submission, seen map[string]bool) error {
+		bad := map[string]string{}
+		for k, why := range validate(sub, s.Config.Intake.CaptchaDisabled) {
+			if seen[k] && k != "captcha" {
+				bad[k] = why
+			}
+		}
+		var red *store.CaptchaRedemption
+		switch {
+		case s.Config.Intake.CaptchaDisabled && sub.Captcha == "":
+		case !seen["captcha"]:
+			bad["captcha"] = "solve the captcha; it must come before identity_document in the form"
+		default:
+			var err error
+			if red, err = s.checkCaptcha(sub.Captcha); err != nil {
+				var de *dsar.Error
+				if !errors.As(err, &de) {
+					return err
+				}
+				maps.Copy(bad, de.Fields)
+			}
+		}
+		if len(bad) > 0 {
+			return dsar.Invalid(bad)
+		}
+		if red != nil {
+			used, err := s.DB.CaptchaRedeemed(ctx, red.Signature)
+			if err != nil {
+				return err
+			}
+			if used {
+				// A retry with a key already claimed (a double click) is
+				// answered from the key, once the body is read; with no
+				// key, or a new one, a used captcha is refused unread.
+				key := c.GetHeader("Idempotency-Key")
+				if form {
+					key = sub.FormKey
+				}
+				retry := false
+				if key != "" && len(key) <= maxIdemKeyLen {
+					if retry, err = s.DB.IdempotentClaimed(ctx, idempotencyScope, key); err != nil {
+						return err
+					}
+				}
+				if !retry {
+					return dsar.Invalid(map[string]string{"captcha": "this captcha was already used; solve a new one"})
+				}
+			}
+		}
+		var emailKey []byte
+		if seen["email"] {
+			emailKey = s.Keys.BlindIndex(sub.Email)
+		}
+		return s.DB.IntakeHoldRefusal(ctx, emailKey, s.networkKey(c.ClientIP()), s.intakeLimits())
+	}
 }
 
 var regionRE = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
@@ -411,6 +566,8 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 	}
 	if sub.Manual != nil {
 		nr.SubmittedAt, nr.Channel, nr.RecordedBy = sub.ReceivedAt, sub.Manual.Channel, sub.Manual.RecordedBy
+	} else {
+		nr.Hold = &store.IntakeHold{NetworkKey: s.networkKey(sub.ClientIP), Limits: s.intakeLimits()}
 	}
 	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, nr.SubmittedAt)
 	var err error
@@ -422,6 +579,9 @@ func (s *Server) create(ctx context.Context, sub submission, id string) (int, []
 	}
 	if err := s.DB.CreateRequest(ctx, nr); err != nil {
 		return 0, nil, err
+	}
+	if nr.Hold != nil {
+		s.captchaLoad.forget()
 	}
 	if err := s.startWorkflow(ctx, nr, sub.Manual); err != nil {
 		if !startRefused(err) {
@@ -527,7 +687,8 @@ func startRefused(err error) bool {
 // submitAPI is POST /api/v1/requests.
 func (s *Server) submitAPI(c *gin.Context) {
 	s.submitWith(c, func(c *gin.Context) (submission, error) {
-		sub, _, err := s.readSubmission(c)
+		sub, _, err := s.readSubmission(c, s.admitUpload(c, false))
+		sub.ClientIP = c.ClientIP()
 		return sub, err
 	})
 }
@@ -608,9 +769,10 @@ func (s *Server) formPage(c *gin.Context) {
 // form again (errors beside the fields, what was typed kept) or a redirect
 // to the "check your inbox" page.
 func (s *Server) submitForm(c *gin.Context) {
-	sub, vals, err := s.readSubmission(c)
+	sub, vals, err := s.readSubmission(c, s.admitUpload(c, true))
 	if err == nil {
-		key := c.PostForm("form_key")
+		sub.ClientIP = c.ClientIP()
+		key := sub.FormKey
 		if len(key) > maxIdemKeyLen {
 			key = ""
 		}
@@ -676,6 +838,12 @@ func (s *Server) verifyEmail(ctx context.Context, token string) (string, error) 
 	}
 	if _, err := s.DB.UseToken(ctx, token, store.TokenEmailVerification); err != nil {
 		return "", err
+	}
+	// Confirmed: the request no longer counts against its email's and
+	// network's caps. Were this lost, the request's status stops it
+	// counting once the workflow records it.
+	if err := s.DB.ReleaseIntakeHold(ctx, id); err != nil {
+		s.Log.Warn("release intake hold", "id", id, "err", err)
 	}
 	return id, nil
 }

@@ -330,16 +330,29 @@ func (s *Server) portalPostMessage(c *gin.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A requester past their day's quota is refused before the message
+	// and its files are read.
+	quota := s.messageQuota()
+	if err := s.DB.CheckMessageQuota(c.Request.Context(), r.ID, quota); err != nil {
+		return "", err
+	}
 	in, err := s.readMessage(c)
 	if err != nil {
 		return "", err
 	}
 	msg, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: r.ID, Sender: store.SenderRequester,
-		ActorID: acc.ID, Body: in.Body, Attachments: in.Attachments})
+		ActorID: acc.ID, Body: in.Body, Attachments: in.Attachments, Quota: &quota})
 	if err != nil {
 		return "", err
 	}
 	return msg.ID, nil
+}
+
+// messageQuota is what a requester may send in a day (portal.*_per_day).
+func (s *Server) messageQuota() store.MessageQuota {
+	p := s.Config.Portal
+	return store.MessageQuota{RequestCount: p.RequestMessagesPerDay, RequestBytes: p.RequestMessageBytesPerDay,
+		AccountCount: p.AccountMessagesPerDay, AccountBytes: p.AccountMessageBytesPerDay}
 }
 
 // portalAttachment sends an attachment of one of the requester's requests.

@@ -47,6 +47,7 @@ type Server struct {
 
 	actionBudget time.Duration  // how long an action waits for its workflow's answer
 	background   sync.WaitGroup // work that outlives its request (a sign-in link's mail): shutdown waits for it
+	captchaLoad  captchaLoad    // recent submissions, for the captcha's work
 }
 
 // New builds the server and its routes. Page templates are parsed here, so

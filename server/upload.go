@@ -7,8 +7,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"sync"
 
@@ -46,26 +44,6 @@ func bytesPerPixel(m color.Model) int64 {
 		return 1
 	}
 	return 4
-}
-
-// readUpload reads an uploaded file, at most maxBytes: ETOOLARGE beyond.
-func readUpload(fh *multipart.FileHeader, maxBytes int64) ([]byte, error) {
-	if fh.Size > maxBytes {
-		return nil, tooLarge(maxBytes)
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return nil, fmt.Errorf("server: open upload: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("server: read upload: %w", err)
-	}
-	if int64(len(data)) > maxBytes {
-		return nil, tooLarge(maxBytes)
-	}
-	return data, nil
 }
 
 // checkDocument checks an identity document: EUNSUPPORTED unless its

@@ -34,6 +34,105 @@ type NewRequest struct {
 	// the staff user who recorded a request that arrived another way.
 	Channel    dsar.Channel
 	RecordedBy string
+	// Hold, when set, is recorded with the request (see IntakeHold), in the
+	// same statement and only if it fits its limits.
+	Hold *IntakeHold
+}
+
+// IntakeHold is what a request from the public form holds while its email
+// is unconfirmed: a place under its email's and its client network's caps,
+// and its sealed document's bytes in the budget of all of them. The email's
+// key is the request's blind index (Sealed.EmailHash); NetworkKey is a
+// keyed hash of the client's network, never an address.
+type IntakeHold struct {
+	NetworkKey []byte
+	Limits     IntakeLimits
+}
+
+// IntakeLimits bound what unconfirmed requests hold: how many per email and
+// per client network, and how many bytes of identity documents in all.
+type IntakeLimits struct {
+	PerEmail   int
+	PerNetwork int
+	Budget     int64
+}
+
+// Answers to a submission beyond an IntakeLimits: ERATELIMITED (429) for
+// the email's or the network's cap, EUNAVAILABLE (503) for the byte budget.
+var (
+	errHeldPerEmail = &dsar.Error{Code: dsar.ERATELIMITED,
+		Message: "requests from this email address are already waiting for it to be confirmed; confirm them with the link we emailed, or wait until they expire",
+		Fields:  map[string]string{"email": "has too many requests waiting for their email to be confirmed; use the link we emailed you"}}
+	errHeldPerNetwork = dsar.Errorf(dsar.ERATELIMITED,
+		"too many requests from your network are waiting for their email to be confirmed; please confirm yours with the link we emailed, or try again later")
+	errHeldBudget = dsar.Errorf(dsar.EUNAVAILABLE,
+		"we are receiving more requests than we can hold until their emails are confirmed; please try again in an hour")
+)
+
+// holdRefused turns a refusal of intake_hold_refusal into its error.
+func holdRefused(refusal string) error {
+	switch refusal {
+	case "":
+		return nil
+	case "email":
+		return errHeldPerEmail
+	case "network":
+		return errHeldPerNetwork
+	case "budget":
+		return errHeldBudget
+	}
+	return fmt.Errorf("store: unknown intake refusal %q", refusal)
+}
+
+// IntakeHoldRefusal checks, without holding anything, whether one more
+// unconfirmed request for emailKey (nil: not known yet) from networkKey
+// fits l: nil, or the error CreateRequest would give (see IntakeLimits). It
+// lets intake refuse before it reads an upload; CreateRequest checks again
+// under locks.
+func (db *DB) IntakeHoldRefusal(ctx context.Context, emailKey, networkKey []byte, l IntakeLimits) error {
+	const q = `SELECT intake_hold_refusal($1, $2, 0, $3, $4, $5, false)`
+	var email any // SQL NULL when not known
+	if emailKey != nil {
+		email = emailKey
+	}
+	var refusal string
+	if err := db.GetContext(ctx, &refusal, q, email, networkKey, l.PerEmail, l.PerNetwork, l.Budget); err != nil {
+		return fmt.Errorf("store: intake limits: %w", err)
+	}
+	return holdRefused(refusal)
+}
+
+// ReleaseIntakeHold frees what request id held while its email was
+// unconfirmed: it has been confirmed. Releasing twice is fine.
+func (db *DB) ReleaseIntakeHold(ctx context.Context, id string) error {
+	if _, err := db.ExecContext(ctx, `DELETE FROM intake_holds WHERE request_id = $1`, id); err != nil {
+		return fmt.Errorf("store: release intake hold of %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecentIntake counts the requests from the form submitted within the last
+// window whose emails are still unconfirmed: the load the captcha's work
+// follows.
+func (db *DB) RecentIntake(ctx context.Context, window time.Duration) (int, error) {
+	const q = `SELECT count(*) FROM intake_holds WHERE created_at > now() - make_interval(secs => $1)`
+	var n int
+	if err := db.GetContext(ctx, &n, q, window.Seconds()); err != nil {
+		return 0, fmt.Errorf("store: recent intake: %w", err)
+	}
+	return n, nil
+}
+
+// CaptchaRedeemed reports whether the captcha of signature was already
+// used, so that intake can refuse a replay before it reads the upload.
+// CreateRequest remains what enforces single use.
+func (db *DB) CaptchaRedeemed(ctx context.Context, signature string) (bool, error) {
+	var used bool
+	const q = `SELECT EXISTS (SELECT 1 FROM captcha_redemptions WHERE signature = $1)`
+	if err := db.GetContext(ctx, &used, q, signature); err != nil {
+		return false, fmt.Errorf("store: captcha redeemed: %w", err)
+	}
+	return used, nil
 }
 
 // CaptchaRedemption is a solved captcha challenge, known by its signature,
@@ -48,29 +147,39 @@ type CaptchaRedemption struct {
 const captchaUsedMessage = "this captcha was already used; solve a new one"
 
 // CreateRequest inserts r, its wrapped data key and its identity document,
-// unaccepted, and redeems its captcha, all in one statement. EINVALID naming the
-// field captcha when the captcha was already redeemed.
+// unaccepted, and redeems its captcha and records its hold, all in one
+// statement. EINVALID naming the field captcha when the captcha was already
+// redeemed; for a hold beyond its limits, the errors of IntakeLimits (and
+// nothing is written, not even the captcha's redemption).
 func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
-	// One statement, so one round trip and all or nothing: the captcha's
-	// redemption, the request, its key and its document. A captcha redeemed
-	// already writes nothing at all.
-	const q = `WITH captcha AS (
+	// One statement, so one round trip and all or nothing: the hold's check,
+	// the captcha's redemption, the request, its key, its document and its
+	// hold. A captcha redeemed already, or a hold refused, writes nothing at
+	// all. The check runs first (the redemption reads its answer), so its
+	// locks are always taken before the redemption's.
+	const q = `WITH hold AS (
+			SELECT CASE WHEN $23::bytea IS NULL THEN ''
+				ELSE intake_hold_refusal($12, $23, $24, $25, $26, $27, true) END AS refusal),
+		captcha AS (
 			INSERT INTO captcha_redemptions (signature, expires_at)
-			SELECT $14::text, $15 WHERE $14::text IS NOT NULL
+			SELECT $14::text, $15 FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
 			ON CONFLICT (signature) DO NOTHING RETURNING 1),
 		request AS (
 			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
 				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii,
 				channel, recorded_by)
 			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid
-			WHERE $14::text IS NULL OR EXISTS (SELECT 1 FROM captcha)
+			FROM hold WHERE hold.refusal = '' AND ($14::text IS NULL OR EXISTS (SELECT 1 FROM captcha))
 			RETURNING id),
 		request_key AS (
 			INSERT INTO request_keys (request_id, key_id, wrapped_key) SELECT id, $16, $17 FROM request),
 		document AS (
 			INSERT INTO identity_documents (request_id, content_type, size, sealed)
-			SELECT id, $18, $19, $20::bytea FROM request WHERE $20::bytea IS NOT NULL)
-		SELECT count(*) FROM request`
+			SELECT id, $18, $19, $20::bytea FROM request WHERE $20::bytea IS NOT NULL),
+		held AS (
+			INSERT INTO intake_holds (request_id, email_key, network_key, bytes)
+			SELECT id, $12, $23, $24 FROM request WHERE $23::bytea IS NOT NULL)
+		SELECT (SELECT count(*) FROM request) AS created, (SELECT refusal FROM hold) AS refusal`
 	var sig *string
 	var expires *time.Time
 	if r.Captcha != nil {
@@ -92,23 +201,46 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, err)
 	}
-	var created int
-	err = st.GetContext(ctx, &created, r.ID, string(dsar.StatusPendingEmailVerification),
+	var (
+		network []byte // SQL NULL without a hold
+		held    = int64(len(r.Sealed.Document))
+		limits  IntakeLimits
+		outcome struct {
+			Created int    `db:"created"`
+			Refusal string `db:"refusal"`
+		}
+	)
+	if r.Hold != nil {
+		network, limits = r.Hold.NetworkKey, r.Hold.Limits
+	}
+	err = st.GetContext(ctx, &outcome, r.ID, string(dsar.StatusPendingEmailVerification),
 		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
-		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy)
+		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy,
+		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}
-	if created != 1 {
+	if err := holdRefused(outcome.Refusal); err != nil {
+		return err
+	}
+	if outcome.Created != 1 {
 		return dsar.Invalid(map[string]string{"captcha": captchaUsedMessage})
 	}
 	return nil
 }
 
 // SweepCaptchas forgets the redemptions of captchas that have expired (an
-// expired challenge is refused anyway) and returns how many it forgot.
+// expired challenge is refused anyway) and returns how many it forgot. It
+// also deletes the intake holds of requests no longer waiting for their
+// email (expired, or confirmed while a release failed): they count for
+// nothing, and need not keep their network's hash.
 func (db *DB) SweepCaptchas(ctx context.Context) (int64, error) {
+	const qh = `DELETE FROM intake_holds h USING requests r
+		WHERE r.id = h.request_id AND r.status <> 'pending_email_verification'`
+	if _, err := db.ExecContext(ctx, qh); err != nil {
+		return 0, fmt.Errorf("store: sweep intake holds: %w", err)
+	}
 	res, err := db.ExecContext(ctx, `DELETE FROM captcha_redemptions WHERE expires_at < now()`)
 	if err != nil {
 		return 0, fmt.Errorf("store: sweep captcha redemptions: %w", err)
@@ -236,6 +368,17 @@ func (db *DB) BeginIdempotent(ctx context.Context, scope, key, hash string) (*Id
 		return nil, dsar.Errorf(dsar.ECONFLICT, "a request with this Idempotency-Key is still being processed; retry")
 	}
 	return &Idempotent{Status: *row.Status, Body: row.Body}, nil
+}
+
+// IdempotentClaimed reports whether key in scope was claimed (answered or
+// not, for any body): a request that repeats it may be a client's retry.
+func (db *DB) IdempotentClaimed(ctx context.Context, scope, key string) (bool, error) {
+	var claimed bool
+	const q = `SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key = $2)`
+	if err := db.GetContext(ctx, &claimed, q, scope, key); err != nil {
+		return false, fmt.Errorf("store: idempotency key claimed: %w", err)
+	}
+	return claimed, nil
 }
 
 // FinishIdempotent stores the answer to replay for key in scope.

@@ -64,7 +64,96 @@ type NewMessage struct {
 	ActorID     string
 	Body        string
 	Attachments []NewAttachment
+	// Quota, when set, bounds a requester's messages (see MessageQuota);
+	// AddMessage refuses one beyond it.
+	Quota *MessageQuota
 }
+
+// MessageQuota bounds what a requester sends over the last 24 hours, on
+// one request and on all the requests of their email (their portal
+// account): how many messages, and how many bytes of attachments.
+type MessageQuota struct {
+	RequestCount int
+	RequestBytes int64
+	AccountCount int
+	AccountBytes int64
+}
+
+// messageUse is what a requester sent over the last 24 hours.
+type messageUse struct {
+	RequestCount int   `db:"request_count"`
+	RequestBytes int64 `db:"request_bytes"`
+	AccountCount int   `db:"account_count"`
+	AccountBytes int64 `db:"account_bytes"`
+}
+
+// refuse is the error for one more message of count messages (0 or 1)
+// and bytes of attachments beyond q: ERATELIMITED naming the field body
+// (too many messages) or attachments (too many bytes); nil if it fits.
+func (u messageUse) refuse(q MessageQuota, count int, bytes int64) error {
+	limited := func(field, why string) error {
+		return &dsar.Error{Code: dsar.ERATELIMITED, Message: "you have sent as much as we take in a day; please try again tomorrow",
+			Fields: map[string]string{field: why}}
+	}
+	switch {
+	case u.RequestCount+count > q.RequestCount:
+		return limited("body", fmt.Sprintf("at most %d messages a day on one request; please try again tomorrow", q.RequestCount))
+	case u.AccountCount+count > q.AccountCount:
+		return limited("body", fmt.Sprintf("at most %d messages a day on all your requests; please try again tomorrow", q.AccountCount))
+	case u.RequestBytes+bytes > q.RequestBytes:
+		return limited("attachments", fmt.Sprintf("at most %s of files a day on one request; please try again tomorrow", sizeText(q.RequestBytes)))
+	case u.AccountBytes+bytes > q.AccountBytes:
+		return limited("attachments", fmt.Sprintf("at most %s of files a day on all your requests; please try again tomorrow", sizeText(q.AccountBytes)))
+	}
+	return nil
+}
+
+// sizeText writes a number of bytes for people.
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// messageUseOf counts what the requester of requestID (everyone writing
+// from its email) sent since since, on it and on all their requests.
+func messageUseOf(ctx context.Context, q sqlx.QueryerContext, requestID string, since time.Time) (messageUse, error) {
+	const qUse = `SELECT count(*) FILTER (WHERE m.request_id = $1) AS request_count,
+			coalesce(sum(a.bytes) FILTER (WHERE m.request_id = $1), 0)::bigint AS request_bytes,
+			count(*) AS account_count, coalesce(sum(a.bytes), 0)::bigint AS account_bytes
+		FROM requests mine
+		JOIN requests r ON r.email_hash = mine.email_hash
+		JOIN messages m ON m.request_id = r.id AND m.sender = 'requester' AND m.created_at > $2
+		LEFT JOIN LATERAL (SELECT sum(size) AS bytes FROM message_attachments WHERE message_id = m.id) a ON true
+		WHERE mine.id = $1`
+	var u messageUse
+	if err := sqlx.GetContext(ctx, q, &u, qUse, requestID, since); err != nil {
+		return u, fmt.Errorf("store: messages sent on %s: %w", requestID, err)
+	}
+	return u, nil
+}
+
+// CheckMessageQuota reports whether the requester of requestID may send
+// one more message under q, before the message is read: the error
+// AddMessage would give for a message without attachments, or nil.
+// AddMessage checks again, with the attachments, under a lock.
+func (db *DB) CheckMessageQuota(ctx context.Context, requestID string, q MessageQuota) error {
+	if _, err := uuid.Parse(requestID); err != nil {
+		return dsar.Errorf(dsar.ENOTFOUND, "no such request")
+	}
+	u, err := messageUseOf(ctx, db, requestID, now().Add(-messageQuotaPeriod))
+	if err != nil {
+		return err
+	}
+	return u.refuse(q, 1, 0)
+}
+
+// messageQuotaPeriod is the period of a MessageQuota.
+const messageQuotaPeriod = 24 * time.Hour
 
 // The associated data binding each sealed field to its row, so ciphertexts
 // cannot be moved between messages or requests.
@@ -144,6 +233,26 @@ func (db *DB) AddMessage(ctx context.Context, keys *crypto.Keyring, m NewMessage
 		}
 		if req.Status == dsar.StatusPendingEmailVerification || req.Status == dsar.StatusExpired {
 			return dsar.Errorf(dsar.ECONFLICT, "the request is %s: the requester's email is not verified, so there is nobody to talk to yet", req.Status)
+		}
+		if m.Quota != nil {
+			// One requester's messages are counted one after another,
+			// whichever process takes them: the lock is per email.
+			const qLock = `SELECT pg_advisory_xact_lock(hashtextextended('dsar requester messages ' || encode(email_hash, 'hex'), 0))
+				FROM requests WHERE id = $1`
+			if _, err := tx.ExecContext(ctx, qLock, m.RequestID); err != nil {
+				return fmt.Errorf("store: lock messages of %s: %w", m.RequestID, err)
+			}
+			u, err := messageUseOf(ctx, tx, m.RequestID, now().Add(-messageQuotaPeriod))
+			if err != nil {
+				return err
+			}
+			var bytes int64
+			for _, a := range m.Attachments {
+				bytes += int64(len(a.Data))
+			}
+			if err := u.refuse(*m.Quota, 1, bytes); err != nil {
+				return err
+			}
 		}
 		key, err := messageKey(ctx, tx, keys, m.RequestID, true)
 		if err != nil {

@@ -205,7 +205,9 @@ func TestInvalidSubmissionsStoreNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t, map[string]any{"intake.max_upload_bytes": 64 << 10})
 	doc := pngWithText(t, "x")
-	good := validForm("not-checked-before-the-fields", doc)
+	// One right captcha for every case: it is checked before the document
+	// is read (a wrong one is refused first), and none of these uses it up.
+	good := validForm(e.captcha(), doc)
 	long := strings.Repeat("a", 101)
 	cases := []struct {
 		name   string

@@ -29,9 +29,14 @@ func StartOn(t testing.TB, dbURL string, extra map[string]any) (*app.App, *httpt
 	t.Helper()
 	settings := map[string]any{
 		"intake.captcha_max_number": 2000, // quick to solve in tests
-		"intake.rate_per_minute":    10000,
-		"auth.login_per_minute":     10000,
-		"public_url":                "http://dsar.test",
+		// ... and as quick however many requests the test made: tests
+		// submit from one address, often for one email.
+		"intake.captcha_max_number_ceiling": 2000,
+		"intake.unverified_per_email":       10000,
+		"intake.unverified_per_network":     10000,
+		"intake.rate_per_minute":            10000,
+		"auth.login_per_minute":             10000,
+		"public_url":                        "http://dsar.test",
 	}
 	maps.Copy(settings, extra)
 	cfg := testenv.Config(t, dbURL, testenv.TemporalAddress(t), settings)
