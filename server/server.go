@@ -162,18 +162,19 @@ func (s *Server) recover(c *gin.Context) {
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
+	route := c.FullPath() // a registered route's pattern, never the client's path
 	if route == "" {
 		route = "unmatched"
 	}
 	status := c.Writer.Status()
-	s.Metrics.HTTPRequests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
-	s.Metrics.HTTPDuration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+	method := metrics.Method(c.Request.Method)
+	s.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	s.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.Log.Log(c, level, "http", "method", c.Request.Method, "route", route, "status", status, "took", time.Since(start))
+	s.Log.Log(c, level, "http", "method", method, "route", route, "status", status, "took", time.Since(start))
 }
 
 // securityHeaders sets the headers every answer carries.
