@@ -49,6 +49,7 @@ const (
 	AuditPackageDownloaded    = "package.downloaded"
 	AuditPackageExpired       = "package.expired"
 	AuditNothingToSend        = "package.nothing_to_send"
+	AuditPayloadsDecoded      = "codec.decoded" // staff read Temporal payloads through the codec endpoint
 )
 
 // auditLabels says each audit action in words, for people.
@@ -98,6 +99,7 @@ var auditLabels = map[string]string{
 	AuditPackageDownloaded:    "Access package downloaded",
 	AuditPackageExpired:       "Access package expired and erased",
 	AuditNothingToSend:        "Completed with nothing to send",
+	AuditPayloadsDecoded:      "Temporal payloads decoded for reading",
 }
 
 // AuditActions lists every audit action.

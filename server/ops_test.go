@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/codec"
 	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/metrics"
 	"github.com/opendsar/dsar/testenv"
@@ -107,6 +112,82 @@ func TestMetricsSeriesStayBounded(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestCodecEndpoint: operators decode the Temporal UI's payloads (each call
+// audited: who, how many, which namespace) but cannot seal one; a body over
+// the limit is 413; the Temporal UI's origin may call /codec and nothing
+// else.
+func TestCodecEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnvWithoutWorker(t, nil)
+	op, opToken := e.user(dsar.RoleOperator)
+	_, managerToken := e.user(dsar.RoleManager)
+	sealed, err := codec.DataConverter(e.keys).ToPayload("status words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"payloads": []*commonpb.Payload{sealed}}
+
+	if a := e.do("POST", "/codec/decode", managerToken, body); a.Status != http.StatusForbidden {
+		t.Errorf("a manager decodes: %d", a.Status)
+	}
+	if a := e.do("POST", "/codec/encode", opToken, body); a.Status != http.StatusForbidden {
+		t.Errorf("an operator encodes: %d", a.Status)
+	}
+	req, _ := http.NewRequest("POST", e.http.URL+"/codec/decode", strings.NewReader(`{"payloads":[{"metadata":{},"data":""}]}`))
+	req.Header.Set("Authorization", "Bearer "+opToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Namespace", "default")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	a := e.do("POST", "/codec/decode", opToken, body)
+	if a.Status != http.StatusOK || !strings.Contains(string(a.Body), base64.StdEncoding.EncodeToString([]byte(`"status words"`))) {
+		t.Fatalf("an operator decodes: %d %s", a.Status, a.Body)
+	}
+	var rows []struct {
+		Detail string `db:"detail"`
+	}
+	if err := e.db.Select(&rows, `SELECT detail::text AS detail FROM audit_events WHERE action = $1 AND actor_id = $2 ORDER BY seq`,
+		dsar.AuditPayloadsDecoded, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.Contains(rows[0].Detail, `"namespace": "default"`) || !strings.Contains(rows[1].Detail, `"payloads": 1`) {
+		t.Errorf("audit of two decodes: %+v", rows)
+	}
+
+	big := `{"payloads":[{"metadata":{},"data":"` + strings.Repeat("A", codecMaxBody) + `"}]}`
+	if a := e.do("POST", "/codec/decode", opToken, big); a.Status != http.StatusRequestEntityTooLarge || !strings.Contains(string(a.Body), "larger than") {
+		t.Errorf("an oversized body: %d %.200s", a.Status, a.Body)
+	}
+	if a := e.do("POST", "/codec/decode", opToken, `[1,2]`); a.Status != http.StatusBadRequest {
+		t.Errorf("a body that is not the protocol's: %d %s", a.Status, a.Body)
+	}
+
+	// The UI's origin, as a browser sends it.
+	cross := func(path string, body string) *http.Response {
+		req, _ := http.NewRequest("POST", e.http.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", e.cfg.Temporal.UIURL)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := cross("/codec/decode", `{"payloads":[]}`); r.StatusCode != http.StatusUnauthorized || r.Header.Get("Access-Control-Allow-Origin") != e.cfg.Temporal.UIURL {
+		t.Errorf("the UI's origin on /codec/decode: %d, CORS %q (want 401 without a session, and CORS)", r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	for _, path := range []string{"/api/v1/sessions", "/api/v1/requests/manual", "/api/v1/users"} {
+		if r := cross(path, `{}`); r.StatusCode != http.StatusForbidden || r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("the UI's origin on %s: %d, CORS %q; want 403 and no CORS", path, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
 		}
 	}
 }

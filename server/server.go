@@ -72,19 +72,29 @@ func New(d Deps) (*Server, error) {
 
 	// CSRF: refuse cross-origin unsafe requests from browsers (Fetch
 	// metadata and Origin), while API clients without those headers pass.
-	cop := http.NewCrossOriginProtection()
-	if d.Config.Temporal.UIURL != "" {
-		// The Temporal UI posts to the codec endpoint from its own origin.
-		if err := cop.AddTrustedOrigin(d.Config.Temporal.UIURL); err != nil {
-			return nil, fmt.Errorf("server: temporal.ui_url: %w", err)
-		}
-	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The Temporal UI posts to the codec endpoint from its own origin,
+	// which is trusted there and nowhere else.
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"cross-origin request refused"}}`))
-	}))
-	s.handler = cop.Handler(s.engine)
+	})
+	cop, codecCOP := http.NewCrossOriginProtection(), http.NewCrossOriginProtection()
+	cop.SetDenyHandler(deny)
+	codecCOP.SetDenyHandler(deny)
+	if d.Config.Temporal.UIURL != "" {
+		if err := codecCOP.AddTrustedOrigin(d.Config.Temporal.UIURL); err != nil {
+			return nil, fmt.Errorf("server: temporal.ui_url: %w", err)
+		}
+	}
+	app, codecs := cop.Handler(s.engine), codecCOP.Handler(s.engine)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/codec/encode" || r.URL.Path == "/codec/decode" {
+			codecs.ServeHTTP(w, r)
+			return
+		}
+		app.ServeHTTP(w, r)
+	})
 	return s, nil
 }
 

@@ -150,7 +150,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs, cfgPath := flags("user create", "Create a staff user. The password is read from the first line of standard input.", stderr)
 	email := fs.String("email", "", "the user's email (login)")
 	name := fs.String("name", "", "the user's name")
-	role := fs.String("role", "org_owner", "role: org_owner, admin, manager or source_owner")
+	role := fs.String("role", "org_owner", "role: org_owner, admin, manager, source_owner or operator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
