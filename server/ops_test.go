@@ -191,3 +191,44 @@ func TestCodecEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyTheEmbedPagesMayBeFramed: with http.frame_ancestors set, the
+// embeddable form (and the page it leads to) may be framed by those
+// origins; every other page is DENY. HSTS goes out when public_url is
+// https (TLS at a proxy), not when it is http.
+func TestOnlyTheEmbedPagesMayBeFramed(t *testing.T) {
+	t.Parallel()
+	_, h := newBareServer(t, map[string]any{"http.frame_ancestors": []string{"https://shop.example"}, "public_url": "https://privacy.example"})
+	get := func(path string) http.Header {
+		resp, err := http.Get(h.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	for _, path := range []string{"/embed", "/submitted?embed=1"} {
+		hd := get(path)
+		if csp := hd.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' https://shop.example") || hd.Get("X-Frame-Options") != "" {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q", path, csp, hd.Get("X-Frame-Options"))
+		}
+	}
+	for _, path := range []string{"/", "/submitted", "/console", "/portal/login", "/verify-email", "/healthz", "/embed/x"} {
+		hd := get(path)
+		if csp := hd.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || hd.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s may be framed: CSP %q, X-Frame-Options %q", path, csp, hd.Get("X-Frame-Options"))
+		}
+		if hd.Get("Strict-Transport-Security") == "" {
+			t.Errorf("%s: no HSTS with an https public_url", path)
+		}
+	}
+	_, plain := newBareServer(t, map[string]any{"public_url": "http://localhost:8080"})
+	resp, err := http.Get(plain.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS over plain http")
+	}
+}

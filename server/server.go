@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,14 +188,17 @@ func (s *Server) observe(c *gin.Context) {
 	s.Log.Log(c, level, "http", "method", method, "route", route, "status", status, "took", time.Since(start))
 }
 
-// securityHeaders sets the headers every answer carries.
+// securityHeaders sets the headers every answer carries. Only the
+// embeddable form (frameable) may be framed, by the origins of
+// http.frame_ancestors; HSTS goes out whenever the service is reached over
+// HTTPS, at a proxy (public_url https) or itself.
 func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	ancestors := "'none'"
-	if len(s.Config.HTTP.FrameAncestors) > 0 {
+	if len(s.Config.HTTP.FrameAncestors) > 0 && frameable(c.Request) {
 		ancestors = "'self'"
 		for _, a := range s.Config.HTTP.FrameAncestors {
 			ancestors += " " + a
@@ -204,8 +208,20 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "+
 		"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+ancestors)
-	if s.Config.HTTP.TLSCert != "" || c.Request.TLS != nil {
+	if s.Config.HTTP.TLSCert != "" || c.Request.TLS != nil || strings.HasPrefix(s.Config.PublicURL, "https://") {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
 	c.Next()
+}
+
+// frameable reports whether r is for a page of the embeddable form: the
+// form itself and the page it leads to.
+func frameable(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/embed":
+		return true
+	case "/submitted":
+		return r.URL.Query().Get("embed") == "1"
+	}
+	return false
 }
