@@ -55,7 +55,7 @@ func accessTable() []rule {
 		// Operations.
 		{Method: "GET", Path: "/healthz", Who: public},
 		{Method: "GET", Path: "/readyz", Who: public},
-		{Method: "GET", Path: "/metrics", Who: public, Scope: "keep it off the public network (a proxy rule)"},
+		{Method: "GET", Path: "/metrics", Who: public, Scope: "keep it off the public network: http.metrics_addr serves it on an internal listener instead, or a proxy rule"},
 		{Method: "OPTIONS", Path: "/codec/:op", Who: public, Scope: "CORS preflight for the Temporal UI"},
 		{Method: "POST", Path: "/codec/encode", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
 			Scope: "seals a payload as the service would: whoever can also reach Temporal could act as it, so not operators"},

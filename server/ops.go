@@ -22,7 +22,9 @@ func (s *Server) opsRoutes() {
 	r := s.engine
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
+	if s.Config.HTTP.MetricsAddr == "" {
+		r.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 
 	// The codec server protocol for the Temporal UI and CLI: decoding for
 	// org owners, admins and operators (each call audited), encoding for
@@ -33,6 +35,12 @@ func (s *Server) opsRoutes() {
 		chain := append([]gin.HandlerFunc{s.codecCORS}, s.guard(http.MethodPost, path)...)
 		r.POST(path, append(chain, s.codecBody(path == "/codec/decode"), gin.WrapH(h))...)
 	}
+}
+
+// MetricsHandler serves the Prometheus metrics: at /metrics of the server,
+// or alone on http.metrics_addr when that is set.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})
 }
 
 // codecMaxBody bounds a codec request's body: Temporal refuses payloads

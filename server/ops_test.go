@@ -1,14 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 
@@ -230,5 +233,54 @@ func TestOnlyTheEmbedPagesMayBeFramed(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Error("HSTS over plain http")
+	}
+}
+
+// TestMetricsOnAnInternalListener: with http.metrics_addr set, /metrics is
+// served there and only there; the public address answers 404.
+func TestMetricsOnAnInternalListener(t *testing.T) {
+	t.Parallel()
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	addr, metricsAddr := free(), free()
+	s, _ := newBareServer(t, map[string]any{"http.addr": addr, "http.metrics_addr": metricsAddr})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
+	get := func(url string) int {
+		var resp *http.Response
+		var err error
+		for range 100 {
+			if resp, err = http.Get(url); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("http://" + metricsAddr + "/metrics"); got != http.StatusOK {
+		t.Errorf("internal /metrics: %d", got)
+	}
+	if got := get("http://" + addr + "/metrics"); got != http.StatusNotFound {
+		t.Errorf("public /metrics with http.metrics_addr set: %d, want 404", got)
+	}
+	if got := get("http://" + metricsAddr + "/healthz"); got != http.StatusNotFound {
+		t.Errorf("the internal listener serves %d for /healthz: it serves /metrics alone", got)
 	}
 }

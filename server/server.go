@@ -129,7 +129,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		var err error
 		if s.Config.HTTP.TLSCert != "" {
@@ -140,13 +140,33 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		}
 		errc <- err
 	}()
+	// /metrics on an internal listener of its own, when configured.
+	var msrv *http.Server
+	if addr := s.Config.HTTP.MetricsAddr; addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.MetricsHandler())
+		msrv = &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := msrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http.metrics_addr: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		if msrv != nil {
+			_ = msrv.Close()
+		}
+		_ = srv.Close()
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.HTTP.ShutdownTimeout)
 	defer cancel()
+	if msrv != nil {
+		_ = msrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
