@@ -103,4 +103,3 @@ func (db *DB) WrappedKeyIDs(ctx context.Context) (map[string]int, error) {
 	}
 	return out, nil
 }
-
