@@ -51,6 +51,7 @@ const (
 	AuditPackageExpired       = "package.expired"
 	AuditNothingToSend        = "package.nothing_to_send"
 	AuditPackageFailed        = "package.build_failed"
+	AuditPayloadsDecoded      = "codec.decoded" // staff read Temporal payloads through the codec endpoint
 )
 
 // auditLabels says each audit action in words, for people.
@@ -102,6 +103,7 @@ var auditLabels = map[string]string{
 	AuditPackageExpired:       "Access package expired and erased",
 	AuditNothingToSend:        "Completed with nothing to send",
 	AuditPackageFailed:        "Access package could not be built",
+	AuditPayloadsDecoded:      "Temporal payloads decoded for reading",
 }
 
 // AuditActions lists every audit action.

@@ -162,10 +162,35 @@ const (
 	RoleAdmin       Role = "admin"
 	RoleManager     Role = "manager"
 	RoleSourceOwner Role = "source_owner"
+	// RoleOperator runs the deployment: it reads Temporal's histories
+	// through the codec endpoint and works no request (no queue, no task,
+	// no data source).
+	RoleOperator Role = "operator"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleOrgOwner, RoleAdmin, RoleManager, RoleSourceOwner}
+var Roles = []Role{RoleOrgOwner, RoleAdmin, RoleManager, RoleSourceOwner, RoleOperator}
+
+// Label is the role in words.
+func (r Role) Label() string {
+	switch r {
+	case RoleOrgOwner:
+		return "Organisation owner"
+	case RoleAdmin:
+		return "Administrator"
+	case RoleManager:
+		return "Manager"
+	case RoleSourceOwner:
+		return "Data source owner"
+	case RoleOperator:
+		return "Operator"
+	}
+	return string(r)
+}
+
+// WorksRequests reports whether a user of role r works requests (queue,
+// tasks, data sources): every role but operator.
+func (r Role) WorksRequests() bool { return r.Valid() && r != RoleOperator }
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {

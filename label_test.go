@@ -6,7 +6,7 @@ import (
 )
 
 // TestEveryValueHasALabel: every status, channel, task outcome and request
-// type has a label of words for people, never its wire value or nothing.
+// type and staff role has a label of words for people, never its wire value or nothing.
 func TestEveryValueHasALabel(t *testing.T) {
 	type value struct{ raw, label string }
 	var all []value
@@ -21,6 +21,9 @@ func TestEveryValueHasALabel(t *testing.T) {
 	}
 	all = append(all, value{"(no outcome)", TaskOutcome("").Label()})
 	for _, r := range RequestTypes {
+		all = append(all, value{string(r), r.Label()})
+	}
+	for _, r := range Roles {
 		all = append(all, value{string(r), r.Label()})
 	}
 	for _, v := range all {

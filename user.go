@@ -39,7 +39,7 @@ func ValidateNewUser(email, name, role, password string) error {
 		bad["name"] = "must be 1 to 200 characters"
 	}
 	if !Role(role).Valid() {
-		bad["role"] = "must be org_owner, admin, manager or source_owner"
+		bad["role"] = "must be org_owner, admin, manager, source_owner or operator"
 	}
 	if why := ValidatePassword(password); why != "" {
 		bad["password"] = why

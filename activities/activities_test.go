@@ -222,7 +222,7 @@ func TestVerificationMail(t *testing.T) {
 	if len(ms) != 1 {
 		t.Fatalf("%d mails, want 1", len(ms))
 	}
-	if !strings.Contains(ms[0].Text, "Hello Alice") || !strings.Contains(ms[0].Subject, "confirm your email") {
+	if !strings.Contains(ms[0].Text, "Hello,") || strings.Contains(ms[0].Text, "Alice") || !strings.Contains(ms[0].Subject, "confirm your email") {
 		t.Errorf("mail: %s\n%s", ms[0].Subject, ms[0].Text)
 	}
 	tok := linkToken(t, ms[0].Text, "https://privacy.example.org/verify-email")

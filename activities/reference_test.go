@@ -41,3 +41,37 @@ func TestRequesterMailsCarryTheReference(t *testing.T) {
 		}
 	}
 }
+
+// TestVerificationMailsEchoNothingTyped: the verification mail and its
+// reminder go to an address nobody has shown to be theirs yet, so they
+// carry nothing the sender typed (a stranger could type someone else's
+// address and a name or message for them to read); once the address is
+// verified, mail greets the requester by name.
+func TestVerificationMailsEchoNothingTyped(t *testing.T) {
+	f, srv := resendFixture(t, "digest")
+	for _, kind := range []string{activities.MailVerification, activities.MailVerificationReminder} {
+		to := "unverified-" + strings.ReplaceAll(kind, "_", "-") + "@example.org"
+		id := f.request(store.PII{FirstName: "Call 0900 555 to claim", LastName: "Zanzibar", Email: to})
+		if err := f.acts.SendRequesterMail(f.ctx, activities.RequesterMail{RequestID: id, Kind: kind, Key: "dsar-" + id + ":" + kind,
+			RequestType: dsar.RequestInfo, TokenTTL: time.Hour}); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		m := mailTo(t, srv, to)
+		for _, body := range []string{m.Text, m.HTML, m.Subject} {
+			if strings.Contains(body, "0900") || strings.Contains(body, "Zanzibar") {
+				t.Errorf("the %s mail echoes what was typed:\n%s", kind, body)
+			}
+		}
+		if !strings.Contains(m.Text, "Hello,") {
+			t.Errorf("the %s mail's greeting:\n%s", kind, m.Text)
+		}
+	}
+	to := "verified@example.org"
+	id := f.request(store.PII{FirstName: "Ada", Email: to})
+	if _, err := f.acts.SendPortalInvitation(f.ctx, activities.PortalInvitation{RequestID: id, Key: "dsar-" + id + ":invite"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := mailTo(t, srv, to); !strings.Contains(m.Text, "Ada") {
+		t.Errorf("the invitation, after verification, does not greet by name:\n%s", m.Text)
+	}
+}

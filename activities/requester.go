@@ -109,6 +109,9 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	tmpl := m.Kind
 	switch m.Kind {
 	case MailVerification, MailVerificationReminder:
+		// The address is not yet shown to be the requester's: whoever typed
+		// it may not own it, so nothing they typed (their name) goes to it.
+		delete(data, "FirstName")
 		raw, expires, err := a.linkToken(ctx, store.TokenEmailVerification, m.RequestID, a.Keys.BlindIndex(pii.Email), m.Key,
 			m.ExpiresAt, m.TokenTTL)
 		if err != nil {

@@ -2,9 +2,15 @@
 // signal, query answer and failure leaves the service sealed with
 // AES-256-GCM, so Temporal's history holds nothing readable. The key id
 // travels in the payload's metadata so keys can rotate.
+//
+// Decoding refuses a payload the codec did not seal: whoever reaches
+// Temporal's frontend can start or signal a workflow, but without the master
+// key cannot make a payload the worker accepts. (Search attributes never
+// pass through here: the SDK encodes them with its default converter.)
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -23,13 +29,22 @@ const (
 	label            = "dsar temporal payload codec v1"
 )
 
+// ErrNotSealed is the error of decoding a payload the codec did not seal:
+// one sent to Temporal by someone without the master key.
+var ErrNotSealed = errors.New("codec: payload refused: not sealed by this service's codec")
+
 // Codec is a converter.PayloadCodec that seals payloads under a subkey of
 // the keyring's current master key.
 type Codec struct {
 	keys *crypto.Keyring
+	// lenient passes payloads that are not sealed through on Decode: for
+	// showing a history to people (the codec server), never for the
+	// worker or clients that act on what they decode.
+	lenient bool
 }
 
-// New returns a codec over the keyring.
+// New returns a codec over the keyring. Its Decode refuses payloads it did
+// not seal (ErrNotSealed).
 func New(keys *crypto.Keyring) *Codec { return &Codec{keys: keys} }
 
 // Encode seals each payload whole (metadata and data) into a new payload.
@@ -56,11 +71,16 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode opens payloads that Encode sealed and passes others through.
+// Decode opens payloads that Encode sealed. Any other payload is refused
+// with ErrNotSealed (passed through as it is by the codec server's lenient
+// codec).
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.Metadata[MetadataEncoding]) != EncodingEnvelope {
+		if string(p.GetMetadata()[MetadataEncoding]) != EncodingEnvelope {
+			if !c.lenient {
+				return nil, fmt.Errorf("%w (its encoding is %q, not %q)", ErrNotSealed, p.GetMetadata()[MetadataEncoding], EncodingEnvelope)
+			}
 			out[i] = p
 			continue
 		}
@@ -98,7 +118,9 @@ func FailureConverter(dc converter.DataConverter) converter.FailureConverter {
 
 // Handler serves the Temporal codec server protocol (POST /encode and
 // /decode under its mount point) for the Temporal UI and CLI. The caller
-// puts authentication in front of it.
+// puts authentication in front of it. Its decode shows a payload that is
+// not sealed (a search attribute, or one someone sent in the clear) as it
+// is: it only shows, the worker still refuses such payloads.
 func Handler(keys *crypto.Keyring) http.Handler {
-	return converter.NewPayloadCodecHTTPHandler(New(keys))
+	return converter.NewPayloadCodecHTTPHandler(&Codec{keys: keys, lenient: true})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,5 +86,41 @@ func TestCodecServerDecodes(t *testing.T) {
 	var s string
 	if err := converter.GetDefaultDataConverter().FromPayload(out.Payloads[0], &s); err != nil || s != "status words" {
 		t.Fatalf("decoded payload: %q %v", s, err)
+	}
+}
+
+// TestPlaintextPayloadsAreRefused: a payload sent in the clear (by a client
+// without the master key) does not decode; the codec server, which only
+// shows payloads, passes it through as it is.
+func TestPlaintextPayloadsAreRefused(t *testing.T) {
+	keys := keyring(t, "k1", 1)
+	plain, err := converter.GetDefaultDataConverter().ToPayload(map[string]any{"Verified": true, "By": "someone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	err = codec.DataConverter(keys).FromPayload(plain, &v)
+	if !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("a plaintext payload decoded: %v %v", v, err)
+	}
+	if !strings.Contains(err.Error(), "not sealed") {
+		t.Errorf("error says %q", err)
+	}
+	// One plaintext payload among sealed ones spoils the lot.
+	sealed, _ := codec.DataConverter(keys).ToPayloads("ok")
+	if _, err := codec.New(keys).Decode([]*commonpb.Payload{sealed.Payloads[0], plain}); !errors.Is(err, codec.ErrNotSealed) {
+		t.Errorf("mixed payloads: %v", err)
+	}
+
+	srv := httptest.NewServer(codec.Handler(keys))
+	defer srv.Close()
+	body, _ := json.Marshal(map[string]any{"payloads": []*commonpb.Payload{plain}})
+	resp, err := http.Post(srv.URL+"/decode", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("codec server on a plaintext payload: %d", resp.StatusCode)
 	}
 }

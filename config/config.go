@@ -32,11 +32,14 @@ type Config struct {
 	PublicURL string `mapstructure:"public_url"`
 
 	HTTP struct {
-		Addr            string        `mapstructure:"addr"`
-		TLSCert         string        `mapstructure:"tls_cert"`
-		TLSKey          string        `mapstructure:"tls_key"`
-		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
-		FrameAncestors  []string      `mapstructure:"frame_ancestors"`
+		Addr           string   `mapstructure:"addr"`
+		TLSCert        string   `mapstructure:"tls_cert"`
+		TLSKey         string   `mapstructure:"tls_key"`
+		TrustedProxies []string `mapstructure:"trusted_proxies"`
+		FrameAncestors []string `mapstructure:"frame_ancestors"`
+		// MetricsAddr, when set, is the listen address of /metrics alone
+		// (an internal network); /metrics then leaves http.addr.
+		MetricsAddr     string        `mapstructure:"metrics_addr"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	} `mapstructure:"http"`
 
@@ -197,6 +200,7 @@ func defaults() map[string]any {
 		"http.tls_key":          "",
 		"http.trusted_proxies":  []string{},
 		"http.frame_ancestors":  []string{},
+		"http.metrics_addr":     "",
 		"http.shutdown_timeout": 15 * time.Second,
 
 		"database.url":            "",
@@ -375,6 +379,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" {
 		return bad("http.addr", "must not be empty")
+	}
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
+		return bad("http.metrics_addr", "must differ from http.addr (leave it empty to serve /metrics there)")
 	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		return bad("http.tls_cert", "http.tls_cert and http.tls_key go together")

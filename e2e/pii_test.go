@@ -112,7 +112,7 @@ func TestNoPIIAtRest(t *testing.T) {
 		visitPayloads(ev.ProtoReflect(), func(p *commonpb.Payload) {
 			out, err := dec.Decode([]*commonpb.Payload{p})
 			if err != nil {
-				t.Errorf("event %d: decode: %v", ev.EventId, err)
+				t.Errorf("event %d (%s): decode: %v (%s)", ev.EventId, ev.EventType, err, p.Data)
 				return
 			}
 			decoded++
@@ -180,6 +180,9 @@ func visitPayloads(m protoreflect.Message, visit func(*commonpb.Payload)) {
 	if p, ok := m.Interface().(*commonpb.Payload); ok {
 		visit(p)
 		return
+	}
+	if _, ok := m.Interface().(*commonpb.SearchAttributes); ok {
+		return // the SDK's own JSON, never through the codec: status, type, country, deadline (checked in the clear above)
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -38,6 +39,19 @@ func New() *Registry {
 	}, []string{"route", "method"})
 	r.MustRegister(r.HTTPRequests, r.HTTPDuration, r.temporal)
 	return r
+}
+
+// Method is an HTTP method as a label value: the standard methods are
+// themselves, anything else is "other". A client chooses the method token
+// freely, so using it as given would let anyone grow the series without
+// limit.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // Temporal returns a client.MetricsHandler that records the SDK's metrics

@@ -36,10 +36,14 @@ type rule struct {
 // checks that it and openapi.yaml list the same routes as the router.
 func accessTable() []rule {
 	var (
-		everyone       = dsar.Roles
+		everyone       = dsar.Roles // signed-in staff of any role, operators too
+		workers        = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager, dsar.RoleSourceOwner}
 		owners         = []dsar.Role{dsar.RoleOrgOwner}
 		administrators = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin}
 		queueWorkers   = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager}
+		// Operators read Temporal's histories and nothing else: no queue,
+		// no request, no user, no data source.
+		codecReaders = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleOperator}
 	)
 	const (
 		ownTasks   = "source owners: only requests with a task of a data source they own (else 404), and only those tasks"
@@ -51,10 +55,12 @@ func accessTable() []rule {
 		// Operations.
 		{Method: "GET", Path: "/healthz", Who: public},
 		{Method: "GET", Path: "/readyz", Who: public},
-		{Method: "GET", Path: "/metrics", Who: public, Scope: "keep it off the public network (a proxy rule)"},
+		{Method: "GET", Path: "/metrics", Who: public, Scope: "keep it off the public network: http.metrics_addr serves it on an internal listener instead, or a proxy rule"},
 		{Method: "OPTIONS", Path: "/codec/:op", Who: public, Scope: "CORS preflight for the Temporal UI"},
-		{Method: "POST", Path: "/codec/encode", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
-		{Method: "POST", Path: "/codec/decode", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/codec/encode", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
+			Scope: "seals a payload as the service would: whoever can also reach Temporal could act as it, so not operators"},
+		{Method: "POST", Path: "/codec/decode", Who: staff, Roles: codecReaders, Denied: http.StatusForbidden,
+			Scope: "reads any workflow's payloads (the Temporal UI); each call audited"},
 		{Method: "GET", Path: "/openapi.yaml", Who: public},
 		{Method: "GET", Path: "/static/*path", Who: public},
 		{Method: "GET", Path: "/theme.css", Who: public},
@@ -126,26 +132,26 @@ func accessTable() []rule {
 		{Method: "DELETE", Path: "/api/v1/data-sources/:id", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
 
 		// Staff: the queue and the actions.
-		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
-		{Method: "GET", Path: "/api/v1/requests.csv", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
-		{Method: "GET", Path: "/api/v1/requests/counts", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: workers, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests.csv", Who: staff, Roles: workers, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests/counts", Who: staff, Roles: workers, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "POST", Path: "/api/v1/requests/manual", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "records a request that arrived another way; the requester still verifies the email address"},
-		{Method: "GET", Path: "/api/v1/requests/:id", Who: staff, Roles: everyone, Denied: http.StatusForbidden, Scope: ownTasks},
+		{Method: "GET", Path: "/api/v1/requests/:id", Who: staff, Roles: workers, Denied: http.StatusForbidden, Scope: ownTasks},
 		{Method: "GET", Path: "/api/v1/requests/:id/identity-document", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/identity-verification", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "PUT", Path: "/api/v1/requests/:id/email", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "while the address is unverified: a new verification link goes to the corrected address"},
 		{Method: "POST", Path: "/api/v1/requests/:id/assignments", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
-		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/completion", Who: staff, Roles: everyone,
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/completion", Who: staff, Roles: workers,
 			Denied: http.StatusForbidden, Scope: ownSource},
-		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/decline", Who: staff, Roles: everyone,
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/decline", Who: staff, Roles: workers,
 			Denied: http.StatusForbidden, Scope: ownSource},
 		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/assignee", Who: staff, Roles: queueWorkers,
 			Denied: http.StatusForbidden},
-		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/files", Who: staff, Roles: everyone,
+		{Method: "POST", Path: "/api/v1/requests/:id/tasks/:data_source_id/files", Who: staff, Roles: workers,
 			Denied: http.StatusForbidden, Scope: ownSource + "; while the task is open"},
-		{Method: "GET", Path: "/api/v1/requests/:id/tasks/:data_source_id/files/:file_id", Who: staff, Roles: everyone,
+		{Method: "GET", Path: "/api/v1/requests/:id/tasks/:data_source_id/files/:file_id", Who: staff, Roles: workers,
 			Denied: http.StatusForbidden, Scope: ownSource},
 		{Method: "GET", Path: "/api/v1/requests/:id/package", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "GET", Path: "/api/v1/requests/:id/package/zip", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
@@ -158,7 +164,7 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/handler", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "the handler must be an active org owner, admin or manager"},
-		{Method: "GET", Path: "/api/v1/tasks", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
+		{Method: "GET", Path: "/api/v1/tasks", Who: staff, Roles: workers, Denied: http.StatusForbidden,
 			Scope: "source owners: the tasks of data sources they own; others: all tasks"},
 		{Method: "GET", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
 		{Method: "POST", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},

@@ -81,7 +81,7 @@ func (s *Server) console(c *gin.Context) {
 		set.RequestorTypes = append(set.RequestorTypes, consoleOption{string(t), t.Label()})
 	}
 	for _, r := range dsar.Roles {
-		set.Roles = append(set.Roles, consoleOption{string(r), roleLabel(r)})
+		set.Roles = append(set.Roles, consoleOption{string(r), r.Label()})
 	}
 	for r, text := range dsar.RejectReasons {
 		set.RejectReasons = append(set.RejectReasons, consoleOption{string(r), text})
@@ -105,19 +105,4 @@ func (s *Server) console(c *gin.Context) {
 		return
 	}
 	s.pages.Render(c, http.StatusOK, "console", consolePage{Settings: string(raw)})
-}
-
-// roleLabel is a staff role in words.
-func roleLabel(r dsar.Role) string {
-	switch r {
-	case dsar.RoleOrgOwner:
-		return "Organisation owner"
-	case dsar.RoleAdmin:
-		return "Administrator"
-	case dsar.RoleManager:
-		return "Manager"
-	case dsar.RoleSourceOwner:
-		return "Data source owner"
-	}
-	return string(r)
 }

@@ -281,7 +281,10 @@ func (s *Server) identityDocument(c *gin.Context) {
 	}
 	ext := map[string]string{"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[doc.ContentType]
 	c.Header("Cache-Control", "no-store")
-	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="`+documentDownload+`%s"`, row.ID, ext))
+	// A download, never a page of ours: a PDF (which may hold script) opened
+	// from it runs sandboxed, with nothing of this origin.
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="`+documentDownload+`%s"`, row.ID, ext))
+	c.Header("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	c.Data(http.StatusOK, doc.ContentType, doc.Data)
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,19 +74,29 @@ func New(d Deps) (*Server, error) {
 
 	// CSRF: refuse cross-origin unsafe requests from browsers (Fetch
 	// metadata and Origin), while API clients without those headers pass.
-	cop := http.NewCrossOriginProtection()
-	if d.Config.Temporal.UIURL != "" {
-		// The Temporal UI posts to the codec endpoint from its own origin.
-		if err := cop.AddTrustedOrigin(d.Config.Temporal.UIURL); err != nil {
-			return nil, fmt.Errorf("server: temporal.ui_url: %w", err)
-		}
-	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The Temporal UI posts to the codec endpoint from its own origin,
+	// which is trusted there and nowhere else.
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"cross-origin request refused"}}`))
-	}))
-	s.handler = cop.Handler(s.engine)
+	})
+	cop, codecCOP := http.NewCrossOriginProtection(), http.NewCrossOriginProtection()
+	cop.SetDenyHandler(deny)
+	codecCOP.SetDenyHandler(deny)
+	if d.Config.Temporal.UIURL != "" {
+		if err := codecCOP.AddTrustedOrigin(d.Config.Temporal.UIURL); err != nil {
+			return nil, fmt.Errorf("server: temporal.ui_url: %w", err)
+		}
+	}
+	app, codecs := cop.Handler(s.engine), codecCOP.Handler(s.engine)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/codec/encode" || r.URL.Path == "/codec/decode" {
+			codecs.ServeHTTP(w, r)
+			return
+		}
+		app.ServeHTTP(w, r)
+	})
 	return s, nil
 }
 
@@ -119,7 +130,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		var err error
 		if s.Config.HTTP.TLSCert != "" {
@@ -130,13 +141,33 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		}
 		errc <- err
 	}()
+	// /metrics on an internal listener of its own, when configured.
+	var msrv *http.Server
+	if addr := s.Config.HTTP.MetricsAddr; addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.MetricsHandler())
+		msrv = &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := msrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http.metrics_addr: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		if msrv != nil {
+			_ = msrv.Close()
+		}
+		_ = srv.Close()
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.HTTP.ShutdownTimeout)
 	defer cancel()
+	if msrv != nil {
+		_ = msrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
@@ -163,28 +194,32 @@ func (s *Server) recover(c *gin.Context) {
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	route := c.FullPath()
+	route := c.FullPath() // a registered route's pattern, never the client's path
 	if route == "" {
 		route = "unmatched"
 	}
 	status := c.Writer.Status()
-	s.Metrics.HTTPRequests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
-	s.Metrics.HTTPDuration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+	method := metrics.Method(c.Request.Method)
+	s.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	s.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.Log.Log(c, level, "http", "method", c.Request.Method, "route", route, "status", status, "took", time.Since(start))
+	s.Log.Log(c, level, "http", "method", method, "route", route, "status", status, "took", time.Since(start))
 }
 
-// securityHeaders sets the headers every answer carries.
+// securityHeaders sets the headers every answer carries. Only the
+// embeddable form (frameable) may be framed, by the origins of
+// http.frame_ancestors; HSTS goes out whenever the service is reached over
+// HTTPS, at a proxy (public_url https) or itself.
 func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	ancestors := "'none'"
-	if len(s.Config.HTTP.FrameAncestors) > 0 {
+	if len(s.Config.HTTP.FrameAncestors) > 0 && frameable(c.Request) {
 		ancestors = "'self'"
 		for _, a := range s.Config.HTTP.FrameAncestors {
 			ancestors += " " + a
@@ -194,8 +229,20 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	}
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "+
 		"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+ancestors)
-	if s.Config.HTTP.TLSCert != "" || c.Request.TLS != nil {
+	if s.Config.HTTP.TLSCert != "" || c.Request.TLS != nil || strings.HasPrefix(s.Config.PublicURL, "https://") {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
 	c.Next()
+}
+
+// frameable reports whether r is for a page of the embeddable form: the
+// form itself and the page it leads to.
+func frameable(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/embed":
+		return true
+	case "/submitted":
+		return r.URL.Query().Get("embed") == "1"
+	}
+	return false
 }

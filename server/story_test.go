@@ -85,8 +85,13 @@ func TestAdminStory(t *testing.T) {
 	// The identity document, viewed (and audited), then verified.
 	doc := e.want(e.do("GET", "/api/v1/requests/"+id+"/identity-document", admin, nil), http.StatusOK, "identity document")
 	if doc.Header.Get("Content-Type") != "image/png" || !bytes.Equal(doc.Body, pngDocument) ||
-		doc.Header.Get("Cache-Control") != "no-store" || !strings.Contains(doc.Header.Get("Content-Disposition"), "filename=") {
+		doc.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(doc.Header.Get("Content-Disposition"), "attachment; filename=") {
 		t.Fatalf("document answer: %v", doc.Header)
+	}
+	// Opened from its URL, an uploaded file (a PDF may hold script) runs
+	// sandboxed, apart from the console's origin.
+	if csp := doc.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "sandbox;") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("document CSP: %q", csp)
 	}
 	v := e.want(e.do("POST", "/api/v1/requests/"+id+"/identity-verification", admin, map[string]any{"verified": true, "note": "passport matches"}),
 		http.StatusOK, "verify identity").JSON(t)

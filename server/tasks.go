@@ -72,6 +72,9 @@ func (s *Server) reassignTask(c *gin.Context) {
 	case user.DisabledAt != nil:
 		s.fail(c, dsar.Invalid(map[string]string{"user_id": "this staff member is disabled"}))
 		return
+	case !user.Role.WorksRequests():
+		s.fail(c, dsar.Invalid(map[string]string{"user_id": "an operator works no task"}))
+		return
 	}
 	source, err := s.taskSource(c)
 	if err != nil {

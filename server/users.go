@@ -85,7 +85,7 @@ func (s *Server) updateUser(c *gin.Context) {
 	if in.Role != nil {
 		r := dsar.Role(*in.Role)
 		if !r.Valid() {
-			bad["role"] = "must be org_owner, admin, manager or source_owner"
+			bad["role"] = "must be org_owner, admin, manager, source_owner or operator"
 		}
 		p.Role = &r
 	}

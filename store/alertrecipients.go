@@ -56,8 +56,9 @@ func audienceOf(kind string) audience {
 }
 
 // activeHandler holds for a user h (joined as h) who can handle requests:
-// not disabled and not a source owner (who sees only their own tasks).
-const activeHandler = `h.disabled_at IS NULL AND h.role <> 'source_owner'`
+// not disabled, and an org owner, admin or manager (not a source owner, who
+// sees only their own tasks, nor an operator, who works no request).
+const activeHandler = `h.disabled_at IS NULL AND h.role IN ('org_owner', 'admin', 'manager')`
 
 // answerers is who answers for each task named by a pairs CTE
 // (request_id uuid, data_source_id uuid), one row per task and user: the

@@ -267,7 +267,7 @@ func checkOwners(ctx context.Context, tx *sqlx.Tx, ownerIDs []string) error {
 		}
 	}
 	var found []string
-	const q = `SELECT id FROM users WHERE id = ANY($1::uuid[]) AND disabled_at IS NULL`
+	const q = `SELECT id FROM users WHERE id = ANY($1::uuid[]) AND disabled_at IS NULL AND role <> 'operator'`
 	if err := tx.SelectContext(ctx, &found, q, pq.Array(ownerIDs)); err != nil {
 		return fmt.Errorf("store: check owners: %w", err)
 	}
@@ -277,7 +277,7 @@ func checkOwners(ctx context.Context, tx *sqlx.Tx, ownerIDs []string) error {
 	}
 	for _, id := range ownerIDs {
 		if !have[canonicalID(id)] {
-			return dsar.Invalid(map[string]string{"owner_ids": fmt.Sprintf("no user with id %q", id)})
+			return dsar.Invalid(map[string]string{"owner_ids": fmt.Sprintf("no user with id %q (an active user who is not an operator)", id)})
 		}
 	}
 	return nil

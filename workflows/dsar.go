@@ -178,7 +178,9 @@ func (r *run) addActions(ctx workflow.Context, sel workflow.Selector) {
 func (r *run) addOperator(ctx workflow.Context, sel workflow.Selector) {
 	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
 		var op OperatorAction
-		c.Receive(ctx, &op)
+		if !c.ReceiveAsync(&op) {
+			return // a payload that did not decode (one sent in the clear) is dropped, never waited past
+		}
 		r.operator(ctx, op)
 	})
 }

@@ -1,7 +1,8 @@
 // Command dsar is the DSAR service: one binary with subcommands for the
 // HTTP API and pages (serve), the Temporal worker (worker), both (all),
-// database migrations (migrate), user bootstrap (user create), and the
-// audit chain's verification (audit verify) and anchors (audit anchor).
+// database migrations (migrate), user bootstrap (user create), the audit
+// chain's verification (audit verify) and anchors (audit anchor), and
+// master key rotation (keys rotate).
 package main
 
 import (
@@ -38,6 +39,8 @@ Commands:
   user create   create a staff user (the password is read from standard input)
   audit verify  check the audit trail's keyed chain (and its anchors) and report the first break
   audit anchor  print a signed anchor of the audit trail's head (schedule it; keep the lines off the database)
+  keys rotate   wrap every data key again under the current master key, so an
+                old one in crypto.previous_keys can be retired
 
 Every command takes --config FILE (YAML) and reads DSAR_* environment
 variables; run "dsar <command> --help" for its flags.
@@ -101,6 +104,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		}
 		return errors.New("unknown audit command")
+	case "keys":
+		if len(args) < 2 || args[1] != "rotate" {
+			fmt.Fprint(stderr, "usage: dsar keys rotate [--config FILE]\n")
+			if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
+				return nil
+			}
+			return errors.New("unknown keys command")
+		}
+		return keysRotate(ctx, args[2:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -157,7 +169,7 @@ func userCreate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs, cfgPath := flags("user create", "Create a staff user. The password is read from the first line of standard input.", stderr)
 	email := fs.String("email", "", "the user's email (login)")
 	name := fs.String("name", "", "the user's name")
-	role := fs.String("role", "org_owner", "role: org_owner, admin, manager or source_owner")
+	role := fs.String("role", "org_owner", "role: org_owner, admin, manager, source_owner or operator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -278,6 +290,49 @@ func readAnchors(path string, missingOK bool) ([]store.AuditAnchor, error) {
 	}
 	defer f.Close()
 	return store.ParseAuditAnchors(f)
+}
+
+func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("keys rotate", "Wrap every data key (requests, messages, access packages) again under the current master key\n"+
+		"(crypto.master_key), reading the old ones with crypto.previous_keys. Run it after moving the old key\n"+
+		"to crypto.previous_keys and setting a new crypto.master_key and crypto.master_key_id; it can run\n"+
+		"while the service runs, and again at any time.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := open(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.DB.RewrapDataKeys(ctx, a.Keys)
+	if err != nil {
+		return err
+	}
+	current := a.Keys.CurrentID()
+	fmt.Fprintf(stdout, "wrapped %d data keys again under master key %s (%d request keys, %d message keys, %d access package keys)\n",
+		n.Total(), current, n.RequestKeys, n.MessageKeys, n.Packages)
+	left, err := a.DB.WrappedKeyIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for id, count := range left {
+		if id != current {
+			return fmt.Errorf("%d data keys are still wrapped by master key %s: run keys rotate again", count, id)
+		}
+	}
+	fmt.Fprintf(stdout, "every data key in the database is wrapped by %s.\n", current)
+	for _, pk := range a.Config.Crypto.PreviousKeys {
+		id, _, _ := strings.Cut(pk, ":")
+		switch {
+		case id == a.Config.Crypto.IndexKeyID:
+			fmt.Fprintf(stdout, "keep %s: the email blind index and link tokens derive from it (crypto.index_key_id).\n", id)
+		default:
+			fmt.Fprintf(stdout, "%s wraps no data key now; remove it from crypto.previous_keys once no Temporal history sealed with it is\n"+
+				"  needed: every workflow started before the rotation has closed and passed the namespace's retention.\n", id)
+		}
+	}
+	return nil
 }
 
 // describe says what went wrong in words for a person at a terminal: a

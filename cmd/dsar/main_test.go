@@ -16,7 +16,7 @@ import (
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"serve", "--help"}, {"worker", "--help"}, {"all", "--help"}, {"migrate", "--help"},
-		{"user", "create", "--help"}, {"audit", "verify", "--help"}, {"audit", "anchor", "--help"},
+		{"user", "create", "--help"}, {"audit", "verify", "--help"}, {"audit", "anchor", "--help"}, {"keys", "rotate", "--help"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, strings.NewReader(""), &out, &errOut)

@@ -873,7 +873,7 @@ async function taskForms(id, t, {worker, requestType, files, reload}) {
     try {
       if (ADMINISTRATORS.includes(me.role)) {
         for (const u of (await api('GET', '/api/v1/users')).items || []) {
-          if (!u.disabled) options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
+          if (!u.disabled && u.role !== 'operator') options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
         }
       } else {
         for (const o of (await api('GET', `/api/v1/data-sources/${t.data_source_id}`)).owners || []) {
@@ -993,7 +993,7 @@ async function handlerSection(r, reload) {
   if (ADMINISTRATORS.includes(me.role)) {
     try {
       for (const u of (await api('GET', '/api/v1/users')).items || []) {
-        if (!u.disabled && u.role !== 'source_owner' && u.id !== me.id) options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
+        if (!u.disabled && QUEUE_WORKERS.includes(u.role) && u.id !== me.id) options.push({value: u.id, label: `${u.name} (${roleLabel(u.role)})`});
       }
     } catch (err) { /* the choices of a manager remain */ }
   }

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/opendsar/dsar/crypto"
+)
+
+// Rewrapped counts the data keys RewrapDataKeys wrapped again, by table.
+type Rewrapped struct {
+	RequestKeys int // request_keys: each request's PII key
+	MessageKeys int // message_keys: each request's message key
+	Packages    int // packages: each access package's key
+}
+
+// Total is the number of data keys wrapped again.
+func (r Rewrapped) Total() int { return r.RequestKeys + r.MessageKeys + r.Packages }
+
+// wrappedKeyTables are the tables holding wrapped data keys, with their
+// primary key column.
+var wrappedKeyTables = []struct{ table, id string }{
+	{"request_keys", "request_id"},
+	{"message_keys", "request_id"},
+	{"packages", "id"},
+}
+
+// rewrapBatch is how many keys one transaction wraps again.
+const rewrapBatch = 500
+
+// RewrapDataKeys wraps every data key that another master key wrapped
+// again under the keyring's current one, so that key can be retired from
+// crypto.previous_keys. The data keys stay the same: nothing they sealed
+// is read or written. It works in batches, each a transaction; a key
+// changed or deleted meanwhile is left as it now is. Run again, it finds
+// nothing to do. A key wrapped by a master key the keyring does not hold
+// is an error naming its id.
+func (db *DB) RewrapDataKeys(ctx context.Context, keys *crypto.Keyring) (Rewrapped, error) {
+	var out Rewrapped
+	counts := []*int{&out.RequestKeys, &out.MessageKeys, &out.Packages}
+	for i, t := range wrappedKeyTables {
+		qSelect := `SELECT ` + t.id + `::text AS id, key_id, wrapped_key FROM ` + t.table + `
+			WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY ` + t.id + ` LIMIT $2 FOR UPDATE`
+		qUpdate := `UPDATE ` + t.table + ` SET key_id = $1, wrapped_key = $2
+			WHERE ` + t.id + ` = $3 AND key_id = $4 AND wrapped_key = $5`
+		for {
+			n := 0
+			err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+				var rows []struct {
+					ID         string `db:"id"`
+					KeyID      string `db:"key_id"`
+					WrappedKey []byte `db:"wrapped_key"`
+				}
+				if err := tx.SelectContext(ctx, &rows, qSelect, keys.CurrentID(), rewrapBatch); err != nil {
+					return fmt.Errorf("store: %s to rewrap: %w", t.table, err)
+				}
+				for _, r := range rows {
+					dk, err := keys.Unwrap(r.WrappedKey, r.KeyID)
+					if err != nil {
+						return fmt.Errorf("store: %s %s: %w (is master key %q in crypto.previous_keys?)", t.table, r.ID, err, r.KeyID)
+					}
+					wrapped, keyID, err := keys.Wrap(dk)
+					if err != nil {
+						return fmt.Errorf("store: %s %s: %w", t.table, r.ID, err)
+					}
+					if _, err := tx.ExecContext(ctx, qUpdate, keyID, wrapped, r.ID, r.KeyID, r.WrappedKey); err != nil {
+						return fmt.Errorf("store: rewrap %s %s: %w", t.table, r.ID, Translate(err))
+					}
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return out, err
+			}
+			*counts[i] += n
+			if n < rewrapBatch {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// WrappedKeyIDs counts the data keys by the master key that wraps them,
+// across every table that holds wrapped keys.
+func (db *DB) WrappedKeyIDs(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, t := range wrappedKeyTables {
+		var rows []struct {
+			KeyID string `db:"key_id"`
+			N     int    `db:"n"`
+		}
+		q := `SELECT key_id, count(*) AS n FROM ` + t.table + ` WHERE key_id IS NOT NULL GROUP BY key_id`
+		if err := db.SelectContext(ctx, &rows, q); err != nil {
+			return nil, fmt.Errorf("store: key ids of %s: %w", t.table, err)
+		}
+		for _, r := range rows {
+			out[r.KeyID] += r.N
+		}
+	}
+	return out, nil
+}
