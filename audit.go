@@ -34,6 +34,10 @@ const (
 	AuditStaffLogin           = "staff.login"
 	AuditStaffLoginFailed     = "staff.login_failed"
 	AuditStaffLogout          = "staff.logout"
+	AuditStaffMFAEnrolled     = "staff.mfa_enrolled"
+	AuditStaffMFAFailed       = "staff.mfa_failed"
+	AuditStaffMFARecoveryUsed = "staff.mfa_recovery_code_used"
+	AuditStaffMFAReset        = "staff.mfa_reset"
 	AuditUserCreated          = "user.created"
 	AuditUserUpdated          = "user.updated"
 	AuditDataSourceCreated    = "data_source.created"
@@ -83,6 +87,10 @@ var auditLabels = map[string]string{
 	AuditStaffLogin:           "Staff signed in",
 	AuditStaffLoginFailed:     "Staff sign-in failed",
 	AuditStaffLogout:          "Staff signed out",
+	AuditStaffMFAEnrolled:     "Staff set up a second factor",
+	AuditStaffMFAFailed:       "Staff second factor refused",
+	AuditStaffMFARecoveryUsed: "Staff signed in with a recovery code",
+	AuditStaffMFAReset:        "Staff second factor reset",
 	AuditUserCreated:          "User created",
 	AuditUserUpdated:          "User changed",
 	AuditDataSourceCreated:    "Data source created",
