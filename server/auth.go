@@ -226,7 +226,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		}
 		ttl := s.Config.Auth.SessionAbsolute
 		if mfa == store.MFANone {
-			audit(dsar.AuditStaffLogin, u.ID, map[string]any{"method": "password"})
+			audit(dsar.AuditStaffLogin, u.ID, map[string]any{})
 		} else {
 			ttl = min(ttl, mfaSessionTTL)
 		}

@@ -92,7 +92,6 @@ func (s *Server) upgradeSession(c *gin.Context, u store.User, detail map[string]
 	if err != nil {
 		return nil, err
 	}
-	detail["method"] = "password"
 	detail["address"] = c.ClientIP()
 	_ = s.auditStaff(c, "", dsar.AuditStaffLogin, detail)
 	return sessionAnswer(token, u, store.MFANone, s.Config.Auth.SessionAbsolute), nil
