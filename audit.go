@@ -35,6 +35,10 @@ const (
 	AuditStaffLoginFailed     = "staff.login_failed"
 	AuditStaffLoginFailures   = "staff.login_failures"
 	AuditStaffLogout          = "staff.logout"
+	AuditStaffMFAEnrolled     = "staff.mfa_enrolled"
+	AuditStaffMFAFailed       = "staff.mfa_failed"
+	AuditStaffMFARecoveryUsed = "staff.mfa_recovery_code_used"
+	AuditStaffMFAReset        = "staff.mfa_reset"
 	AuditUserCreated          = "user.created"
 	AuditUserUpdated          = "user.updated"
 	AuditDataSourceCreated    = "data_source.created"
@@ -87,6 +91,10 @@ var auditLabels = map[string]string{
 	AuditStaffLoginFailed:     "Staff sign-in failed",
 	AuditStaffLoginFailures:   "Staff sign-ins failed (counted)",
 	AuditStaffLogout:          "Staff signed out",
+	AuditStaffMFAEnrolled:     "Staff set up a second factor",
+	AuditStaffMFAFailed:       "Staff second factor refused",
+	AuditStaffMFARecoveryUsed: "Staff signed in with a recovery code",
+	AuditStaffMFAReset:        "Staff second factor reset",
 	AuditUserCreated:          "User created",
 	AuditUserUpdated:          "User changed",
 	AuditDataSourceCreated:    "Data source created",

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,6 +154,15 @@ type Config struct {
 		// SessionCache is how long an API process may answer a staff
 		// session check from memory; 0 checks Postgres on every call.
 		SessionCache time.Duration `mapstructure:"session_cache"`
+		// PasswordLogin allows staff to sign in with a password; off, only
+		// single sign-on (auth.oidc) opens the console.
+		PasswordLogin bool `mapstructure:"password_login"`
+		// MFARequired requires a TOTP second factor of every staff user
+		// signing in with a password; MFARequiredRoles of those roles only.
+		// A user who must and has none sets one up before anything else.
+		MFARequired      bool     `mapstructure:"mfa_required"`
+		MFARequiredRoles []string `mapstructure:"mfa_required_roles"`
+		OIDC             OIDC     `mapstructure:"oidc"`
 	} `mapstructure:"auth"`
 
 	// Portal is the requester's portal: the emailed sign-in links.
@@ -186,6 +196,63 @@ type Config struct {
 	} `mapstructure:"log"`
 
 	Worker Worker `mapstructure:"worker"`
+}
+
+// OIDC is staff single sign-on through an OpenID Connect provider
+// (authorization code with PKCE). It is on when Issuer is set.
+type OIDC struct {
+	Issuer       string `mapstructure:"issuer"`
+	ClientID     string `mapstructure:"client_id"`
+	ClientSecret string `mapstructure:"client_secret"`
+	// RedirectURL is the callback registered with the provider; empty is
+	// public_url + /auth/oidc/callback.
+	RedirectURL string   `mapstructure:"redirect_url"`
+	Scopes      []string `mapstructure:"scopes"`
+	// GroupsClaim is the ID token claim that lists the user's groups.
+	GroupsClaim string `mapstructure:"groups_claim"`
+	// RoleGroups are, by role, the groups whose members get it. A user in
+	// several gets the most privileged; in none, they are refused.
+	RoleGroups struct {
+		OrgOwner    []string `mapstructure:"org_owner"`
+		Admin       []string `mapstructure:"admin"`
+		Manager     []string `mapstructure:"manager"`
+		SourceOwner []string `mapstructure:"source_owner"`
+	} `mapstructure:"role_groups"`
+}
+
+// OIDCEnabled reports whether staff single sign-on is configured.
+func (c *Config) OIDCEnabled() bool { return c.Auth.OIDC.Issuer != "" }
+
+// OIDCRedirectURL is the callback URL registered with the provider.
+func (c *Config) OIDCRedirectURL() string {
+	if c.Auth.OIDC.RedirectURL != "" {
+		return c.Auth.OIDC.RedirectURL
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/auth/oidc/callback"
+}
+
+// OIDCRole is the role single sign-on gives a member of groups: the most
+// privileged of those the groups map to, or false when none does.
+func (c *Config) OIDCRole(groups []string) (dsar.Role, bool) {
+	g := c.Auth.OIDC.RoleGroups
+	for _, rg := range []struct {
+		role   dsar.Role
+		groups []string
+	}{
+		{dsar.RoleOrgOwner, g.OrgOwner}, {dsar.RoleAdmin, g.Admin}, {dsar.RoleManager, g.Manager}, {dsar.RoleSourceOwner, g.SourceOwner},
+	} {
+		for _, want := range rg.groups {
+			if slices.Contains(groups, want) {
+				return rg.role, true
+			}
+		}
+	}
+	return "", false
+}
+
+// MFARequiredFor reports whether staff of role must use a second factor.
+func (c *Config) MFARequiredFor(role dsar.Role) bool {
+	return c.Auth.MFARequired || slices.Contains(c.Auth.MFARequiredRoles, string(role))
 }
 
 // defaults holds every key with its default. Every key must be here: viper
@@ -272,10 +339,23 @@ func defaults() map[string]any {
 		"intake.captcha_busy_step":          50,
 		"intake.captcha_max_number_ceiling": int64(3_200_000),
 
-		"auth.session_idle":     30 * time.Minute,
-		"auth.session_absolute": 12 * time.Hour,
-		"auth.login_per_minute": 5,
-		"auth.session_cache":    10 * time.Second,
+		"auth.session_idle":                  30 * time.Minute,
+		"auth.session_absolute":              12 * time.Hour,
+		"auth.login_per_minute":              5,
+		"auth.session_cache":                 10 * time.Second,
+		"auth.password_login":                true,
+		"auth.mfa_required":                  false,
+		"auth.mfa_required_roles":            []string{},
+		"auth.oidc.issuer":                   "",
+		"auth.oidc.client_id":                "",
+		"auth.oidc.client_secret":            "",
+		"auth.oidc.redirect_url":             "",
+		"auth.oidc.scopes":                   []string{"openid", "email", "profile"},
+		"auth.oidc.groups_claim":             "groups",
+		"auth.oidc.role_groups.org_owner":    []string{},
+		"auth.oidc.role_groups.admin":        []string{},
+		"auth.oidc.role_groups.manager":      []string{},
+		"auth.oidc.role_groups.source_owner": []string{},
 
 		"portal.sign_in_link_expiry":           30 * time.Minute,
 		"portal.sign_in_links_per_hour":        3,
@@ -535,6 +615,36 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.SessionCache < 0 || c.Auth.SessionCache > time.Minute {
 		return bad("auth.session_cache", "must be a duration from 0 (off) to 1m")
+	}
+	for _, r := range c.Auth.MFARequiredRoles {
+		if !dsar.Role(r).Valid() {
+			return bad("auth.mfa_required_roles", "%q is not a role: use org_owner, admin, manager or source_owner", r)
+		}
+	}
+	if o := c.Auth.OIDC; o.Issuer != "" {
+		iu, err := url.Parse(o.Issuer)
+		if err != nil || iu.Host == "" || (iu.Scheme != "https" && (iu.Scheme != "http" || !c.Dev())) {
+			return bad("auth.oidc.issuer", "must be an https URL (http only in dev mode), not %q", o.Issuer)
+		}
+		if o.ClientID == "" {
+			return bad("auth.oidc.client_id", "must be set when auth.oidc.issuer is")
+		}
+		if ru, err := url.Parse(c.OIDCRedirectURL()); err != nil || (ru.Scheme != "http" && ru.Scheme != "https") || ru.Host == "" {
+			return bad("auth.oidc.redirect_url", "must be an absolute http(s) URL")
+		}
+		if !slices.Contains(o.Scopes, "openid") {
+			return bad("auth.oidc.scopes", "must include openid")
+		}
+		if o.GroupsClaim == "" {
+			return bad("auth.oidc.groups_claim", "must not be empty")
+		}
+		g := o.RoleGroups
+		if len(g.OrgOwner)+len(g.Admin)+len(g.Manager)+len(g.SourceOwner) == 0 {
+			return bad("auth.oidc.role_groups", "must map at least one group to a role (auth.oidc.role_groups.admin: [dsar-admins], ...)")
+		}
+	}
+	if !c.Auth.PasswordLogin && !c.OIDCEnabled() {
+		return bad("auth.password_login", "may be off only with single sign-on (auth.oidc.issuer) on")
 	}
 	if c.Portal.SignInLinkExpiry < time.Minute || c.Portal.SignInLinkExpiry > 24*time.Hour {
 		return bad("portal.sign_in_link_expiry", "must be a duration from 1m to 24h, not %s", c.Portal.SignInLinkExpiry)

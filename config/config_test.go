@@ -78,6 +78,62 @@ func TestBadValuesNameTheKey(t *testing.T) {
 	}
 }
 
+// TestStaffSignInSettings: MFA roles must be roles, password sign-in can be
+// off only with single sign-on, and single sign-on needs a client, an
+// https issuer outside dev mode and a group mapped to a role.
+func TestStaffSignInSettings(t *testing.T) {
+	oidc := map[string]any{"auth.oidc.issuer": "https://id.example.com", "auth.oidc.client_id": "dsar",
+		"auth.oidc.role_groups.admin": []string{"DSAR Admins"}}
+	for _, tc := range []struct {
+		key      string
+		settings map[string]any
+	}{
+		{"auth.mfa_required_roles", map[string]any{"auth.mfa_required_roles": []string{"admin", "root"}}},
+		{"auth.password_login", map[string]any{"auth.password_login": false}},
+		{"auth.oidc.client_id", map[string]any{"auth.oidc.issuer": "https://id.example.com"}},
+		{"auth.oidc.role_groups", map[string]any{"auth.oidc.issuer": "https://id.example.com", "auth.oidc.client_id": "dsar"}},
+		{"auth.oidc.issuer", map[string]any{"mode": "production", "auth.oidc.issuer": "http://id.example.com", "auth.oidc.client_id": "dsar",
+			"auth.oidc.role_groups.admin": []string{"x"}}},
+		{"auth.oidc.scopes", map[string]any{"auth.oidc.scopes": []string{"email"}}},
+	} {
+		settings := map[string]any{"mode": "dev", "database.url": "postgres://x"}
+		if tc.key == "auth.oidc.scopes" {
+			for k, v := range oidc {
+				settings[k] = v
+			}
+		}
+		for k, v := range tc.settings {
+			settings[k] = v
+		}
+		if settings["mode"] == "production" {
+			settings["crypto.master_key"] = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
+			settings["email.resend.api_key"] = "re_x"
+		}
+		_, err := config.FromMap(settings)
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%v: want an error naming %s, got %v", tc.settings, tc.key, err)
+		}
+	}
+	settings := map[string]any{"mode": "dev", "database.url": "postgres://x", "auth.password_login": false,
+		"auth.oidc.role_groups.manager": []string{"DSAR Admins"}}
+	for k, v := range oidc {
+		settings[k] = v
+	}
+	c, err := config.FromMap(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := c.OIDCRole([]string{"staff", "DSAR Admins"}); !ok || r != "admin" {
+		t.Errorf("a member of groups mapped to admin and manager gets %q, want the more privileged admin", r)
+	}
+	if _, ok := c.OIDCRole([]string{"dsar admins"}); ok {
+		t.Error("group names are matched ignoring case")
+	}
+	if got := c.OIDCRedirectURL(); got != "http://localhost:8080/auth/oidc/callback" {
+		t.Errorf("the default redirect URL is %q", got)
+	}
+}
+
 func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "dsar.yaml")

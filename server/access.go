@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
 )
 
 // Who may call a route.
@@ -28,6 +29,10 @@ type rule struct {
 	// 404 where even the existence of the thing is not theirs to know.
 	Denied int
 	Scope  string // the object-level rule, in words
+	// MFA names what a staff session that still owes its second factor
+	// may call the route for (store.MFATOTP, store.MFAEnrol); any other
+	// such session gets 401.
+	MFA []string
 }
 
 // accessTable is THE table of who may do what, for every route of the
@@ -44,6 +49,10 @@ func accessTable() []rule {
 		// Operators read Temporal's histories and nothing else: no queue,
 		// no request, no user, no data source.
 		codecReaders = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleOperator}
+	)
+	var (
+		partial   = []string{store.MFATOTP, store.MFAEnrol}
+		enrolling = []string{store.MFAEnrol}
 	)
 	const (
 		ownTasks   = "source owners: only requests with a task of a data source they own (else 404), and only those tasks"
@@ -116,8 +125,18 @@ func accessTable() []rule {
 
 		// Staff: sessions and users.
 		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per address and per account"},
-		{Method: "GET", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
-		{Method: "DELETE", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: partial},
+		{Method: "DELETE", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: partial},
+		{Method: "POST", Path: "/api/v1/sessions/current/second-factor", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
+			MFA: []string{store.MFATOTP}, Scope: "the session the password gave; attempts limited per user"},
+		{Method: "POST", Path: "/api/v1/me/totp", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: enrolling,
+			Scope: "the signed-in user's own second factor"},
+		{Method: "POST", Path: "/api/v1/me/totp/confirmation", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: enrolling,
+			Scope: "the signed-in user's own second factor; attempts limited per user"},
+		{Method: "DELETE", Path: "/api/v1/users/:id/totp", Who: staff, Roles: owners, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/auth/oidc/login", Who: public, Scope: "starts single sign-on (404 unless auth.oidc is set)"},
+		{Method: "GET", Path: "/auth/oidc/callback", Who: public,
+			Scope: "single sign-on's return: needs the login's state cookie, a valid ID token with its nonce, and a group with a role"},
 		{Method: "GET", Path: "/api/v1/users", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
 			Scope: "admins read the list to choose data source owners"},
 		{Method: "POST", Path: "/api/v1/users", Who: staff, Roles: owners, Denied: http.StatusForbidden},
@@ -197,7 +216,7 @@ func (s *Server) guard(method, path string) []gin.HandlerFunc {
 	if r.Denied == http.StatusNotFound {
 		deny = s.requireRolesOr404(r.Roles...)
 	}
-	return []gin.HandlerFunc{s.requireStaff(), deny}
+	return []gin.HandlerFunc{s.requireStaff(r.MFA...), deny}
 }
 
 // handle registers a route behind the guards the access table gives it.

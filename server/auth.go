@@ -54,21 +54,32 @@ func (s *Server) staffToken(c *gin.Context) string {
 
 // requireStaff lets through only requests with a valid staff session (a
 // Bearer token, or the staff cookie), and puts the user in the context for
-// staffUser. Anything else is 401.
-func (s *Server) requireStaff() gin.HandlerFunc {
+// staffUser. Anything else is 401, as is a session that still owes its
+// second factor (store.MFATOTP, store.MFAEnrol) unless allow names what it
+// owes.
+func (s *Server) requireStaff(allow ...string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw := s.staffToken(c)
 		if raw == "" {
 			s.failWith(c, http.StatusUnauthorized, dsar.EUNAUTHORIZED, "a staff session is required: sign in and send its token as a Bearer token", nil)
 			return
 		}
-		_, u, err := s.DB.StaffSession(c.Request.Context(), raw, s.Config.Auth.SessionIdle)
+		sess, u, err := s.DB.StaffSession(c.Request.Context(), raw, s.Config.Auth.SessionIdle)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		if sess.MFA != store.MFANone && !slices.Contains(allow, sess.MFA) {
+			msg := "finish signing in: enter the code of your authenticator app"
+			if sess.MFA == store.MFAEnrol {
+				msg = "finish signing in: set up a second factor (an authenticator app) first"
+			}
+			s.failWith(c, http.StatusUnauthorized, dsar.EUNAUTHORIZED, msg, nil)
+			return
+		}
 		c.Set(ctxStaffUser, u)
 		c.Set(ctxStaffToken, raw)
+		c.Set(ctxStaffMFA, sess.MFA)
 		c.Header("Cache-Control", "no-store")
 		c.Next()
 	}
@@ -128,10 +139,17 @@ var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 // client address (perAddress, in this process) and per account (shared by
 // every process through the database); every attempt is audited, never with
 // the password: a success by a row, failures through
-// store.AuditLoginFailure, which bounds the rows a flood of them adds.
+// store.AuditLoginFailure, which bounds the rows a flood of them adds. A
+// user with a second factor, or whom config requires to have one, gets a
+// short partial session that owes it ("mfa": "totp" or "enrol" in the
+// answer). With auth.password_login off it is 403.
 func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 	limitedAudit := NewLimiter(1)
 	return func(c *gin.Context) {
+		if !s.Config.Auth.PasswordLogin {
+			s.fail(c, dsar.Errorf(dsar.EFORBIDDEN, "password sign-in is turned off: sign in with single sign-on"))
+			return
+		}
 		var in struct {
 			Email    string `json:"email"`
 			Password string `json:"password"`
@@ -184,7 +202,8 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		}
 		u, err := s.DB.UserByEmail(c.Request.Context(), email)
 		switch {
-		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
+		case dsar.ErrorCode(err) == dsar.ENOTFOUND || (err == nil && u.PasswordHash == ""):
+			// No such user, or one made by single sign-on, without a password.
 			crypto.DummyPasswordCheck(in.Password)
 			failed("", "unknown_account")
 			s.fail(c, badLogin)
@@ -203,16 +222,24 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			s.fail(c, badLogin)
 			return
 		}
-		token, err := s.DB.CreateSession(c.Request.Context(), store.SessionStaff, u.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
+		mfa, err := s.mfaOwed(c, u)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		audit(dsar.AuditStaffLogin, u.ID, map[string]any{})
-		s.setStaffCookie(c, token, int(s.Config.Auth.SessionAbsolute.Seconds()))
+		token, err := s.startStaffSession(c, u, mfa)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		ttl := s.Config.Auth.SessionAbsolute
+		if mfa == store.MFANone {
+			audit(dsar.AuditStaffLogin, u.ID, map[string]any{})
+		} else {
+			ttl = min(ttl, mfaSessionTTL)
+		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusCreated, gin.H{"token": token, "user": toUserJSON(u),
-			"expires_at": time.Now().Add(s.Config.Auth.SessionAbsolute).UTC()})
+		c.JSON(http.StatusCreated, sessionAnswer(token, u, mfa, ttl))
 	}
 }
 
@@ -242,7 +269,29 @@ func (s *Server) logout(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// currentSession is GET /api/v1/sessions/current: who is signed in.
+// currentSession is GET /api/v1/sessions/current: who is signed in, what
+// the session still owes ("mfa", if anything) and the state of their
+// second factor.
 func (s *Server) currentSession(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"user": toUserJSON(staffUser(c))})
+	u := staffUser(c)
+	out := gin.H{"user": toUserJSON(u)}
+	if mfa := c.GetString(ctxStaffMFA); mfa != store.MFANone {
+		out["mfa"] = mfa
+	}
+	sf := gin.H{"enrolled": false, "required": s.Config.MFARequiredFor(u.Role)}
+	t, err := s.DB.StaffTOTP(c.Request.Context(), u.ID)
+	if err != nil && dsar.ErrorCode(err) != dsar.ENOTFOUND {
+		s.fail(c, err)
+		return
+	}
+	if err == nil && t.ConfirmedAt != nil {
+		left, err := s.DB.RecoveryCodesLeft(c.Request.Context(), u.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		sf["enrolled"], sf["recovery_codes_left"] = true, left
+	}
+	out["second_factor"] = sf
+	c.JSON(http.StatusOK, out)
 }

@@ -39,6 +39,10 @@ type consoleSettings struct {
 	Channels  []consoleOption            `json:"channels"`
 	Countries []consoleOption            `json:"countries"`
 	Regions   map[string][]consoleOption `json:"regions"`
+	// SSO offers single sign-on on the sign-in page; PasswordLogin the
+	// email and password form.
+	SSO           bool `json:"sso"`
+	PasswordLogin bool `json:"password_login"`
 }
 
 // consolePage is the data of templates/console.html.
@@ -59,6 +63,9 @@ func (s *Server) console(c *gin.Context) {
 	set := consoleSettings{
 		TemporalUI: strings.TrimRight(s.Config.Temporal.UIURL, "/"),
 		Namespace:  s.Config.Temporal.Namespace,
+
+		SSO:           s.Config.OIDCEnabled(),
+		PasswordLogin: s.Config.Auth.PasswordLogin,
 	}
 	for _, st := range dsar.Statuses {
 		set.Statuses = append(set.Statuses, consoleOption{string(st), st.Label()})

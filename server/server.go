@@ -46,6 +46,7 @@ type Server struct {
 	engine  *gin.Engine
 	handler http.Handler
 
+	sso          ssoProvider    // single sign-on's provider, discovered at first use
 	actionBudget time.Duration  // how long an action waits for its workflow's answer
 	background   sync.WaitGroup // work that outlives its request (a sign-in link's mail): shutdown waits for it
 	captchaLoad  captchaLoad    // recent submissions, for the captcha's work

@@ -26,10 +26,16 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodPost, "/api/v1/sessions", s.login(NewLimiter(s.Config.Auth.LoginPerMinute)))
 	s.handle(http.MethodGet, "/api/v1/sessions/current", s.currentSession)
 	s.handle(http.MethodDelete, "/api/v1/sessions/current", s.logout)
+	s.handle(http.MethodPost, "/api/v1/sessions/current/second-factor", s.secondFactor)
+	s.handle(http.MethodPost, "/api/v1/me/totp", s.startTOTPEnrolment)
+	s.handle(http.MethodPost, "/api/v1/me/totp/confirmation", s.confirmTOTPEnrolment)
+	s.handle(http.MethodGet, "/auth/oidc/login", s.oidcLogin)
+	s.handle(http.MethodGet, "/auth/oidc/callback", s.oidcCallback)
 
 	s.handle(http.MethodGet, "/api/v1/users", s.listUsers)
 	s.handle(http.MethodPost, "/api/v1/users", s.createUser)
 	s.handle(http.MethodPatch, "/api/v1/users/:id", s.updateUser)
+	s.handle(http.MethodDelete, "/api/v1/users/:id/totp", s.resetTOTP)
 
 	s.handle(http.MethodGet, "/api/v1/data-sources", s.listDataSources)
 	s.handle(http.MethodPost, "/api/v1/data-sources", s.createDataSource)

@@ -29,6 +29,9 @@ type Session struct {
 	CreatedAt  time.Time `db:"created_at"`
 	LastSeenAt time.Time `db:"last_seen_at"`
 	ExpiresAt  time.Time `db:"expires_at"` // the absolute expiry
+	// MFA is what a staff session still owes (MFATOTP, MFAEnrol), or
+	// MFANone for a full session.
+	MFA string `db:"mfa"`
 }
 
 // CreateSession starts a session of kind (SessionStaff or SessionPortal) for
@@ -82,7 +85,8 @@ func (db *DB) Session(ctx context.Context, kind, raw string, idle time.Duration)
 
 // StaffSession is Session for a staff token together with its user (who
 // is not disabled), in one prepared query: the check every staff call
-// makes. With CacheStaffSessions running, a session checked a moment ago
+// makes. The session's MFA says whether it still owes a second factor.
+// With CacheStaffSessions running, a session checked a moment ago
 // is answered from memory.
 func (db *DB) StaffSession(ctx context.Context, raw string, idle time.Duration) (Session, User, error) {
 	if !crypto.ValidToken(raw) {
@@ -97,7 +101,7 @@ func (db *DB) StaffSession(ctx context.Context, raw string, idle time.Duration) 
 		}
 		gen = cache.generation()
 	}
-	const q = `SELECT s.created_at, s.last_seen_at, s.expires_at,
+	const q = `SELECT s.created_at, s.last_seen_at, s.expires_at, coalesce(s.mfa, ''),
 		       u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.kind = 'staff' AND s.revoked_at IS NULL
@@ -106,7 +110,7 @@ func (db *DB) StaffSession(ctx context.Context, raw string, idle time.Duration) 
 	s := Session{Kind: SessionStaff}
 	var u User
 	err := db.liveSession(ctx, q, hash, &s.LastSeenAt, func(st *sqlx.Stmt, hash string) error {
-		return st.QueryRowContext(ctx, hash, idle.Seconds()).Scan(&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt,
+		return st.QueryRowContext(ctx, hash, idle.Seconds()).Scan(&s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.MFA,
 			&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.DisabledAt, &u.CreatedAt)
 	})
 	if err != nil {

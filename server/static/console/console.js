@@ -7,6 +7,7 @@ const settings = JSON.parse(root.dataset.settings || '{}');
 const view = document.getElementById('view');
 const announcer = document.getElementById('announce');
 const TOKEN = 'dsar.console.token';
+const COOKIE = 'dsar.console.cookie'; // set while single sign-on's cookie is the session
 
 let me = null; // the signed-in user {id, email, name, role}
 
@@ -116,7 +117,8 @@ async function api(method, path, body, extraHeaders) {
   }
   let res;
   try {
-    res = await fetch(path, {method, headers, body: payload, credentials: 'omit'});
+    // Without a token (single sign-on sets only the cookie) the cookie is the session.
+    res = await fetch(path, {method, headers, body: payload, credentials: token ? 'omit' : 'same-origin'});
   } catch (err) {
     throw new APIError(0, {error: {message: 'The service could not be reached. Check the connection and try again.'}});
   }
@@ -276,42 +278,109 @@ function errorBox(err) {
 
 // ---- sessions ------------------------------------------------------------
 
+// showOnly shows one of the page's top sections (signin, mfa, enrol, app).
+function showOnly(id) {
+  for (const s of ['signin', 'mfa', 'enrol', 'app']) document.getElementById(s).hidden = s !== id;
+}
+
 function signedOut(message) {
   sessionStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(COOKIE);
   me = null;
-  document.getElementById('app').hidden = true;
-  document.getElementById('signin').hidden = false;
+  showOnly('signin');
   view.replaceChildren();
   if (message) {
     const form = document.getElementById('signin-form');
     showError(form, new Error(message));
   }
-  document.getElementById('signin-email').focus();
+  if (settings.password_login === false) {
+    document.getElementById('signin-form').hidden = true;
+    document.getElementById('sso-link').focus();
+  } else {
+    document.getElementById('signin-email').focus();
+  }
 }
 
 function signedIn(user) {
   me = user;
-  document.getElementById('signin').hidden = true;
-  document.getElementById('app').hidden = false;
+  showOnly('app');
   document.getElementById('whoami').textContent = `${user.name || user.email} (${roleLabel(user.role)})`;
   for (const li of document.querySelectorAll('[data-roles]')) {
     li.hidden = !li.dataset.roles.split(' ').includes(user.role);
   }
 }
 
+// session takes a new session's answer: a full one signs in; a partial one
+// asks for what it owes (a code, or setting up a second factor).
+async function session(out) {
+  if (out.token) {
+    sessionStorage.setItem(TOKEN, out.token);
+    sessionStorage.removeItem(COOKIE);
+  }
+  if (out.mfa === 'totp') {
+    showOnly('mfa');
+    document.getElementById('mfa-code').focus();
+  } else if (out.mfa === 'enrol') {
+    await enrol();
+  } else {
+    signedIn(out.user);
+    await route(true);
+  }
+}
+
+// enrol starts setting up the authenticator app: the QR code and the key.
+async function enrol() {
+  const out = await api('POST', '/api/v1/me/totp');
+  document.getElementById('enrol-qr').src = out.qr_png;
+  document.getElementById('enrol-secret').textContent = out.secret;
+  document.getElementById('enrol-setup').hidden = false;
+  document.getElementById('recovery').hidden = true;
+  showOnly('enrol');
+  document.getElementById('enrol-code').focus();
+}
+
 actionForm(document.getElementById('signin-form'), async (form) => {
   const out = await api('POST', '/api/v1/sessions', {email: form.email.value, password: form.password.value});
-  sessionStorage.setItem(TOKEN, out.token);
   form.password.value = '';
-  signedIn(out.user);
   return out;
-}, (out) => `Signed in as ${out.user.name || out.user.email}.`, () => route(true));
+}, (out) => (out.mfa ? 'Password accepted.' : `Signed in as ${out.user.name || out.user.email}.`), session);
 
-document.getElementById('signout').addEventListener('click', async () => {
+actionForm(document.getElementById('mfa-form'), async (form) => {
+  const code = form.code.value.trim();
+  const body = /^[0-9]{6}$/.test(code) ? {code} : {recovery_code: code};
+  const out = await api('POST', '/api/v1/sessions/current/second-factor', body);
+  form.code.value = '';
+  return out;
+}, (out) => `Signed in as ${out.user.name || out.user.email}.`, session);
+
+let enrolled = null; // the full session the confirmation answered, shown after the recovery codes
+actionForm(document.getElementById('enrol-form'), async (form) => {
+  const out = await api('POST', '/api/v1/me/totp/confirmation', {code: form.code.value.trim()});
+  form.code.value = '';
+  return out;
+}, 'Two-step sign-in is on. Save your recovery codes.', (out) => {
+  enrolled = out;
+  if (out.token) sessionStorage.setItem(TOKEN, out.token);
+  document.getElementById('recovery-codes').replaceChildren(...out.recovery_codes.map((c) => h('li', {}, h('code', {}, c))));
+  document.getElementById('enrol-setup').hidden = true;
+  document.getElementById('recovery').hidden = false;
+  document.getElementById('recovery-done').focus();
+});
+
+document.getElementById('recovery-done').addEventListener('click', async () => {
+  const out = enrolled && enrolled.user ? enrolled : await api('GET', '/api/v1/sessions/current');
+  enrolled = null;
+  signedIn(out.user);
+  await route(true);
+});
+
+async function signOut() {
   try { await api('DELETE', '/api/v1/sessions/current'); } catch (err) { /* the session may be gone already */ }
   signedOut();
   announce('Signed out.');
-});
+}
+document.getElementById('signout').addEventListener('click', signOut);
+for (const b of document.querySelectorAll('[data-cancel]')) b.addEventListener('click', signOut);
 
 // ---- routing -------------------------------------------------------------
 
@@ -1396,14 +1465,20 @@ async function usersView(warnings) {
 // ---- start -----------------------------------------------------------------
 
 async function start() {
-  if (!sessionStorage.getItem(TOKEN)) {
+  document.getElementById('sso').hidden = !settings.sso;
+  if (settings.password_login === false) document.getElementById('signin-form').hidden = true;
+  // Single sign-on comes back with ?signed_in=sso and its session in the cookie.
+  if (new URLSearchParams(location.search).has('signed_in')) {
+    sessionStorage.removeItem(TOKEN);
+    sessionStorage.setItem(COOKIE, '1');
+    history.replaceState(null, '', '/console');
+  }
+  if (!sessionStorage.getItem(TOKEN) && !sessionStorage.getItem(COOKIE)) {
     signedOut();
     return;
   }
   try {
-    const out = await api('GET', '/api/v1/sessions/current');
-    signedIn(out.user);
-    await route(false);
+    await session(await api('GET', '/api/v1/sessions/current'));
   } catch (err) {
     if (!me) signedOut(err.status === 401 ? 'Your session has ended. Please sign in again.' : err.message);
   }
