@@ -26,9 +26,6 @@ import (
 const (
 	totpPeriod = 30
 	totpSkew   = 1
-	// totpKeyLabel derives the key that seals TOTP secrets (with the
-	// master key the row names, so older rows open after a rotation).
-	totpKeyLabel = "staff-totp-secret"
 	// recoveryCodes is how many recovery codes an enrolment gives.
 	recoveryCodes = 10
 	// mfaSessionTTL bounds a session that still owes its second factor.
@@ -99,11 +96,11 @@ func (s *Server) upgradeSession(c *gin.Context, u store.User, detail map[string]
 
 // totpSecret opens the TOTP secret of t.
 func (s *Server) totpSecret(t store.TOTP) (string, error) {
-	key, ok := s.Keys.DeriveFrom(t.KeyID, totpKeyLabel)
+	key, ok := s.Keys.DeriveFrom(t.KeyID, store.TOTPKeyLabel)
 	if !ok {
 		return "", errors.New("server: totp secret sealed under unknown master key " + t.KeyID)
 	}
-	secret, err := crypto.Open(key, t.SecretSealed, []byte("staff-totp:"+t.UserID))
+	secret, err := crypto.Open(key, t.SecretSealed, store.TOTPAAD(t.UserID))
 	if err != nil {
 		return "", err
 	}
@@ -255,7 +252,7 @@ func (s *Server) startTOTPEnrolment(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	sealed, err := crypto.Seal(s.Keys.Derive(totpKeyLabel), []byte(key.Secret()), []byte("staff-totp:"+u.ID))
+	sealed, err := crypto.Seal(s.Keys.Derive(store.TOTPKeyLabel), []byte(key.Secret()), store.TOTPAAD(u.ID))
 	if err != nil {
 		s.fail(c, err)
 		return

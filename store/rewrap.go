@@ -14,10 +14,56 @@ type Rewrapped struct {
 	RequestKeys int // request_keys: each request's PII key
 	MessageKeys int // message_keys: each request's message key
 	Packages    int // packages: each access package's key
+	TOTPSecrets int // staff_totp: each staff member's second factor, sealed again
 }
 
-// Total is the number of data keys wrapped again.
-func (r Rewrapped) Total() int { return r.RequestKeys + r.MessageKeys + r.Packages }
+// Total is the number of data keys wrapped (or secrets sealed) again.
+func (r Rewrapped) Total() int { return r.RequestKeys + r.MessageKeys + r.Packages + r.TOTPSecrets }
+
+// TOTPKeyLabel derives, from a master key, the key that seals staff TOTP
+// secrets; TOTPAAD binds a sealed secret to its user.
+const TOTPKeyLabel = "staff-totp-secret"
+
+// TOTPAAD is the associated data of a user's sealed TOTP secret.
+func TOTPAAD(userID string) []byte { return []byte("staff-totp:" + userID) }
+
+// resealTOTP seals again, under the current master key's derived key,
+// every TOTP secret sealed under another.
+func (db *DB) resealTOTP(ctx context.Context, keys *crypto.Keyring) (int, error) {
+	var rows []struct {
+		UserID string `db:"user_id"`
+		KeyID  string `db:"key_id"`
+		Sealed []byte `db:"secret_sealed"`
+	}
+	n := 0
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+		const q = `SELECT user_id::text AS user_id, key_id, secret_sealed FROM staff_totp WHERE key_id <> $1 FOR UPDATE`
+		if err := tx.SelectContext(ctx, &rows, q, keys.CurrentID()); err != nil {
+			return fmt.Errorf("store: TOTP secrets to seal again: %w", err)
+		}
+		for _, r := range rows {
+			old, ok := keys.DeriveFrom(r.KeyID, TOTPKeyLabel)
+			if !ok {
+				return fmt.Errorf("store: the TOTP secret of %s is sealed by master key %q, not in crypto.previous_keys", r.UserID, r.KeyID)
+			}
+			secret, err := crypto.Open(old, r.Sealed, TOTPAAD(r.UserID))
+			if err != nil {
+				return fmt.Errorf("store: open the TOTP secret of %s: %w", r.UserID, err)
+			}
+			sealed, err := crypto.Seal(keys.Derive(TOTPKeyLabel), secret, TOTPAAD(r.UserID))
+			if err != nil {
+				return err
+			}
+			const qUpdate = `UPDATE staff_totp SET secret_sealed = $2, key_id = $3 WHERE user_id = $1`
+			if _, err := tx.ExecContext(ctx, qUpdate, r.UserID, sealed, keys.CurrentID()); err != nil {
+				return fmt.Errorf("store: seal the TOTP secret of %s again: %w", r.UserID, Translate(err))
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
 
 // wrappedKeyTables are the tables holding wrapped data keys, with their
 // primary key column.
@@ -81,14 +127,16 @@ func (db *DB) RewrapDataKeys(ctx context.Context, keys *crypto.Keyring) (Rewrapp
 			}
 		}
 	}
-	return out, nil
+	var err error
+	out.TOTPSecrets, err = db.resealTOTP(ctx, keys)
+	return out, err
 }
 
 // WrappedKeyIDs counts the data keys by the master key that wraps them,
 // across every table that holds wrapped keys.
 func (db *DB) WrappedKeyIDs(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	for _, t := range wrappedKeyTables {
+	for _, t := range append(wrappedKeyTables, struct{ table, id string }{"staff_totp", "user_id"}) {
 		var rows []struct {
 			KeyID string `db:"key_id"`
 			N     int    `db:"n"`

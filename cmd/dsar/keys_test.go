@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/testenv"
@@ -50,6 +51,14 @@ func TestKeysRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	staff, err := db.CreateUser(ctx, store.User{Email: "tom@example.com", Name: "Tom", Role: dsar.RoleAdmin, PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	totpSecret, err := crypto.Seal(k1.Derive(store.TOTPKeyLabel), []byte("JBSWY3DPEHPK3PXP"), store.TOTPAAD(staff.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
 	messageKey, packageKey := crypto.NewDataKey(), crypto.NewDataKey()
 	wrappedMessage, _, _ := k1.Wrap(messageKey)
 	wrappedPackage, _, _ := k1.Wrap(packageKey)
@@ -66,6 +75,7 @@ func TestKeysRotate(t *testing.T) {
 		{`INSERT INTO message_keys (request_id, key_id, wrapped_key) VALUES ($1, 'k1', $2)`, []any{id, wrappedMessage}},
 		{`INSERT INTO packages (id, request_id, status, key_id, wrapped_key) VALUES ($1, $2, 'ready', 'k1', $3)`,
 			[]any{uuid.NewString(), id, wrappedPackage}},
+		{`INSERT INTO staff_totp (user_id, secret_sealed, key_id, confirmed_at) VALUES ($1, $2, 'k1', now())`, []any{staff.ID, totpSecret}},
 	} {
 		if _, err := db.Exec(q.sql, q.args...); err != nil {
 			t.Fatal(err)
@@ -82,7 +92,8 @@ func TestKeysRotate(t *testing.T) {
 	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errOut); err != nil {
 		t.Fatalf("keys rotate: %v (%s)", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "wrapped 3 data keys again under master key k2") || !strings.Contains(out.String(), "keep k1") {
+	if !strings.Contains(out.String(), "wrapped 4 data keys again under master key k2") || !strings.Contains(out.String(), "1 TOTP secrets") ||
+		!strings.Contains(out.String(), "keep k1") {
 		t.Errorf("keys rotate said %q", out.String())
 	}
 
@@ -107,6 +118,18 @@ func TestKeysRotate(t *testing.T) {
 		if err != nil || !bytes.Equal(dk, want) {
 			t.Errorf("%s: key %s, unwrapped with k2: %v", table, row.KeyID, err)
 		}
+	}
+
+	var totp struct {
+		KeyID  string `db:"key_id"`
+		Sealed []byte `db:"secret_sealed"`
+	}
+	if err := db.Get(&totp, `SELECT key_id, secret_sealed FROM staff_totp WHERE user_id = $1`, staff.ID); err != nil {
+		t.Fatal(err)
+	}
+	if secret, err := crypto.Open(k2.Derive(store.TOTPKeyLabel), totp.Sealed, store.TOTPAAD(staff.ID)); err != nil ||
+		totp.KeyID != "k2" || string(secret) != "JBSWY3DPEHPK3PXP" {
+		t.Errorf("the TOTP secret after the rotation: key %s, %v", totp.KeyID, err)
 	}
 
 	out.Reset()
