@@ -133,6 +133,9 @@ func TestAccessPackageEndToEnd(t *testing.T) {
 	}
 	e.act(path+"/completion", c.owner, map[string]any{})
 	completedAt := time.Now()
+	e.eventually("the exports are erased with the request's data", func() bool {
+		return e.get(pkg.Files[0].URL, manager).status == http.StatusGone
+	})
 
 	// The requester signs in with an emailed link and downloads the zip.
 	e.want(e.postJSON("/api/v1/portal/sign-in-links", "", map[string]string{"email": p.email}), http.StatusAccepted, "ask for a link")

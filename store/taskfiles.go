@@ -234,6 +234,10 @@ func (db *DB) OpenTaskFile(ctx context.Context, keys *crypto.Keyring, requestID,
 	const q = `SELECT ` + taskFileColumns + ` FROM task_files WHERE id = $1 AND request_id = $2 AND NOT pending`
 	if err := db.GetContext(ctx, &f, q, fileID, requestID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
+			var erased bool
+			if err := db.GetContext(ctx, &erased, `SELECT scrubbed_at IS NOT NULL FROM requests WHERE id = $1`, requestID); err == nil && erased {
+				return TaskFile{}, nil, dsar.Errorf(dsar.EGONE, "the request's data, its files with it, has been erased")
+			}
 			return TaskFile{}, nil, notFound
 		}
 		return TaskFile{}, nil, fmt.Errorf("store: task file %s: %w", fileID, Translate(err))
