@@ -13,6 +13,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/passwords"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -171,8 +172,8 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	} else if !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
-	if utf8.RuneCountInString(password) > crypto.MaxPasswordLen {
-		crypto.DummyPasswordCheck(password[:crypto.MaxPasswordLen])
+	if utf8.RuneCountInString(password) > passwords.Max {
+		crypto.DummyPasswordCheck(password[:passwords.Max])
 		return "", 0, errPortalLogin
 	}
 	acc, err := s.DB.PortalAccountByEmailHash(c.Request.Context(), hash)
@@ -201,15 +202,13 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	return raw, 0, nil
 }
 
-// checkNewPassword applies the password rules (as for staff: 8 to 128
-// characters, no composition rules) and the confirmation, if given.
+// checkNewPassword applies the portal's password rules (8 to 128
+// characters, not a common password, no composition rules) and the
+// confirmation, if given.
 func checkNewPassword(password string, confirm *string) map[string]string {
 	fields := map[string]string{}
-	switch n := utf8.RuneCountInString(password); {
-	case n < crypto.MinPasswordLen:
-		fields["password"] = "must be at least 8 characters"
-	case n > crypto.MaxPasswordLen:
-		fields["password"] = "must be at most 128 characters"
+	if why := passwords.Check(password, passwords.MinPortal); why != "" {
+		fields["password"] = why
 	}
 	if confirm != nil && *confirm != password {
 		fields["password_confirm"] = "does not match the password"

@@ -1383,7 +1383,7 @@ async function usersView(warnings) {
       field('Name', h('input', {type: 'text', name: 'name', autocomplete: 'off'})),
       field('Email', h('input', {type: 'email', name: 'email', autocomplete: 'off'})),
       field('Role', select('role', settings.roles || [], 'manager')),
-      field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 8 characters)')),
+      field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 12 characters, not a common password)')),
     h('button', {type: 'submit'}, 'Add the user'));
   actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
     (out) => `User ${out.name} added.`, () => usersView());
