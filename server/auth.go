@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -178,7 +178,10 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		u, err := s.DB.UserByEmail(c.Request.Context(), email)
 		switch {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND:
-			crypto.DummyPasswordCheck(in.Password)
+			if err := s.dummyPasswordCheck(c.Request.Context(), in.Password); err != nil {
+				s.fail(c, err)
+				return
+			}
 			audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "unknown_account"})
 			s.fail(c, badLogin)
 			return
@@ -186,7 +189,11 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		if err := crypto.CheckPassword(u.PasswordHash, in.Password); err != nil {
+		if err := s.checkPassword(c.Request.Context(), u.PasswordHash, in.Password); err != nil {
+			if errors.Is(err, errPasswordsBusy) {
+				s.fail(c, err)
+				return
+			}
 			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "wrong_password"})
 			s.fail(c, badLogin)
 			return

@@ -37,3 +37,30 @@ func TestCommonAndShortPasswordsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Password hashing is capped per process: with every slot taken, a login
+// waits its turn briefly and is then answered 503 with Retry-After, and
+// goes through once a slot is free. Opening a portal account checks its
+// token before it queues for a hash, so a made-up token costs no hash.
+func TestPasswordHashingIsCapped(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnvWithoutWorker(t, map[string]any{"auth.password_hashes": 2, "auth.password_hash_wait": "20ms"})
+	u, _ := e.user(dsar.RoleAdmin)
+	login := map[string]string{"email": u.Email, "password": "correct horse battery"}
+
+	for range 2 { // everyone else is hashing
+		e.server.hashing.slots <- struct{}{}
+	}
+	busy := e.want(e.do("POST", "/api/v1/sessions", "", login), http.StatusServiceUnavailable, "a login with every slot taken")
+	if busy.Header.Get("Retry-After") == "" || busy.JSON(t)["error"].(map[string]any)["code"] != dsar.EUNAVAILABLE {
+		t.Fatalf("busy answer: %v %s", busy.Header, busy.Body)
+	}
+	e.want(e.do("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "a long password"}),
+		http.StatusServiceUnavailable, "a portal login with every slot taken")
+	e.want(e.do("POST", "/api/v1/portal/accounts", "", map[string]string{"token": strings.Repeat("x", 43), "password": "a long password"}),
+		http.StatusNotFound, "a portal account with a made-up token, every slot taken")
+
+	<-e.server.hashing.slots
+	e.want(e.do("POST", "/api/v1/sessions", "", login), http.StatusCreated, "a login with a slot free")
+	<-e.server.hashing.slots
+}

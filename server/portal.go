@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
@@ -12,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/passwords"
 	"github.com/opendsar/dsar/store"
 )
@@ -172,23 +172,30 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	} else if !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
-	if utf8.RuneCountInString(password) > passwords.Max {
-		crypto.DummyPasswordCheck(password[:passwords.Max])
+	ctx := c.Request.Context()
+	wrong := func(dummy string) (string, time.Duration, error) {
+		if err := s.dummyPasswordCheck(ctx, dummy); err != nil {
+			return "", 0, err
+		}
 		return "", 0, errPortalLogin
 	}
-	acc, err := s.DB.PortalAccountByEmailHash(c.Request.Context(), hash)
+	if utf8.RuneCountInString(password) > passwords.Max {
+		return wrong(password[:passwords.Max])
+	}
+	acc, err := s.DB.PortalAccountByEmailHash(ctx, hash)
 	if err != nil {
 		if dsar.ErrorCode(err) != dsar.ENOTFOUND {
 			return "", 0, err
 		}
-		crypto.DummyPasswordCheck(password)
-		return "", 0, errPortalLogin
+		return wrong(password)
 	}
 	if acc.PasswordHash == "" { // opened by a sign-in link, no password set yet
-		crypto.DummyPasswordCheck(password)
-		return "", 0, errPortalLogin
+		return wrong(password)
 	}
-	if err := crypto.CheckPassword(acc.PasswordHash, password); err != nil {
+	if err := s.checkPassword(ctx, acc.PasswordHash, password); err != nil {
+		if errors.Is(err, errPasswordsBusy) {
+			return "", 0, err
+		}
 		return "", 0, errPortalLogin
 	}
 	raw, err := s.DB.CreateSession(c.Request.Context(), store.SessionPortal, acc.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
@@ -238,7 +245,18 @@ func (s *Server) portalAPICreateAccount(c *gin.Context) {
 		s.fail(c, dsar.Invalid(fields))
 		return
 	}
-	acc, err := s.DB.CreatePortalAccount(c.Request.Context(), in.Token, crypto.HashPassword(in.Password))
+	// The token first: a hash costs 19 MiB and a core, not to be spent on
+	// a guess.
+	if err := s.DB.CheckPortalToken(c.Request.Context(), in.Token); err != nil {
+		s.fail(c, err)
+		return
+	}
+	phc, err := s.hashPassword(c.Request.Context(), in.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	acc, err := s.DB.CreatePortalAccount(c.Request.Context(), in.Token, phc)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -485,7 +503,18 @@ func (s *Server) portalAccountForm(c *gin.Context) {
 		s.pages.Render(c, http.StatusUnprocessableEntity, "portal_account_new", v)
 		return
 	}
-	if _, err := s.DB.CreatePortalAccount(c.Request.Context(), token, crypto.HashPassword(password)); err != nil {
+	create := func() error {
+		if err := s.DB.CheckPortalToken(c.Request.Context(), token); err != nil { // before the hash, as the API
+			return err
+		}
+		phc, err := s.hashPassword(c.Request.Context(), password)
+		if err != nil {
+			return err
+		}
+		_, err = s.DB.CreatePortalAccount(c.Request.Context(), token, phc)
+		return err
+	}
+	if err := create(); err != nil {
 		v := portalAccountView{Form: s.linkProblem(c, err)}
 		if dsar.ErrorCode(err) == dsar.ECONFLICT {
 			v.Form.Error = dsar.ErrorMessage(err)
