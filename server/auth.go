@@ -157,7 +157,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 				s.Log.Error("audit login", "err", err)
 			}
 		}
-		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
+		okAddr, waitAddr := perAddress.Allow(clientNetwork(c))
 		okAcct, waitAcct := true, time.Duration(0)
 		if okAddr {
 			var err error
@@ -169,7 +169,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		if !okAddr || !okAcct {
 			// Refusals are audited once a minute per address and account,
 			// so a flood cannot flood the audit trail too.
-			if ok, _ := limitedAudit.Allow(c.ClientIP() + " " + email); ok {
+			if ok, _ := limitedAudit.Allow(clientNetwork(c) + " " + email); ok {
 				audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "rate_limited"})
 			}
 			tooMany(c, max(waitAddr, waitAcct))

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,4 +67,55 @@ func TestPasswordHashingIsCapped(t *testing.T) {
 	<-e.server.hashing.slots
 	e.want(e.do("POST", "/api/v1/sessions", "", login), http.StatusCreated, "a login with a slot free")
 	<-e.server.hashing.slots
+}
+
+// doFrom is do without a token, from the client address addr (told by a
+// trusted proxy's X-Forwarded-For).
+func (e *staffEnv) doFrom(addr, method, path string, body map[string]string) answer {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(e.ctx, method, e.http.URL+path, bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", addr)
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: got}
+}
+
+// trustLoopback is the config of a server behind a proxy on loopback, whose
+// X-Forwarded-For is the client's address.
+var trustLoopback = []string{"127.0.0.1/32", "::1/128"}
+
+// Limits per address take an IPv6 /64 as one address: its holder cannot
+// take a fresh budget with each of its addresses. Another /64 and IPv4
+// addresses keep their own.
+func TestAddressLimitsGroupIPv6By64(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnvWithoutWorker(t, map[string]any{"intake.rate_per_minute": 3, "http.trusted_proxies": trustLoopback})
+	ask := func(addr string, i int) int {
+		return e.doFrom(addr, "POST", "/api/v1/portal/sign-in-links", map[string]string{"email": fmt.Sprintf("nobody-%d@example.org", i)}).Status
+	}
+	for i := range 3 {
+		if got := ask(fmt.Sprintf("2001:db8:1:2::%x", i+1), i); got != http.StatusAccepted {
+			t.Fatalf("address %d of the /64: %d", i+1, got)
+		}
+	}
+	if got := ask("2001:db8:1:2:ffff:ffff:ffff:ffff", 3); got != http.StatusTooManyRequests {
+		t.Fatalf("a fourth address of the same /64: %d, want 429", got)
+	}
+	if got := ask("2001:db8:1:3::1", 4); got != http.StatusAccepted {
+		t.Fatalf("another /64: %d", got)
+	}
+	for i := range 4 {
+		if got := ask(fmt.Sprintf("198.51.100.%d", i+1), 5+i); got != http.StatusAccepted {
+			t.Fatalf("IPv4 address %d: %d (each has its own budget)", i+1, got)
+		}
+	}
 }

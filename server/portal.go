@@ -163,7 +163,7 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	if len(fields) > 0 {
 		return "", 0, dsar.Invalid(fields)
 	}
-	if ok, wait := perAddress.Allow(c.ClientIP()); !ok {
+	if ok, wait := perAddress.Allow(clientNetwork(c)); !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	hash := s.Keys.BlindIndex(email)
