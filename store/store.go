@@ -33,10 +33,11 @@ var migrations embed.FS
 // DB is the service's database handle.
 type DB struct {
 	*sqlx.DB
-	url       string                       // for connections of its own (the session cache's listener)
-	stmts     sync.Map                     // query text → *sqlx.Stmt, for prepared
-	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
-	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
+	url        string                       // for connections of its own (the session cache's listener)
+	stmts      sync.Map                     // query text → *sqlx.Stmt, for prepared
+	sessions   atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
+	rateSweep  atomic.Int64                 // when this process last swept rate_limits (Unix ns)
+	loginSweep atomic.Int64                 // when this process last swept login_failures (Unix ns)
 
 	waiterOnce sync.Once // starts waiter on the first AwaitAction
 	waiter     atomic.Pointer[actionWaiter]
