@@ -34,6 +34,7 @@ const (
 	AuditStaffLogin           = "staff.login"
 	AuditStaffLoginFailed     = "staff.login_failed"
 	AuditStaffLogout          = "staff.logout"
+	AuditStaffPasswordChanged = "staff.password_changed" // by the user themself
 	AuditUserCreated          = "user.created"
 	AuditUserUpdated          = "user.updated"
 	AuditDataSourceCreated    = "data_source.created"
@@ -83,6 +84,7 @@ var auditLabels = map[string]string{
 	AuditStaffLogin:           "Staff signed in",
 	AuditStaffLoginFailed:     "Staff sign-in failed",
 	AuditStaffLogout:          "Staff signed out",
+	AuditStaffPasswordChanged: "Staff changed their own password",
 	AuditUserCreated:          "User created",
 	AuditUserUpdated:          "User changed",
 	AuditDataSourceCreated:    "Data source created",

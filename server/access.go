@@ -76,7 +76,7 @@ func accessTable() []rule {
 
 		// The requester's portal.
 		{Method: "POST", Path: "/api/v1/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
-		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per address and account"},
+		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "POST", Path: "/api/v1/portal/sign-in-links", Who: public,
 			Scope: "the same answer for any address; mail only to addresses requests were made with, within a budget per address (and so per account)"},
 		{Method: "POST", Path: "/api/v1/portal/sign-ins", Who: public, Scope: "needs an emailed sign-in link's token; rate limited per client address"},
@@ -90,7 +90,7 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/withdrawal", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/package", Who: portal, Scope: ownRequest + "; only once published, until it expires"},
 		{Method: "GET", Path: "/portal/login", Who: public},
-		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per address and account"},
+		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "POST", Path: "/portal/logout", Who: public, Scope: "ends the portal session, if any"},
 		{Method: "GET", Path: "/portal/accounts/new", Who: public, Scope: "needs a verification or invitation token"},
 		{Method: "POST", Path: "/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
@@ -109,9 +109,11 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/dev/mailbox/:id/html", Who: public, Scope: devOnly},
 
 		// Staff: sessions and users.
-		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per address and per account"},
+		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "GET", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
 		{Method: "DELETE", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden},
+		{Method: "PUT", Path: "/api/v1/me/password", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
+			Scope: "the signed-in user's own password; needs the current one, within the login backoff"},
 		{Method: "GET", Path: "/api/v1/users", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
 			Scope: "admins read the list to choose data source owners"},
 		{Method: "POST", Path: "/api/v1/users", Who: staff, Roles: owners, Denied: http.StatusForbidden},

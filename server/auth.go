@@ -123,17 +123,21 @@ func toUserJSON(u store.User) userJSON {
 // badLogin is the one answer to a wrong email or a wrong password.
 var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 
-// login is POST /api/v1/sessions: email and password for a session token
-// (also set as an HttpOnly cookie for the pages). Attempts are limited per
-// client address (perAddress, in this process) and per account (shared by
-// every process through the database); every attempt is audited, never with
-// the password.
+// login is POST /api/v1/sessions: email and password (and, when the
+// account asks for one, a solved captcha) for a session token (also set as
+// an HttpOnly cookie for the pages). Attempts are limited per client
+// network (perAddress, in this process, against floods) and by the backoff
+// of the account from that network and of the account from every network
+// (takeLogin, shared by every process through the database), so guesses
+// from one network do not lock the owner out of another. Every attempt is
+// audited, never with the password.
 func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 	limitedAudit := NewLimiter(1)
 	return func(c *gin.Context) {
 		var in struct {
 			Email    string `json:"email"`
 			Password string `json:"password"`
+			Captcha  string `json:"captcha"`
 		}
 		if err := bindJSON(c, &in); err != nil {
 			s.fail(c, err)
@@ -157,22 +161,26 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 				s.Log.Error("audit login", "err", err)
 			}
 		}
-		okAddr, waitAddr := perAddress.Allow(clientNetwork(c))
-		okAcct, waitAcct := true, time.Duration(0)
-		if okAddr {
-			var err error
-			if okAcct, waitAcct, err = s.DB.TakeToken(c.Request.Context(), rateScopeStaffLogin, s.Keys.BlindIndex(email), s.Config.Auth.LoginPerMinute); err != nil {
-				s.fail(c, err)
-				return
-			}
-		}
-		if !okAddr || !okAcct {
-			// Refusals are audited once a minute per address and account,
-			// so a flood cannot flood the audit trail too.
+		// Refusals are audited once a minute per network and account, so
+		// a flood cannot flood the audit trail too.
+		auditRefused := func() {
 			if ok, _ := limitedAudit.Allow(clientNetwork(c) + " " + email); ok {
 				audit(dsar.AuditStaffLoginFailed, "", map[string]any{"reason": "rate_limited"})
 			}
-			tooMany(c, max(waitAddr, waitAcct))
+		}
+		if ok, wait := perAddress.Allow(clientNetwork(c)); !ok {
+			auditRefused()
+			tooMany(c, wait)
+			return
+		}
+		keys, attempt, err := s.takeLogin(c, rateScopeStaffLogin, email, in.Captcha)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !attempt.Allowed {
+			auditRefused()
+			s.refuseLogin(c, attempt)
 			return
 		}
 		u, err := s.DB.UserByEmail(c.Request.Context(), email)
@@ -198,6 +206,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			s.fail(c, badLogin)
 			return
 		}
+		s.loginSucceeded(c, keys)
 		if u.DisabledAt != nil {
 			audit(dsar.AuditStaffLoginFailed, u.ID, map[string]any{"reason": "disabled"})
 			s.fail(c, badLogin)

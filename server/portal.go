@@ -145,14 +145,16 @@ func portalAccount(c *gin.Context) store.PortalAccount {
 // errPortalLogin is the one answer to a wrong email or a wrong password.
 var errPortalLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "the email address or the password is wrong")
 
-// portalLogin checks an email and password within the rate limits and
-// starts a session. It answers the raw session token; a positive wait
-// means the caller is rate limited. Unknown email and wrong password give
-// the same error and take the same time. The limits: perAddress per client
-// address (in this process), and auth.login_per_minute per account, shared
-// by every process through the database and keyed by the email's blind
-// index whether or not an account exists, so the limit reveals nothing.
-func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, password string) (string, time.Duration, error) {
+// portalLogin checks an email and password within the limits and starts a
+// session. It answers the raw session token; a positive wait means the
+// caller is rate limited. Unknown email and wrong password give the same
+// error and take the same time. The limits: perAddress per client network
+// (in this process), and the backoff per account and network and per
+// account (takeLogin, shared by every process through the database),
+// keyed by the email's blind index whether or not an account exists, so
+// the limit reveals nothing. captcha is a solved captcha, needed when the
+// account failed too often (errLoginCaptcha).
+func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, password, captcha string) (string, time.Duration, error) {
 	fields := map[string]string{}
 	if strings.TrimSpace(email) == "" {
 		fields["email"] = "is required"
@@ -167,10 +169,14 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	hash := s.Keys.BlindIndex(email)
-	if ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopePortalLogin, hash, s.Config.Auth.LoginPerMinute); err != nil {
+	keys, attempt, err := s.takeLogin(c, rateScopePortalLogin, email, captcha)
+	switch {
+	case err != nil:
 		return "", 0, err
-	} else if !ok {
-		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
+	case attempt.NeedsCaptcha:
+		return "", 0, errLoginCaptcha
+	case !attempt.Allowed:
+		return "", attempt.Wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	ctx := c.Request.Context()
 	wrong := func(dummy string) (string, time.Duration, error) {
@@ -198,6 +204,7 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 		}
 		return "", 0, errPortalLogin
 	}
+	s.loginSucceeded(c, keys)
 	raw, err := s.DB.CreateSession(c.Request.Context(), store.SessionPortal, acc.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
 	if err != nil {
 		return "", 0, err
@@ -270,12 +277,13 @@ func (s *Server) portalAPILogin(c *gin.Context, perAddress *Limiter) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		Captcha  string `json:"captcha"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
-	raw, wait, err := s.portalLogin(c, perAddress, in.Email, in.Password)
+	raw, wait, err := s.portalLogin(c, perAddress, in.Email, in.Password, in.Captcha)
 	if wait > 0 {
 		tooMany(c, wait)
 		return
@@ -439,7 +447,7 @@ func (s *Server) portalLoginPage(c *gin.Context) {
 // portalLoginForm logs in from the form and goes to the request list.
 func (s *Server) portalLoginForm(c *gin.Context, perAddress *Limiter) {
 	email, password := c.PostForm("email"), c.PostForm("password")
-	_, wait, err := s.portalLogin(c, perAddress, email, password)
+	_, wait, err := s.portalLogin(c, perAddress, email, password, c.PostForm("captcha"))
 	if err != nil {
 		status := statusOfErr(err)
 		if wait > 0 {

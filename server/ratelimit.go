@@ -13,9 +13,9 @@ import (
 	"github.com/opendsar/dsar"
 )
 
-// Scopes of the attempt budgets shared through the database
-// (store.TakeToken): logins per account, which guessing through several
-// replicas must not multiply.
+// Scopes of the login backoff shared through the database
+// (store.TakeLoginAttempt), which guessing through several replicas must
+// not multiply.
 const (
 	rateScopeStaffLogin  = "staff_login"
 	rateScopePortalLogin = "portal_login"
