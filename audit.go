@@ -39,6 +39,7 @@ const (
 	AuditStaffMFAFailed       = "staff.mfa_failed"
 	AuditStaffMFARecoveryUsed = "staff.mfa_recovery_code_used"
 	AuditStaffMFAReset        = "staff.mfa_reset"
+	AuditStaffPasswordChanged = "staff.password_changed" // by the user themself
 	AuditUserCreated          = "user.created"
 	AuditUserUpdated          = "user.updated"
 	AuditDataSourceCreated    = "data_source.created"
@@ -95,6 +96,7 @@ var auditLabels = map[string]string{
 	AuditStaffMFAFailed:       "Staff second factor refused",
 	AuditStaffMFARecoveryUsed: "Staff signed in with a recovery code",
 	AuditStaffMFAReset:        "Staff second factor reset",
+	AuditStaffPasswordChanged: "Staff changed their own password",
 	AuditUserCreated:          "User created",
 	AuditUserUpdated:          "User changed",
 	AuditDataSourceCreated:    "Data source created",

@@ -4,13 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
-)
 
-// Password length limits for staff and portal passwords. No composition
-// rules (NIST SP 800-63B); the hash is argon2id.
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 128
+	"github.com/opendsar/dsar/passwords"
 )
 
 // ValidEmail reports whether s is one plain email address (no display name)
@@ -20,12 +15,11 @@ func ValidEmail(s string) bool {
 	return err == nil && a.Address == s && len(s) <= 254
 }
 
-// ValidatePassword returns why password is not acceptable, or "" when it is.
+// ValidatePassword returns why password is not acceptable as a staff
+// user's new password, or "" when it is: 12 to 128 characters and not one
+// of the common passwords (package passwords).
 func ValidatePassword(password string) string {
-	if n := utf8.RuneCountInString(password); n < MinPasswordLen || n > MaxPasswordLen {
-		return "must be 8 to 128 characters"
-	}
-	return ""
+	return passwords.Check(password, passwords.MinStaff)
 }
 
 // ValidateNewUser checks a new staff user's fields and returns an EINVALID

@@ -151,6 +151,21 @@ type Config struct {
 		SessionIdle     time.Duration `mapstructure:"session_idle"`
 		SessionAbsolute time.Duration `mapstructure:"session_absolute"`
 		LoginPerMinute  int           `mapstructure:"login_per_minute"`
+		// The login backoff (store.LoginBudget): failures of one account
+		// from one network before waits begin, the first wait (doubled at
+		// each further failure, up to the max), the failures of one
+		// account from every network after which a solved captcha is
+		// needed, and how long a failure is remembered.
+		LoginFreeFailures  int           `mapstructure:"login_free_failures"`
+		LoginBackoff       time.Duration `mapstructure:"login_backoff"`
+		LoginBackoffMax    time.Duration `mapstructure:"login_backoff_max"`
+		LoginCaptchaAfter  int           `mapstructure:"login_captcha_after"`
+		LoginFailureWindow time.Duration `mapstructure:"login_failure_window"`
+		// PasswordHashes caps the password hashes (argon2id, 19 MiB each)
+		// one API process computes at once; a login waits up to
+		// PasswordHashWait for a turn, then is answered 503.
+		PasswordHashes   int           `mapstructure:"password_hashes"`
+		PasswordHashWait time.Duration `mapstructure:"password_hash_wait"`
 		// SessionCache is how long an API process may answer a staff
 		// session check from memory; 0 checks Postgres on every call.
 		SessionCache time.Duration `mapstructure:"session_cache"`
@@ -356,6 +371,13 @@ func defaults() map[string]any {
 		"auth.oidc.role_groups.admin":        []string{},
 		"auth.oidc.role_groups.manager":      []string{},
 		"auth.oidc.role_groups.source_owner": []string{},
+		"auth.login_free_failures":           5,
+		"auth.login_backoff":                 time.Minute,
+		"auth.login_backoff_max":             time.Hour,
+		"auth.login_captcha_after":           20,
+		"auth.login_failure_window":          24 * time.Hour,
+		"auth.password_hashes":               4,
+		"auth.password_hash_wait":            2 * time.Second,
 
 		"portal.sign_in_link_expiry":           30 * time.Minute,
 		"portal.sign_in_links_per_hour":        3,
@@ -541,6 +563,8 @@ func (c *Config) Validate() error {
 		{"intake.token_expiry", c.Intake.TokenExpiry},
 		{"auth.session_idle", c.Auth.SessionIdle},
 		{"auth.session_absolute", c.Auth.SessionAbsolute},
+		{"auth.login_backoff", c.Auth.LoginBackoff},
+		{"auth.login_failure_window", c.Auth.LoginFailureWindow},
 	} {
 		if d.val <= 0 {
 			return bad(d.key, "must be a positive duration such as 120h")
@@ -612,6 +636,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginPerMinute < 1 {
 		return bad("auth.login_per_minute", "must be at least 1")
+	}
+	if c.Auth.LoginFreeFailures < 1 {
+		return bad("auth.login_free_failures", "must be at least 1")
+	}
+	if c.Auth.LoginBackoffMax < c.Auth.LoginBackoff {
+		return bad("auth.login_backoff_max", "must be at least auth.login_backoff (%s)", c.Auth.LoginBackoff)
+	}
+	if c.Auth.LoginCaptchaAfter < c.Auth.LoginFreeFailures {
+		return bad("auth.login_captcha_after", "must be at least auth.login_free_failures (%d)", c.Auth.LoginFreeFailures)
+	}
+	if c.Auth.PasswordHashes < 1 {
+		return bad("auth.password_hashes", "must be at least 1")
+	}
+	if c.Auth.PasswordHashWait < 0 || c.Auth.PasswordHashWait > time.Minute {
+		return bad("auth.password_hash_wait", "must be a duration from 0 to 1m, not %s", c.Auth.PasswordHashWait)
 	}
 	if c.Auth.SessionCache < 0 || c.Auth.SessionCache > time.Minute {
 		return bad("auth.session_cache", "must be a duration from 0 (off) to 1m")

@@ -18,12 +18,6 @@ const (
 	argonKeyLen  = 32
 )
 
-// Password length limits. No composition rules (NIST SP 800-63B).
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 128
-)
-
 // ErrPasswordMismatch is returned by CheckPassword for a wrong password.
 var ErrPasswordMismatch = errors.New("crypto: password does not match")
 

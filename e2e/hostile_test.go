@@ -23,7 +23,7 @@ type hostile struct {
 	call   call
 	status int
 	fields []string       // the error must name these fields (if any)
-	stored map[string]int // rows the refusal itself adds (audit of a failed login, the account's login budget)
+	stored map[string]int // rows the refusal itself adds (audit of a failed login, the login backoff's counts)
 }
 
 const (
@@ -192,11 +192,11 @@ func TestHostileInputIsRefusedAndStoresNothing(t *testing.T) {
 		{name: "requester writes on another's request", call: jsonCall(http.MethodPost, "/api/v1/portal/requests/"+w.requestY+"/messages", w.portalX,
 			map[string]string{"body": "hello"}), status: 404},
 		{name: "staff login with SQL", call: jsonCall(http.MethodPost, "/api/v1/sessions", "", map[string]string{"email": sqlInjection, "password": sqlInjection}),
-			status: 401, stored: map[string]int{"audit_events": 1, "rate_limits": 1, "audit_login_failures": 1}}, // a budget and a count under the text's keyed hash
+			status: 401, stored: map[string]int{"audit_events": 1, "login_failures": 2, "audit_login_failures": 1}}, // the account's and the network's backoff and a failure count, under keyed hashes
 		{name: "staff login with a wrong password", call: jsonCall(http.MethodPost, "/api/v1/sessions", "", map[string]string{"email": "owner@example.com", "password": "guess"}),
-			status: 401, stored: map[string]int{"audit_events": 1, "audit_login_failures": 1}},
+			status: 401, stored: map[string]int{"audit_events": 1, "login_failures": 1, "audit_login_failures": 1}}, // the network's (the account's is there since the login)
 		{name: "portal login with a wrong password", call: jsonCall(http.MethodPost, "/api/v1/portal/sessions", "", map[string]string{"email": "xavier@example.org", "password": "guess"}),
-			status: 401, stored: map[string]int{"audit_events": -1}},
+			status: 401, stored: map[string]int{"audit_events": -1, "login_failures": 1}},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("only %d hostile cases", len(cases))

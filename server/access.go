@@ -91,7 +91,7 @@ func accessTable() []rule {
 
 		// The requester's portal.
 		{Method: "POST", Path: "/api/v1/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
-		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per address and account"},
+		{Method: "POST", Path: "/api/v1/portal/sessions", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "POST", Path: "/api/v1/portal/sign-in-links", Who: public,
 			Scope: "the same answer for any address; mail only to addresses requests were made with, within a budget per address (and so per account)"},
 		{Method: "POST", Path: "/api/v1/portal/sign-ins", Who: public, Scope: "needs an emailed sign-in link's token; rate limited per client address"},
@@ -105,7 +105,7 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/withdrawal", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/package", Who: portal, Scope: ownRequest + "; only once published, until it expires"},
 		{Method: "GET", Path: "/portal/login", Who: public},
-		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per address and account"},
+		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "POST", Path: "/portal/logout", Who: public, Scope: "ends the portal session, if any"},
 		{Method: "GET", Path: "/portal/accounts/new", Who: public, Scope: "needs a verification or invitation token"},
 		{Method: "POST", Path: "/portal/accounts", Who: public, Scope: "needs a verification or invitation token"},
@@ -124,7 +124,7 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/dev/mailbox/:id/html", Who: public, Scope: devOnly},
 
 		// Staff: sessions and users.
-		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per address and per account"},
+		{Method: "POST", Path: "/api/v1/sessions", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
 		{Method: "GET", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: partial},
 		{Method: "DELETE", Path: "/api/v1/sessions/current", Who: staff, Roles: everyone, Denied: http.StatusForbidden, MFA: partial},
 		{Method: "POST", Path: "/api/v1/sessions/current/second-factor", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
@@ -137,6 +137,8 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/auth/oidc/login", Who: public, Scope: "starts single sign-on (404 unless auth.oidc is set)"},
 		{Method: "GET", Path: "/auth/oidc/callback", Who: public,
 			Scope: "single sign-on's return: needs the login's state cookie, a valid ID token with its nonce, and a group with a role"},
+		{Method: "PUT", Path: "/api/v1/me/password", Who: staff, Roles: everyone, Denied: http.StatusForbidden,
+			Scope: "the signed-in user's own password; needs the current one, within the login backoff"},
 		{Method: "GET", Path: "/api/v1/users", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
 			Scope: "admins read the list to choose data source owners"},
 		{Method: "POST", Path: "/api/v1/users", Who: staff, Roles: owners, Denied: http.StatusForbidden},

@@ -1,15 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -134,11 +133,14 @@ func toUserJSON(u store.User) userJSON {
 // badLogin is the one answer to a wrong email or a wrong password.
 var badLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "wrong email or password")
 
-// login is POST /api/v1/sessions: email and password for a session token
-// (also set as an HttpOnly cookie for the pages). Attempts are limited per
-// client address (perAddress, in this process) and per account (shared by
-// every process through the database); every attempt is audited, never with
-// the password: a success by a row, failures through
+// login is POST /api/v1/sessions: email and password (and, when the
+// account asks for one, a solved captcha) for a session token (also set as
+// an HttpOnly cookie for the pages). Attempts are limited per client
+// network (perAddress, in this process, against floods) and by the backoff
+// of the account from that network and of the account from every network
+// (takeLogin, shared by every process through the database), so guesses
+// from one network do not lock the owner out of another. Every attempt is
+// audited, never with the password: a success by a row, failures through
 // store.AuditLoginFailure, which bounds the rows a flood of them adds. A
 // user with a second factor, or whom config requires to have one, gets a
 // short partial session that owes it ("mfa": "totp" or "enrol" in the
@@ -153,6 +155,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		var in struct {
 			Email    string `json:"email"`
 			Password string `json:"password"`
+			Captcha  string `json:"captcha"`
 		}
 		if err := bindJSON(c, &in); err != nil {
 			s.fail(c, err)
@@ -182,29 +185,36 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 				s.Log.Error("audit failed login", "err", err)
 			}
 		}
-		okAddr, waitAddr := perAddress.Allow(c.ClientIP())
-		okAcct, waitAcct := true, time.Duration(0)
-		if okAddr {
-			var err error
-			if okAcct, waitAcct, err = s.DB.TakeToken(c.Request.Context(), rateScopeStaffLogin, s.Keys.BlindIndex(email), s.Config.Auth.LoginPerMinute); err != nil {
-				s.fail(c, err)
-				return
-			}
-		}
-		if !okAddr || !okAcct {
-			// Refusals are counted once a minute per address and account,
-			// so a flood costs the database little.
-			if ok, _ := limitedAudit.Allow(c.ClientIP() + " " + email); ok {
+		// Refusals are counted once a minute per network and account, so
+		// a flood costs the database little.
+		auditRefused := func() {
+			if ok, _ := limitedAudit.Allow(clientNetwork(c) + " " + email); ok {
 				failed("", "rate_limited")
 			}
-			tooMany(c, max(waitAddr, waitAcct))
+		}
+		if ok, wait := perAddress.Allow(clientNetwork(c)); !ok {
+			auditRefused()
+			tooMany(c, wait)
+			return
+		}
+		keys, attempt, err := s.takeLogin(c, rateScopeStaffLogin, email, in.Captcha)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !attempt.Allowed {
+			auditRefused()
+			s.refuseLogin(c, attempt)
 			return
 		}
 		u, err := s.DB.UserByEmail(c.Request.Context(), email)
 		switch {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND || (err == nil && u.PasswordHash == ""):
 			// No such user, or one made by single sign-on, without a password.
-			crypto.DummyPasswordCheck(in.Password)
+			if err := s.dummyPasswordCheck(c.Request.Context(), in.Password); err != nil {
+				s.fail(c, err)
+				return
+			}
 			failed("", "unknown_account")
 			s.fail(c, badLogin)
 			return
@@ -212,11 +222,16 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		if err := crypto.CheckPassword(u.PasswordHash, in.Password); err != nil {
+		if err := s.checkPassword(c.Request.Context(), u.PasswordHash, in.Password); err != nil {
+			if errors.Is(err, errPasswordsBusy) {
+				s.fail(c, err)
+				return
+			}
 			failed(u.ID, "wrong_password")
 			s.fail(c, badLogin)
 			return
 		}
+		s.loginSucceeded(c, keys)
 		if u.DisabledAt != nil {
 			failed(u.ID, "disabled")
 			s.fail(c, badLogin)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -59,7 +60,7 @@ func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
 
 func TestBruteForceLoginIsRateLimited(t *testing.T) {
 	t.Parallel()
-	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 5})
+	e := newStaffEnv(t, map[string]any{"auth.login_free_failures": 5, "auth.login_per_minute": 100})
 	u, _ := e.user(dsar.RoleAdmin)
 	var last answer
 	for i := 0; i < 8; i++ {
@@ -112,9 +113,11 @@ func TestFailedLoginsDoNotFloodTheAuditTrail(t *testing.T) {
 
 func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
 	t.Parallel()
-	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 3, "http.trusted_proxies": []string{"127.0.0.1/32", "::1/128"}})
+	e := newStaffEnv(t, map[string]any{"auth.login_free_failures": 3, "auth.login_captcha_after": 3,
+		"http.trusted_proxies": []string{"127.0.0.1/32", "::1/128"}})
 	u, _ := e.user(dsar.RoleAdmin)
 	status := 0
+	var body []byte
 	for i := 0; i < 5 && status != http.StatusTooManyRequests; i++ {
 		req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/sessions",
 			strings.NewReader(`{"email":"`+u.Email+`","password":"wrong password"}`))
@@ -124,11 +127,12 @@ func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		status = resp.StatusCode
 	}
-	if status != http.StatusTooManyRequests {
-		t.Fatalf("guessing one account from five addresses never hit 429 (last %d)", status)
+	if status != http.StatusTooManyRequests || !strings.Contains(string(body), `"captcha"`) {
+		t.Fatalf("guessing one account from five addresses never hit a 429 asking for a captcha (last %d: %s)", status, body)
 	}
 }
 
@@ -136,7 +140,7 @@ func TestLoginIsLimitedPerAccountAcrossAddresses(t *testing.T) {
 // share one budget: the database keeps it, not each process.
 func TestLoginBudgetIsSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	e := newStaffEnv(t, map[string]any{"auth.login_per_minute": 3})
+	e := newStaffEnv(t, map[string]any{"auth.login_free_failures": 3})
 	u, _ := e.user(dsar.RoleAdmin)
 	deps := e.server.Deps
 	deps.Metrics = metrics.New()
@@ -164,10 +168,14 @@ func TestLoginBudgetIsSharedByReplicas(t *testing.T) {
 	if !slices.Equal(statuses, want) {
 		t.Fatalf("four guesses over two replicas, three a minute allowed: %v, want %v", statuses, want)
 	}
-	// The budget is kept under the email's keyed hash, never the email.
-	var plain int
-	if err := e.db.Get(&plain, `SELECT count(*) FROM rate_limits WHERE position(convert_to(lower($1), 'UTF8') in key) > 0`, u.Email); err != nil || plain != 0 {
-		t.Fatalf("rate_limits rows holding the email: %d (%v)", plain, err)
+	// The budget is kept under keyed hashes, never the email or the address.
+	var plain, rows int
+	if err := e.db.Get(&plain, `SELECT count(*) FROM login_failures WHERE position(convert_to(lower($1), 'UTF8') in account) > 0
+		OR position(convert_to('127.0.0.1', 'UTF8') in network) > 0`, u.Email); err != nil || plain != 0 {
+		t.Fatalf("login_failures rows holding the email or the address: %d (%v)", plain, err)
+	}
+	if err := e.db.Get(&rows, `SELECT count(*) FROM login_failures`); err != nil || rows != 2 {
+		t.Fatalf("login_failures rows: %d (%v), want the account's and the network's", rows, err)
 	}
 }
 

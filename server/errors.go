@@ -73,6 +73,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if errors.As(err, &nf) {
 		err = errNotFound
 	}
+	if errors.Is(err, errPasswordsBusy) { // a flood, not a fault: no error log
+		c.Header("Retry-After", "1")
+		s.failWith(c, http.StatusServiceUnavailable, dsar.EUNAVAILABLE, dsar.ErrorMessage(err), nil)
+		return
+	}
 	err = unavailable(err)
 	code := dsar.ErrorCode(err)
 	status, ok := statusOf[code]

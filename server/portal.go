@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
@@ -12,7 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/passwords"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -144,14 +145,16 @@ func portalAccount(c *gin.Context) store.PortalAccount {
 // errPortalLogin is the one answer to a wrong email or a wrong password.
 var errPortalLogin = dsar.Errorf(dsar.EUNAUTHORIZED, "the email address or the password is wrong")
 
-// portalLogin checks an email and password within the rate limits and
-// starts a session. It answers the raw session token; a positive wait
-// means the caller is rate limited. Unknown email and wrong password give
-// the same error and take the same time. The limits: perAddress per client
-// address (in this process), and auth.login_per_minute per account, shared
-// by every process through the database and keyed by the email's blind
-// index whether or not an account exists, so the limit reveals nothing.
-func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, password string) (string, time.Duration, error) {
+// portalLogin checks an email and password within the limits and starts a
+// session. It answers the raw session token; a positive wait means the
+// caller is rate limited. Unknown email and wrong password give the same
+// error and take the same time. The limits: perAddress per client network
+// (in this process), and the backoff per account and network and per
+// account (takeLogin, shared by every process through the database),
+// keyed by the email's blind index whether or not an account exists, so
+// the limit reveals nothing. captcha is a solved captcha, needed when the
+// account failed too often (errLoginCaptcha).
+func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, password, captcha string) (string, time.Duration, error) {
 	fields := map[string]string{}
 	if strings.TrimSpace(email) == "" {
 		fields["email"] = "is required"
@@ -162,34 +165,46 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	if len(fields) > 0 {
 		return "", 0, dsar.Invalid(fields)
 	}
-	if ok, wait := perAddress.Allow(c.ClientIP()); !ok {
+	if ok, wait := perAddress.Allow(clientNetwork(c)); !ok {
 		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
 	hash := s.Keys.BlindIndex(email)
-	if ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopePortalLogin, hash, s.Config.Auth.LoginPerMinute); err != nil {
+	keys, attempt, err := s.takeLogin(c, rateScopePortalLogin, email, captcha)
+	switch {
+	case err != nil:
 		return "", 0, err
-	} else if !ok {
-		return "", wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
+	case attempt.NeedsCaptcha:
+		return "", 0, errLoginCaptcha
+	case !attempt.Allowed:
+		return "", attempt.Wait, dsar.Errorf(dsar.ERATELIMITED, "too many attempts; try again later")
 	}
-	if utf8.RuneCountInString(password) > crypto.MaxPasswordLen {
-		crypto.DummyPasswordCheck(password[:crypto.MaxPasswordLen])
+	ctx := c.Request.Context()
+	wrong := func(dummy string) (string, time.Duration, error) {
+		if err := s.dummyPasswordCheck(ctx, dummy); err != nil {
+			return "", 0, err
+		}
 		return "", 0, errPortalLogin
 	}
-	acc, err := s.DB.PortalAccountByEmailHash(c.Request.Context(), hash)
+	if utf8.RuneCountInString(password) > passwords.Max {
+		return wrong(password[:passwords.Max])
+	}
+	acc, err := s.DB.PortalAccountByEmailHash(ctx, hash)
 	if err != nil {
 		if dsar.ErrorCode(err) != dsar.ENOTFOUND {
 			return "", 0, err
 		}
-		crypto.DummyPasswordCheck(password)
-		return "", 0, errPortalLogin
+		return wrong(password)
 	}
 	if acc.PasswordHash == "" { // opened by a sign-in link, no password set yet
-		crypto.DummyPasswordCheck(password)
+		return wrong(password)
+	}
+	if err := s.checkPassword(ctx, acc.PasswordHash, password); err != nil {
+		if errors.Is(err, errPasswordsBusy) {
+			return "", 0, err
+		}
 		return "", 0, errPortalLogin
 	}
-	if err := crypto.CheckPassword(acc.PasswordHash, password); err != nil {
-		return "", 0, errPortalLogin
-	}
+	s.loginSucceeded(c, keys)
 	raw, err := s.DB.CreateSession(c.Request.Context(), store.SessionPortal, acc.ID, s.Config.Auth.SessionIdle, s.Config.Auth.SessionAbsolute)
 	if err != nil {
 		return "", 0, err
@@ -201,15 +216,13 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	return raw, 0, nil
 }
 
-// checkNewPassword applies the password rules (as for staff: 8 to 128
-// characters, no composition rules) and the confirmation, if given.
+// checkNewPassword applies the portal's password rules (8 to 128
+// characters, not a common password, no composition rules) and the
+// confirmation, if given.
 func checkNewPassword(password string, confirm *string) map[string]string {
 	fields := map[string]string{}
-	switch n := utf8.RuneCountInString(password); {
-	case n < crypto.MinPasswordLen:
-		fields["password"] = "must be at least 8 characters"
-	case n > crypto.MaxPasswordLen:
-		fields["password"] = "must be at most 128 characters"
+	if why := passwords.Check(password, passwords.MinPortal); why != "" {
+		fields["password"] = why
 	}
 	if confirm != nil && *confirm != password {
 		fields["password_confirm"] = "does not match the password"
@@ -239,7 +252,18 @@ func (s *Server) portalAPICreateAccount(c *gin.Context) {
 		s.fail(c, dsar.Invalid(fields))
 		return
 	}
-	acc, err := s.DB.CreatePortalAccount(c.Request.Context(), in.Token, crypto.HashPassword(in.Password))
+	// The token first: a hash costs 19 MiB and a core, not to be spent on
+	// a guess.
+	if err := s.DB.CheckPortalToken(c.Request.Context(), in.Token); err != nil {
+		s.fail(c, err)
+		return
+	}
+	phc, err := s.hashPassword(c.Request.Context(), in.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	acc, err := s.DB.CreatePortalAccount(c.Request.Context(), in.Token, phc)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -253,12 +277,13 @@ func (s *Server) portalAPILogin(c *gin.Context, perAddress *Limiter) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		Captcha  string `json:"captcha"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
-	raw, wait, err := s.portalLogin(c, perAddress, in.Email, in.Password)
+	raw, wait, err := s.portalLogin(c, perAddress, in.Email, in.Password, in.Captcha)
 	if wait > 0 {
 		tooMany(c, wait)
 		return
@@ -435,7 +460,7 @@ func (s *Server) portalLoginPage(c *gin.Context) {
 // portalLoginForm logs in from the form and goes to the request list.
 func (s *Server) portalLoginForm(c *gin.Context, perAddress *Limiter) {
 	email, password := c.PostForm("email"), c.PostForm("password")
-	_, wait, err := s.portalLogin(c, perAddress, email, password)
+	_, wait, err := s.portalLogin(c, perAddress, email, password, c.PostForm("captcha"))
 	if err != nil {
 		status := statusOfErr(err)
 		if wait > 0 {
@@ -499,7 +524,18 @@ func (s *Server) portalAccountForm(c *gin.Context) {
 		s.pages.Render(c, http.StatusUnprocessableEntity, "portal_account_new", v)
 		return
 	}
-	if _, err := s.DB.CreatePortalAccount(c.Request.Context(), token, crypto.HashPassword(password)); err != nil {
+	create := func() error {
+		if err := s.DB.CheckPortalToken(c.Request.Context(), token); err != nil { // before the hash, as the API
+			return err
+		}
+		phc, err := s.hashPassword(c.Request.Context(), password)
+		if err != nil {
+			return err
+		}
+		_, err = s.DB.CreatePortalAccount(c.Request.Context(), token, phc)
+		return err
+	}
+	if err := create(); err != nil {
 		v := portalAccountView{Form: s.linkProblem(c, err)}
 		if dsar.ErrorCode(err) == dsar.ECONFLICT {
 			v.Form.Error = dsar.ErrorMessage(err)

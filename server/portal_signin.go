@@ -192,8 +192,12 @@ func (s *Server) portalAPIPassword(c *gin.Context) {
 		s.fail(c, dsar.Invalid(fields))
 		return
 	}
-	if err := s.DB.SetPortalPassword(c.Request.Context(), portalAccount(c).ID, crypto.HashPassword(in.Password),
-		c.GetString(ctxPortalToken)); err != nil {
+	phc, err := s.hashPassword(c.Request.Context(), in.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.DB.SetPortalPassword(c.Request.Context(), portalAccount(c).ID, phc, c.GetString(ctxPortalToken)); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -12,9 +13,9 @@ import (
 	"github.com/opendsar/dsar"
 )
 
-// Scopes of the attempt budgets shared through the database
-// (store.TakeToken): logins per account, which guessing through several
-// replicas must not multiply.
+// Scopes of the login backoff shared through the database
+// (store.TakeLoginAttempt), which guessing through several replicas must
+// not multiply.
 const (
 	rateScopeStaffLogin  = "staff_login"
 	rateScopePortalLogin = "portal_login"
@@ -71,12 +72,29 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
-// rateLimit is middleware that allows each client address perMinute
-// requests a minute on the routes it guards, answering 429 with
+// clientNetwork is the key of the client's address in the limits: an IPv4
+// address as it is, an IPv6 address as its /64, the smallest network one
+// subscriber is given (RFC 6177), who could otherwise take a fresh budget
+// with each of its 2^64 addresses.
+func clientNetwork(c *gin.Context) string {
+	ip := c.ClientIP()
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
+// rateLimit is middleware that allows each client network perMinute
+// (clientNetwork) requests a minute on the routes it guards, answering 429 with
 // Retry-After beyond that.
 func (s *Server) rateLimit(l *Limiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if ok, wait := l.Allow(c.ClientIP()); !ok {
+		if ok, wait := l.Allow(clientNetwork(c)); !ok {
 			tooMany(c, wait)
 			return
 		}

@@ -48,6 +48,7 @@ type Server struct {
 
 	sso          ssoProvider    // single sign-on's provider, discovered at first use
 	actionBudget time.Duration  // how long an action waits for its workflow's answer
+	hashing      *hashGate      // caps the password hashes computed at once
 	background   sync.WaitGroup // work that outlives its request (a sign-in link's mail): shutdown waits for it
 	captchaLoad  captchaLoad    // recent submissions, for the captcha's work
 }
@@ -60,7 +61,8 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{Deps: d, pages: pages, engine: gin.New(), actionBudget: actionBudget}
+	s := &Server{Deps: d, pages: pages, engine: gin.New(), actionBudget: actionBudget,
+		hashing: newHashGate(d.Config.Auth.PasswordHashes, d.Config.Auth.PasswordHashWait)}
 	s.engine.ContextWithFallback = true
 	s.engine.HandleMethodNotAllowed = true
 	if err := s.engine.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {

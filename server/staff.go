@@ -21,8 +21,8 @@ func (s *Server) staffRoutes() {
 		c.Data(http.StatusOK, "application/yaml; charset=utf-8", openAPI)
 	})
 
-	// Sessions: per address and per account, cfg.Auth.LoginPerMinute
-	// attempts a minute.
+	// Sessions: cfg.Auth.LoginPerMinute attempts a minute per client
+	// network, and the login backoff per account (logins.go).
 	s.handle(http.MethodPost, "/api/v1/sessions", s.login(NewLimiter(s.Config.Auth.LoginPerMinute)))
 	s.handle(http.MethodGet, "/api/v1/sessions/current", s.currentSession)
 	s.handle(http.MethodDelete, "/api/v1/sessions/current", s.logout)
@@ -31,6 +31,7 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodPost, "/api/v1/me/totp/confirmation", s.confirmTOTPEnrolment)
 	s.handle(http.MethodGet, "/auth/oidc/login", s.oidcLogin)
 	s.handle(http.MethodGet, "/auth/oidc/callback", s.oidcCallback)
+	s.handle(http.MethodPut, "/api/v1/me/password", s.changeMyPassword)
 
 	s.handle(http.MethodGet, "/api/v1/users", s.listUsers)
 	s.handle(http.MethodPost, "/api/v1/users", s.createUser)

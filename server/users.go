@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/crypto"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -42,8 +41,13 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	phc, err := s.hashPassword(c.Request.Context(), in.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	u, err := s.DB.CreateUser(c.Request.Context(), store.User{Email: in.Email, Name: strings.TrimSpace(in.Name), Role: dsar.Role(in.Role),
-		PasswordHash: crypto.HashPassword(in.Password)})
+		PasswordHash: phc})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -92,9 +96,6 @@ func (s *Server) updateUser(c *gin.Context) {
 	if in.Password != nil {
 		if why := dsar.ValidatePassword(*in.Password); why != "" {
 			bad["password"] = why
-		} else {
-			h := crypto.HashPassword(*in.Password)
-			p.PasswordHash = &h
 		}
 	}
 	me := staffUser(c)
@@ -109,6 +110,14 @@ func (s *Server) updateUser(c *gin.Context) {
 	if len(bad) > 0 {
 		s.fail(c, dsar.Invalid(bad))
 		return
+	}
+	if in.Password != nil {
+		h, err := s.hashPassword(c.Request.Context(), *in.Password)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		p.PasswordHash = &h
 	}
 	u, err = s.DB.UpdateUser(c.Request.Context(), u.ID, p)
 	if err != nil {

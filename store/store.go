@@ -34,12 +34,13 @@ var migrations embed.FS
 // DB is the service's database handle.
 type DB struct {
 	*sqlx.DB
-	url       string                       // for connections of its own (the session cache's listener)
-	stmts     sync.Map                     // query text → *sqlx.Stmt, for prepared
-	sessions  atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
-	rateSweep atomic.Int64                 // when this process last swept rate_limits (Unix ns)
-	auditKeys *crypto.Keyring              // keys the audit chain (KeyAudit)
-	loginNow  func() time.Time             // the clock of failed-login windows; nil: time.Now (tests set it)
+	url        string                       // for connections of its own (the session cache's listener)
+	stmts      sync.Map                     // query text → *sqlx.Stmt, for prepared
+	sessions   atomic.Pointer[sessionCache] // nil unless CacheStaffSessions runs
+	rateSweep  atomic.Int64                 // when this process last swept rate_limits (Unix ns)
+	auditKeys  *crypto.Keyring              // keys the audit chain (KeyAudit)
+	loginNow   func() time.Time             // the clock of failed-login windows; nil: time.Now (tests set it)
+	loginSweep atomic.Int64                 // when this process last swept login_failures (Unix ns)
 
 	waiterOnce sync.Once // starts waiter on the first AwaitAction
 	waiter     atomic.Pointer[actionWaiter]

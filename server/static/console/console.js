@@ -339,8 +339,31 @@ async function enrol() {
   document.getElementById('enrol-code').focus();
 }
 
+// offerCaptcha puts a fresh captcha into the sign-in form, for an account
+// that failed too often: the server asks for one by naming the field
+// captcha. Each solution works once, so a used one is replaced.
+async function offerCaptcha(form) {
+  for (const old of form.querySelectorAll('.signin-captcha')) old.remove();
+  if (!document.querySelector('link[href="/static/altcha/altcha.css"]')) {
+    document.head.append(h('link', {rel: 'stylesheet', href: '/static/altcha/altcha.css'}));
+  }
+  await import('/static/altcha/altcha.js');
+  const widget = h('altcha-widget', {challengeurl: '/api/v1/captcha', name: 'captcha', workerurl: '/static/altcha/worker.js'});
+  form.querySelector('button[type=submit]').closest('p').before(h('div', {class: 'signin-captcha'}, widget));
+}
+
 actionForm(document.getElementById('signin-form'), async (form) => {
-  const out = await api('POST', '/api/v1/sessions', {email: form.email.value, password: form.password.value});
+  const body = {email: form.email.value, password: form.password.value};
+  const solved = form.querySelector('input[name="captcha"]');
+  if (solved && solved.value) body.captcha = solved.value;
+  let out;
+  try {
+    out = await api('POST', '/api/v1/sessions', body);
+  } catch (err) {
+    if (body.captcha || (err.fields && err.fields.captcha)) await offerCaptcha(form);
+    throw err;
+  }
+  for (const old of form.querySelectorAll('.signin-captcha')) old.remove();
   form.password.value = '';
   return out;
 }, (out) => (out.mfa ? 'Password accepted.' : `Signed in as ${out.user.name || out.user.email}.`), session);
@@ -422,6 +445,9 @@ async function route(focus) {
     } else if (path === '/console/users') {
       nav = 'users';
       await usersView();
+    } else if (path === '/console/password') {
+      nav = 'password';
+      passwordView();
     } else {
       await queueView();
     }
@@ -438,6 +464,27 @@ async function route(focus) {
     const h1 = view.querySelector('h1');
     if (h1) { h1.tabIndex = -1; h1.focus(); document.title = `${h1.textContent} · Staff console`; }
   }
+}
+
+// ---- my password -----------------------------------------------------------
+
+// passwordView is the signed-in user's own password change: the current
+// password and the new one; the server ends every other session.
+function passwordView() {
+  const form = h('form', {id: 'password-form'},
+    field('Current password', h('input', {type: 'password', name: 'current_password', autocomplete: 'current-password'})),
+    field('New password', h('input', {type: 'password', name: 'new_password', autocomplete: 'new-password'}),
+      '(at least 12 characters, not a common password; a phrase of a few words is good)'),
+    h('p', {}, h('button', {type: 'submit'}, 'Change my password')));
+  actionForm(form, async (f) => {
+    await api('PUT', '/api/v1/me/password', {current_password: f.current_password.value, new_password: f.new_password.value});
+    f.reset();
+  }, 'Your password is changed. You were signed out everywhere else.', () => {
+    for (const old of view.querySelectorAll('.notice')) old.remove();
+    form.after(h('div', {class: 'notice', role: 'status'}, h('p', {}, 'Your password is changed. You were signed out everywhere else.')));
+  });
+  view.replaceChildren(h('h1', {}, 'Change your password'),
+    h('p', {}, 'Changing it signs you out of every other browser and device.'), form);
 }
 
 // ---- the queue -------------------------------------------------------------
@@ -1452,7 +1499,7 @@ async function usersView(warnings) {
       field('Name', h('input', {type: 'text', name: 'name', autocomplete: 'off'})),
       field('Email', h('input', {type: 'email', name: 'email', autocomplete: 'off'})),
       field('Role', select('role', settings.roles || [], 'manager')),
-      field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 8 characters)')),
+      field('Password', h('input', {type: 'password', name: 'password', autocomplete: 'new-password'}), '(at least 12 characters, not a common password)')),
     h('button', {type: 'submit'}, 'Add the user'));
   actionForm(form, (f) => api('POST', '/api/v1/users', {name: f.name.value, email: f.email.value, role: f.role.value, password: f.password.value}),
     (out) => `User ${out.name} added.`, () => usersView());
