@@ -310,14 +310,16 @@ func (s *Server) admitUpload(c *gin.Context, form bool) uploadGate {
 			return dsar.Invalid(bad)
 		}
 		if red != nil {
-			used, err := s.DB.CaptchaRedeemed(ctx, red.Signature)
+			used, by, err := s.DB.CaptchaRedeemedBy(ctx, red.Signature)
 			if err != nil {
 				return err
 			}
 			if used {
 				// A retry with a key already claimed (a double click) is
-				// answered from the key, once the body is read; with no
-				// key, or a new one, a used captcha is refused unread.
+				// answered from the key, and a retry of the very submission
+				// that redeemed the captcha (its first attempt ended
+				// unanswered) is settled by it, once the body is read; with
+				// no key, or another one, a used captcha is refused unread.
 				key := c.GetHeader("Idempotency-Key")
 				if form {
 					key = sub.FormKey
@@ -327,6 +329,7 @@ func (s *Server) admitUpload(c *gin.Context, form bool) uploadGate {
 					if retry, err = s.DB.IdempotentClaimed(ctx, idempotencyScope, key); err != nil {
 						return err
 					}
+					retry = retry || (by != "" && by == s.captchaRedeemer(key))
 				}
 				if !retry {
 					return dsar.Invalid(map[string]string{"captcha": "this captcha was already used; solve a new one"})
@@ -476,7 +479,7 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 		status, body, done, err = s.resume(ctx, id, sub)
 	}
 	if !done && err == nil {
-		status, body, err = s.create(ctx, sub, id)
+		status, body, err = s.create(ctx, sub, id, idemKey)
 	}
 	if idemKey != "" {
 		if err != nil {
@@ -488,6 +491,12 @@ func (s *Server) submit(ctx context.Context, sub submission, idemKey string) (in
 		}
 	}
 	return status, body, err
+}
+
+// captchaRedeemer is the keyed hash of a submission's Idempotency-Key (or form
+// key) that its captcha's redemption remembers.
+func (s *Server) captchaRedeemer(idemKey string) string {
+	return s.Keys.KeyedToken("intake captcha redeemed by\x00" + idemKey)
 }
 
 // idempotencyIDSpace namespaces the request ids derived from
@@ -550,12 +559,15 @@ const workflowStartTimeout = 10 * time.Second
 // create checks the captcha, inserts the request unaccepted, starts its
 // workflow and accepts it. A request staff record has no captcha and counts
 // from when it was received.
-func (s *Server) create(ctx context.Context, sub submission, id string) (int, []byte, error) {
+func (s *Server) create(ctx context.Context, sub submission, id, idemKey string) (int, []byte, error) {
 	var redemption *store.CaptchaRedemption
 	if sub.Manual == nil && (!s.Config.Intake.CaptchaDisabled || sub.Captcha != "") {
 		var err error
 		if redemption, err = s.checkCaptcha(sub.Captcha); err != nil {
 			return 0, nil, err
+		}
+		if idemKey != "" {
+			redemption.Key = s.captchaRedeemer(idemKey)
 		}
 	}
 	now := time.Now().UTC().Truncate(time.Second)

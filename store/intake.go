@@ -127,19 +127,34 @@ func (db *DB) RecentIntake(ctx context.Context, window time.Duration) (int, erro
 // used, so that intake can refuse a replay before it reads the upload.
 // CreateRequest remains what enforces single use.
 func (db *DB) CaptchaRedeemed(ctx context.Context, signature string) (bool, error) {
-	var used bool
-	const q = `SELECT EXISTS (SELECT 1 FROM captcha_redemptions WHERE signature = $1)`
-	if err := db.GetContext(ctx, &used, q, signature); err != nil {
-		return false, fmt.Errorf("store: captcha redeemed: %w", err)
-	}
-	return used, nil
+	used, _, err := db.CaptchaRedeemedBy(ctx, signature)
+	return used, err
 }
+
+// CaptchaRedeemedBy reports whether a captcha solution was redeemed, and
+// the key hash of the submission that redeemed it ("" when it had none).
+func (db *DB) CaptchaRedeemedBy(ctx context.Context, signature string) (bool, string, error) {
+	var key []string
+	const q = `SELECT coalesce(idem_key, '') FROM captcha_redemptions WHERE signature = $1`
+	if err := db.SelectContext(ctx, &key, q, signature); err != nil {
+		return false, "", fmt.Errorf("store: captcha redeemed: %w", err)
+	}
+	if len(key) == 0 {
+		return false, "", nil
+	}
+	return true, key[0], nil
+}
+
 
 // CaptchaRedemption is a solved captcha challenge, known by its signature,
 // remembered until the challenge expires.
 type CaptchaRedemption struct {
 	Signature string
 	ExpiresAt time.Time
+	// Key is a keyed hash of the submission's Idempotency-Key (or form
+	// key), if it had one: a retry with the same key may use the captcha
+	// again (CaptchaRedeemedBy).
+	Key string
 }
 
 // captchaUsedMessage is what a replayed captcha solution gets (EINVALID,
@@ -161,8 +176,8 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 			SELECT CASE WHEN $23::bytea IS NULL THEN ''
 				ELSE intake_hold_refusal($12, $23, $24, $25, $26, $27, true) END AS refusal),
 		captcha AS (
-			INSERT INTO captcha_redemptions (signature, expires_at)
-			SELECT $14::text, $15 FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
+			INSERT INTO captcha_redemptions (signature, expires_at, idem_key)
+			SELECT $14::text, $15, nullif($28::text, '') FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
 			ON CONFLICT (signature) DO NOTHING RETURNING 1),
 		request AS (
 			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
@@ -182,8 +197,10 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		SELECT (SELECT count(*) FROM request) AS created, (SELECT refusal FROM hold) AS refusal`
 	var sig *string
 	var expires *time.Time
+	captchaKey := ""
 	if r.Captcha != nil {
 		sig, expires = &r.Captcha.Signature, &r.Captcha.ExpiresAt
+		captchaKey = r.Captcha.Key
 	}
 	var doc any // SQL NULL unless there is a document
 	if r.Sealed.Document != nil {
@@ -217,7 +234,7 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
 		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy,
-		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget)
+		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, captchaKey)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}
