@@ -145,7 +145,6 @@ func (db *DB) CaptchaRedeemedBy(ctx context.Context, signature string) (bool, st
 	return true, key[0], nil
 }
 
-
 // CaptchaRedemption is a solved captcha challenge, known by its signature,
 // remembered until the challenge expires.
 type CaptchaRedemption struct {
