@@ -22,3 +22,26 @@
   country.addEventListener('change', update);
   update();
 })();
+
+// An error in the summary above the form links to its field: following the
+// link (by keyboard too) puts the focus in the field, not only the view on it.
+(function () {
+  'use strict';
+  var summary = document.getElementById('form-message');
+  if (!summary) { return; }
+  summary.addEventListener('click', function (ev) {
+    var link = ev.target.closest('a[href^="#"]');
+    var target = link && document.getElementById(link.getAttribute('href').slice(1));
+    if (!target) { return; }
+    var field = target.matches('input, select, textarea') ? target
+      : target.querySelector('input:not([type=hidden]):not([disabled]), select, textarea');
+    if (!field) { return; }
+    ev.preventDefault();
+    field.focus();
+    // Enter follows a link on its keydown; its keypress then reaches the
+    // field, where it would submit the form. It is the link's: drop it.
+    if (ev.detail === 0) {
+      field.addEventListener('keypress', function (k) { if (k.key === 'Enter') { k.preventDefault(); } }, {once: true});
+    }
+  });
+})();
