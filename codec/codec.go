@@ -7,6 +7,18 @@
 // Temporal's frontend can start or signal a workflow, but without the master
 // key cannot make a payload the worker accepts. (Search attributes never
 // pass through here: the SDK encodes them with its default converter.)
+//
+// One kind of payload stays readable, so operators read it in the Temporal
+// UI without a codec: the words the service writes about a workflow for
+// people (a workflow's static summary and details, timer and activity
+// summaries, and the current details the workflow-metadata query answers).
+// The SDK converts each of those alone (DataConverter.ToPayload of a
+// string), never through ToPayloads, which every input, result, signal and
+// query answer goes through; the data converter marks them (MetadataReadable)
+// and the codec passes marked payloads through both ways. A marked payload
+// decodes into a *string (or, for the metadata query's answer, its
+// WorkflowMetadata) and nothing else, so a forged signal that carries the
+// mark is refused like any other unsealed payload.
 package codec
 
 import (
@@ -15,8 +27,10 @@ import (
 	"net/http"
 
 	commonpb "go.temporal.io/api/common/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/opendsar/dsar/crypto"
 )
@@ -27,7 +41,21 @@ const (
 	MetadataKeyID    = "encryption-key-id"
 	EncodingEnvelope = "binary/encrypted"
 	label            = "dsar temporal payload codec v1"
+
+	// MetadataReadable marks a payload left readable on purpose; its value
+	// says which kind: ReadableWords or ReadableMetadata.
+	MetadataReadable = "dsar-readable"
+	// ReadableWords is a string the SDK converted alone: a summary or
+	// details for people. It decodes into a *string only.
+	ReadableWords = "words"
+	// ReadableMetadata is the answer to the workflow-metadata query (the
+	// current details and the names of the handlers). It decodes into a
+	// WorkflowMetadata only.
+	ReadableMetadata = "workflow-metadata"
 )
+
+// workflowMetadataType is the message type of the metadata query's answer.
+const workflowMetadataType = "temporal.api.sdk.v1.WorkflowMetadata"
 
 // ErrNotSealed is the error of decoding a payload the codec did not seal:
 // one sent to Temporal by someone without the master key.
@@ -52,6 +80,10 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	out := make([]*commonpb.Payload, len(payloads))
 	key := c.keys.Derive(label)
 	for i, p := range payloads {
+		if readable(p) != "" {
+			out[i] = p
+			continue
+		}
 		raw, err := p.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("codec: marshal payload: %w", err)
@@ -71,12 +103,17 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode opens payloads that Encode sealed. Any other payload is refused
-// with ErrNotSealed (passed through as it is by the codec server's lenient
-// codec).
+// Decode opens payloads that Encode sealed and passes readable ones
+// (MetadataReadable) through; the data converter decodes those into their
+// one type only. Any other payload is refused with ErrNotSealed (passed
+// through as it is by the codec server's lenient codec).
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
+		if readable(p) != "" {
+			out[i] = p
+			continue
+		}
 		if string(p.GetMetadata()[MetadataEncoding]) != EncodingEnvelope {
 			if !c.lenient {
 				return nil, fmt.Errorf("%w (its encoding is %q, not %q)", ErrNotSealed, p.GetMetadata()[MetadataEncoding], EncodingEnvelope)
@@ -102,9 +139,92 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// DataConverter is the default data converter wrapped in the codec.
+// DataConverter is the default data converter, marking the words for
+// people readable (see the package's comment), wrapped in the codec.
 func DataConverter(keys *crypto.Keyring) converter.DataConverter {
-	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), New(keys))
+	return converter.NewCodecDataConverter(readableConverter{converter.GetDefaultDataConverter()}, New(keys))
+}
+
+// readable returns the kind of a payload marked readable, or "".
+func readable(p *commonpb.Payload) string {
+	switch k := string(p.GetMetadata()[MetadataReadable]); k {
+	case ReadableWords, ReadableMetadata:
+		return k
+	}
+	return ""
+}
+
+// readableConverter is a data converter that marks the words for people
+// readable: a string converted alone (ToPayload), and the answer of the
+// workflow-metadata query (ToPayloads of one RawValue of that message type).
+// Decoding, a readable payload goes into its one type only.
+type readableConverter struct {
+	converter.DataConverter
+}
+
+// ToPayload marks a string readable; anything else is converted as usual.
+func (c readableConverter) ToPayload(value any) (*commonpb.Payload, error) {
+	p, err := c.DataConverter.ToPayload(value)
+	if err != nil || p == nil {
+		return p, err
+	}
+	if _, ok := value.(string); ok {
+		p.Metadata[MetadataReadable] = []byte(ReadableWords)
+	}
+	return p, nil
+}
+
+// ToPayloads marks the workflow-metadata query's answer readable; anything
+// else (inputs, results, signals, query answers) is converted as usual, to
+// be sealed.
+func (c readableConverter) ToPayloads(values ...any) (*commonpb.Payloads, error) {
+	ps, err := c.DataConverter.ToPayloads(values...)
+	if err != nil || ps == nil || len(values) != 1 {
+		return ps, err
+	}
+	if raw, ok := values[0].(converter.RawValue); ok && len(ps.Payloads) == 1 &&
+		string(raw.Payload().GetMetadata()["messageType"]) == workflowMetadataType {
+		p := proto.Clone(ps.Payloads[0]).(*commonpb.Payload)
+		p.Metadata[MetadataReadable] = []byte(ReadableMetadata)
+		ps = &commonpb.Payloads{Payloads: []*commonpb.Payload{p}}
+	}
+	return ps, nil
+}
+
+// FromPayload decodes a readable payload into its one type only.
+func (c readableConverter) FromPayload(p *commonpb.Payload, valuePtr any) error {
+	if err := intoReadable(p, valuePtr); err != nil {
+		return err
+	}
+	return c.DataConverter.FromPayload(p, valuePtr)
+}
+
+// FromPayloads decodes readable payloads into their one type only.
+func (c readableConverter) FromPayloads(ps *commonpb.Payloads, valuePtrs ...any) error {
+	for i, p := range ps.GetPayloads() {
+		if i < len(valuePtrs) {
+			if err := intoReadable(p, valuePtrs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return c.DataConverter.FromPayloads(ps, valuePtrs...)
+}
+
+// intoReadable refuses to decode a readable payload into anything but its
+// one type (ErrNotSealed: it is, for that type, an unsealed payload).
+func intoReadable(p *commonpb.Payload, valuePtr any) error {
+	ok := true
+	switch readable(p) {
+	case ReadableWords:
+		_, ok = valuePtr.(*string)
+	case ReadableMetadata:
+		_, ok = valuePtr.(*sdkpb.WorkflowMetadata)
+	}
+	if !ok {
+		return fmt.Errorf("%w (a readable payload, marked %q, does not decode into %T)", ErrNotSealed, p.GetMetadata()[MetadataReadable], valuePtr)
+	}
+	return nil
 }
 
 // FailureConverter encodes failure messages and stack traces through dc, so

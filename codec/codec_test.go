@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
@@ -122,5 +123,87 @@ func TestPlaintextPayloadsAreRefused(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("codec server on a plaintext payload: %d", resp.StatusCode)
+	}
+}
+
+// TestWordsForPeopleStayReadable: a string the SDK converts alone (a
+// workflow's summary, a timer's summary) and the metadata query's answer
+// (the current details) stay readable without the codec; the same string
+// as an input, result or signal (ToPayloads) is sealed; a readable payload
+// decodes into a string and into nothing else, so a forged signal carrying
+// the mark is refused.
+func TestWordsForPeopleStayReadable(t *testing.T) {
+	keys := keyring(t, "k1", 1)
+	dc := codec.DataConverter(keys)
+	summary, err := dc.ToPayload("Access request · DE · due 3 March 2027")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words string
+	if err := converter.GetDefaultDataConverter().FromPayload(summary, &words); err != nil || words != "Access request · DE · due 3 March 2027" {
+		t.Fatalf("the summary without the codec: %q %v", words, err)
+	}
+	words = ""
+	if err := dc.FromPayload(summary, &words); err != nil || !strings.HasPrefix(words, "Access request") {
+		t.Fatalf("the summary through the codec: %q %v", words, err)
+	}
+
+	// The same string as an argument is sealed.
+	args, err := dc.ToPayloads("ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := args.Payloads[0]; string(p.Metadata["encoding"]) != codec.EncodingEnvelope || bytes.Contains(p.Data, []byte("ada@")) {
+		t.Errorf("a string argument is not sealed: %q", p.Metadata)
+	}
+	// So is any value that is not a string.
+	if p, _ := dc.ToPayload(map[string]string{"email": "ada@example.com"}); string(p.Metadata["encoding"]) != codec.EncodingEnvelope {
+		t.Errorf("a map converted alone is not sealed: %q", p.Metadata)
+	}
+
+	// The metadata query's answer, as the SDK builds it.
+	md, err := converter.GetDefaultDataConverter().ToPayload(&sdkpb.WorkflowMetadata{CurrentDetails: "Waiting for identity · due 2027-03-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mds, err := dc.ToPayloads(converter.NewRawValue(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back sdkpb.WorkflowMetadata
+	if err := converter.GetDefaultDataConverter().FromPayloads(mds, &back); err != nil || back.CurrentDetails != "Waiting for identity · due 2027-03-03" {
+		t.Fatalf("current details without the codec: %q %v", back.CurrentDetails, err)
+	}
+	if string(md.Metadata[codec.MetadataReadable]) != "" {
+		t.Error("marking changed the SDK's payload in place")
+	}
+
+	// A forged signal with the mark: refused for a struct, as unsealed.
+	forged := &commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("json/plain"), codec.MetadataReadable: []byte(codec.ReadableWords)},
+		Data:     []byte(`{"Verified":true,"By":"someone"}`),
+	}
+	var decision struct {
+		Verified bool
+		By       string
+	}
+	if err := dc.FromPayload(forged, &decision); !errors.Is(err, codec.ErrNotSealed) || decision.Verified {
+		t.Fatalf("a forged readable payload decoded into a struct: %+v %v", decision, err)
+	}
+	if err := dc.FromPayloads(&commonpb.Payloads{Payloads: []*commonpb.Payload{forged}}, &decision); !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("a forged readable signal: %v", err)
+	}
+	var anything any
+	if err := dc.FromPayload(forged, &anything); !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("a forged readable payload decoded into any: %v", err)
+	}
+	forged.Metadata[codec.MetadataReadable] = []byte(codec.ReadableMetadata)
+	if err := dc.FromPayload(forged, &decision); !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("a forged metadata payload decoded into a struct: %v", err)
+	}
+	// A mark of another value is no mark: the payload is unsealed.
+	forged.Metadata[codec.MetadataReadable] = []byte("yes")
+	if err := dc.FromPayload(forged, &words); !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("an unknown mark: %v", err)
 	}
 }
