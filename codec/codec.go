@@ -9,16 +9,17 @@
 // pass through here: the SDK encodes them with its default converter.)
 //
 // One kind of payload stays readable, so operators read it in the Temporal
-// UI without a codec: the words the service writes about a workflow for
-// people (a workflow's static summary and details, timer and activity
+// UI and CLI without a codec: the words the service writes about a workflow
+// for people (a workflow's static summary and details, timer and activity
 // summaries, and the current details the workflow-metadata query answers).
 // The SDK converts each of those alone (DataConverter.ToPayload of a
 // string), never through ToPayloads, which every input, result, signal and
-// query answer goes through; the data converter marks them (MetadataReadable)
-// and the codec passes marked payloads through both ways. A marked payload
-// decodes into a *string (or, for the metadata query's answer, its
-// WorkflowMetadata) and nothing else, so a forged signal that carries the
-// mark is refused like any other unsealed payload.
+// query answer goes through. The data converter marks them
+// (MetadataReadable), and Encode leaves a marked payload unsealed, without
+// the mark: a plain "json/plain" payload, the only form the UI and the CLI
+// show as text. Decode still refuses every unsealed payload, those too: the
+// worker never reads them back, so nothing unsealed, marked or not, reaches
+// a workflow.
 package codec
 
 import (
@@ -27,7 +28,6 @@ import (
 	"net/http"
 
 	commonpb "go.temporal.io/api/common/v1"
-	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
@@ -42,15 +42,13 @@ const (
 	EncodingEnvelope = "binary/encrypted"
 	label            = "dsar temporal payload codec v1"
 
-	// MetadataReadable marks a payload left readable on purpose; its value
-	// says which kind: ReadableWords or ReadableMetadata.
+	// MetadataReadable marks, between the data converter and the codec, a
+	// payload to leave readable: ReadableWords (a string the SDK converted
+	// alone: a summary or details for people) or ReadableMetadata (the
+	// answer to the workflow-metadata query: the current details and the
+	// names of the handlers). Encode removes the mark.
 	MetadataReadable = "dsar-readable"
-	// ReadableWords is a string the SDK converted alone: a summary or
-	// details for people. It decodes into a *string only.
-	ReadableWords = "words"
-	// ReadableMetadata is the answer to the workflow-metadata query (the
-	// current details and the names of the handlers). It decodes into a
-	// WorkflowMetadata only.
+	ReadableWords    = "words"
 	ReadableMetadata = "workflow-metadata"
 )
 
@@ -75,13 +73,16 @@ type Codec struct {
 // not seal (ErrNotSealed).
 func New(keys *crypto.Keyring) *Codec { return &Codec{keys: keys} }
 
-// Encode seals each payload whole (metadata and data) into a new payload.
+// Encode seals each payload whole (metadata and data) into a new payload,
+// except one marked readable, which it returns without the mark.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	key := c.keys.Derive(label)
 	for i, p := range payloads {
 		if readable(p) != "" {
-			out[i] = p
+			plain := proto.Clone(p).(*commonpb.Payload)
+			delete(plain.Metadata, MetadataReadable)
+			out[i] = plain
 			continue
 		}
 		raw, err := p.Marshal()
@@ -103,17 +104,12 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode opens payloads that Encode sealed and passes readable ones
-// (MetadataReadable) through; the data converter decodes those into their
-// one type only. Any other payload is refused with ErrNotSealed (passed
-// through as it is by the codec server's lenient codec).
+// Decode opens payloads that Encode sealed. Any other payload is refused
+// with ErrNotSealed, those Encode left readable included (passed through as
+// they are by the codec server's lenient codec).
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if readable(p) != "" {
-			out[i] = p
-			continue
-		}
 		if string(p.GetMetadata()[MetadataEncoding]) != EncodingEnvelope {
 			if !c.lenient {
 				return nil, fmt.Errorf("%w (its encoding is %q, not %q)", ErrNotSealed, p.GetMetadata()[MetadataEncoding], EncodingEnvelope)
@@ -155,9 +151,9 @@ func readable(p *commonpb.Payload) string {
 }
 
 // readableConverter is a data converter that marks the words for people
-// readable: a string converted alone (ToPayload), and the answer of the
-// workflow-metadata query (ToPayloads of one RawValue of that message type).
-// Decoding, a readable payload goes into its one type only.
+// readable (MetadataReadable): a string converted alone (ToPayload), and the
+// answer of the workflow-metadata query (ToPayloads of one RawValue of that
+// message type). It decodes as the converter it wraps.
 type readableConverter struct {
 	converter.DataConverter
 }
@@ -189,42 +185,6 @@ func (c readableConverter) ToPayloads(values ...any) (*commonpb.Payloads, error)
 		ps = &commonpb.Payloads{Payloads: []*commonpb.Payload{p}}
 	}
 	return ps, nil
-}
-
-// FromPayload decodes a readable payload into its one type only.
-func (c readableConverter) FromPayload(p *commonpb.Payload, valuePtr any) error {
-	if err := intoReadable(p, valuePtr); err != nil {
-		return err
-	}
-	return c.DataConverter.FromPayload(p, valuePtr)
-}
-
-// FromPayloads decodes readable payloads into their one type only.
-func (c readableConverter) FromPayloads(ps *commonpb.Payloads, valuePtrs ...any) error {
-	for i, p := range ps.GetPayloads() {
-		if i < len(valuePtrs) {
-			if err := intoReadable(p, valuePtrs[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return c.DataConverter.FromPayloads(ps, valuePtrs...)
-}
-
-// intoReadable refuses to decode a readable payload into anything but its
-// one type (ErrNotSealed: it is, for that type, an unsealed payload).
-func intoReadable(p *commonpb.Payload, valuePtr any) error {
-	ok := true
-	switch readable(p) {
-	case ReadableWords:
-		_, ok = valuePtr.(*string)
-	case ReadableMetadata:
-		_, ok = valuePtr.(*sdkpb.WorkflowMetadata)
-	}
-	if !ok {
-		return fmt.Errorf("%w (a readable payload, marked %q, does not decode into %T)", ErrNotSealed, p.GetMetadata()[MetadataReadable], valuePtr)
-	}
-	return nil
 }
 
 // FailureConverter encodes failure messages and stack traces through dc, so
