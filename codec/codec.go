@@ -7,6 +7,19 @@
 // Temporal's frontend can start or signal a workflow, but without the master
 // key cannot make a payload the worker accepts. (Search attributes never
 // pass through here: the SDK encodes them with its default converter.)
+//
+// One kind of payload stays readable, so operators read it in the Temporal
+// UI and CLI without a codec: the words the service writes about a workflow
+// for people (a workflow's static summary and details, timer and activity
+// summaries, and the current details the workflow-metadata query answers).
+// The SDK converts each of those alone (DataConverter.ToPayload of a
+// string), never through ToPayloads, which every input, result, signal and
+// query answer goes through. The data converter marks them
+// (MetadataReadable), and Encode leaves a marked payload unsealed, without
+// the mark: a plain "json/plain" payload, the only form the UI and the CLI
+// show as text. Decode still refuses every unsealed payload, those too: the
+// worker never reads them back, so nothing unsealed, marked or not, reaches
+// a workflow.
 package codec
 
 import (
@@ -17,6 +30,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/opendsar/dsar/crypto"
 )
@@ -27,7 +41,19 @@ const (
 	MetadataKeyID    = "encryption-key-id"
 	EncodingEnvelope = "binary/encrypted"
 	label            = "dsar temporal payload codec v1"
+
+	// MetadataReadable marks, between the data converter and the codec, a
+	// payload to leave readable: ReadableWords (a string the SDK converted
+	// alone: a summary or details for people) or ReadableMetadata (the
+	// answer to the workflow-metadata query: the current details and the
+	// names of the handlers). Encode removes the mark.
+	MetadataReadable = "dsar-readable"
+	ReadableWords    = "words"
+	ReadableMetadata = "workflow-metadata"
 )
+
+// workflowMetadataType is the message type of the metadata query's answer.
+const workflowMetadataType = "temporal.api.sdk.v1.WorkflowMetadata"
 
 // ErrNotSealed is the error of decoding a payload the codec did not seal:
 // one sent to Temporal by someone without the master key.
@@ -47,11 +73,18 @@ type Codec struct {
 // not seal (ErrNotSealed).
 func New(keys *crypto.Keyring) *Codec { return &Codec{keys: keys} }
 
-// Encode seals each payload whole (metadata and data) into a new payload.
+// Encode seals each payload whole (metadata and data) into a new payload,
+// except one marked readable, which it returns without the mark.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	key := c.keys.Derive(label)
 	for i, p := range payloads {
+		if readable(p) != "" {
+			plain := proto.Clone(p).(*commonpb.Payload)
+			delete(plain.Metadata, MetadataReadable)
+			out[i] = plain
+			continue
+		}
 		raw, err := p.Marshal()
 		if err != nil {
 			return nil, fmt.Errorf("codec: marshal payload: %w", err)
@@ -72,8 +105,8 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 }
 
 // Decode opens payloads that Encode sealed. Any other payload is refused
-// with ErrNotSealed (passed through as it is by the codec server's lenient
-// codec).
+// with ErrNotSealed, those Encode left readable included (passed through as
+// they are by the codec server's lenient codec).
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
@@ -102,9 +135,56 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// DataConverter is the default data converter wrapped in the codec.
+// DataConverter is the default data converter, marking the words for
+// people readable (see the package's comment), wrapped in the codec.
 func DataConverter(keys *crypto.Keyring) converter.DataConverter {
-	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), New(keys))
+	return converter.NewCodecDataConverter(readableConverter{converter.GetDefaultDataConverter()}, New(keys))
+}
+
+// readable returns the kind of a payload marked readable, or "".
+func readable(p *commonpb.Payload) string {
+	switch k := string(p.GetMetadata()[MetadataReadable]); k {
+	case ReadableWords, ReadableMetadata:
+		return k
+	}
+	return ""
+}
+
+// readableConverter is a data converter that marks the words for people
+// readable (MetadataReadable): a string converted alone (ToPayload), and the
+// answer of the workflow-metadata query (ToPayloads of one RawValue of that
+// message type). It decodes as the converter it wraps.
+type readableConverter struct {
+	converter.DataConverter
+}
+
+// ToPayload marks a string readable; anything else is converted as usual.
+func (c readableConverter) ToPayload(value any) (*commonpb.Payload, error) {
+	p, err := c.DataConverter.ToPayload(value)
+	if err != nil || p == nil {
+		return p, err
+	}
+	if _, ok := value.(string); ok {
+		p.Metadata[MetadataReadable] = []byte(ReadableWords)
+	}
+	return p, nil
+}
+
+// ToPayloads marks the workflow-metadata query's answer readable; anything
+// else (inputs, results, signals, query answers) is converted as usual, to
+// be sealed.
+func (c readableConverter) ToPayloads(values ...any) (*commonpb.Payloads, error) {
+	ps, err := c.DataConverter.ToPayloads(values...)
+	if err != nil || ps == nil || len(values) != 1 {
+		return ps, err
+	}
+	if raw, ok := values[0].(converter.RawValue); ok && len(ps.Payloads) == 1 &&
+		string(raw.Payload().GetMetadata()["messageType"]) == workflowMetadataType {
+		p := proto.Clone(ps.Payloads[0]).(*commonpb.Payload)
+		p.Metadata[MetadataReadable] = []byte(ReadableMetadata)
+		ps = &commonpb.Payloads{Payloads: []*commonpb.Payload{p}}
+	}
+	return ps, nil
 }
 
 // FailureConverter encodes failure messages and stack traces through dc, so

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
@@ -122,5 +123,75 @@ func TestPlaintextPayloadsAreRefused(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("codec server on a plaintext payload: %d", resp.StatusCode)
+	}
+}
+
+// TestWordsForPeopleStayReadable: a string the SDK converts alone (a
+// workflow's summary, a timer's summary) and the metadata query's answer
+// (the current details) leave the codec as plain "json/plain" payloads,
+// the only form the UI and the CLI show as text; the same string as an
+// input, result or signal (ToPayloads) is sealed; and the worker's decoding
+// still refuses every unsealed payload, the readable ones and any carrying
+// the mark included.
+func TestWordsForPeopleStayReadable(t *testing.T) {
+	keys := keyring(t, "k1", 1)
+	dc := codec.DataConverter(keys)
+	summary, err := dc.ToPayload("Access request · DE · due 3 March 2027")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(summary.Metadata) != 1 || string(summary.Metadata["encoding"]) != "json/plain" {
+		t.Errorf("the summary's metadata: %q, want only json/plain", summary.Metadata)
+	}
+	var words string
+	if err := converter.GetDefaultDataConverter().FromPayload(summary, &words); err != nil || words != "Access request · DE · due 3 March 2027" {
+		t.Fatalf("the summary without the codec: %q %v", words, err)
+	}
+	if err := dc.FromPayload(summary, &words); !errors.Is(err, codec.ErrNotSealed) {
+		t.Errorf("the worker's converter decodes an unsealed summary: %v", err)
+	}
+
+	// The same string as an argument is sealed.
+	args, err := dc.ToPayloads("ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := args.Payloads[0]; string(p.Metadata["encoding"]) != codec.EncodingEnvelope || bytes.Contains(p.Data, []byte("ada@")) {
+		t.Errorf("a string argument is not sealed: %q", p.Metadata)
+	}
+	// So is any value that is not a string, converted alone.
+	if p, _ := dc.ToPayload(map[string]string{"email": "ada@example.com"}); string(p.Metadata["encoding"]) != codec.EncodingEnvelope {
+		t.Errorf("a map converted alone is not sealed: %q", p.Metadata)
+	}
+
+	// The metadata query's answer, as the SDK builds it.
+	md, err := converter.GetDefaultDataConverter().ToPayload(&sdkpb.WorkflowMetadata{CurrentDetails: "Waiting for identity · due 2027-03-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mds, err := dc.ToPayloads(converter.NewRawValue(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back sdkpb.WorkflowMetadata
+	if err := converter.GetDefaultDataConverter().FromPayloads(mds, &back); err != nil || back.CurrentDetails != "Waiting for identity · due 2027-03-03" {
+		t.Fatalf("current details without the codec: %q %v", back.CurrentDetails, err)
+	}
+	if _, marked := mds.Payloads[0].Metadata[codec.MetadataReadable]; marked {
+		t.Error("the mark left the codec")
+	}
+	// Another raw value is sealed.
+	other, _ := converter.GetDefaultDataConverter().ToPayload(map[string]string{"email": "ada@example.com"})
+	if ps, _ := dc.ToPayloads(converter.NewRawValue(other)); string(ps.Payloads[0].Metadata["encoding"]) != codec.EncodingEnvelope {
+		t.Errorf("a raw value is not sealed: %q", ps.Payloads[0].Metadata)
+	}
+
+	// A forged signal carrying the mark is refused, as unsealed.
+	forged := &commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("json/plain"), codec.MetadataReadable: []byte(codec.ReadableWords)},
+		Data:     []byte(`"verified"`),
+	}
+	if err := dc.FromPayload(forged, &words); !errors.Is(err, codec.ErrNotSealed) {
+		t.Fatalf("a forged readable payload decoded: %q %v", words, err)
 	}
 }

@@ -657,8 +657,11 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest, manual *
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
 		Manual:          manual,
 	}
+	summary, details := workflows.Summary(in, r.DeadlineRuleName)
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(r.ID),
+		StaticSummary:            summary,
+		StaticDetails:            details,
 		TaskQueue:                s.Config.Temporal.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

@@ -185,8 +185,13 @@ func TestCodecEndpoint(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	if r := cross("/codec/decode", `{"payloads":[]}`); r.StatusCode != http.StatusUnauthorized || r.Header.Get("Access-Control-Allow-Origin") != e.cfg.Temporal.UIURL {
-		t.Errorf("the UI's origin on /codec/decode: %d, CORS %q (want 401 without a session, and CORS)", r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+	// In dev mode on the public dev key, the UI decodes without a session
+	// (the dev server's UI, with no setting changed); it still cannot encode.
+	if r := cross("/codec/decode", `{"payloads":[]}`); r.StatusCode != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != e.cfg.Temporal.UIURL {
+		t.Errorf("the UI's origin on /codec/decode in dev mode: %d, CORS %q (want 200 without a session, and CORS)", r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if r := cross("/codec/encode", `{"payloads":[]}`); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the UI's origin on /codec/encode in dev mode: %d, want 401 without a session", r.StatusCode)
 	}
 	for _, path := range []string{"/api/v1/sessions", "/api/v1/requests/manual", "/api/v1/users"} {
 		if r := cross(path, `{}`); r.StatusCode != http.StatusForbidden || r.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -282,5 +287,46 @@ func TestMetricsOnAnInternalListener(t *testing.T) {
 	}
 	if got := get("http://" + metricsAddr + "/healthz"); got != http.StatusNotFound {
 		t.Errorf("the internal listener serves %d for /healthz: it serves /metrics alone", got)
+	}
+}
+
+// TestCodecDecodeNeedsASessionOffTheDevKey: the Temporal UI's origin
+// decodes without a session only in dev mode on the public dev key; on any
+// other key (as in production) it is 401, with the CORS headers the UI
+// needs to send its credentials, and in dev mode another origin is 401 too.
+func TestCodecDecodeNeedsASessionOffTheDevKey(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		extra  map[string]any
+		origin func(ui string) string
+	}{
+		{"a key of its own", map[string]any{"crypto.master_key": base64.StdEncoding.EncodeToString([]byte("a-master-key-of-its-own-32-bytes"))},
+			func(ui string) string { return ui }},
+		{"another origin", nil, func(string) string { return "http://evil.example" }},
+		{"no origin (a script)", nil, func(string) string { return "" }},
+	} {
+		s, srv := newBareServer(t, c.extra)
+		req, _ := http.NewRequest("POST", srv.URL+"/codec/decode", strings.NewReader(`{"payloads":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if o := c.origin(s.Config.Temporal.UIURL); o != "" {
+			req.Header.Set("Origin", o)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusUnauthorized
+		if c.name == "another origin" {
+			want = http.StatusForbidden // refused as a cross-origin request first
+		}
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", c.name, resp.StatusCode, want)
+		}
+		if c.name == "a key of its own" && resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("%s: no CORS with credentials for the UI", c.name)
+		}
 	}
 }

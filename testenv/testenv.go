@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -194,12 +195,7 @@ func TemporalAddress(t testing.TB) string {
 			ExistingPath: bin,
 			LogLevel:     "error",
 			Stdout:       io.Discard, // its banner; errors still reach stderr
-			ExtraArgs: []string{
-				"--search-attribute", "DsarStatus=Keyword", "--search-attribute", "DsarRequestType=Keyword",
-				"--search-attribute", "DsarCountry=Keyword", "--search-attribute", "DsarDeadline=Datetime",
-				"--search-attribute", "DsarOverdue=Bool",
-				"--search-attribute", "DsarAttention=Bool",
-			},
+			ExtraArgs:    searchAttributeArgs(),
 		})
 		if devErr == nil {
 			devAddr = devServer.FrontendHostPort()
@@ -210,6 +206,68 @@ func TemporalAddress(t testing.TB) string {
 		t.Fatalf("testenv: start temporal dev server: %v", devErr)
 	}
 	return devAddr
+}
+
+// searchAttributeArgs registers the Dsar* search attributes (those of
+// workflows.SearchAttributes; app start-up registers any missing too).
+func searchAttributeArgs() []string {
+	var args []string
+	for _, a := range []string{"DsarStatus=Keyword", "DsarRequestType=Keyword", "DsarCountry=Keyword",
+		"DsarDeadline=Datetime", "DsarOverdue=Bool", "DsarAttention=Bool"} {
+		args = append(args, "--search-attribute", a)
+	}
+	return args
+}
+
+// UIServer is a Temporal dev server of the test's own with its web UI on.
+type UIServer struct {
+	Address string // the frontend's host:port
+	UIURL   string // the web UI, http://127.0.0.1:port
+}
+
+// TemporalWithUI starts a Temporal dev server for the test alone, with its
+// web UI (which TemporalAddress's server runs without) pointed at the codec
+// endpoint codecEndpoint, as `make run` starts it; it is stopped when the
+// test ends. Slower than TemporalAddress: only for tests of the UI.
+func TemporalWithUI(t testing.TB, codecEndpoint string) UIServer {
+	t.Helper()
+	bin, err := TemporalBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiPort, err := freePort()
+	if err != nil {
+		t.Fatalf("testenv: a port for the UI: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: bin,
+		LogLevel:     "error",
+		Stdout:       io.Discard,
+		EnableUI:     true,
+		UIPort:       uiPort,
+		ExtraArgs:    append(searchAttributeArgs(), "--ui-codec-endpoint", codecEndpoint),
+	})
+	if err != nil {
+		t.Fatalf("testenv: start temporal dev server with its UI: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	if err := namespaceReady(ctx, srv.Client()); err != nil {
+		t.Fatal(err)
+	}
+	return UIServer{Address: srv.FrontendHostPort(), UIURL: "http://127.0.0.1:" + uiPort}
+}
+
+// freePort is a loopback TCP port free a moment ago.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	return port, err
 }
 
 // namespaceReady waits until the dev server serves its namespace: the SDK

@@ -4,10 +4,13 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/codec"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/testenv"
 	"github.com/opendsar/dsar/workflows"
@@ -15,9 +18,9 @@ import (
 
 // TestPlaintextSignalsAreNotApplied: someone who reaches Temporal's frontend
 // with a client of their own (no master key, so no codec) signals a request
-// waiting for its identity decision: "verified", and an operator's
-// "abandon". Neither is applied, and the workflow still takes the real
-// decision afterwards.
+// waiting for its identity decision: "verified", an operator's "abandon",
+// and "verified" again marked readable like a summary. None is applied, and
+// the workflow still takes the real decision afterwards.
 func TestPlaintextSignalsAreNotApplied(t *testing.T) {
 	l := newLifecycle(t)
 	owner, err := l.app.DB.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
@@ -44,6 +47,15 @@ func TestPlaintextSignalsAreNotApplied(t *testing.T) {
 		workflows.OperatorAction{Action: workflows.OperatorAbandon, Reason: "forged", By: owner.ID}); err != nil {
 		t.Fatal(err)
 	}
+	// The mark of the words left readable for people (a summary) does not
+	// make an unsealed decision pass either.
+	marked := &commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("json/plain"), codec.MetadataReadable: []byte(codec.ReadableWords)},
+		Data:     []byte(`{"Verified":true,"By":"` + owner.ID + `"}`),
+	}
+	if err := raw.SignalWorkflow(l.ctx, wid, "", workflows.SignalIdentityDecided, converter.NewRawValue(marked)); err != nil {
+		t.Fatal(err)
+	}
 	// Both signals are in the history; wait until a workflow task after
 	// them has completed, so the worker has seen them.
 	eventually(t, "a workflow task after the forged signals", func() bool {
@@ -59,7 +71,7 @@ func TestPlaintextSignalsAreNotApplied(t *testing.T) {
 				signals++
 				after = false
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-				after = signals >= 3 // email verified, then the two forged ones
+				after = signals >= 4 // email verified, then the three forged ones
 			}
 		}
 		return after
