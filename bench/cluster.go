@@ -233,7 +233,7 @@ func Temporal(dir string, port int, dbFile string) *Proc {
 				"--search-attribute", "DsarStatus=Keyword", "--search-attribute", "DsarRequestType=Keyword",
 				"--search-attribute", "DsarCountry=Keyword", "--search-attribute", "DsarDeadline=Datetime",
 				"--search-attribute", "DsarOverdue=Bool",
-				"--search-attribute", "DsarAttention=Bool"}
+				"--search-attribute", "DsarAttention=Bool", "--search-attribute", "DsarHandler=Keyword"}
 			if dbFile != "" {
 				args = append(args, "--db-filename", dbFile)
 			}

@@ -61,7 +61,7 @@ if [ -z "${DSAR_TEMPORAL_ADDRESS:-}" ]; then
 		--search-attribute DsarStatus=Keyword --search-attribute DsarRequestType=Keyword \
 		--search-attribute DsarCountry=Keyword --search-attribute DsarDeadline=Datetime \
 		--search-attribute DsarOverdue=Bool \
-		--search-attribute DsarAttention=Bool \
+		--search-attribute DsarAttention=Bool --search-attribute DsarHandler=Keyword \
 		--ui-codec-endpoint "$DSAR_PUBLIC_URL/codec" \
 		--log-level warn >"$DSAR_DATA_DIR/temporal.log" 2>&1 8>&- &
 	pids+=($!)

@@ -213,7 +213,7 @@ func TemporalAddress(t testing.TB) string {
 func searchAttributeArgs() []string {
 	var args []string
 	for _, a := range []string{"DsarStatus=Keyword", "DsarRequestType=Keyword", "DsarCountry=Keyword",
-		"DsarDeadline=Datetime", "DsarOverdue=Bool", "DsarAttention=Bool"} {
+		"DsarDeadline=Datetime", "DsarOverdue=Bool", "DsarAttention=Bool", "DsarHandler=Keyword"} {
 		args = append(args, "--search-attribute", a)
 	}
 	return args

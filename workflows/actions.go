@@ -61,6 +61,13 @@ func (r *run) collect(ctx workflow.Context) {
 		}
 		r.operator(ctx, op)
 	}
+	for {
+		var h HandlerSet
+		if !workflow.GetSignalChannel(ctx, SignalHandlerSet).ReceiveAsync(&h) {
+			break
+		}
+		r.handlerSet(ctx, h)
+	}
 }
 
 // receive takes one signal of kind name from ch, if one is there, into the

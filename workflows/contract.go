@@ -31,6 +31,7 @@ const (
 	SignalMailResent       = "mail-resent"      // staff send the closing mail again after it failed
 	SignalPackageApproved  = "package-approved" // staff reviewed the access package and approved it
 	SignalOperator         = "operator"         // an operator's answer to a step that needs attention
+	SignalHandlerSet       = "handler-set"      // the API set (or cleared) the request's handler: for the search attribute
 	QueryState             = "state"
 )
 
@@ -79,6 +80,13 @@ type OperatorAction struct {
 	Action string // OperatorRetry or OperatorAbandon
 	Reason string
 	By     string
+}
+
+// HandlerSet is the payload of SignalHandlerSet. It is not an action: the
+// handler lives in Postgres, where the API set it; the workflow only
+// mirrors it in the DsarHandler search attribute for operators.
+type HandlerSet struct {
+	UserID string // "" when the request has no handler any more
 }
 
 // Periods are the lifecycle's periods, read from config when a request
@@ -165,6 +173,7 @@ type Checkpoint struct {
 	DeclinedN          int      `json:",omitempty"` // declined tasks so far
 	ReassignedN        int      `json:",omitempty"` // reassigned tasks so far
 	Corrections        int      `json:",omitempty"` // email corrections so far
+	Handler            string   `json:",omitempty"` // the handler mirrored in DsarHandler
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.

@@ -176,6 +176,12 @@ func (r *run) addActions(ctx workflow.Context, sel workflow.Selector) {
 
 // addOperator adds to sel a receive of the operator's signal.
 func (r *run) addOperator(ctx workflow.Context, sel workflow.Selector) {
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalHandlerSet), func(c workflow.ReceiveChannel, _ bool) {
+		var h HandlerSet
+		if c.ReceiveAsync(&h) {
+			r.handlerSet(ctx, h)
+		}
+	})
 	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
 		var op OperatorAction
 		if !c.ReceiveAsync(&op) {
@@ -247,6 +253,7 @@ type run struct {
 	// checkActors: every staff action's actor is checked against the users
 	// before it applies (versionActorCheck).
 	checkActors bool
+	handler     string // the request's handler, mirrored in DsarHandler ("" none, or never told)
 }
 
 type attrs struct {
@@ -254,6 +261,7 @@ type attrs struct {
 	deadline  time.Time
 	overdue   bool
 	attention bool
+	handler   string
 	set       bool
 }
 
@@ -265,6 +273,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
 			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs, attentionN: c.AttentionN,
 			readyN: c.ReadyN, declinedN: c.DeclinedN, reassignedN: c.ReassignedN, corrections: c.Corrections,
+			handler: c.Handler,
 		}
 		r.in.Resume = nil
 		for _, s := range c.Stalls {
@@ -299,6 +308,7 @@ func (r *run) checkpoint() *Checkpoint {
 		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
 		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs, AttentionN: r.attentionN,
 		ReadyN: r.readyN, DeclinedN: r.declinedN, ReassignedN: r.reassignedN, Corrections: r.corrections,
+		Handler: r.handler,
 	}
 	for _, t := range r.st.Tasks { // the tasks' order, not the map's
 		if n, ok := r.stalls[t.DataSourceID]; ok {

@@ -20,6 +20,9 @@ var (
 	// AttrAttention is true while a step failed for good and the workflow
 	// waits for an operator (its current details say which step and why).
 	AttrAttention = temporal.NewSearchAttributeKeyBool("DsarAttention")
+	// AttrHandler is the id of the staff member handling the request (set
+	// from SignalHandlerSet; unset while it has none).
+	AttrHandler = temporal.NewSearchAttributeKeyKeyword("DsarHandler")
 )
 
 // SearchAttributes is every custom search attribute with its type, for
@@ -31,6 +34,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"DsarDeadline":    enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	"DsarOverdue":     enumspb.INDEXED_VALUE_TYPE_BOOL,
 	"DsarAttention":   enumspb.INDEXED_VALUE_TYPE_BOOL,
+	"DsarHandler":     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // Summary is a workflow's static summary and details for the Temporal UI's

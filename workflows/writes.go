@@ -107,7 +107,7 @@ func (r *run) mirror(ctx workflow.Context) {
 	st := &r.st
 	attention := r.attention != ""
 	if !r.attrs.set || r.attrs.status != st.Status || !r.attrs.deadline.Equal(st.Deadline) || r.attrs.overdue != st.Overdue ||
-		(r.durable && r.attrs.attention != attention) {
+		(r.durable && r.attrs.attention != attention) || r.attrs.handler != r.handler {
 		sets := []temporal.SearchAttributeUpdate{
 			AttrStatus.ValueSet(string(st.Status)), AttrRequestType.ValueSet(string(r.in.RequestType)),
 			AttrCountry.ValueSet(r.in.Country), AttrDeadline.ValueSet(st.Deadline), AttrOverdue.ValueSet(st.Overdue),
@@ -115,10 +115,18 @@ func (r *run) mirror(ctx workflow.Context) {
 		if r.durable {
 			sets = append(sets, AttrAttention.ValueSet(attention))
 		}
+		// Only once the API has told this run of a handler (older
+		// histories never have one): their upserts stay as they were.
+		switch {
+		case r.handler != "":
+			sets = append(sets, AttrHandler.ValueSet(r.handler))
+		case r.attrs.handler != "":
+			sets = append(sets, AttrHandler.ValueUnset())
+		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx, sets...); err != nil {
 			r.log.Error("upsert search attributes failed", "error", err)
 		} else {
-			r.attrs = attrs{status: st.Status, deadline: st.Deadline, overdue: st.Overdue, attention: attention, set: true}
+			r.attrs = attrs{status: st.Status, deadline: st.Deadline, overdue: st.Overdue, attention: attention, handler: r.handler, set: true}
 		}
 	}
 	details := st.Status.Label()
@@ -332,4 +340,14 @@ func (r *run) scrub(ctx workflow.Context) {
 	if r.durable {
 		r.changed(ctx)
 	}
+}
+
+// handlerSet mirrors the request's handler, set in Postgres by the API, in
+// the DsarHandler search attribute.
+func (r *run) handlerSet(ctx workflow.Context, h HandlerSet) {
+	if h.UserID == r.handler {
+		return
+	}
+	r.handler = h.UserID
+	r.mirror(ctx)
 }
