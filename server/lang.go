@@ -20,7 +20,7 @@ const langKey = "dsar.lang"
 // chooseLang decides the language a requester is answered in: ?lang= (the
 // picker's links; remembered in the lang cookie for a year), else the lang
 // cookie, else the browser's Accept-Language, else English. An unknown
-// ?lang= is 400, naming the languages offered.
+// ?lang= is 422 (EINVALID) naming the field and the languages offered.
 func (s *Server) chooseLang(c *gin.Context) {
 	l := locale.FromAcceptLanguage(c.GetHeader("Accept-Language"))
 	if v, err := c.Cookie(langCookie); err == nil {

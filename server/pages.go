@@ -114,6 +114,9 @@ func pageFuncs(l locale.Lang) template.FuncMap {
 			return linkMessage(h, href), nil
 		},
 		"date": func(v time.Time) string { return locale.Date(l, v) },
+		// tr is a notice or validation message the code states in English
+		// (an API error, a field's error), in the page's language.
+		"tr": func(english string) string { return locale.Error(l, english) },
 		"timeTag": func(at, text string) template.HTML {
 			return template.HTML(`<time datetime="` + template.HTMLEscapeString(at) + `">` + template.HTMLEscapeString(text) + `</time>`)
 		},
