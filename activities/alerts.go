@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -259,7 +260,7 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string, digest 
 	data["OpenCount"] = openCount
 	data["ConsoleLink"] = a.link("/console", nil)
 	key := fmt.Sprintf("alerts-%s-%d-%d", recipientID, ids[0], ids[len(ids)-1])
-	if err := a.send(ctx, "staff_alerts", u.Email, key, data); err != nil {
+	if err := a.send(ctx, locale.English, "staff_alerts", u.Email, key, data); err != nil {
 		return false, err
 	}
 	if err := a.DB.MarkAlertsSent(ctx, ids); err != nil {

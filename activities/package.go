@@ -13,6 +13,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/fulfil"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -196,9 +197,9 @@ func (a *Activities) DiscardPackage(ctx context.Context, requestID string) error
 
 // completionData adds the answer to a completion mail's data: the
 // package's size and expiry, or each data source's outcome.
-func (a *Activities) completionData(ctx context.Context, m RequesterMail, data map[string]any) error {
+func (a *Activities) completionData(ctx context.Context, l locale.Lang, m RequesterMail, data map[string]any) error {
 	if m.Package != nil {
-		data["Package"] = map[string]any{"Size": fulfil.HumanBytes(m.Package.Size), "Expires": formatDate(m.Package.ExpiresAt)}
+		data["Package"] = map[string]any{"Size": locale.SizeSI(l, m.Package.Size), "Expires": locale.Date(l, m.Package.ExpiresAt)}
 	}
 	data["NothingToSend"] = m.NothingToSend
 	if len(m.Sources) == 0 {
@@ -218,7 +219,7 @@ func (a *Activities) completionData(ctx context.Context, m RequesterMail, data m
 	}
 	lines := make([]line, len(m.Sources))
 	for i, s := range m.Sources {
-		lines[i] = line{Name: names[s.DataSourceID], Outcome: s.Outcome.Label(), Records: s.RecordCount}
+		lines[i] = line{Name: names[s.DataSourceID], Outcome: locale.T(l, "task."+string(s.Outcome)), Records: s.RecordCount}
 	}
 	data["Sources"] = lines
 	return nil

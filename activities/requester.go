@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/config"
 	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -99,12 +101,15 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	if err != nil {
 		return classify(fmt.Errorf("activities: requester of %s: %w", m.RequestID, err))
 	}
-	data := a.mailData()
+	l, data, err := a.requesterData(ctx, m.RequestID)
+	if err != nil {
+		return err
+	}
 	data["FirstName"] = pii.FirstName
 	data["RequestID"] = m.RequestID
 	data["Reference"] = dsar.Reference(m.RequestID) // as the console and the portal show it
-	data["RequestType"] = m.RequestType.Label()
-	data["Deadline"] = formatDate(m.Deadline)
+	data["RequestType"] = RequestTypeIn(l, m.RequestType)
+	data["Deadline"] = locale.Date(l, m.Deadline)
 	data["PortalURL"] = a.link("/portal", nil)
 	tmpl := m.Kind
 	switch m.Kind {
@@ -118,29 +123,29 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 			return err
 		}
 		data["Link"] = a.link("/verify-email", url.Values{"token": {raw}})
-		data["Expires"] = formatDate(expires)
+		data["Expires"] = locale.Date(l, expires)
 		data["Reminder"] = m.Kind == MailVerificationReminder
 		tmpl = MailVerification
 	case MailExtension:
 		data["ExtensionDays"] = m.ExtensionDays
 		data["ExtensionReason"] = m.ExtensionReason
 	case MailCompleted:
-		if err := a.completionData(ctx, m, data); err != nil {
+		if err := a.completionData(ctx, l, m, data); err != nil {
 			return err
 		}
 	case MailWithdrawn:
 	case MailRejected:
 		reasons := make([]string, 0, len(m.Reasons))
 		for _, r := range m.Reasons {
-			if text, ok := dsar.RejectReasons[r]; ok {
-				reasons = append(reasons, text)
+			if r.Valid() {
+				reasons = append(reasons, RejectReasonIn(l, r))
 			}
 		}
 		data["Reasons"] = reasons
 	default:
 		return classify(dsar.Errorf(dsar.EINVALID, "unknown requester mail %q", m.Kind))
 	}
-	return a.send(ctx, tmpl, pii.Email, m.Key, data)
+	return a.send(ctx, l, tmpl, pii.Email, m.Key, data)
 }
 
 // PortalInvitation asks for the portal invitation of a request's requester.
@@ -171,13 +176,16 @@ func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitati
 	if err != nil {
 		return false, err
 	}
-	data := a.mailData()
+	l, data, err := a.requesterData(ctx, in.RequestID)
+	if err != nil {
+		return false, err
+	}
 	data["FirstName"] = pii.FirstName
 	data["RequestID"] = in.RequestID
 	data["Reference"] = dsar.Reference(in.RequestID)
 	data["Link"] = a.link("/portal/accounts/new", url.Values{"token": {raw}})
-	data["Expires"] = formatDate(expires)
-	if err := a.send(ctx, MailPortalInvitation, pii.Email, in.Key, data); err != nil {
+	data["Expires"] = locale.Date(l, expires)
+	if err := a.send(ctx, l, MailPortalInvitation, pii.Email, in.Key, data); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -203,9 +211,10 @@ func (a *Activities) linkToken(ctx context.Context, kind, requestID string, emai
 	return raw, expires, nil
 }
 
-// send renders template name for addressee to and sends it with key.
-func (a *Activities) send(ctx context.Context, name, to, key string, data map[string]any) error {
-	msg, err := a.Templates.Render(name, to, data)
+// send renders template name in language l for addressee to and sends it
+// with key.
+func (a *Activities) send(ctx context.Context, l locale.Lang, name, to, key string, data map[string]any) error {
+	msg, err := a.Templates.RenderIn(l, name, to, data)
 	if err != nil {
 		return classify(dsar.Errorf(dsar.EINVALID, "render %s: %v", name, err))
 	}
@@ -216,9 +225,49 @@ func (a *Activities) send(ctx context.Context, name, to, key string, data map[st
 	return nil
 }
 
-// mailData is the data every mail template starts from.
+// mailData is the data every staff mail template starts from.
 func (a *Activities) mailData() map[string]any {
 	return map[string]any{"Company": a.Config.Company}
+}
+
+// requesterData is the data every mail to request id's requester starts
+// from, in the language recorded with the request, which it returns.
+func (a *Activities) requesterData(ctx context.Context, id string) (locale.Lang, map[string]any, error) {
+	rl, err := a.DB.RequestLocaleOf(ctx, id)
+	if err != nil {
+		return "", nil, classify(err)
+	}
+	l := rl.Language.Or()
+	return l, RequesterMailData(a.Config, l, rl.Jurisdiction), nil
+}
+
+// RequesterMailData is the data every mail to a requester starts from, in
+// language l, for a request under jurisdiction (a rule id; "" for none):
+// Company with the privacy notice and the supervisory authority of that
+// language and jurisdiction, Signature (company.texts.<l>.signature) and
+// Lang.
+func RequesterMailData(cfg *config.Config, l locale.Lang, jurisdiction string) map[string]any {
+	co := cfg.Company
+	texts := cfg.CompanyText(l)
+	auth := cfg.AuthorityOf(jurisdiction, l)
+	co.PrivacyURL, co.AuthorityName, co.AuthorityURL = texts.PrivacyURL, auth.Name, auth.URL
+	return map[string]any{"Company": co, "Signature": texts.Signature, "Lang": string(l)}
+}
+
+// RequestTypeIn is a request type in the requester's words in language l.
+func RequestTypeIn(l locale.Lang, t dsar.RequestType) string {
+	if id := "reqtype." + string(t); locale.Has(id) {
+		return locale.T(l, id)
+	}
+	return t.Label()
+}
+
+// RejectReasonIn is a rejection reason's generic text in language l.
+func RejectReasonIn(l locale.Lang, r dsar.RejectReason) string {
+	if id := "reason." + string(r); locale.Has(id) {
+		return locale.T(l, id)
+	}
+	return dsar.RejectReasons[r]
 }
 
 // link is an absolute link to path on the service's public URL.

@@ -120,6 +120,13 @@ type Config struct {
 		SupportEmail  string `mapstructure:"support_email"`
 		AuthorityName string `mapstructure:"authority_name"`
 		AuthorityURL  string `mapstructure:"authority_url"`
+		// Texts is the company's own wording for requesters, by language
+		// (en, de, fr, es): company.texts.<lang>.form_intro and so on.
+		Texts map[string]CompanyTexts `mapstructure:"texts"`
+		// Authority is the supervisory authority requesters may complain
+		// to, by jurisdiction (a jurisdictions id, like gdpr) and language:
+		// company.authority.<jurisdiction>.<lang>.name and .url.
+		Authority map[string]map[string]Authority `mapstructure:"authority"`
 	} `mapstructure:"company"`
 
 	Intake struct {
@@ -337,7 +344,7 @@ func defaults() map[string]any {
 		"company.primary_color":  "#1f4e79",
 		"company.accent_color":   "#0b7a4b",
 		"company.support_email":  "",
-		"company.authority_name": "your data protection supervisory authority",
+		"company.authority_name": DefaultAuthorityName,
 		"company.authority_url":  "",
 
 		"intake.max_upload_bytes":           10 << 20,
@@ -600,6 +607,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Company.Name == "" {
 		return bad("company.name", "must not be empty")
+	}
+	if err := c.checkCompanyTexts(bad); err != nil {
+		return err
 	}
 	if c.Intake.MaxUploadBytes < 1024 {
 		return bad("intake.max_upload_bytes", "must be at least 1024")

@@ -8,61 +8,94 @@ import (
 	"io/fs"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/opendsar/dsar/locale"
 )
 
 //go:embed templates
 var templateFS embed.FS
 
 // Templates renders the service's mails. Each kind of mail NAME has
-// templates/NAME.html and templates/NAME.txt; the text one defines
-// "subject". All are parsed at start-up, so a missing or broken template
-// fails there, not at the first send.
+// templates/NAME.html and templates/NAME.txt, in English; the text one
+// defines "subject". A translation is the same pair under templates/LANG/
+// (de, fr, es), a whole letter rather than a list of phrases, so that it
+// reads as one. All are parsed at start-up, so a missing or broken template
+// fails there, not at the first send. A mail without a translation is sent
+// in English; TestEveryMailTranslated lists none missing.
 type Templates struct {
-	html map[string]*htmltemplate.Template
+	html map[string]*htmltemplate.Template // by lang + "/" + name; English by name alone
 	text map[string]*texttemplate.Template
 }
 
-// LoadTemplates parses every embedded template.
+// LoadTemplates parses every embedded template, in every language.
 func LoadTemplates() (*Templates, error) {
 	t := &Templates{html: map[string]*htmltemplate.Template{}, text: map[string]*texttemplate.Template{}}
-	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
-	if err != nil {
-		return nil, fmt.Errorf("mail: layout: %w", err)
-	}
-	entries, err := fs.ReadDir(templateFS, "templates")
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".txt")
-		if !ok {
-			continue
+	for _, l := range locale.Langs {
+		dir, prefix := "templates/"+string(l), string(l)+"/"
+		if l == locale.English {
+			dir, prefix = "templates", ""
 		}
-		txt, err := texttemplate.ParseFS(templateFS, "templates/"+e.Name())
+		layout, err := fs.ReadFile(templateFS, dir+"/layout.html")
 		if err != nil {
-			return nil, fmt.Errorf("mail: template %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("mail: %s layout: %w", l, err)
 		}
-		if txt.Lookup("subject") == nil {
-			return nil, fmt.Errorf("mail: template %s defines no subject", e.Name())
-		}
-		body, err := fs.ReadFile(templateFS, "templates/"+name+".html")
+		entries, err := fs.ReadDir(templateFS, dir)
 		if err != nil {
-			return nil, fmt.Errorf("mail: template %s has no HTML part", name)
+			return nil, err
 		}
-		h, err := htmltemplate.New("layout").Parse(string(layout))
-		if err == nil {
-			_, err = h.New("body").Parse(string(body))
+		for _, e := range entries {
+			name, ok := strings.CutSuffix(e.Name(), ".txt")
+			if !ok {
+				continue
+			}
+			txt, err := texttemplate.ParseFS(templateFS, dir+"/"+e.Name())
+			if err != nil {
+				return nil, fmt.Errorf("mail: template %s%s: %w", prefix, e.Name(), err)
+			}
+			if txt.Lookup("subject") == nil {
+				return nil, fmt.Errorf("mail: template %s%s defines no subject", prefix, e.Name())
+			}
+			body, err := fs.ReadFile(templateFS, dir+"/"+name+".html")
+			if err != nil {
+				return nil, fmt.Errorf("mail: template %s%s has no HTML part", prefix, name)
+			}
+			h, err := htmltemplate.New("layout").Parse(string(layout))
+			if err == nil {
+				_, err = h.New("body").Parse(string(body))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mail: template %s%s.html: %w", prefix, name, err)
+			}
+			t.html[prefix+name], t.text[prefix+name] = h, txt
 		}
-		if err != nil {
-			return nil, fmt.Errorf("mail: template %s.html: %w", name, err)
-		}
-		t.html[name], t.text[name] = h, txt
 	}
 	return t, nil
 }
 
-// Render fills the templates of one kind of mail with data and returns a
-// message to addressee `to`, without an idempotency key (the caller sets it).
+// Has reports whether mail name has its own template in language l (not
+// the English fallback).
+func (t *Templates) Has(l locale.Lang, name string) bool {
+	key := name
+	if l != locale.English {
+		key = string(l) + "/" + name
+	}
+	_, ok := t.html[key]
+	return ok
+}
+
+// RenderIn is Render in language l: the translation of the mail, or the
+// English one when it has none.
+func (t *Templates) RenderIn(l locale.Lang, name, to string, data any) (Message, error) {
+	if l = l.Or(); l != locale.English && t.Has(l, name) {
+		name = string(l) + "/" + name
+	}
+	return t.Render(name, to, data)
+}
+
+// Render fills the English templates of one kind of mail with data and
+// returns a message to addressee `to`, without an idempotency key (the
+// caller sets it). Staff mail is English; requester mail goes through
+// RenderIn.
 func (t *Templates) Render(name, to string, data any) (Message, error) {
 	h, ok := t.html[name]
 	if !ok {

@@ -1,5 +1,15 @@
 package server
 
+import (
+	"slices"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"github.com/opendsar/dsar/locale"
+)
+
 // Code written from the ISO 3166-1 and ISO 3166-2 tables (the iso-codes
 // project's data); regenerate it when the standard changes.
 
@@ -335,4 +345,33 @@ func regionsOf() map[string][]Region {
 			{"US-WY", "Wyoming"},
 		},
 	}
+}
+
+// countriesIn is countries() with each name in language l (CLDR's, from
+// golang.org/x/text), sorted for l's readers as the English list is not.
+func countriesIn(l locale.Lang) []Country {
+	list := countries()
+	if l == locale.English {
+		return list
+	}
+	names := display.Regions(l.Tag())
+	for i, c := range list {
+		if r, err := language.ParseRegion(c.Code); err == nil {
+			if n := names.Name(r); n != "" {
+				list[i].Name = n
+			}
+		}
+	}
+	col := collate.New(l.Tag())
+	slices.SortStableFunc(list, func(a, b Country) int { return col.CompareString(a.Name, b.Name) })
+	return list
+}
+
+// countryNamesIn maps each country code to its name in language l.
+func countryNamesIn(l locale.Lang) map[string]string {
+	m := map[string]string{}
+	for _, c := range countriesIn(l) {
+		m[c.Code] = c.Name
+	}
+	return m
 }

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -77,9 +78,10 @@ type submission struct {
 	RequestType   dsar.RequestType
 	Description   string
 	Captcha       string
-	FormKey       string // the HTML form's own Idempotency-Key
-	ClientIP      string // whose network an unconfirmed request counts in
-	Document      []byte // re-encoded
+	Language      locale.Lang // what the requester is answered in; "" is the page's
+	FormKey       string      // the HTML form's own Idempotency-Key
+	ClientIP      string      // whose network an unconfirmed request counts in
+	Document      []byte      // re-encoded
 	DocumentType  string
 	// Manual is set when staff record a request that arrived another way
 	// (manual.go): no captcha, no document, received at ReceivedAt.
@@ -130,7 +132,7 @@ type submitted struct {
 const maxFormText = 1 << 20
 
 // textFields are the form's text fields a submission keeps.
-var textFields = []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type", "description", "captcha", "form_key"}
+var textFields = []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type", "description", "captcha", "form_key", "language"}
 
 // uploadGate decides, before a submission's identity document is read,
 // whether it is worth reading: sub holds the text fields sent before it,
@@ -212,6 +214,9 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	}
 	vals = valuesOf(text)
 	sub := submissionOf(text)
+	if sub.Language == "" {
+		sub.Language = langOf(c)
+	}
 	bad := validate(sub, s.Config.Intake.CaptchaDisabled)
 	if !haveDoc {
 		bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
@@ -234,7 +239,7 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	sub.Document, sub.DocumentType = doc, ct
 	docHash := sha256.Sum256(raw)
 	sub.hash = digest(docHash[:], sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
-		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha)
+		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha, string(sub.Language))
 	return sub, vals, nil
 }
 
@@ -243,7 +248,7 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 func valuesOf(text map[string]string) formValues {
 	vals := formValues{}
 	for _, k := range textFields {
-		if k != "captcha" && k != "form_key" {
+		if k != "captcha" && k != "form_key" && k != "language" {
 			vals[k] = strings.TrimSpace(text[k])
 		}
 	}
@@ -260,6 +265,7 @@ func submissionOf(text map[string]string) submission {
 		Country: vals["country"], Region: vals["region"],
 		RequestorType: dsar.RequestorType(vals["requestor_type"]), RequestType: dsar.RequestType(vals["request_type"]),
 		Description: vals["description"], Captcha: strings.TrimSpace(text["captcha"]), FormKey: text["form_key"],
+		Language: locale.Lang(strings.ToLower(strings.TrimSpace(text["language"]))),
 	}
 }
 
@@ -395,6 +401,9 @@ func validate(s submission, captchaDisabled bool) map[string]string {
 	if !s.RequestType.Valid() {
 		bad["request_type"] = "choose the type of request"
 	}
+	if s.Language != "" && !s.Language.Valid() {
+		bad["language"] = "must be one of en, de, fr, es"
+	}
 	if s.Captcha == "" && !captchaDisabled {
 		bad["captcha"] = "solve the captcha (it needs JavaScript)"
 	}
@@ -410,15 +419,6 @@ func validEmail(v string) bool {
 	at := strings.LastIndexByte(v, '@')
 	domain := v[at+1:]
 	return at > 0 && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".") && !strings.ContainsAny(v, " \t")
-}
-
-// countryNames maps each country code to its name.
-func countryNames() map[string]string {
-	m := map[string]string{}
-	for _, c := range countries() {
-		m[c.Code] = c.Name
-	}
-	return m
 }
 
 func knownCountry(code string) bool {
@@ -573,7 +573,7 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 	now := time.Now().UTC().Truncate(time.Second)
 	nr := store.NewRequest{
 		ID: id, RequestType: sub.RequestType, RequestorType: sub.RequestorType,
-		Country: sub.Country, Region: sub.Region, SubmittedAt: now,
+		Country: sub.Country, Region: sub.Region, SubmittedAt: now, Language: sub.Language,
 		DocumentType: sub.DocumentType, DocumentSize: len(sub.Document), Captcha: redemption,
 	}
 	if sub.Manual != nil {
@@ -746,13 +746,15 @@ type FormView struct {
 	CountryNames   map[string]string
 }
 
-// fieldLabels name the form's fields for people.
-func fieldLabels() map[string]string {
-	return map[string]string{
-		"first_name": "First name", "last_name": "Last name", "email": "Email address", "country": "Country of residence",
-		"region": "State", "requestor_type": "I am a", "request_type": "Type of request", "description": "Description",
-		"identity_document": "Proof of identity", "captcha": "Anti-spam check", "idempotency_key": "Form",
+// fieldLabels name the form's fields for people, in language l.
+func fieldLabels(l locale.Lang) map[string]string {
+	m := map[string]string{}
+	for _, f := range []string{"first_name", "last_name", "email", "country", "region", "requestor_type", "request_type",
+		"identity_document", "captcha", "idempotency_key"} {
+		m[f] = locale.T(l, "field."+f)
 	}
+	m["description"] = locale.T(l, "field.description_short")
+	return m
 }
 
 // embedded reports whether the page is the embeddable variant.
@@ -764,14 +766,16 @@ func (s *Server) formView(c *gin.Context, vals formValues, errs map[string]strin
 	if vals == nil {
 		vals = formValues{}
 	}
-	if errs == nil {
-		errs = map[string]string{}
+	l := langOf(c)
+	shown := make(map[string]string, len(errs))
+	for f, why := range errs {
+		shown[f] = locale.Error(l, why)
 	}
 	return FormView{
-		Embed: embedded(c), Values: vals, Errors: errs, Message: msg, FormKey: uuid.NewString(),
-		Countries: countries(), Regions: regionsOf(), RequestTypes: dsar.RequestTypes, RequestorTypes: dsar.RequestorTypes,
-		CaptchaOff: s.Config.Intake.CaptchaDisabled, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
-		Labels: fieldLabels(), CountryNames: countryNames(),
+		Embed: embedded(c), Values: vals, Errors: shown, Message: msg, FormKey: uuid.NewString(),
+		Countries: countriesIn(l), Regions: regionsOf(), RequestTypes: dsar.RequestTypes, RequestorTypes: dsar.RequestorTypes,
+		CaptchaOff: s.Config.Intake.CaptchaDisabled, MaxUpload: locale.Size(l, s.Config.Intake.MaxUploadBytes),
+		Labels: fieldLabels(l), CountryNames: countryNamesIn(l),
 	}
 }
 
@@ -802,9 +806,9 @@ func (s *Server) submitForm(c *gin.Context) {
 		if !errors.As(err, &de) {
 			de = dsar.Errorf(dsar.EINTERNAL, "something went wrong on our side; please try again")
 		}
-		msg := de.Message
+		msg := locale.Error(langOf(c), de.Message)
 		if de.Code == dsar.EINVALID {
-			msg = "Please correct the fields marked below."
+			msg = locale.T(langOf(c), "form.fix")
 		}
 		status, ok := statusOf[de.Code]
 		if !ok {
@@ -916,17 +920,18 @@ func (s *Server) messagePage(c *gin.Context, err error) {
 	if status >= 500 {
 		s.Log.Error("page failed", "route", c.FullPath(), "err", err)
 	}
+	l := langOf(c)
 	title := map[string]string{
-		dsar.ENOTFOUND:    "This link is not valid",
-		dsar.EGONE:        "This link can no longer be used",
-		dsar.EUNAVAILABLE: "Please try again later",
+		dsar.ENOTFOUND:    locale.T(l, "link.invalid"),
+		dsar.EGONE:        locale.T(l, "link.gone"),
+		dsar.EUNAVAILABLE: locale.T(l, "error.try_later"),
 	}[code]
 	if title == "" {
-		title = "Something went wrong"
+		title = locale.T(l, "error.generic")
 	}
-	msg := dsar.ErrorMessage(err)
+	msg := locale.Error(l, dsar.ErrorMessage(err))
 	if code == dsar.ENOTFOUND {
-		msg = "Check that you opened the whole link from the email."
+		msg = locale.T(l, "link.check")
 	}
 	s.pages.Render(c, status, "intake_message", gin.H{"Title": title, "Message": msg})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -39,6 +40,9 @@ type manualBody struct {
 	ReceivedAt      string `json:"received_at"`
 	IdentityChecked bool   `json:"identity_checked"`
 	IdentityNote    string `json:"identity_note"`
+	// Language is what the requester is answered in: en (default), de,
+	// fr or es.
+	Language string `json:"language"`
 }
 
 // readManual parses and validates a request staff record, with the form's
@@ -55,6 +59,10 @@ func readManual(c *gin.Context, recordedBy string, now time.Time) (submission, e
 		Country: strings.ToUpper(strings.TrimSpace(b.Country)), Region: strings.ToUpper(strings.TrimSpace(b.Region)),
 		RequestorType: dsar.RequestorType(strings.TrimSpace(b.RequestorType)), RequestType: dsar.RequestType(strings.TrimSpace(b.RequestType)),
 		Description: strings.TrimSpace(b.Description),
+		Language:    locale.Lang(strings.ToLower(strings.TrimSpace(b.Language))),
+	}
+	if sub.Language == "" {
+		sub.Language = locale.English
 	}
 	bad := validate(sub, true) // no captcha: staff are signed in
 	channel := dsar.Channel(strings.TrimSpace(b.Channel))
@@ -87,7 +95,7 @@ func readManual(c *gin.Context, recordedBy string, now time.Time) (submission, e
 	sub.Manual = &workflows.ManualIntake{Channel: channel, RecordedBy: recordedBy, IdentityChecked: b.IdentityChecked, IdentityNote: note}
 	sub.hash = digest(nil, sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
 		string(sub.RequestorType), string(sub.RequestType), sub.Description, string(channel),
-		received.Format(time.RFC3339), strconv.FormatBool(b.IdentityChecked), note, recordedBy)
+		received.Format(time.RFC3339), strconv.FormatBool(b.IdentityChecked), note, recordedBy, string(sub.Language))
 	return sub, nil
 }
 

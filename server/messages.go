@@ -293,6 +293,7 @@ func (s *Server) sendAttachment(c *gin.Context, requestID, attachmentID, actorKi
 type messageWaitingMail struct {
 	Company   any
 	PortalURL string
+	Signature string
 }
 
 // portalURL is the portal's address for links in mail.
@@ -312,7 +313,14 @@ func (s *Server) nudgeRequester(ctx context.Context, requestID, messageID string
 		s.Log.Error("message nudge: requester's address", "request_id", requestID, "err", err)
 		return false
 	}
-	m, err := s.Templates.Render(activities.MailMessageWaiting, pii.Email, messageWaitingMail{Company: s.Config.Company, PortalURL: s.portalURL()})
+	rl, err := s.DB.RequestLocaleOf(ctx, requestID)
+	if err != nil {
+		s.Log.Error("message nudge: requester's language", "request_id", requestID, "err", err)
+		return false
+	}
+	base := activities.RequesterMailData(s.Config, rl.Language.Or(), rl.Jurisdiction)
+	m, err := s.Templates.RenderIn(rl.Language, activities.MailMessageWaiting, pii.Email,
+		messageWaitingMail{Company: base["Company"], PortalURL: s.portalURL(), Signature: base["Signature"].(string)})
 	if err != nil {
 		s.Log.Error("message nudge: render", "request_id", requestID, "err", err)
 		return false

@@ -207,7 +207,7 @@ func (s *Server) portalPackage(c *gin.Context) {
 		err = dsar.Errorf(dsar.ENOTFOUND, "there is no download for this request (yet)")
 	}
 	if dsar.ErrorCode(err) == dsar.EGONE && p.ExpiresAt != nil {
-		err = dsar.Errorf(dsar.EGONE, "the download expired on %s and was erased", p.ExpiresAt.UTC().Format(pageDate))
+		err = dsar.Errorf(dsar.EGONE, "the download expired on %s and was erased", p.ExpiresAt.UTC().Format("2 January 2006"))
 	}
 	if err != nil {
 		s.portalFail(c, err)

@@ -13,6 +13,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/passwords"
 	"github.com/opendsar/dsar/store"
 )
@@ -450,7 +452,7 @@ func (s *Server) portalLoginPage(c *gin.Context) {
 	v := portalLoginView{LinkMinutes: s.signInLinkMinutes()}
 	switch {
 	case c.Query("account") == "created":
-		v.Form.Notice = "Your account is ready. Log in with your email address and the password you chose."
+		v.Form.Notice = locale.T(langOf(c), "login.account_ready")
 	case c.Query("logged_out") != "":
 		v.Form.Notice = "You have logged out."
 	}
@@ -561,40 +563,19 @@ type portalRequestRow struct {
 	Unread      int
 }
 
-// requesterStatus is a status in words for the requester.
-func requesterStatus(st dsar.Status) string {
-	switch st {
-	case dsar.StatusPendingEmailVerification:
-		return "Waiting for you to verify your email address"
-	case dsar.StatusAwaitingIdentity:
-		return "We are checking your identity"
-	case dsar.StatusIdentityVerified:
-		return "Identity confirmed; work is starting"
-	case dsar.StatusInProgress:
-		return "In progress"
-	case dsar.StatusReadyToClose:
-		return "Nearly done"
-	case dsar.StatusCompleted:
-		return "Completed"
-	case dsar.StatusRejected:
-		return "Rejected"
-	case dsar.StatusExpired:
-		return "Expired: the email address was never verified"
-	case dsar.StatusWithdrawn:
-		return "Withdrawn"
+// requesterStatus is a status in words for the requester, in language l.
+func requesterStatus(l locale.Lang, st dsar.Status) string {
+	if id := "status." + string(st); locale.Has(id) {
+		return locale.T(l, id)
 	}
 	return string(st)
 }
 
-const (
-	pageDate  = "2 January 2006"
-	pageStamp = "2 January 2006, 15:04 MST"
-)
-
-func requestRow(r store.PortalRequest) portalRequestRow {
-	return portalRequestRow{ID: r.ID, Ref: dsar.Reference(r.ID), Type: r.RequestType.Label(), Status: string(r.Status), StatusLabel: requesterStatus(r.Status),
-		Closed: r.Status.Closed(), Submitted: r.SubmittedAt.UTC().Format(pageDate), SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339),
-		Deadline: r.Deadline.UTC().Format(pageDate), DeadlineAt: r.Deadline.UTC().Format(time.RFC3339), Unread: r.Unread}
+func requestRow(l locale.Lang, r store.PortalRequest) portalRequestRow {
+	return portalRequestRow{ID: r.ID, Ref: dsar.Reference(r.ID), Type: activities.RequestTypeIn(l, r.RequestType), Status: string(r.Status),
+		StatusLabel: requesterStatus(l, r.Status), Closed: r.Status.Closed(), Submitted: locale.Date(l, r.SubmittedAt),
+		SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339), Deadline: locale.Date(l, r.Deadline),
+		DeadlineAt: r.Deadline.UTC().Format(time.RFC3339), Unread: r.Unread}
 }
 
 // portalRequestsPage lists the requester's requests.
@@ -606,7 +587,7 @@ func (s *Server) portalRequestsPage(c *gin.Context) {
 	}
 	rows := make([]portalRequestRow, 0, len(reqs))
 	for _, r := range reqs {
-		rows = append(rows, requestRow(r))
+		rows = append(rows, requestRow(langOf(c), r))
 	}
 	s.pages.Render(c, http.StatusOK, "portal_requests", gin.H{"Requests": rows})
 }
@@ -675,7 +656,7 @@ func noticeOf(sent string) string {
 
 // renderRequestPage renders the request page with a reply form state.
 func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, body string) {
-	about, err := s.aboutRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
+	about, err := s.aboutRequest(c.Request.Context(), langOf(c), portalAccount(c).EmailHash, c.Param("id"))
 	if err != nil {
 		s.portalFail(c, err)
 		return
@@ -695,21 +676,21 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
-	v := portalRequestView{Request: requestRow(r), Facts: requestFacts(about), Form: form, Body: body, MaxUpload: humanBytes(s.Config.Intake.MaxUploadBytes),
+	v := portalRequestView{Request: requestRow(langOf(c), r), Facts: requestFacts(langOf(c), about), Form: form, Body: body, MaxUpload: locale.Size(langOf(c), s.Config.Intake.MaxUploadBytes),
 		CanReply:    r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired,
 		CanWithdraw: !r.Status.Closed()}
 	if pkg != nil {
-		v.Package = &portalPackageRow{Available: pkg.Available, Size: humanBytes(pkg.Size)}
+		v.Package = &portalPackageRow{Available: pkg.Available, Size: locale.Size(langOf(c), pkg.Size)}
 		if pkg.Available {
 			v.Package.URL = "/portal/requests/" + url.PathEscape(r.ID) + "/package"
 		}
 		if pkg.ExpiresAt != nil {
-			v.Package.Until, v.Package.UntilAt = pkg.ExpiresAt.UTC().Format(pageDate), pkg.ExpiresAt.UTC().Format(time.RFC3339)
+			v.Package.Until, v.Package.UntilAt = locale.Date(langOf(c), *pkg.ExpiresAt), pkg.ExpiresAt.UTC().Format(time.RFC3339)
 		}
 	}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
-			Sent: m.CreatedAt.UTC().Format(pageStamp), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),
+			Sent: locale.Stamp(langOf(c), m.CreatedAt), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),
 			New: m.Sender == store.SenderStaff && m.ReadByRequesterAt == nil}
 		if !row.Mine {
 			row.From = "Privacy team"
@@ -717,7 +698,7 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		for _, a := range m.Attachments {
 			row.Attachments = append(row.Attachments, portalAttachmentRow{
 				URL:      "/portal/requests/" + url.PathEscape(r.ID) + "/attachments/" + url.PathEscape(a.ID),
-				Filename: a.Filename, Size: humanBytes(int64(a.Size))})
+				Filename: a.Filename, Size: locale.Size(langOf(c), int64(a.Size))})
 		}
 		v.Messages = append(v.Messages, row)
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -51,7 +53,7 @@ type portalRequestAbout struct {
 // aboutRequest loads one of the requester's requests (someone else's is
 // ENOTFOUND) with its description while it is open, and says how it ended
 // once it is closed.
-func (s *Server) aboutRequest(ctx context.Context, emailHash []byte, id string) (portalRequestAbout, error) {
+func (s *Server) aboutRequest(ctx context.Context, l locale.Lang, emailHash []byte, id string) (portalRequestAbout, error) {
 	r, err := s.DB.PortalRequestDetail(ctx, emailHash, id)
 	if err != nil {
 		return portalRequestAbout{}, err
@@ -67,58 +69,52 @@ func (s *Server) aboutRequest(ctx context.Context, emailHash []byte, id string) 
 		}
 		return a, nil
 	}
-	a.Outcome = requesterOutcome(r.Status, s.Config.Company.AuthorityName)
+	rl, err := s.DB.RequestLocaleOf(ctx, r.ID)
+	if err != nil {
+		return portalRequestAbout{}, err
+	}
+	a.Outcome = requesterOutcome(l, r.Status, s.Config.AuthorityOf(rl.Jurisdiction, l).Name)
 	for _, code := range r.CloseReasons {
-		if text, ok := dsar.RejectReasons[dsar.RejectReason(code)]; ok {
-			a.Reasons = append(a.Reasons, text)
+		if reason := dsar.RejectReason(code); reason.Valid() {
+			a.Reasons = append(a.Reasons, activities.RejectReasonIn(l, reason))
 		}
 	}
 	return a, nil
 }
 
-// requesterOutcome says to the requester how a closed request ended.
-func requesterOutcome(st dsar.Status, authority string) string {
+// requesterOutcome says to the requester, in language l, how a closed
+// request ended; authority is the supervisory authority they may complain
+// to.
+func requesterOutcome(l locale.Lang, st dsar.Status, authority string) string {
 	switch st {
-	case dsar.StatusCompleted:
-		return "We have completed your request."
+	case dsar.StatusCompleted, dsar.StatusExpired, dsar.StatusWithdrawn:
+		return locale.T(l, "outcome."+string(st))
 	case dsar.StatusRejected:
-		return "We closed your request without acting on it, for the reasons given. If you disagree, you may complain to " +
-			authority + " or send us a new request."
-	case dsar.StatusExpired:
-		return "We closed your request because the email address was not confirmed in time. You are welcome to send a new request."
-	case dsar.StatusWithdrawn:
-		return "You withdrew this request, and we stopped working on it. You are welcome to send a new request at any time."
+		return locale.T(l, "outcome.rejected", authority)
 	}
-	return "This request is closed."
+	return locale.T(l, "outcome.closed")
 }
 
-// requesterStatusHelp says in a sentence what a status means for the
-// requester: what happens now and whether they need to do anything.
-func requesterStatusHelp(st dsar.Status) string {
-	switch st {
-	case dsar.StatusPendingEmailVerification:
-		return "We sent you an email with a link to confirm your address. We start work once you have opened it."
-	case dsar.StatusAwaitingIdentity:
-		return "We are checking that the request comes from you. If we need anything more, we will write to you here."
-	case dsar.StatusIdentityVerified:
-		return "Your identity is confirmed, and we are passing the request to the teams that hold data about you."
-	case dsar.StatusInProgress:
-		return "The teams that hold data about you are working on the request."
-	case dsar.StatusReadyToClose:
-		return "The work is done; we are making the last checks before we close the request."
+// requesterStatusHelp says in a sentence, in language l, what a status
+// means for the requester: what happens now and whether they need to do
+// anything ("" for a closed request).
+func requesterStatusHelp(l locale.Lang, st dsar.Status) string {
+	if id := "help." + string(st); locale.Has(id) {
+		return locale.T(l, id)
 	}
 	return ""
 }
 
 // portalAPIRequest is GET /api/v1/portal/requests/{id}.
 func (s *Server) portalAPIRequest(c *gin.Context) {
-	a, err := s.aboutRequest(c.Request.Context(), portalAccount(c).EmailHash, c.Param("id"))
+	l := langOf(c)
+	a, err := s.aboutRequest(c.Request.Context(), l, portalAccount(c).EmailHash, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	out := portalRequestJSON{ID: a.ID, Reference: requestRow(a.PortalRequest).Ref, RequestType: a.RequestType, Status: a.Status,
-		StatusLabel: requesterStatus(a.Status), SubmittedAt: a.SubmittedAt.UTC(), Deadline: a.Deadline.UTC(), Reasons: a.Reasons}
+	out := portalRequestJSON{ID: a.ID, Reference: dsar.Reference(a.ID), RequestType: a.RequestType, Status: a.Status,
+		StatusLabel: requesterStatus(l, a.Status), SubmittedAt: a.SubmittedAt.UTC(), Deadline: a.Deadline.UTC(), Reasons: a.Reasons}
 	if a.ExtendedAt != nil {
 		out.Extension = &portalExtension{Deadline: a.Deadline.UTC(), Reason: a.ExtensionReason}
 	}
@@ -153,14 +149,14 @@ type portalRequestFacts struct {
 }
 
 // requestFacts turns what the portal says of a request into the page's words.
-func requestFacts(a portalRequestAbout) portalRequestFacts {
-	f := portalRequestFacts{StatusHelp: requesterStatusHelp(a.Status), Description: a.Description,
+func requestFacts(l locale.Lang, a portalRequestAbout) portalRequestFacts {
+	f := portalRequestFacts{StatusHelp: requesterStatusHelp(l, a.Status), Description: a.Description,
 		Extended: a.ExtendedAt != nil, ExtensionReason: a.ExtensionReason, Outcome: a.Outcome, Reasons: a.Reasons}
 	if f.Extended {
-		f.OriginalDeadline = a.OriginalDeadline.UTC().Format(pageDate)
+		f.OriginalDeadline = locale.Date(l, a.OriginalDeadline)
 	}
 	if a.ClosedAt != nil {
-		f.Closed, f.ClosedAt = a.ClosedAt.UTC().Format(pageDate), a.ClosedAt.UTC().Format(time.RFC3339)
+		f.Closed, f.ClosedAt = locale.Date(l, *a.ClosedAt), a.ClosedAt.UTC().Format(time.RFC3339)
 	}
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/mail"
 	"github.com/opendsar/dsar/store"
 )
@@ -62,7 +63,7 @@ func (s *Server) portalAPISignInLink(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"email": "enter an email address like name@example.com"}))
 		return
 	}
-	if err := s.sendSignInLink(c.Request.Context(), email); err != nil {
+	if err := s.sendSignInLink(c.Request.Context(), langOf(c), email); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -76,8 +77,10 @@ func (s *Server) portalAPISignInLink(c *gin.Context) {
 // A known and an unknown address thus do the same work before the answer,
 // and its timing does not tell whether the address made a request. It
 // returns an error only for what fails whatever the address (the budget
-// and the lookup). The address itself is never logged.
-func (s *Server) sendSignInLink(ctx context.Context, email string) error {
+// and the lookup). The address itself is never logged. The mail is in the
+// language of the address's latest request, or l (the asking page's) when
+// it has none.
+func (s *Server) sendSignInLink(ctx context.Context, l locale.Lang, email string) error {
 	hash := s.Keys.BlindIndex(email)
 	ok, _, err := s.DB.TakeTokenPer(ctx, rateScopeSignInLink, hash, s.Config.Portal.SignInLinksPerHour, time.Hour)
 	if err != nil || !ok {
@@ -87,6 +90,14 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 	if err != nil || !addr.Known {
 		return err
 	}
+	jurisdiction := ""
+	if addr.LatestRequestID != "" {
+		rl, err := s.DB.RequestLocaleOf(ctx, addr.LatestRequestID)
+		if err != nil {
+			return err
+		}
+		l, jurisdiction = rl.Language.Or(), rl.Jurisdiction
+	}
 	// The send outlives the request (whose answer goes out now) within a
 	// deadline of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signInLinkSendTime)
@@ -94,7 +105,7 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 	go func() {
 		defer s.background.Done()
 		defer cancel()
-		s.deliverSignInLink(ctx, email, hash, addr.LatestRequestID)
+		s.deliverSignInLink(ctx, email, hash, addr.LatestRequestID, l, jurisdiction)
 	}()
 	return nil
 }
@@ -104,8 +115,8 @@ func (s *Server) sendSignInLink(ctx context.Context, email string) error {
 // for a portal account without one, whose mail is not audited). A failure
 // to send or to audit is logged at error level with the request id, never
 // the address: nobody is waiting for an answer.
-func (s *Server) deliverSignInLink(ctx context.Context, email string, hash []byte, requestID string) {
-	err := s.mailSignInLink(ctx, email, hash)
+func (s *Server) deliverSignInLink(ctx context.Context, email string, hash []byte, requestID string, l locale.Lang, jurisdiction string) {
+	err := s.mailSignInLink(ctx, email, hash, l, jurisdiction)
 	if err != nil {
 		s.Log.Error("sign-in link: not sent", "request_id", requestID, "err", err)
 	}
@@ -126,20 +137,18 @@ func (s *Server) deliverSignInLink(ctx context.Context, email string, hash []byt
 }
 
 // mailSignInLink stores a new sign-in token for the email's blind index and
-// mails its link to email.
-func (s *Server) mailSignInLink(ctx context.Context, email string, hash []byte) error {
+// mails its link to email in language l.
+func (s *Server) mailSignInLink(ctx context.Context, email string, hash []byte, l locale.Lang, jurisdiction string) error {
 	ttl := s.Config.Portal.SignInLinkExpiry
 	raw, err := s.DB.CreateToken(ctx, store.TokenPortalSignIn, "", hash, ttl)
 	if err != nil {
 		return err
 	}
-	data := map[string]any{
-		"Company":   s.Config.Company,
-		"Link":      strings.TrimRight(s.Config.PublicURL, "/") + "/portal/sign-in?" + url.Values{"token": {raw}}.Encode(),
-		"Expires":   time.Now().Add(ttl).UTC().Format("15:04 MST on 2 January 2006"),
-		"PortalURL": s.portalURL(),
-	}
-	m, err := s.Templates.Render(activities.MailPortalSignIn, email, data)
+	data := activities.RequesterMailData(s.Config, l, jurisdiction)
+	data["Link"] = strings.TrimRight(s.Config.PublicURL, "/") + "/portal/sign-in?" + url.Values{"token": {raw}}.Encode()
+	data["Expires"] = signInExpiry(l, time.Now().Add(ttl))
+	data["PortalURL"] = s.portalURL()
+	m, err := s.Templates.RenderIn(l, activities.MailPortalSignIn, email, data)
 	if err != nil {
 		return err
 	}
@@ -233,3 +242,13 @@ func (s *Server) portalSignInPage(c *gin.Context) {
 // signInLinkMinutes is how long an emailed sign-in link works, in minutes,
 // for the pages.
 func (s *Server) signInLinkMinutes() int { return int(s.Config.Portal.SignInLinkExpiry.Minutes()) }
+
+// signInExpiry says when a sign-in link stops working, as its mail puts
+// it: "15:04 UTC on 2 January 2006" in English, date then time of day in
+// the other languages.
+func signInExpiry(l locale.Lang, t time.Time) string {
+	if l.Or() == locale.English {
+		return t.UTC().Format("15:04 MST on 2 January 2006")
+	}
+	return locale.Stamp(l, t)
+}

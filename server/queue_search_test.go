@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -416,7 +417,7 @@ func TestQueueCSVExport(t *testing.T) {
 // staff search by (the portal's pages and its API share requestRow).
 func TestPortalShowsTheQueuesReference(t *testing.T) {
 	id := uuid.NewString()
-	if got := requestRow(store.PortalRequest{ID: id}).Ref; got != dsar.Reference(id) {
+	if got := requestRow(locale.English, store.PortalRequest{ID: id}).Ref; got != dsar.Reference(id) {
 		t.Fatalf("the portal shows %q, the queue %q", got, dsar.Reference(id))
 	}
 }

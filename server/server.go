@@ -68,7 +68,7 @@ func New(d Deps) (*Server, error) {
 	if err := s.engine.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("server: http.trusted_proxies: %w", err)
 	}
-	s.engine.Use(s.recover, s.observe, s.securityHeaders)
+	s.engine.Use(s.recover, s.observe, s.securityHeaders, s.chooseLang)
 	s.engine.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	s.engine.NoMethod(func(c *gin.Context) {
 		s.failWith(c, http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take "+c.Request.Method, nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/locale"
 )
 
 var signInTokenRe = regexp.MustCompile(`/portal/sign-in\?token=([A-Za-z0-9_-]+)`)
@@ -98,7 +99,7 @@ func TestPortalAfterCloseAndErasure(t *testing.T) {
 	got := closed.JSON(t)
 	reasons, _ := got["reasons"].([]any)
 	wantReasons := []string{dsar.RejectReasons[dsar.RejectIncomplete], dsar.RejectReasons[dsar.RejectOther]}
-	if got["status"] != "rejected" || got["status_label"] != requesterStatus(dsar.StatusRejected) || got["description"] != nil ||
+	if got["status"] != "rejected" || got["status_label"] != requesterStatus(locale.English, dsar.StatusRejected) || got["description"] != nil ||
 		got["closed_at"] == nil || got["outcome"] == nil || len(reasons) != 2 || reasons[0] != wantReasons[0] || reasons[1] != wantReasons[1] {
 		t.Errorf("the closed request reads %v; want rejected, no description, the outcome and the reasons %v", got, wantReasons)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 )
 
 // TestPortalWithdrawInBrowser: a requester signs in to the portal, opens
@@ -74,10 +75,10 @@ func TestPortalWithdrawInBrowser(t *testing.T) {
 // each closed request ended, in words of its own.
 func TestEveryStatusHasRequesterWords(t *testing.T) {
 	for _, st := range dsar.Statuses {
-		if l := requesterStatus(st); l == "" || l == string(st) {
+		if l := requesterStatus(locale.English, st); l == "" || l == string(st) {
 			t.Errorf("status %s has no words for the requester", st)
 		}
-		if st.Closed() && requesterOutcome(st, "the authority") == "This request is closed." {
+		if st.Closed() && requesterOutcome(locale.English, st, "the authority") == "This request is closed." {
 			t.Errorf("closed status %s has no outcome sentence", st)
 		}
 	}

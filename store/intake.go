@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 )
 
 // NewRequest is a submitted request, validated and sealed, ready to insert.
@@ -34,6 +35,8 @@ type NewRequest struct {
 	// the staff user who recorded a request that arrived another way.
 	Channel    dsar.Channel
 	RecordedBy string
+	// Language is what the requester is answered in ("" is English).
+	Language locale.Lang
 	// Hold, when set, is recorded with the request (see IntakeHold), in the
 	// same statement and only if it fits its limits.
 	Hold *IntakeHold
@@ -176,13 +179,13 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 				ELSE intake_hold_refusal($12, $23, $24, $25, $26, $27, true) END AS refusal),
 		captcha AS (
 			INSERT INTO captcha_redemptions (signature, expires_at, idem_key)
-			SELECT $14::text, $15, nullif($28::text, '') FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
+			SELECT $14::text, $15, nullif($29::text, '') FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
 			ON CONFLICT (signature) DO NOTHING RETURNING 1),
 		request AS (
 			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
 				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii,
-				channel, recorded_by)
-			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid
+				channel, recorded_by, language)
+			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid, $28
 			FROM hold WHERE hold.refusal = '' AND ($14::text IS NULL OR EXISTS (SELECT 1 FROM captcha))
 			RETURNING id),
 		request_key AS (
@@ -233,7 +236,7 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
 		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy,
-		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, captchaKey)
+		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, string(r.Language.Or()), captchaKey)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
+	"github.com/opendsar/dsar/locale"
 )
 
 // PII is what a request holds about its requester. It is stored only
@@ -167,3 +168,22 @@ func (db *DB) ScrubRequest(ctx context.Context, id string) error {
 
 // now is the store's clock for rows it stamps itself.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// RequestLocale is what decides the words of a mail to a request's
+// requester: their language and the request's jurisdiction (its deadline
+// rule's id, "default" when none matched).
+type RequestLocale struct {
+	Language     locale.Lang `db:"language"`
+	Jurisdiction string      `db:"deadline_rule"`
+}
+
+// RequestLocaleOf loads a request's RequestLocale; it is kept after the
+// request's PII is erased. Errors: ENOTFOUND.
+func (db *DB) RequestLocaleOf(ctx context.Context, id string) (RequestLocale, error) {
+	const q = `SELECT language, deadline_rule FROM requests WHERE id = $1`
+	var rl RequestLocale
+	if err := db.GetContext(ctx, &rl, q, id); err != nil {
+		return RequestLocale{}, fmt.Errorf("store: language of %s: %w", id, Translate(err))
+	}
+	return rl, nil
+}
