@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -96,7 +97,29 @@ func (s *Server) fail(c *gin.Context, err error) {
 }
 
 func (s *Server) failWith(c *gin.Context, status int, code, message string, fields map[string]string) {
+	if l := langOf(c); requesterAPI(c) && l != locale.English {
+		// The requester's own API (the portal's and the form's): its texts
+		// in their language, as its pages show them; staff and other
+		// clients without Accept-Language keep the one English vocabulary.
+		message = locale.Error(l, message)
+		translated := make(map[string]string, len(fields))
+		for k, v := range fields {
+			translated[k] = locale.Error(l, v)
+		}
+		if fields != nil {
+			fields = translated
+		}
+		c.Header("Content-Language", string(l))
+	}
 	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: message, Fields: fields}})
+}
+
+// requesterAPI reports whether the call is one of the requester's API
+// routes: the portal's, the form's submission and its email verification.
+func requesterAPI(c *gin.Context) bool {
+	p := c.Request.URL.Path
+	return strings.HasPrefix(p, "/api/v1/portal/") || p == "/api/v1/email-verifications" || p == "/api/v1/captcha" ||
+		(p == "/api/v1/requests" && c.Request.Method == http.MethodPost)
 }
 
 // maxJSONBody bounds every JSON body the API reads.

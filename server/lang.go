@@ -48,6 +48,11 @@ func langOf(c *gin.Context) locale.Lang {
 	if v, ok := c.Get(langKey); ok {
 		return v.(locale.Lang)
 	}
+	if v, err := c.Cookie(langCookie); err == nil { // the picker's choice, on the API too
+		if p, ok := locale.Parse(v); ok {
+			return p
+		}
+	}
 	return locale.FromAcceptLanguage(c.GetHeader("Accept-Language"))
 }
 

@@ -51,9 +51,11 @@
     }
     if (shown) { return; }
     var box = form.querySelector('[data-form-error]');
-    var text = err.message || 'Something went wrong on our side. Please try again in a moment.';
-    if (answer.status === 429) { text = 'Too many tries from here. Please wait a few minutes and try again.'; }
-    if (answer.status >= 500 || answer.status === 0) { text = 'Something went wrong on our side. Please try again in a moment.'; }
+    // The page gives these texts in its language (the API answers in it too).
+    var generic = box.getAttribute('data-msg-generic') || 'Something went wrong on our side. Please try again in a moment.';
+    var text = err.message || generic;
+    if (answer.status === 429) { text = box.getAttribute('data-msg-busy') || 'Too many attempts; try again later.'; }
+    if (answer.status >= 500 || answer.status === 0) { text = generic; }
     box.querySelector('p').textContent = text;
     box.hidden = false;
   }
