@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/workflows"
 )
 
@@ -37,6 +38,7 @@ type consoleSettings struct {
 	// Channels are those staff record a request from; Countries and
 	// Regions are the form's choices, for recording one.
 	Channels  []consoleOption            `json:"channels"`
+	Languages []consoleOption            `json:"languages"` // those a requester is written to in
 	Countries []consoleOption            `json:"countries"`
 	Regions   map[string][]consoleOption `json:"regions"`
 	// SSO offers single sign-on on the sign-in page; PasswordLogin the
@@ -78,6 +80,9 @@ func (s *Server) console(c *gin.Context) {
 	}
 	for _, o := range dsar.TaskOutcomes {
 		set.TaskOutcomes = append(set.TaskOutcomes, consoleOption{string(o), o.Label()})
+	}
+	for _, l := range locale.Langs {
+		set.Languages = append(set.Languages, consoleOption{string(l), l.Name()})
 	}
 	set.TaskOutcomesFor = map[dsar.RequestType][]dsar.TaskOutcome{}
 	for _, t := range dsar.RequestTypes {

@@ -1243,7 +1243,8 @@ async function recordView() {
         field('Email address', h('input', {type: 'email', name: 'email', autocomplete: 'off'}), '(they are sent a link to verify it)'),
         field('Country of residence', country),
         regionField,
-        field('The requester is a', select('requestor_type', settings.requestor_types || [], '', 'Choose')))),
+        field('The requester is a', select('requestor_type', settings.requestor_types || [], '', 'Choose')),
+        field('Write to them in', select('language', settings.languages || [], 'en'), '(their mail and portal pages)'))),
     h('fieldset', {}, h('legend', {}, 'The request'),
       field('Type of request', select('request_type', settings.request_types || [], '', 'Choose')),
       field('What they asked for', h('textarea', {name: 'description', rows: 4}))),
@@ -1258,7 +1259,7 @@ async function recordView() {
       first_name: f.first_name.value, last_name: f.last_name.value, email: f.email.value,
       country: f.country.value, region: f.region.value, requestor_type: f.requestor_type.value,
       request_type: f.request_type.value, description: f.description.value,
-      identity_checked: f.identity_checked.checked,
+      identity_checked: f.identity_checked.checked, language: f.language.value,
     };
     if (f.identity_checked.checked) body.identity_note = f.identity_note.value;
     return api('POST', '/api/v1/requests/manual', body, {'Idempotency-Key': key});
