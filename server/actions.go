@@ -98,7 +98,7 @@ func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal stri
 			return actionAnswer{}, err
 		}
 	}
-	p := payload(workflows.Action{ID: id, At: time.Now().UTC()})
+	p := payload(workflows.Action{ID: id, At: time.Now().UTC(), RequestID: row.ID})
 	if err := st.Allows(signal, p); err != nil {
 		return actionAnswer{}, err
 	}

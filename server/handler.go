@@ -37,13 +37,13 @@ func (s *Server) setHandler(c *gin.Context) {
 	// The workflow mirrors the handler in its DsarHandler search attribute
 	// for operators. Not told (Temporal away), the handler is still set;
 	// the answer says to try again, which tells it then.
-	var h workflows.HandlerSet
+	id := uuid.MustParse(c.Param("id")).String() // SetHandler found it: a request id
+	h := workflows.HandlerSet{RequestID: id}
 	if handler != nil {
 		h.UserID = *handler
 	}
 	sctx, cancel := context.WithTimeout(c.Request.Context(), signalTimeout)
 	defer cancel()
-	id := uuid.MustParse(c.Param("id")).String() // SetHandler found it: a request id
 	err = s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", workflows.SignalHandlerSet, h)
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) { // a closed request's workflow has ended: nothing to mirror

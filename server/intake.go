@@ -846,7 +846,7 @@ func (s *Server) verifyEmail(ctx context.Context, token string) (string, error) 
 	sctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
 	defer cancel()
 	err = s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(id), "", workflows.SignalEmailVerified,
-		workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC()}})
+		workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC(), RequestID: id}})
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &nf):

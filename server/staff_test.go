@@ -265,7 +265,7 @@ func (e *staffEnv) request(r newRequest) string {
 func (e *staffEnv) verifyEmail(id string) {
 	e.t.Helper()
 	if err := e.temporal.SignalWorkflow(e.ctx, workflows.WorkflowID(id), "", workflows.SignalEmailVerified,
-		workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC()}}); err != nil {
+		workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC(), RequestID: id}}); err != nil {
 		e.t.Fatal(err)
 	}
 	e.eventually("the queue shows the email verified", func() bool {

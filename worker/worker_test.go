@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -129,9 +130,22 @@ func (l *lifecycle) signal(id, name string, payload any) {
 	if err := st.Allows(name, payload); err != nil {
 		l.t.Fatalf("%s not allowed in %s: %v", name, st.Status, err)
 	}
-	if err := l.app.Temporal.SignalWorkflow(l.ctx, workflows.WorkflowID(id), "", name, payload); err != nil {
+	if err := l.app.Temporal.SignalWorkflow(l.ctx, workflows.WorkflowID(id), "", name, forRequest(payload, id)); err != nil {
 		l.t.Fatal(err)
 	}
+}
+
+// forRequest sets the RequestID of payload's Action (as the API does)
+// when it is empty.
+func forRequest(payload any, id string) any {
+	v := reflect.New(reflect.TypeOf(payload)).Elem()
+	v.Set(reflect.ValueOf(payload))
+	if v.Kind() == reflect.Struct {
+		if f := v.FieldByName("RequestID"); f.IsValid() && f.Kind() == reflect.String && f.String() == "" {
+			f.SetString(id)
+		}
+	}
+	return v.Interface()
 }
 
 func (l *lifecycle) waitStatus(id string, want dsar.Status) {
@@ -309,7 +323,7 @@ func TestIdentityRefusedOnDevServer(t *testing.T) {
 	l.waitStatus(id, dsar.StatusAwaitingIdentity)
 	// A signal the state does not allow is ignored (and audited).
 	if err := l.app.Temporal.SignalWorkflow(l.ctx, workflows.WorkflowID(id), "", workflows.SignalTaskCompleted,
-		workflows.TaskCompletion{DataSourceID: uuid.NewString(), By: owner.ID}); err != nil {
+		workflows.TaskCompletion{Action: workflows.Action{RequestID: id}, DataSourceID: uuid.NewString(), By: owner.ID}); err != nil {
 		t.Fatal(err)
 	}
 	l.signal(id, workflows.SignalIdentityDecided, workflows.IdentityDecision{Verified: false, Note: "does not match", By: owner.ID})

@@ -147,7 +147,7 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	if err == nil && !r.fulfil && slices.Contains(fulfilmentSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before access packages existed: complete it as before")
 	}
-	if err == nil && r.checkActors && p.by != "" {
+	if err == nil && r.checkActors {
 		var ok bool
 		if ok, err = r.checkActor(ctx, p); !ok {
 			return // abandoned
@@ -233,7 +233,9 @@ func (r *run) addSignals(ctx workflow.Context, sel workflow.Selector, handle *fu
 func onSignal[T actionOf](ctx workflow.Context, r *run, sel workflow.Selector, name string, handle *func(workflow.Context), apply func(workflow.Context, T)) {
 	sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
 		var p T
-		c.Receive(ctx, &p)
+		if !c.ReceiveAsync(&p) {
+			return // a payload that does not decode (not sealed by us) is dropped, and nothing waits for another
+		}
 		*handle = func(ctx workflow.Context) {
 			act := p.action()
 			if act.ID != "" {

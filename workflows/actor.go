@@ -17,15 +17,22 @@ const versionActorCheck = "actor-check"
 // when they may take it (else EFORBIDDEN saying why). ok is false when the
 // workflow was abandoned meanwhile.
 func (r *run) checkActor(ctx workflow.Context, p pendingAction) (ok bool, refusal error) {
-	c := activities.ActorCheck{UserID: p.by, Roles: ActorRoles(p.signal), RequestID: r.in.RequestID}
+	if p.action.RequestID != r.in.RequestID {
+		return true, dsar.Errorf(dsar.EFORBIDDEN, "the action was not made for this request")
+	}
+	roles := ActorRoles(p.signal)
+	if roles == nil { // the requester's own action (email verified, withdrawn): no staff member acts
+		return true, nil
+	}
+	if p.by == "" {
+		return true, dsar.Errorf(dsar.EFORBIDDEN, "the action names no staff member")
+	}
+	c := activities.ActorCheck{UserID: p.by, Roles: roles, RequestID: r.in.RequestID}
 	switch v := p.payload.(type) {
 	case TaskCompletion:
 		c.DataSourceID = v.DataSourceID
 	case TaskDecline:
 		c.DataSourceID = v.DataSourceID
-	}
-	if c.Roles == nil {
-		return true, dsar.Errorf(dsar.EFORBIDDEN, "staff may not take this action for the requester")
 	}
 	var verdict activities.ActorVerdict
 	if !r.writeInto(ctx, "check who acts: "+p.signal, &verdict, a.CheckActor, c) {

@@ -38,6 +38,10 @@ const (
 // queueRoles are the roles that work the queue.
 var queueRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager}
 
+// taskRoles are the roles that work tasks: the queue's and source owners
+// (on their own tasks), never operators.
+var taskRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager, dsar.RoleSourceOwner}
+
 // ActorRoles are the roles whose staff may take the action of signal (the
 // API's access table says the same of its routes); nil for the requester's
 // own actions. A source owner acting on a task must also own its source
@@ -45,7 +49,7 @@ var queueRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager
 func ActorRoles(signal string) []dsar.Role {
 	switch signal {
 	case SignalTaskCompleted, SignalTaskDeclined:
-		return dsar.Roles
+		return taskRoles
 	case SignalIdentityDecided, SignalSourcesAssigned, SignalDeadlineExtended, SignalRequestClosed,
 		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved:
 		return queueRoles
@@ -67,6 +71,10 @@ var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalS
 type Action struct {
 	ID string    `json:",omitempty"` // unique per request: the API's Idempotency-Key (scoped to the caller) or a new UUID
 	At time.Time // when the person acted, by the API's clock; the workflow clamps it to its own
+	// RequestID is the request the action was made for. A sealed payload
+	// copied from one request's history into another's signal is refused
+	// (versionActorCheck): the seal covers this id.
+	RequestID string `json:",omitempty"`
 }
 
 // Operator actions (OperatorAction.Action).
@@ -77,16 +85,18 @@ const (
 
 // OperatorAction is the payload of SignalOperator.
 type OperatorAction struct {
-	Action string // OperatorRetry or OperatorAbandon
-	Reason string
-	By     string
+	Action    string // OperatorRetry or OperatorAbandon
+	Reason    string
+	By        string
+	RequestID string `json:",omitempty"` // the request it is meant for: required from versionActorCheck on
 }
 
 // HandlerSet is the payload of SignalHandlerSet. It is not an action: the
 // handler lives in Postgres, where the API set it; the workflow only
 // mirrors it in the DsarHandler search attribute for operators.
 type HandlerSet struct {
-	UserID string // "" when the request has no handler any more
+	UserID    string // "" when the request has no handler any more
+	RequestID string // the request it is meant for
 }
 
 // Periods are the lifecycle's periods, read from config when a request

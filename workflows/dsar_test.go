@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -189,9 +190,27 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// at sends a signal at offset d from submission.
+// at sends a signal at offset d from submission. An action (or operator
+// signal) that names no request is made for the harness's, as the API and
+// the reconciliation make theirs; tests of a forged one set another.
 func (h *harness) at(d time.Duration, signal string, payload any) {
+	payload = forRequest(payload, h.in.RequestID)
 	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(signal, payload) }, d)
+}
+
+// forRequest sets the RequestID of payload's Action (or of an
+// OperatorAction or HandlerSet) when it is empty.
+func forRequest(payload any, id string) any {
+	v := reflect.New(reflect.TypeOf(payload)).Elem()
+	v.Set(reflect.ValueOf(payload))
+	if v.Kind() != reflect.Struct {
+		return payload
+	}
+	f := v.FieldByName("RequestID") // promoted from Action, or the struct's own
+	if f.IsValid() && f.Kind() == reflect.String && f.String() == "" {
+		f.SetString(id)
+	}
+	return v.Interface()
 }
 
 // query reads the state at offset d into *st.
@@ -611,8 +630,8 @@ func TestContinueAsNewCarriesTheRequestOn(t *testing.T) {
 	// notices.
 	h.env.RegisterDelayedCallback(func() {
 		h.env.SetContinueAsNewSuggested(true)
-		h.env.SignalWorkflow(SignalTaskCompleted, TaskCompletion{DataSourceID: mail, Note: "none", By: staff})
-		h.env.SignalWorkflow(SignalDeadlineExtended, Extension{Days: 5, Reason: "volume", By: staff})
+		h.env.SignalWorkflow(SignalTaskCompleted, forRequest(TaskCompletion{DataSourceID: mail, Note: "none", By: staff}, h.in.RequestID))
+		h.env.SignalWorkflow(SignalDeadlineExtended, forRequest(Extension{Days: 5, Reason: "volume", By: staff}, h.in.RequestID))
 	}, 6*day+time.Hour)
 	h.env.ExecuteWorkflow(WorkflowName, h.in)
 	var can *workflow.ContinueAsNewError

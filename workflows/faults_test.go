@@ -208,7 +208,7 @@ func TestFailureForGoodWaitsForAnOperator(t *testing.T) {
 	h.queryAt(5*time.Hour, &waiting)
 	h.env.RegisterDelayedCallback(func() {
 		broken = false
-		h.env.SignalWorkflow(SignalOperator, OperatorAction{Action: OperatorRetry, By: "ops"})
+		h.env.SignalWorkflow(SignalOperator, OperatorAction{Action: OperatorRetry, By: "ops", RequestID: h.in.RequestID})
 	}, 6*time.Hour)
 	h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff})
 	h.at(2*day, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
@@ -244,7 +244,7 @@ func TestAbandonEndsAWorkflowWhoseRowIsGone(t *testing.T) {
 	}
 	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(SignalOperator, OperatorAction{Action: OperatorAbandon, Reason: "row gone", By: "reconciliation"})
+		h.env.SignalWorkflow(SignalOperator, OperatorAction{Action: OperatorAbandon, Reason: "row gone", By: "reconciliation", RequestID: h.in.RequestID})
 	}, 3*time.Hour)
 	h.env.ExecuteWorkflow(WorkflowName, h.in)
 	if !h.env.IsWorkflowCompleted() || h.env.GetWorkflowError() != nil {

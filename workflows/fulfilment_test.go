@@ -336,7 +336,8 @@ func TestActionsOfStrangersAreRefused(t *testing.T) {
 		t.Errorf("final %s", st.Status)
 	}
 	i := slices.IndexFunc(h.checked, func(c activities.ActorCheck) bool { return c.DataSourceID == crm })
-	if i < 0 || !slices.Equal(h.checked[i].Roles, dsar.Roles) || h.checked[i].RequestID != h.in.RequestID {
+	if i < 0 || slices.Contains(h.checked[i].Roles, dsar.RoleOperator) || !slices.Contains(h.checked[i].Roles, dsar.RoleSourceOwner) ||
+		h.checked[i].RequestID != h.in.RequestID {
 		t.Errorf("the task completion's actor check: %+v", h.checked)
 	}
 }
@@ -382,5 +383,33 @@ func TestFailedBuildHoldsNothingBack(t *testing.T) {
 	}
 	if last := p.steps[len(p.steps)-1]; last != "expire" {
 		t.Errorf("package steps end %v", p.steps[len(p.steps)-3:])
+	}
+}
+
+// TestSignalsCopiedFromAnotherRequestAreRefused: a sealed action (or
+// operator signal) copied from another request's history names that
+// request, and is refused (or ignored) here; so is an action naming no
+// staff member.
+func TestSignalsCopiedFromAnotherRequestAreRefused(t *testing.T) {
+	const other = "0c0c0c0c-0000-4000-8000-0000000000cc"
+	h := newHarness(t)
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Action: Action{ID: "copied", RequestID: other}, Verified: false, By: staff})
+	h.at(3*time.Hour, SignalIdentityDecided, IdentityDecision{Action: Action{ID: "nobody"}, Verified: false})
+	h.at(4*time.Hour, SignalOperator, OperatorAction{Action: OperatorAbandon, Reason: "copied", RequestID: other})
+	var after State
+	h.queryAt(5*time.Hour, &after)
+	h.at(6*time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectExcessive}, By: staff})
+	st := h.run()
+
+	refused := h.refusals()
+	if !strings.Contains(refused["copied"], "not made for this request") || !strings.Contains(refused["nobody"], "names no staff member") {
+		t.Errorf("refusals: %v", refused)
+	}
+	if after.Status != dsar.StatusAwaitingIdentity {
+		t.Errorf("after the copied signals: %s", after.Status)
+	}
+	if st.Status != dsar.StatusRejected || h.scrubbed != 1 {
+		t.Errorf("the workflow was not abandoned by the copied signal: final %s, scrubbed %d", st.Status, h.scrubbed)
 	}
 }

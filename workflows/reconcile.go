@@ -97,7 +97,7 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 	signal := func(ids []string, action, reason string) {
 		for _, id := range ids {
 			signals = append(signals, workflow.SignalExternalWorkflow(ctx, WorkflowID(id), "", SignalOperator,
-				OperatorAction{Action: action, Reason: reason, By: ReconcileBy}))
+				OperatorAction{Action: action, Reason: reason, By: ReconcileBy, RequestID: id}))
 		}
 	}
 	signal(rep.Erase.Running, OperatorRetry, "closed but not erased")

@@ -277,8 +277,9 @@ func (r *run) attend(ctx workflow.Context, summary string, err error) bool {
 	sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, attentionRetry, workflow.TimerOptions{Summary: TimerAttentionRetry}), func(workflow.Future) {})
 	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalOperator), func(c workflow.ReceiveChannel, _ bool) {
 		var op OperatorAction
-		c.Receive(ctx, &op)
-		r.operator(ctx, op)
+		if c.ReceiveAsync(&op) { // one that does not decode is dropped: the wait goes on, its timer too
+			r.operator(ctx, op)
+		}
 	})
 	sel.Select(ctx)
 	return !r.abandoned
@@ -298,6 +299,12 @@ func (r *run) settle(ctx workflow.Context, summary string) {
 // without further writes; retry (outside attention) writes the projection
 // again.
 func (r *run) operator(ctx workflow.Context, op OperatorAction) {
+	if r.checkActors && op.RequestID != r.in.RequestID {
+		// Copied from another workflow's history, or sent without saying
+		// which request: not for this one.
+		r.log.Warn("operator signal for another request ignored", "action", op.Action, "for", op.RequestID)
+		return
+	}
 	switch op.Action {
 	case OperatorAbandon:
 		r.abandoned = true
@@ -345,7 +352,7 @@ func (r *run) scrub(ctx workflow.Context) {
 // handlerSet mirrors the request's handler, set in Postgres by the API, in
 // the DsarHandler search attribute.
 func (r *run) handlerSet(ctx workflow.Context, h HandlerSet) {
-	if h.UserID == r.handler {
+	if h.UserID == r.handler || h.RequestID != r.in.RequestID {
 		return
 	}
 	r.handler = h.UserID

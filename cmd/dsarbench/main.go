@@ -765,7 +765,7 @@ func (b *benchEnv) awaitingIdentity(ctx context.Context, n int) ([]string, error
 		}
 		ids[i] = id
 		if err := b.app.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalEmailVerified,
-			workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC()}}); err != nil {
+			workflows.EmailVerified{Action: workflows.Action{At: time.Now().UTC(), RequestID: id}}); err != nil {
 			return err
 		}
 		return b.waitStatus(ctx, id, dsar.StatusAwaitingIdentity, time.Minute, time.Millisecond*20)
