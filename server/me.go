@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,7 +41,7 @@ func (s *Server) changeMyPassword(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	u := staffUser(c)
-	keys := loginKeys{scope: rateScopeStaffLogin, account: s.Keys.BlindIndex(u.Email), network: s.Keys.BlindIndex("network " + clientNetwork(c))}
+	keys := loginKeys{scope: rateScopeStaffLogin, account: s.Keys.BlindIndex(strings.ToLower(strings.TrimSpace(u.Email))), network: s.Keys.BlindIndex("network " + clientNetwork(c))}
 	attempt, err := s.DB.TakeLoginAttempt(ctx, keys.scope, keys.account, keys.network, true, s.loginBudget())
 	if err != nil {
 		s.fail(c, err)

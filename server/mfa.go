@@ -142,7 +142,10 @@ func newRecoveryCodes(n int) []string {
 }
 
 // takeMFAAttempt spends one of u's second-factor attempts; false (and 429
-// answered) when none is left.
+// answered) when none is left. Beyond a rate per minute, wrong codes meet
+// the login backoff (per account and network, doubling), so guessing a
+// code cannot go on at a steady rate for days; a right one takes its
+// failure back (mfaSucceeded).
 func (s *Server) takeMFAAttempt(c *gin.Context, u store.User) bool {
 	ok, wait, err := s.DB.TakeToken(c.Request.Context(), rateScopeStaffMFA, []byte(u.ID), s.Config.Auth.LoginPerMinute)
 	if err != nil {
@@ -153,7 +156,27 @@ func (s *Server) takeMFAAttempt(c *gin.Context, u store.User) bool {
 		tooMany(c, wait)
 		return false
 	}
+	keys, attempt, err := s.takeLogin(c, rateScopeStaffMFA, strings.ToLower(u.Email), "")
+	if err != nil {
+		s.fail(c, err)
+		return false
+	}
+	if !attempt.Allowed {
+		s.refuseLogin(c, attempt)
+		return false
+	}
+	c.Set(ctxMFAKeys, keys)
 	return true
+}
+
+// ctxMFAKeys is where takeMFAAttempt leaves the attempt's backoff keys.
+const ctxMFAKeys = "dsar.mfa_keys"
+
+// mfaSucceeded takes back the failure takeMFAAttempt counted.
+func (s *Server) mfaSucceeded(c *gin.Context) {
+	if v, ok := c.Get(ctxMFAKeys); ok {
+		s.loginSucceeded(c, v.(loginKeys))
+	}
 }
 
 // secondFactor is POST /api/v1/sessions/current/second-factor: the code of
@@ -231,6 +254,7 @@ func (s *Server) secondFactor(c *gin.Context) {
 		_ = s.auditStaff(c, "", dsar.AuditStaffMFARecoveryUsed, map[string]any{"left": left})
 		detail["second_factor"] = "recovery_code"
 	}
+	s.mfaSucceeded(c)
 	out, err := s.upgradeSession(c, u, detail)
 	if err != nil {
 		s.fail(c, err)
@@ -317,6 +341,7 @@ func (s *Server) confirmTOTPEnrolment(c *gin.Context) {
 		s.fail(c, dsar.Invalid(map[string]string{"code": "is not the current code of your authenticator app"}))
 		return
 	}
+	s.mfaSucceeded(c)
 	codes := newRecoveryCodes(recoveryCodes)
 	hashes := make([]string, len(codes))
 	for i, rc := range codes {

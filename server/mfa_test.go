@@ -206,3 +206,30 @@ func TestPartialSessionsReachOnlyWhatTheyOwe(t *testing.T) {
 		}
 	}
 }
+
+// TestGuessingCodesMeetsTheBackoff: wrong second-factor codes count like
+// failed logins: past the free ones, that network waits (429 with
+// Retry-After), however generous the per-minute rate.
+func TestGuessingCodesMeetsTheBackoff(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnvWithoutWorker(t, map[string]any{"auth.mfa_required_roles": []string{"admin"},
+		"auth.login_per_minute": 100, "auth.login_free_failures": 3})
+	admin, _ := e.user(dsar.RoleAdmin)
+	login := func() string {
+		return e.want(e.do("POST", "/api/v1/sessions", "", map[string]string{"email": admin.Email, "password": "correct horse battery"}),
+			http.StatusCreated, "login").JSON(t)["token"].(string)
+	}
+	enrolling := login()
+	secret := e.want(e.do("POST", "/api/v1/me/totp", enrolling, nil), http.StatusCreated, "start enrolment").JSON(t)["secret"].(string)
+	e.want(e.do("POST", "/api/v1/me/totp/confirmation", enrolling, map[string]string{"code": totpCode(t, secret, time.Now())}),
+		http.StatusOK, "confirm")
+	owing := login()
+	for i := 0; i < 3; i++ {
+		e.want(e.do("POST", "/api/v1/sessions/current/second-factor", owing, map[string]string{"code": wrongTOTPCode(t, secret)}),
+			http.StatusUnprocessableEntity, "a wrong code")
+	}
+	a := e.do("POST", "/api/v1/sessions/current/second-factor", owing, map[string]string{"code": wrongTOTPCode(t, secret)})
+	if a.Status != http.StatusTooManyRequests || a.Header.Get("Retry-After") == "" {
+		t.Fatalf("the fourth wrong code: %d (Retry-After %q), want 429 with a wait", a.Status, a.Header.Get("Retry-After"))
+	}
+}

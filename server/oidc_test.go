@@ -140,6 +140,10 @@ func TestOIDCLoginJustInTimeAndRoles(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM users WHERE lower(email) = 'grace@example.com'`); n != 1 {
 		t.Fatalf("%d users for one provider subject", n)
 	}
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND detail->>'user_id' = $2
+		AND detail->>'role_before' = 'manager' AND detail->>'role' = 'admin'`, dsar.AuditUserUpdated, u.ID); n != 1 {
+		t.Fatalf("%d role changes by single sign-on audited, want 1", n)
+	}
 	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND actor_id = $2 AND detail->>'method' = 'oidc'`,
 		dsar.AuditStaffLogin, u.ID); n != 2 {
 		t.Fatalf("%d single sign-ons audited, want 2", n)
@@ -201,7 +205,7 @@ func TestOIDCRefusals(t *testing.T) {
 	if _, err := e.db.UserByEmail(e.ctx, "two@example.com"); dsar.ErrorCode(err) != dsar.ENOTFOUND {
 		t.Fatalf("a user without a role was made: %v", err)
 	}
-	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND detail->>'reason' = 'no_role'`, dsar.AuditStaffLoginFailed); n != 1 {
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND detail->>'reason' = 'sso_no_role'`, dsar.AuditStaffLoginFailed); n != 1 {
 		t.Fatalf("%d refusals for no role audited, want 1", n)
 	}
 

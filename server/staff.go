@@ -29,8 +29,18 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodPost, "/api/v1/sessions/current/second-factor", s.secondFactor)
 	s.handle(http.MethodPost, "/api/v1/me/totp", s.startTOTPEnrolment)
 	s.handle(http.MethodPost, "/api/v1/me/totp/confirmation", s.confirmTOTPEnrolment)
-	s.handle(http.MethodGet, "/auth/oidc/login", s.oidcLogin)
-	s.handle(http.MethodGet, "/auth/oidc/callback", s.oidcCallback)
+	// Single sign-on's two steps, limited per client network like the
+	// password logins (a flood of round trips costs the provider and us).
+	sso := s.rateLimit(NewLimiter(4 * s.Config.Auth.LoginPerMinute))
+	limited := func(h gin.HandlerFunc) gin.HandlerFunc {
+		return func(c *gin.Context) {
+			if sso(c); !c.IsAborted() {
+				h(c)
+			}
+		}
+	}
+	s.handle(http.MethodGet, "/auth/oidc/login", limited(s.oidcLogin))
+	s.handle(http.MethodGet, "/auth/oidc/callback", limited(s.oidcCallback))
 	s.handle(http.MethodPut, "/api/v1/me/password", s.changeMyPassword)
 
 	s.handle(http.MethodGet, "/api/v1/users", s.listUsers)

@@ -38,11 +38,18 @@ func (db *DB) SignInWithOIDC(ctx context.Context, id OIDCIdentity) (u User, crea
 	}
 	switch dsar.ErrorCode(Translate(err)) {
 	case "":
+		before := u.Role
 		const q = `UPDATE users SET oidc_issuer = $2, oidc_subject = $3, role = $4,
 			name = CASE WHEN $5 = '' THEN name ELSE $5 END, updated_at = now()
 			WHERE id = $1 RETURNING ` + userColumns
 		if err := tx.GetContext(ctx, &u, q, u.ID, id.Issuer, id.Subject, id.Role, id.Name); err != nil {
 			return User{}, false, fmt.Errorf("store: oidc sign-in: %w", Translate(err))
+		}
+		if before != u.Role { // the provider's groups changed the role: in the trail, with the change
+			if _, err := db.AppendAuditTx(ctx, tx, Audit{ActorKind: ActorSystem, Action: dsar.AuditUserUpdated,
+				Detail: map[string]any{"user_id": u.ID, "role": string(u.Role), "role_before": string(before), "by": "single sign-on"}}); err != nil {
+				return User{}, false, err
+			}
 		}
 	case dsar.ENOTFOUND:
 		name := id.Name
