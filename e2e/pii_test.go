@@ -93,7 +93,7 @@ func TestNoPIIAtRest(t *testing.T) {
 	defer raw.Close()
 	dec := codec.New(e.app.Keys)
 	it := raw.GetWorkflowHistory(ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	events, decoded := 0, 0
+	events, decoded, readable := 0, 0, 0
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -110,6 +110,12 @@ func TestNoPIIAtRest(t *testing.T) {
 		// And decoded with the codec: the personal data never enters the
 		// workflow at all, encrypted or not.
 		visitPayloads(ev.ProtoReflect(), func(p *commonpb.Payload) {
+			if string(p.Metadata["encoding"]) != "binary/encrypted" {
+				// Left readable on purpose (summaries, timer and step names:
+				// no PII), and searched above as they are.
+				readable++
+				return
+			}
 			out, err := dec.Decode([]*commonpb.Payload{p})
 			if err != nil {
 				t.Errorf("event %d (%s): decode: %v (%s)", ev.EventId, ev.EventType, err, p.Data)
@@ -123,8 +129,8 @@ func TestNoPIIAtRest(t *testing.T) {
 			}
 		})
 	}
-	if events < 10 || decoded == 0 {
-		t.Errorf("the history has %d events and %d payloads: not the whole run", events, decoded)
+	if events < 10 || decoded == 0 || readable == 0 {
+		t.Errorf("the history has %d events, %d sealed payloads and %d readable: not the whole run", events, decoded, readable)
 	}
 	if len(rs.Emails()) == 0 {
 		t.Error("no mail was sent: the run did not reach the requester")
