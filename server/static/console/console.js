@@ -1,6 +1,7 @@
 // The staff console: a client of the staff API (API.md, staff section).
 // One page; the views are drawn here from the API's JSON. The session
-// token lives in sessionStorage and goes out as a Bearer header.
+// token lives in sessionStorage and goes out as a Bearer header; the same
+// session is kept in the HttpOnly staff cookie the API sets with it.
 
 const root = document.getElementById('console');
 const settings = JSON.parse(root.dataset.settings || '{}');
@@ -117,8 +118,13 @@ async function api(method, path, body, extraHeaders) {
   }
   let res;
   try {
-    // Without a token (single sign-on sets only the cookie) the cookie is the session.
-    res = await fetch(path, {method, headers, body: payload, credentials: token ? 'omit' : 'same-origin'});
+    // The Bearer token is the session when there is one; without one (single
+    // sign-on sets only the cookie) the cookie is. Either way the answers'
+    // cookies are kept: every new session's (after the password, the second
+    // factor or its enrolment) replaces the last, and signing out clears it,
+    // so the staff cookie is always the console's session, for the Temporal
+    // UI's calls to /codec (README, "Running in production").
+    res = await fetch(path, {method, headers, body: payload, credentials: 'same-origin'});
   } catch (err) {
     throw new APIError(0, {error: {message: 'The service could not be reached. Check the connection and try again.'}});
   }
