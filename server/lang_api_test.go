@@ -45,3 +45,19 @@ func TestRequesterAPIAnswersInTheirLanguage(t *testing.T) {
 		t.Errorf("without a language: %q", got)
 	}
 }
+
+// TestCaptchaWidgetSpeaksThePageLanguage: the anti-spam widget on the form
+// is given its words in the page's language.
+func TestCaptchaWidgetSpeaksThePageLanguage(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	res, err := http.Get(e.http.URL + "/?lang=de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	if !bytes.Contains(b.Bytes(), []byte("Ich bin kein Roboter")) || bytes.Contains(b.Bytes(), []byte("not a robot")) {
+		t.Errorf("the German form's captcha widget is not given German words")
+	}
+}

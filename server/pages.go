@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -114,6 +115,17 @@ func pageFuncs(l locale.Lang) template.FuncMap {
 			return linkMessage(h, href), nil
 		},
 		"date": func(v time.Time) string { return locale.Date(l, v) },
+		// captchaStrings are the anti-spam widget's words in the page's
+		// language, as its strings attribute takes them (JSON).
+		"captchaStrings": func() string {
+			b, _ := json.Marshal(map[string]string{
+				"label": locale.T(l, "captcha.label"), "verifying": locale.T(l, "captcha.verifying"),
+				"verified": locale.T(l, "captcha.verified"), "error": locale.T(l, "captcha.error"),
+				"expired": locale.T(l, "captcha.expired"), "verificationRequired": locale.T(l, "captcha.required"),
+				"waitAlert": locale.T(l, "captcha.wait"),
+			})
+			return string(b)
+		},
 		// tr is a notice or validation message the code states in English
 		// (an API error, a field's error), in the page's language.
 		"tr": func(english string) string { return locale.Error(l, english) },
