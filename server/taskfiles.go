@@ -105,14 +105,8 @@ func cleanFileName(name string) (string, error) {
 // Refused (4xx), nothing is stored.
 func (s *Server) uploadTaskFile(c *gin.Context) {
 	me := staffUser(c)
-	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	source, err := s.taskSource(c)
-	if err != nil {
-		s.fail(c, err)
+	row, source, ok := s.staffTask(c)
+	if !ok {
 		return
 	}
 	limit := s.Config.Fulfilment.MaxFileSize
@@ -159,6 +153,22 @@ func (s *Server) uploadTaskFile(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"id": f.ID, "name": f.Name, "size": f.Size, "sha256": f.SHA256, "content_type": f.ContentType})
+}
+
+// staffTask is the route's request and task, as the caller may see them
+// (a source owner: only their own); false once it has answered the error.
+func (s *Server) staffTask(c *gin.Context) (store.Request, string, bool) {
+	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(staffUser(c)))
+	if err != nil {
+		s.fail(c, err)
+		return store.Request{}, "", false
+	}
+	source, err := s.taskSource(c)
+	if err != nil {
+		s.fail(c, err)
+		return store.Request{}, "", false
+	}
+	return row, source, true
 }
 
 // filePart is the multipart body's part named "file", with a file name;
@@ -218,15 +228,8 @@ type taskFileJSON struct {
 // as an attachment, every download audited; 410 once the request is
 // erased.
 func (s *Server) taskFileDownload(c *gin.Context) {
-	me := staffUser(c)
-	row, err := s.DB.Request(c.Request.Context(), c.Param("id"), ownerScope(me))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	source, err := s.taskSource(c)
-	if err != nil {
-		s.fail(c, err)
+	row, source, ok := s.staffTask(c)
+	if !ok {
 		return
 	}
 	f, r, err := s.DB.OpenTaskFile(c.Request.Context(), s.Keys, row.ID, c.Param("file_id"))
