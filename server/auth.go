@@ -212,6 +212,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		case dsar.ErrorCode(err) == dsar.ENOTFOUND || (err == nil && u.PasswordHash == ""):
 			// No such user, or one made by single sign-on, without a password.
 			if err := s.dummyPasswordCheck(c.Request.Context(), in.Password); err != nil {
+				s.loginSucceeded(c, keys) // not checked (too busy): no failure to count
 				s.fail(c, err)
 				return
 			}
@@ -224,6 +225,7 @@ func (s *Server) login(perAddress *Limiter) gin.HandlerFunc {
 		}
 		if err := s.checkPassword(c.Request.Context(), u.PasswordHash, in.Password); err != nil {
 			if errors.Is(err, errPasswordsBusy) {
+				s.loginSucceeded(c, keys) // not checked (too busy): no failure to count
 				s.fail(c, err)
 				return
 			}

@@ -186,6 +186,10 @@ func TestPackageReviewInBrowser(t *testing.T) {
 		if err != nil || st != http.StatusGone {
 			t.Errorf("the expired download answers %d (%v), want 410", st, err)
 		}
+		page, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch('/portal/requests/`+id+`/package').then((r) => r.headers.get('Content-Type'))`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.HasPrefix(page, "text/html") {
+			t.Errorf("the expired download's answer is %q (%v), want a page", page, err)
+		}
 	}, http.StatusGone)
 	b.check()
 }

@@ -183,6 +183,7 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	ctx := c.Request.Context()
 	wrong := func(dummy string) (string, time.Duration, error) {
 		if err := s.dummyPasswordCheck(ctx, dummy); err != nil {
+			s.loginSucceeded(c, keys) // not checked (too busy): no failure to count
 			return "", 0, err
 		}
 		return "", 0, errPortalLogin
@@ -202,6 +203,7 @@ func (s *Server) portalLogin(c *gin.Context, perAddress *Limiter, email, passwor
 	}
 	if err := s.checkPassword(ctx, acc.PasswordHash, password); err != nil {
 		if errors.Is(err, errPasswordsBusy) {
+			s.loginSucceeded(c, keys) // not checked (too busy): no failure to count
 			return "", 0, err
 		}
 		return "", 0, errPortalLogin
@@ -396,10 +398,12 @@ func (s *Server) portalAttachment(c *gin.Context) {
 // ---- pages ----
 
 // portalFail answers an error on a portal page: the not-found page for
-// ENOTFOUND on pages, the JSON error on the API.
+// ENOTFOUND and EGONE on pages, the JSON error on the API.
 func (s *Server) portalFail(c *gin.Context, err error) {
-	if strings.HasPrefix(c.Request.URL.Path, "/portal") && dsar.ErrorCode(err) == dsar.ENOTFOUND {
-		s.pages.Render(c, http.StatusNotFound, "notfound", nil)
+	if code := dsar.ErrorCode(err); strings.HasPrefix(c.Request.URL.Path, "/portal") && (code == dsar.ENOTFOUND || code == dsar.EGONE) {
+		// A page, not JSON: "does not exist, or is no longer available"
+		// (an expired download is 410).
+		s.pages.Render(c, statusOf[code], "notfound", nil)
 		c.Abort()
 		return
 	}

@@ -430,6 +430,19 @@ window.addEventListener('popstate', () => route(true));
 // over a newer one the user went to meanwhile.
 let generation = 0;
 
+// operatorView is an operator's landing page: they read the requests'
+// workflows in the Temporal UI (its codec decodes for them once signed in
+// here), not the queue, which holds personal data.
+function operatorView() {
+  const ui = `${settings.temporal_ui}/namespaces/${encodeURIComponent(settings.namespace)}/workflows`;
+  view.replaceChildren(
+    h('h1', {}, 'Operations'),
+    h('p', {}, 'You are signed in as an operator. The requests\' workflows are in the ',
+      h('a', {href: ui, target: '_blank', rel: 'noopener'}, 'Temporal UI'),
+      '; it can read them now that you are signed in here. The queue and the requests\' personal data are for the privacy team.'),
+    h('p', {}, 'The commands for on-call (finding a request\'s workflow, why it waits, retrying a step) are in the project\'s docs/operations.md.'));
+}
+
 async function route(focus) {
   if (!me) return;
   const gen = ++generation;
@@ -454,6 +467,8 @@ async function route(focus) {
     } else if (path === '/console/password') {
       nav = 'password';
       passwordView();
+    } else if (me.role === 'operator') {
+      operatorView(); // operators read workflows in the Temporal UI, not the queue
     } else {
       await queueView();
     }
