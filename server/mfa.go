@@ -169,6 +169,48 @@ func (s *Server) takeMFAAttempt(c *gin.Context, u store.User) bool {
 	return true
 }
 
+// reauthenticated checks, for a full session setting up a second factor,
+// the user's current password (`{"current_password"}`): a stolen session
+// alone cannot put its own authenticator on the account. The session the
+// password just gave to enrol (MFAEnrol) needs nothing more. False once it
+// has answered. A user already enrolled gets 409 first.
+func (s *Server) reauthenticated(c *gin.Context, u store.User) bool {
+	if c.GetString(ctxStaffMFA) == store.MFAEnrol {
+		return true
+	}
+	if t, err := s.DB.StaffTOTP(c.Request.Context(), u.ID); err == nil && t.ConfirmedAt != nil {
+		s.fail(c, dsar.Errorf(dsar.ECONFLICT, "you have a second factor already; an org owner can reset it"))
+		return false
+	}
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+	}
+	if err := bindOptionalJSON(c, &in); err != nil {
+		s.fail(c, err)
+		return false
+	}
+	switch {
+	case u.PasswordHash == "":
+		s.fail(c, dsar.Errorf(dsar.ECONFLICT, "you sign in with single sign-on: its provider's second factor applies"))
+		return false
+	case in.CurrentPassword == "":
+		s.fail(c, dsar.Invalid(map[string]string{"current_password": "is required to set up a second factor"}))
+		return false
+	}
+	if !s.takeMFAAttempt(c, u) {
+		return false
+	}
+	if err := s.checkPassword(c.Request.Context(), u.PasswordHash, in.CurrentPassword); err != nil {
+		if !errors.Is(err, errPasswordsBusy) {
+			err = dsar.Invalid(map[string]string{"current_password": "is not your current password"})
+		}
+		s.fail(c, err)
+		return false
+	}
+	s.mfaSucceeded(c)
+	return true
+}
+
 // ctxMFAKeys is where takeMFAAttempt leaves the attempt's backoff keys.
 const ctxMFAKeys = "dsar.mfa_keys"
 
@@ -270,6 +312,9 @@ func (s *Server) secondFactor(c *gin.Context) {
 // user with a confirmed second factor gets 409: an org owner resets it.
 func (s *Server) startTOTPEnrolment(c *gin.Context) {
 	u := staffUser(c)
+	if !s.reauthenticated(c, u) {
+		return
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.Config.Company.Name, AccountName: u.Email,
 		Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {

@@ -112,6 +112,13 @@ func TestTOTPEnrolmentLoginAndRefusals(t *testing.T) {
 		t.Fatalf("a recovery code stored in plaintext (%v)", err)
 	}
 	e.want(e.do("POST", "/api/v1/me/totp", full, nil), http.StatusConflict, "enrol again while enrolled")
+	// A full session of someone not enrolled needs the password to enrol.
+	_, ownerTok2 := e.user(dsar.RoleOrgOwner)
+	e.want(e.do("POST", "/api/v1/me/totp", ownerTok2, nil), http.StatusUnprocessableEntity, "enrol from a full session without the password")
+	e.want(e.do("POST", "/api/v1/me/totp", ownerTok2, map[string]string{"current_password": "not it at all"}),
+		http.StatusUnprocessableEntity, "enrol with a wrong password")
+	e.want(e.do("POST", "/api/v1/me/totp", ownerTok2, map[string]string{"current_password": "correct horse battery"}),
+		http.StatusCreated, "enrol with the password")
 
 	// Signing in now owes a code.
 	pending := login(admin.Email)

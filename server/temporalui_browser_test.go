@@ -134,7 +134,8 @@ func TestTemporalUIDecodesForSignedInStaff(t *testing.T) {
 	// An admin with an authenticator app: the console's session is the one
 	// the second factor gives, not the password's.
 	admin, tok := e.user(dsar.RoleAdmin)
-	started := e.want(e.do("POST", "/api/v1/me/totp", tok, nil), http.StatusCreated, "start enrolment").JSON(t)
+	started := e.want(e.do("POST", "/api/v1/me/totp", tok, map[string]string{"current_password": "correct horse battery"}),
+		http.StatusCreated, "start enrolment").JSON(t)
 	secret, _ := started["secret"].(string)
 	e.want(e.do("POST", "/api/v1/me/totp/confirmation", tok, map[string]string{"code": totpCode(t, secret, time.Now())}),
 		http.StatusOK, "confirm enrolment")
