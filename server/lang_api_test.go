@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,60 @@ func TestCaptchaWidgetSpeaksThePageLanguage(t *testing.T) {
 	b.ReadFrom(res.Body)
 	if !bytes.Contains(b.Bytes(), []byte("Ich bin kein Roboter")) || bytes.Contains(b.Bytes(), []byte("not a robot")) {
 		t.Errorf("the German form's captcha widget is not given German words")
+	}
+}
+
+// TestEmbedKeepsTheLanguagePicker: the form embedded in the company's site
+// can still be switched to another language.
+func TestEmbedKeepsTheLanguagePicker(t *testing.T) {
+	e := newStaffEnv(t, nil)
+	res, err := http.Get(e.http.URL + "/embed?lang=fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	if !bytes.Contains(b.Bytes(), []byte(`id="lang-picker"`)) || !bytes.Contains(b.Bytes(), []byte(`lang="fr"`)) {
+		t.Errorf("the embedded form has no language picker, or is not in French")
+	}
+	if bytes.Contains(b.Bytes(), []byte("hidefooter")) == false {
+		t.Errorf("the captcha widget shows its English footer")
+	}
+}
+
+// TestRateLimitedPagesAnswerAPage: a requester's page refused for too
+// many attempts answers a page in their language, not JSON.
+func TestRateLimitedPagesAnswerAPage(t *testing.T) {
+	e := newStaffEnv(t, map[string]any{"intake.rate_per_minute": 1})
+	var last *http.Response
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest(http.MethodGet, e.http.URL+"/portal/accounts/new?token=x", nil)
+		req.Header.Set("Accept-Language", "de")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			last = res
+			break
+		}
+	}
+	if last == nil {
+		t.Fatal("no attempt was refused")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.http.URL+"/portal/accounts/new?token=x", nil)
+	req.Header.Set("Accept-Language", "de")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(res.Body)
+	if res.StatusCode != http.StatusTooManyRequests || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+		!bytes.Contains(b.Bytes(), []byte("Zu viele Versuche")) || res.Header.Get("Retry-After") == "" {
+		t.Errorf("the refused page: %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), b.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,6 +96,14 @@ func clientNetwork(c *gin.Context) string {
 func (s *Server) rateLimit(l *Limiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if ok, wait := l.Allow(clientNetwork(c)); !ok {
+			if !strings.HasPrefix(c.Request.URL.Path, "/api/") && s.pages != nil {
+				// A page (the form, a verification link, the portal): a
+				// page in the requester's language, not JSON.
+				c.Header("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+				s.pages.Render(c, http.StatusTooManyRequests, "busy", nil)
+				c.Abort()
+				return
+			}
 			tooMany(c, wait)
 			return
 		}

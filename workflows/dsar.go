@@ -222,20 +222,23 @@ type run struct {
 	localDB     bool  // database activities run as local activities
 
 	// The durable path (versionDurable).
-	durable     bool
-	seq         int64                 // projection writes so far (carried across runs)
-	auditN      int64                 // audit events so far (carried across runs): their keys
-	attentionN  int                   // attention alerts so far
-	actionIDs   []string              // the latest action ids handled, to ignore a repeat
-	pending     []pendingAction       // action signals received, not yet applied, by time acted
-	outcomes    []store.ActionOutcome // refusals not yet written
-	current     []store.ActionOutcome // the action being applied, written by the main loop's next projection
-	attention   string                // the step that failed for good, and why ("" when none)
-	abandoned   bool                  // an operator ended the workflow
-	mailPending int                   // mails queued or in flight beside the main loop
-	mailQueue   []func(workflow.Context)
-	mailRunning bool             // the coroutine that sends the queue runs
-	mailIdle    workflow.Channel // gets a value each time the mail queue empties
+	durable    bool
+	seq        int64                 // projection writes so far (carried across runs)
+	auditN     int64                 // audit events so far (carried across runs): their keys
+	attentionN int                   // attention alerts so far
+	actionIDs  []string              // the latest action ids handled, to ignore a repeat
+	pending    []pendingAction       // action signals received, not yet applied, by time acted
+	outcomes   []store.ActionOutcome // refusals not yet written
+	current    []store.ActionOutcome // the action being applied, written by the main loop's next projection
+	attention  string                // the step that failed for good, and why ("" when none)
+	// attentionWords is attention without the error's text, for the
+	// current details, which are not sealed.
+	attentionWords string
+	abandoned      bool // an operator ended the workflow
+	mailPending    int  // mails queued or in flight beside the main loop
+	mailQueue      []func(workflow.Context)
+	mailRunning    bool             // the coroutine that sends the queue runs
+	mailIdle       workflow.Channel // gets a value each time the mail queue empties
 
 	// The seed's workflow for daily use (versionSeedFlow).
 	seedFlow      bool

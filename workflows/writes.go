@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"github.com/opendsar/dsar"
 	"math"
@@ -137,7 +138,10 @@ func (r *run) mirror(ctx workflow.Context) {
 		}
 	}
 	if attention {
-		details = "NEEDS ATTENTION · " + r.attention + " · " + details
+		// The step and the kind of its fault only: the current details are
+		// not sealed, and an error's text may quote data (the projection,
+		// in Postgres, keeps it whole for staff).
+		details = "NEEDS ATTENTION · " + r.attentionWords + " · " + details
 	}
 	workflow.SetCurrentDetails(ctx, details)
 }
@@ -255,6 +259,7 @@ func (r *run) mustGet(ctx workflow.Context, summary string, result any, exec fun
 func (r *run) attend(ctx workflow.Context, summary string, err error) bool {
 	first := r.attention == ""
 	r.attention = summary + ": " + err.Error()
+	r.attentionWords = summary + ": " + faultKind(err)
 	r.log.Error("step needs attention", "step", summary, "error", err)
 	r.mirror(ctx)
 	if first {
@@ -285,12 +290,26 @@ func (r *run) attend(ctx workflow.Context, summary string, err error) bool {
 	return !r.abandoned
 }
 
+// faultKind names the kind of a step's failure without its text: the
+// application error's type, a timeout, or a failure.
+func faultKind(err error) string {
+	var app *temporal.ApplicationError
+	var timeout *temporal.TimeoutError
+	switch {
+	case errors.As(err, &app) && app.Type() != "":
+		return app.Type() + " (details in the request's attention, in the console)"
+	case errors.As(err, &timeout):
+		return "timed out"
+	}
+	return "failed (details in the request's attention, in the console)"
+}
+
 // settle clears the attention once its step has succeeded.
 func (r *run) settle(ctx workflow.Context, summary string) {
 	if r.attention == "" {
 		return
 	}
-	r.attention = ""
+	r.attention, r.attentionWords = "", ""
 	r.note(ctx, EventAttentionResolved, "", summary)
 	r.mirror(ctx)
 }

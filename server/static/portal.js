@@ -107,7 +107,7 @@
     handle(passwordForm, function () {
       var pw = passwordForm.elements.password.value;
       if (pw !== passwordForm.elements.password_confirm.value) {
-        showField(passwordForm, 'password_confirm', 'does not match the password');
+        showField(passwordForm, 'password_confirm', passwordForm.getAttribute('data-msg-mismatch') || 'does not match the password');
         return null;
       }
       return { password: pw };
