@@ -241,7 +241,29 @@ func TestAxeRequesterPages(t *testing.T) {
 	b.axe("the portal's list of requests")
 	b.step("open the request", chromedp.Click(chromedp.CSS(`a[href="/portal/requests/`+id+`"]`)), chromedp.WaitVisible(chromedp.ID("package-download")))
 	b.axe("the portal's request page with messages and a package")
+	b.step("the request page in French", chromedp.Navigate(e.http.URL+"/portal/requests/"+id+"?lang=fr"), chromedp.WaitVisible(chromedp.ID("package-download")))
+	b.axe("the portal's request page in French, with the language picker")
 	b.check()
+}
+
+// TestAxeMoreRequesterPages: the embedded form (in German), the emailed
+// sign-in link's page, a link that does not work, and a page refused for
+// too many attempts pass the check too.
+func TestAxeMoreRequesterPages(t *testing.T) {
+	e := newStaffEnv(t, map[string]any{"intake.rate_per_minute": 1})
+	b := newConsoleBrowser(t)
+	b.step("the embedded form in German", chromedp.Navigate(e.http.URL+"/embed?lang=de"), chromedp.WaitVisible(chromedp.CSS("form")))
+	b.axe("the embedded form in German")
+	b.step("the sign-in page", chromedp.Navigate(e.http.URL+"/portal/sign-in"), chromedp.WaitVisible(chromedp.CSS("main")))
+	b.axe("the portal's sign-in page")
+	b.step("a portal account link that does not work", chromedp.Navigate(e.http.URL+"/portal/accounts/new?token=nothing"), chromedp.WaitVisible(chromedp.CSS("main")))
+	b.axe("a portal account link that does not work")
+	b.step("the same page refused: too many attempts", chromedp.Navigate(e.http.URL+"/portal/accounts/new?token=nothing"),
+		chromedp.Navigate(e.http.URL+"/portal/accounts/new?token=nothing"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if h := b.text("h1"); !strings.Contains(h, "Zu viele Versuche") { // German: the picker's choice on the embedded form stays
+		t.Errorf("the third visit shows %q, want the page for too many attempts, in German", h)
+	}
+	b.axe("the page for too many attempts")
 }
 
 // focusJS describes the focused element: whether it matches the selector
