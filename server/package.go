@@ -243,7 +243,10 @@ func (s *Server) portalPackageOf(c *gin.Context, requestID string) (*portalPacka
 	case p.Status != store.PackagePublished && p.Status != store.PackageExpired:
 		return nil, nil
 	}
-	out := &portalPackageJSON{Available: p.Status == store.PackagePublished, ExpiresAt: p.ExpiresAt, Size: p.Size}
+	// Past its date it is gone for the requester even before the workflow
+	// has erased it (the download answers 410 too).
+	live := p.Status == store.PackagePublished && (p.ExpiresAt == nil || p.ExpiresAt.After(time.Now()))
+	out := &portalPackageJSON{Available: live, ExpiresAt: p.ExpiresAt, Size: p.Size}
 	if out.Available {
 		out.URL = "/api/v1/portal/requests/" + url.PathEscape(requestID) + "/package"
 	}
