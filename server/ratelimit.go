@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/locale"
 )
 
 // Scopes of the login backoff shared through the database
@@ -114,6 +115,9 @@ func (s *Server) rateLimit(l *Limiter) gin.HandlerFunc {
 // tooMany answers 429 with a Retry-After header.
 func tooMany(c *gin.Context, wait time.Duration) {
 	c.Header("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-	c.AbortWithStatusJSON(http.StatusTooManyRequests, ErrorBody{Error: ErrorDetail{
-		Code: dsar.ERATELIMITED, Message: "too many requests; try again later"}})
+	msg := "too many requests; try again later"
+	if requesterAPI(c) {
+		msg = locale.Error(langOf(c), msg) // the requester's own API answers in their language
+	}
+	c.AbortWithStatusJSON(http.StatusTooManyRequests, ErrorBody{Error: ErrorDetail{Code: dsar.ERATELIMITED, Message: msg}})
 }
