@@ -10,6 +10,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -73,6 +74,8 @@ type requestJSON struct {
 	SubmittedAt   time.Time          `json:"submitted_at"`
 	Channel       dsar.Channel       `json:"channel"`       // how the request arrived
 	ChannelLabel  string             `json:"channel_label"` // the channel in words
+	Language      string             `json:"language"`      // what the requester is written to in (en, de, fr, es)
+	LanguageName  string             `json:"language_name"` // that language, in itself
 
 	FirstName   string `json:"first_name"`
 	LastName    string `json:"last_name"`
@@ -127,6 +130,7 @@ func (s *Server) getRequest(c *gin.Context) {
 		IdentityNote: row.IdentityNote, Channel: row.Channel, ChannelLabel: row.Channel.Label(),
 		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
 		ClosingMailFailed: row.ClosingMailFailed, PackageRequired: row.PackageRequired,
+		Language: row.Language, LanguageName: locale.Lang(row.Language).Or().Name(),
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}

@@ -55,7 +55,7 @@ func TestManualRequest(t *testing.T) {
 	e := newStaffEnv(t, nil)
 	manager, managerTok := e.user(dsar.RoleManager)
 	const email = "grace@example.org"
-	body := manualForm(email, map[string]any{"identity_checked": true, "identity_note": "called back on the number in our CRM"})
+	body := manualForm(email, map[string]any{"identity_checked": true, "identity_note": "called back on the number in our CRM", "language": "de"})
 
 	first := e.want(e.doKeyed("POST", "/api/v1/requests/manual", managerTok, "phone-call-1", body), http.StatusCreated, "record").JSON(t)
 	id, _ := first["id"].(string)
@@ -75,6 +75,9 @@ func TestManualRequest(t *testing.T) {
 	// submission for the same country.
 	received, _ := time.Parse(time.DateOnly, body["received_at"].(string))
 	d := e.want(e.do("GET", "/api/v1/requests/"+id, managerTok, nil), http.StatusOK, "detail").JSON(t)
+	if d["language"] != "de" || d["language_name"] != "Deutsch" {
+		t.Errorf("the request writes in %v (%v), want de (Deutsch), as recorded", d["language"], d["language_name"])
+	}
 	formDeadline, ruleID, _, _ := e.server.deadline("DE", "", received)
 	rule, _ := e.cfg.Jurisdictions.Match("DE", "")
 	if got := mustTime(t, d["deadline"]); !got.Equal(formDeadline) || !got.Equal(rule.Period.AddTo(received)) {

@@ -670,6 +670,8 @@ async function requestView(id) {
   fact('Handler', h('span', {id: 'request-handler'}, r.handler_name || 'Nobody yet'));
   fact('Requestor', requestorLabel(r.requestor_type));
   fact('Country', r.country + (r.region ? ` (${r.region})` : ''));
+  fact('Writes in', h('span', {id: 'request-language', lang: r.language || 'en'}, r.language_name || 'English'),
+    r.language && r.language !== 'en' ? h('span', {class: 'hint'}, ' (their mail and pages are in this language; write your messages and reasons in it too)') : '');
   const manual = r.channel && r.channel !== 'form';
   fact('Arrived by', h('span', {id: 'request-channel', 'data-channel': r.channel || 'form'}, r.channel_label || r.channel || 'Web form'));
   fact(manual ? 'Received' : 'Submitted', dateTime(r.submitted_at));
