@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/opendsar/dsar/locale"
 )
 
 // Manifest is data.json: what the package holds and where it came from.
@@ -192,7 +194,7 @@ func unique(used map[string]bool, p string) string {
 var indexText string
 
 var index = template.Must(template.New("index").Funcs(template.FuncMap{
-	"bytes": HumanBytes,
+	"bytes": func(n int64) string { return locale.SizeSI(locale.English, n) },
 	"date":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"href":  href,
 }).Parse(indexText))
@@ -205,18 +207,4 @@ func href(p string) template.URL {
 		parts[i] = url.PathEscape(s)
 	}
 	return template.URL(strings.Join(parts, "/")) //nolint:gosec // a relative path built from escaped segments
-}
-
-// HumanBytes is a size in words (1.5 MB).
-func HumanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -227,8 +227,8 @@ func Size(l Lang, n int64) string {
 	return p.Sprintf("%d %s", n, T(l, "unit.bytes"))
 }
 
-// SizeSI writes a number of bytes in decimal units as fulfil.HumanBytes
-// does (1.5 MB; 1,5 MB in German, French and Spanish).
+// SizeSI writes a number of bytes in decimal units (1.5 MB; 1,5 MB in
+// German, French and Spanish), as the access package's index does.
 func SizeSI(l Lang, n int64) string {
 	p := message.NewPrinter(l.Or().Tag())
 	const unit = 1000

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,19 +72,10 @@ func (s *Server) packageOf(c *gin.Context, row store.Request) (packageJSON, erro
 		return packageJSON{}, err
 	}
 	for _, f := range files {
-		f.Included = p.ID != "" && containsString(p.FileIDs, f.ID)
+		f.Included = p.ID != "" && slices.Contains(p.FileIDs, f.ID)
 		out.Files = append(out.Files, f)
 	}
 	return out, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // taskFiles lists a request's task files with their download links.
@@ -166,7 +158,7 @@ func (s *Server) approvePackage(c *gin.Context) {
 			bad["removed_file_ids"] = fmt.Sprintf("%q is not a file id", id)
 			continue
 		}
-		if !containsString(ids, u.String()) {
+		if !slices.Contains(ids, u.String()) {
 			ids = append(ids, u.String())
 		}
 	}

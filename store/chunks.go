@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,6 +101,23 @@ func sealChunks(key []byte, kind, id string, r io.Reader, maxSize int64, put fun
 	}
 	out.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return out, nil
+}
+
+// readChunks reads content of kind and id stored in chunks, each fetched by
+// query ($1 the id, $2 the sequence number) as it is read. gone, when not
+// nil, is the error for a chunk no longer there; else it is the store's.
+func (db *DB) readChunks(ctx context.Context, key []byte, kind, id string, chunks int, query string, gone error) *chunkReader {
+	return &chunkReader{key: key, kind: kind, id: id, chunks: chunks, get: func(seq int) ([]byte, error) {
+		var s []byte
+		err := db.GetContext(ctx, &s, query, id, seq)
+		if gone != nil && errors.Is(err, sql.ErrNoRows) {
+			return nil, gone
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: %s %s chunk %d: %w", kind, id, seq, Translate(err))
+		}
+		return s, nil
+	}}
 }
 
 // chunkReader reads content stored by sealChunks: get fetches chunk seq,

@@ -280,16 +280,7 @@ func (db *DB) OpenPackage(ctx context.Context, keys *crypto.Keyring, requestID s
 	if err != nil {
 		return Package{}, nil, err
 	}
-	r := &chunkReader{key: key, kind: kindPackage, id: p.ID, chunks: p.Chunks, get: func(seq int) ([]byte, error) {
-		var s []byte
-		err := db.GetContext(ctx, &s, `SELECT sealed FROM package_chunks WHERE package_id = $1 AND seq = $2`, p.ID, seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, dsar.Errorf(dsar.EGONE, "the access package has expired and been erased")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: package %s chunk %d: %w", p.ID, seq, Translate(err))
-		}
-		return s, nil
-	}}
+	r := db.readChunks(ctx, key, kindPackage, p.ID, p.Chunks, `SELECT sealed FROM package_chunks WHERE package_id = $1 AND seq = $2`,
+		dsar.Errorf(dsar.EGONE, "the access package has expired and been erased")) // erased while it was read
 	return p, r, nil
 }

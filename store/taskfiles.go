@@ -251,14 +251,7 @@ func (db *DB) OpenTaskFile(ctx context.Context, keys *crypto.Keyring, requestID,
 		return TaskFile{}, nil, fmt.Errorf("store: open task file name %s: %w", fileID, err)
 	}
 	f.Name = string(name)
-	r := &chunkReader{key: key, kind: kindTaskFile, id: fileID, chunks: f.Chunks, get: func(seq int) ([]byte, error) {
-		var s []byte
-		err := db.GetContext(ctx, &s, `SELECT sealed FROM task_file_chunks WHERE file_id = $1 AND seq = $2`, fileID, seq)
-		if err != nil {
-			return nil, fmt.Errorf("store: task file %s chunk %d: %w", fileID, seq, Translate(err))
-		}
-		return s, nil
-	}}
+	r := db.readChunks(ctx, key, kindTaskFile, fileID, f.Chunks, `SELECT sealed FROM task_file_chunks WHERE file_id = $1 AND seq = $2`, nil)
 	return f, r, nil
 }
 
