@@ -126,16 +126,10 @@ func (db *DB) RecentIntake(ctx context.Context, window time.Duration) (int, erro
 	return n, nil
 }
 
-// CaptchaRedeemed reports whether the captcha of signature was already
-// used, so that intake can refuse a replay before it reads the upload.
+// CaptchaRedeemedBy reports whether a captcha solution was redeemed, so
+// that intake can refuse a replay before it reads the upload, and the key
+// hash of the submission that redeemed it ("" when it had none).
 // CreateRequest remains what enforces single use.
-func (db *DB) CaptchaRedeemed(ctx context.Context, signature string) (bool, error) {
-	used, _, err := db.CaptchaRedeemedBy(ctx, signature)
-	return used, err
-}
-
-// CaptchaRedeemedBy reports whether a captcha solution was redeemed, and
-// the key hash of the submission that redeemed it ("" when it had none).
 func (db *DB) CaptchaRedeemedBy(ctx context.Context, signature string) (bool, string, error) {
 	var key []string
 	const q = `SELECT coalesce(idem_key, '') FROM captcha_redemptions WHERE signature = $1`
