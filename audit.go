@@ -56,7 +56,12 @@ const (
 	AuditPackageExpired       = "package.expired"
 	AuditNothingToSend        = "package.nothing_to_send"
 	AuditPackageFailed        = "package.build_failed"
-	AuditPayloadsDecoded      = "codec.decoded" // staff read Temporal payloads through the codec endpoint
+	AuditPayloadsDecoded      = "codec.decoded"             // staff read Temporal payloads through the codec endpoint
+	AuditConnectorStep        = "connector.step"            // a step of an automated source ran: counts, file hash, verify result
+	AuditAutomationAttention  = "task.automation_attention" // an automated source's step needs a person
+	AuditAutomationRetried    = "task.automation_retried"   // staff retried the step that needed attention
+	AuditAutomationManual     = "task.automation_manual"    // staff switched an automated task to manual
+	AuditAutomationApproval   = "task.automation_approval"  // staff approved or refused a dry run's erasure
 )
 
 // auditLabels says each audit action in words, for people.
@@ -114,6 +119,11 @@ var auditLabels = map[string]string{
 	AuditNothingToSend:        "Completed with nothing to send",
 	AuditPackageFailed:        "Access package could not be built",
 	AuditPayloadsDecoded:      "Temporal payloads decoded for reading",
+	AuditConnectorStep:        "Automated source step done",
+	AuditAutomationAttention:  "Automated task needs attention",
+	AuditAutomationRetried:    "Automated task retried",
+	AuditAutomationManual:     "Automated task switched to manual",
+	AuditAutomationApproval:   "Dry run erasure decided",
 }
 
 // AuditActions lists every audit action.

@@ -6,7 +6,7 @@ import (
 )
 
 // TestEveryValueHasALabel: every status, channel, task outcome and request
-// type and staff role has a label of words for people, never its wire value or nothing.
+// type, staff role and source mode has a label of words for people, never its wire value or nothing.
 func TestEveryValueHasALabel(t *testing.T) {
 	type value struct{ raw, label string }
 	var all []value
@@ -25,6 +25,9 @@ func TestEveryValueHasALabel(t *testing.T) {
 	}
 	for _, r := range Roles {
 		all = append(all, value{string(r), r.Label()})
+	}
+	for _, m := range SourceModes {
+		all = append(all, value{string(m), m.Label()})
 	}
 	for _, v := range all {
 		if v.label == "" || v.label == v.raw || strings.Contains(v.label, "_") {
