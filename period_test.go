@@ -51,6 +51,7 @@ func TestRulesPreferRegionOverCountry(t *testing.T) {
 		{"US", "US-CA", "us_ccpa"},
 		{"US", "us-va", "us_vcdpa"},
 		{"US", "US-CO", "us_cpa"},
+		{"US", "US-TX", "us_tdpsa"},
 		{"GB", "", "uk_gdpr"},
 		{"IE", "", "gdpr"},
 		{"NO", "", "gdpr"},
@@ -65,7 +66,7 @@ func TestRulesPreferRegionOverCountry(t *testing.T) {
 	if r, ok := rules.Match("US", ""); ok {
 		t.Errorf("the US without a state has no rule of its own (default applies), got %s", r.ID)
 	}
-	if r, ok := rules.Match("US", "US-TX"); ok {
-		t.Errorf("Texas is not in the shipped table, got %s", r.ID)
+	if r, ok := rules.Match("US", "US-AK"); ok {
+		t.Errorf("Alaska has no privacy law in the shipped table, got %s", r.ID)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/holidays"
 )
 
 // Modes the service runs in.
@@ -589,6 +590,15 @@ func (c *Config) Validate() error {
 	for i, r := range c.Jurisdictions {
 		if r.ID == "" || r.Period.IsZero() || len(r.Countries)+len(r.Regions) == 0 {
 			return bad(fmt.Sprintf("jurisdictions[%d]", i), "each rule needs an id, a period and countries or regions")
+		}
+		if !holidays.Known(r.Calendar) {
+			return bad(fmt.Sprintf("jurisdictions[%d].calendar", i), "unknown holiday calendar %q (known: us, us-ca, gb-eng)", r.Calendar)
+		}
+		if r.OptOut != nil && r.OptOut.Period.IsZero() {
+			return bad(fmt.Sprintf("jurisdictions[%d].opt_out.period", i), "an opt-out track needs a period")
+		}
+		if a := r.Appeal; a != nil && (a.Window.IsZero() || a.Period.IsZero()) {
+			return bad(fmt.Sprintf("jurisdictions[%d].appeal", i), "an appeal needs a window and a period")
 		}
 	}
 	switch c.Alerts.Mode {

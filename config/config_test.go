@@ -24,6 +24,12 @@ func TestDevDefaultsAreComplete(t *testing.T) {
 	if r, ok := cfg.Jurisdictions.Match("DE", ""); !ok || r.ID != "gdpr" {
 		t.Errorf("shipped rules should cover Germany with GDPR, got %+v %v", r, ok)
 	}
+	if r, _ := cfg.Jurisdictions.Match("US", "US-CA"); r.OptOut == nil || !r.OptOut.NoIdentityDocument || r.Acknowledge.Days != 10 {
+		t.Errorf("the shipped California rule should keep its opt-out track and acknowledgement, got %+v", r)
+	}
+	if r, _ := cfg.Jurisdictions.Match("US", "US-VA"); r.Appeal == nil || r.Appeal.Period.Days != 60 {
+		t.Errorf("the shipped Virginia rule should keep its appeal, got %+v", r)
+	}
 }
 
 func TestProductionRefusesDevAndMissingKeys(t *testing.T) {
@@ -157,6 +163,23 @@ jurisdictions:
     countries: [FR]
     period: P10D
     extension: P1M
+    business_days: true
+    calendar: us-ca
+    extension_notice_within: P20D
+    acknowledge: P5D
+    ack_business_days: true
+    ack_mail: true
+    pause: true
+    source: Test Act s. 1
+    opt_out:
+      period: P7D
+      business_days: true
+      no_identity_document: true
+    appeal:
+      window: P30D
+      period: P60D
+      authority: Test Authority
+      contact: https://authority.example/complaints
 `
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -179,5 +202,37 @@ jurisdictions:
 	r, ok := cfg.Jurisdictions.Match("FR", "")
 	if !ok || r.ID != "test_rule" || r.Period.Days != 10 || r.Extension.Months != 1 {
 		t.Errorf("jurisdictions from the file: %+v %v", r, ok)
+	}
+	if !r.BusinessDays || r.Calendar != "us-ca" || r.ExtensionNoticeWithin.Days != 20 || r.Acknowledge.Days != 5 ||
+		!r.AckBusinessDays || !r.AckMail || !r.Pause || r.Source != "Test Act s. 1" {
+		t.Errorf("the rule's clocks from the file: %+v", r)
+	}
+	if o := r.OptOut; o == nil || o.Period.Days != 7 || !o.BusinessDays || !o.NoIdentityDocument {
+		t.Errorf("the opt-out track from the file: %+v", o)
+	}
+	if a := r.Appeal; a == nil || a.Window.Days != 30 || a.Period.Days != 60 || a.Authority != "Test Authority" ||
+		a.Contact != "https://authority.example/complaints" {
+		t.Errorf("the appeal from the file: %+v", a)
+	}
+}
+
+// TestJurisdictionClocksValidated: a rule naming a holiday calendar the
+// service cannot compute, or an appeal without its periods, is refused at
+// start-up with the key named.
+func TestJurisdictionClocksValidated(t *testing.T) {
+	for _, tc := range []struct{ rule, wantKey string }{
+		{"calendar: mars", "jurisdictions[0].calendar"},
+		{"appeal: {authority: X}", "jurisdictions[0].appeal"},
+		{"opt_out: {no_identity_document: true}", "jurisdictions[0].opt_out.period"},
+	} {
+		path := filepath.Join(t.TempDir(), "dsar.yaml")
+		yaml := "mode: dev\ndatabase:\n  url: postgres://x\njurisdictions:\n  - id: r\n    countries: [FR]\n    period: P10D\n    " + tc.rule + "\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.Load(path)
+		if err == nil || !strings.Contains(err.Error(), tc.wantKey) {
+			t.Errorf("%s: error %v, want one naming %s", tc.rule, err, tc.wantKey)
+		}
 	}
 }

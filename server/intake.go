@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/holidays"
 	"github.com/opendsar/dsar/locale"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
@@ -581,7 +582,7 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 	} else {
 		nr.Hold = &store.IntakeHold{NetworkKey: s.networkKey(sub.ClientIP), Limits: s.intakeLimits()}
 	}
-	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, nr.SubmittedAt)
+	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, sub.RequestType, nr.SubmittedAt)
 	var err error
 	nr.Sealed, err = store.NewSealedRequest(s.Keys, id, store.PII{
 		FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email, Description: sub.Description,
@@ -629,14 +630,30 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 	return sub.created(), body, nil
 }
 
-// deadline applies the jurisdiction rule of the requester's residence, or
-// the configured default.
-func (s *Server) deadline(country, region string, submitted time.Time) (time.Time, string, string, dsar.Period) {
-	if rule, ok := s.Config.Jurisdictions.Match(country, region); ok {
-		return rule.Period.AddTo(submitted), rule.ID, rule.Name, rule.Extension
+// deadline applies the jurisdiction rule of the requester's residence (its
+// opt-out track for opt-out and do-not-sell requests, business days counted
+// with its holiday calendar), or the configured default.
+func (s *Server) deadline(country, region string, t dsar.RequestType, submitted time.Time) (time.Time, string, string, dsar.Period) {
+	if rule, hol := s.clockRule(country, region, submitted); rule != nil {
+		return rule.Due(t, submitted, hol), rule.ID, rule.Name, rule.Extension
 	}
 	return submitted.Add(s.Config.Workflow.DefaultDeadline), "default", "Default deadline",
 		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension)
+}
+
+// holidayReach is how far past receipt the holidays a workflow carries go:
+// beyond any period, extension, pause and appeal a request can see.
+const holidayReach = 3 // years
+
+// clockRule is the jurisdiction rule covering a requester, as the workflow
+// carries it, with the holidays of its calendar from the day of receipt; nil
+// when none covers them (the default deadline).
+func (s *Server) clockRule(country, region string, submitted time.Time) (*dsar.Rule, dsar.Holidays) {
+	rule, ok := s.Config.Jurisdictions.Match(country, region)
+	if !ok {
+		return nil, nil
+	}
+	return &rule, holidays.Between(rule.Calendar, submitted, submitted.AddDate(holidayReach, 0, 0))
 }
 
 // startWorkflow starts the request's workflow, its id the request's id. A
@@ -656,6 +673,9 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest, manual *
 		Periods:         workflows.PeriodsOf(s.Config),
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
 		Manual:          manual,
+	}
+	if rule, hol := s.clockRule(r.Country, r.Region, r.SubmittedAt); rule != nil && rule.ID == r.DeadlineRule {
+		in.Rule, in.Holidays = rule, hol
 	}
 	summary, details := workflows.Summary(in, r.DeadlineRuleName)
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -132,15 +132,23 @@ func PeriodsOf(cfg *config.Config) Periods {
 // Input starts a request workflow. It holds the request id and non-PII
 // metadata only; PII stays sealed in Postgres.
 type Input struct {
-	RequestID       string
-	RequestType     dsar.RequestType
-	RequestorType   dsar.RequestorType
-	Country         string
-	Region          string
-	SubmittedAt     time.Time
-	Deadline        time.Time
-	DeadlineRule    string      // rule id, or "default"
-	MaxExtension    dsar.Period // how far the deadline may be extended in all
+	RequestID     string
+	RequestType   dsar.RequestType
+	RequestorType dsar.RequestorType
+	Country       string
+	Region        string
+	SubmittedAt   time.Time
+	Deadline      time.Time
+	DeadlineRule  string      // rule id, or "default"
+	MaxExtension  dsar.Period // how far the deadline may be extended in all
+	// Rule is the jurisdiction rule matched at intake, as config held it
+	// then: the workflow's clocks (acknowledgement, opt-out track, pause,
+	// extension notice, appeal) read it, never config. Nil for the default
+	// deadline and on runs started before it was carried.
+	Rule *dsar.Rule `json:",omitempty"`
+	// Holidays are the non-business days of Rule's calendar from receipt on,
+	// so business-day arithmetic in the workflow needs no calendar.
+	Holidays        dsar.Holidays `json:",omitempty"`
 	Periods         Periods
 	ImmediateAlerts bool // send staff alerts at once instead of in the daily digest
 
