@@ -62,6 +62,10 @@ const (
 	AuditAutomationRetried    = "task.automation_retried"   // staff retried the step that needed attention
 	AuditAutomationManual     = "task.automation_manual"    // staff switched an automated task to manual
 	AuditAutomationApproval   = "task.automation_approval"  // staff approved or refused a dry run's erasure
+	AuditAppealFiled          = "appeal.filed"
+	AuditAppealDecided        = "appeal.decided"
+	AuditAppealOverdue        = "appeal.overdue"
+	AuditContactShredded      = "request.contact_shredded" // the contact details kept for an appeal were destroyed
 )
 
 // auditLabels says each audit action in words, for people.
@@ -124,6 +128,10 @@ var auditLabels = map[string]string{
 	AuditAutomationRetried:    "Automated task retried",
 	AuditAutomationManual:     "Automated task switched to manual",
 	AuditAutomationApproval:   "Dry run erasure decided",
+	AuditAppealFiled:          "Requester appealed the decision",
+	AuditAppealDecided:        "Appeal decided",
+	AuditAppealOverdue:        "Appeal deadline passed",
+	AuditContactShredded:      "Contact details kept for an appeal destroyed",
 }
 
 // AuditActions lists every audit action.

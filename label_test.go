@@ -23,6 +23,9 @@ func TestEveryValueHasALabel(t *testing.T) {
 	for _, r := range RequestTypes {
 		all = append(all, value{string(r), r.Label()})
 	}
+	for _, s := range AppealStatuses {
+		all = append(all, value{string(s), s.Label()})
+	}
 	for _, r := range Roles {
 		all = append(all, value{string(r), r.Label()})
 	}

@@ -23,6 +23,7 @@ const (
 	MailCompleted            = "request_completed"
 	MailRejected             = "request_rejected"
 	MailWithdrawn            = "request_withdrawn"
+	MailAppealDecided        = "appeal_decided" // the decision on the requester's appeal
 	// Sent by the API, not the workflow; recorded in the audit trail the
 	// same way.
 	MailMessageWaiting = "message_waiting" // a staff message waits in the portal
@@ -39,6 +40,7 @@ var mailLabels = map[string]string{
 	MailCompleted:            "completion notice",
 	MailRejected:             "rejection notice",
 	MailWithdrawn:            "withdrawal confirmation",
+	MailAppealDecided:        "appeal decision",
 	MailMessageWaiting:       "new message notice",
 	MailPortalSignIn:         "portal sign-in link",
 }
@@ -46,7 +48,7 @@ var mailLabels = map[string]string{
 // MailKinds lists every kind of requester mail.
 func MailKinds() []string {
 	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension,
-		MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn}
+		MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn, MailAppealDecided}
 }
 
 // MailLabel is a kind of requester mail in words; an unknown kind is
@@ -82,6 +84,22 @@ type RequesterMail struct {
 	Package       *MailPackage  `json:",omitempty"`
 	NothingToSend bool          `json:",omitempty"`
 	Sources       []PackageTask `json:",omitempty"`
+
+	// AppealUntil, on a closing mail, is until when the requester may
+	// appeal (nil: no appeal right). Appeal is the decision on their
+	// appeal (MailAppealDecided).
+	AppealUntil *time.Time  `json:",omitempty"`
+	Appeal      *MailAppeal `json:",omitempty"`
+}
+
+// MailAppeal is the decision on an appeal as its mail tells of it. Upheld
+// names the authority the requester may complain to; reversed, the
+// reopened request's deadline (RequesterMail.Deadline).
+type MailAppeal struct {
+	Upheld           bool
+	Explanation      string
+	Authority        string
+	AuthorityContact string
 }
 
 // MailPackage is the access package as the completion mail tells of it.
@@ -97,7 +115,7 @@ type MailPackage struct {
 // (non-retryable) once the request's PII is erased; permanent mail failures
 // are non-retryable.
 func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) error {
-	pii, err := a.DB.RequestPII(ctx, a.Keys, m.RequestID)
+	pii, err := a.requesterAddress(ctx, m.RequestID)
 	if err != nil {
 		return classify(fmt.Errorf("activities: requester of %s: %w", m.RequestID, err))
 	}
@@ -134,6 +152,14 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 			return err
 		}
 	case MailWithdrawn:
+	case MailAppealDecided:
+		if m.Appeal == nil {
+			return classify(dsar.Errorf(dsar.EINVALID, "an appeal decision mail without its decision"))
+		}
+		data["Upheld"] = m.Appeal.Upheld
+		data["Explanation"] = m.Appeal.Explanation
+		data["Authority"] = m.Appeal.Authority
+		data["AuthorityContact"] = m.Appeal.AuthorityContact
 	case MailRejected:
 		reasons := make([]string, 0, len(m.Reasons))
 		for _, r := range m.Reasons {
@@ -145,7 +171,25 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	default:
 		return classify(dsar.Errorf(dsar.EINVALID, "unknown requester mail %q", m.Kind))
 	}
+	if m.AppealUntil != nil && (m.Kind == MailRejected || m.Kind == MailCompleted) {
+		data["AppealUntil"] = locale.Date(l, *m.AppealUntil)
+	}
 	return a.send(ctx, l, tmpl, pii.Email, m.Key, data)
+}
+
+// requesterAddress is the requester's name and address: from the
+// request's PII while it is kept, then from the contact details a closed
+// request keeps for its appeal. EGONE once both are erased.
+func (a *Activities) requesterAddress(ctx context.Context, id string) (store.PII, error) {
+	pii, err := a.DB.RequestPII(ctx, a.Keys, id)
+	if dsar.ErrorCode(err) != dsar.EGONE {
+		return pii, err
+	}
+	c, cerr := a.DB.RequestContact(ctx, a.Keys, id)
+	if cerr != nil {
+		return store.PII{}, cerr
+	}
+	return store.PII{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email}, nil
 }
 
 // PortalInvitation asks for the portal invitation of a request's requester.

@@ -13,7 +13,7 @@ import (
 // requesterMails are the mails to requesters; staff_alerts is staff's and
 // stays English.
 var requesterMails = []string{"verify_email", "portal_invitation", "deadline_extended", "request_completed", "request_rejected",
-	"request_withdrawn", "message_waiting", "portal_sign_in"}
+	"request_withdrawn", "message_waiting", "portal_sign_in", "appeal_decided"}
 
 // englishWords are words an English mail cannot do without and no German,
 // French or Spanish one uses: one in a translation is English left behind.
@@ -48,6 +48,11 @@ func TestEveryMailTranslated(t *testing.T) {
 					"Sources": []map[string]any{{"Name": "Billing", "Outcome": "Z", "Records": new(int64(3))}},
 				}
 				if branch {
+					data["AppealUntil"] = locale.Date(l, time.Now())
+					data["Upheld"] = true
+					data["Explanation"] = "Z"
+					data["Authority"] = "Virginia Attorney General"
+					data["AuthorityContact"] = "https://oag.example/complaint"
 					data["Package"] = map[string]any{"Size": "1,5 MB", "Expires": "Z"}
 				}
 				m, err := tmpl.RenderIn(l, name, "z@example.org", data)

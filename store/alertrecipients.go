@@ -44,6 +44,11 @@ var audiences = map[string]audience{
 	AlertTaskDeclined:     {staff: true},
 	AlertWithdrawn:        {staff: true, sources: true},
 	AlertMailFailed:       {staff: true},
+	// An appeal is decided by someone who did not decide the request (often
+	// its handler): the org owners hear of it too, to pick who decides.
+	AlertAppealFiled:   {staff: true, orgOwners: true},
+	AlertAppealWarning: {staff: true, orgOwners: true},
+	AlertAppealOverdue: {staff: true, orgOwners: true},
 	// Recorded by the digest for each user work waits on, never resolved.
 	AlertOutstanding: {},
 }

@@ -14,18 +14,21 @@ import (
 
 // Alert kinds: what a staff alert is about.
 const (
-	AlertNewRequest       = "new_request"       // a request was verified and waits for data sources
-	AlertUnassigned       = "unassigned"        // still no data sources, days after verification
-	AlertTaskAssigned     = "task_assigned"     // a data source the recipient owns was assigned
-	AlertTaskStalled      = "task_stalled"      // a task has not moved for days
-	AlertDeadlineWarning  = "deadline_warning"  // the deadline is near
-	AlertOverdue          = "overdue"           // the deadline has passed
-	AlertAttention        = "needs_attention"   // a step of the request's workflow failed for good and waits for an operator
-	AlertRequesterReplied = "requester_replied" // the requester wrote a message
-	AlertReadyToComplete  = "ready_to_complete" // every task is done: the request can be completed
-	AlertTaskDeclined     = "task_declined"     // a source owner declined a task, with a reason
-	AlertWithdrawn        = "request_withdrawn" // the requester withdrew the request
-	AlertMailFailed       = "mail_failed"       // the completion or rejection mail could not be delivered
+	AlertNewRequest       = "new_request"             // a request was verified and waits for data sources
+	AlertUnassigned       = "unassigned"              // still no data sources, days after verification
+	AlertTaskAssigned     = "task_assigned"           // a data source the recipient owns was assigned
+	AlertTaskStalled      = "task_stalled"            // a task has not moved for days
+	AlertDeadlineWarning  = "deadline_warning"        // the deadline is near
+	AlertOverdue          = "overdue"                 // the deadline has passed
+	AlertAttention        = "needs_attention"         // a step of the request's workflow failed for good and waits for an operator
+	AlertRequesterReplied = "requester_replied"       // the requester wrote a message
+	AlertReadyToComplete  = "ready_to_complete"       // every task is done: the request can be completed
+	AlertTaskDeclined     = "task_declined"           // a source owner declined a task, with a reason
+	AlertWithdrawn        = "request_withdrawn"       // the requester withdrew the request
+	AlertMailFailed       = "mail_failed"             // the completion or rejection mail could not be delivered
+	AlertAppealFiled      = "appeal_filed"            // the requester appealed the decision on their request
+	AlertAppealWarning    = "appeal_deadline_warning" // an appeal's deadline is near
+	AlertAppealOverdue    = "appeal_overdue"          // an appeal's deadline has passed undecided
 	// AlertOutstanding is the end-of-day notice of the recipient's open
 	// work: the digest records one per user and day for every user that
 	// work waits on (RecordOutstandingAlerts), so a user with no event that
@@ -36,7 +39,8 @@ const (
 // AlertKinds lists every alert kind.
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
 	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied,
-	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertOutstanding}
+	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertOutstanding,
+	AlertAppealFiled, AlertAppealWarning, AlertAppealOverdue}
 
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
@@ -67,6 +71,12 @@ func AlertLabel(kind string) string {
 		return "The closing mail to the requester could not be delivered"
 	case AlertOutstanding:
 		return "Requests waiting on you"
+	case AlertAppealFiled:
+		return "The requester appealed the decision: someone who did not decide the request decides the appeal"
+	case AlertAppealWarning:
+		return "Appeal deadline approaching"
+	case AlertAppealOverdue:
+		return "Appeal is overdue: its deadline has passed undecided"
 	}
 	return kind
 }

@@ -179,6 +179,9 @@ func TestAlertRecipientsPerKind(t *testing.T) {
 		{"task_declined", team, []string{"handler"}},
 		{"request_withdrawn", union(team, bySource), union([]string{"handler"}, bySource)},
 		{"mail_failed", team, []string{"handler"}},
+		{store.AlertAppealFiled, team, union([]string{"handler"}, owners)},
+		{store.AlertAppealWarning, team, union([]string{"handler"}, owners)},
+		{store.AlertAppealOverdue, team, union([]string{"handler"}, owners)},
 		{store.AlertOutstanding, nil, nil},
 	}
 	for _, kind := range store.AlertKinds {

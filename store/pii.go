@@ -148,22 +148,25 @@ func (db *DB) DeleteIdentityDocument(ctx context.Context, id string) error {
 // The blind index stays so the requester still finds the request in the
 // portal; messages stay under their own key. Scrubbing twice is fine.
 func (db *DB) ScrubRequest(ctx context.Context, id string) error {
-	return db.Tx(ctx, func(tx *sqlx.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM request_keys WHERE request_id = $1`,
-			`DELETE FROM identity_documents WHERE request_id = $1`,
-			`DELETE FROM task_files WHERE request_id = $1`,
-			// A package never published is not sent: it goes with the data
-			// (a published one lasts until it expires).
-			`DELETE FROM packages WHERE request_id = $1 AND status IN ('failed', 'ready', 'approved')`,
-			`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, corrected_action = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("store: scrub %s: %w", id, err)
-			}
+	return db.Tx(ctx, func(tx *sqlx.Tx) error { return scrubIn(ctx, tx, id) })
+}
+
+// scrubIn is ScrubRequest in tx.
+func scrubIn(ctx context.Context, tx *sqlx.Tx, id string) error {
+	for _, q := range []string{
+		`DELETE FROM request_keys WHERE request_id = $1`,
+		`DELETE FROM identity_documents WHERE request_id = $1`,
+		`DELETE FROM task_files WHERE request_id = $1`,
+		// A package never published is not sent: it goes with the data
+		// (a published one lasts until it expires).
+		`DELETE FROM packages WHERE request_id = $1 AND status IN ('failed', 'ready', 'approved')`,
+		`UPDATE requests SET pii = NULL, corrected_pii = NULL, corrected_email_hash = NULL, corrected_action = NULL, scrubbed_at = coalesce(scrubbed_at, now()), updated_at = now() WHERE id = $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("store: scrub %s: %w", id, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // now is the store's clock for rows it stamps itself.

@@ -36,6 +36,14 @@ type Projection struct {
 	CloseNote       string
 	Tasks           []ProjectedTask
 
+	// Decision is who decided the request (a staff user id; "" none, or a
+	// workflow before appeals). AppealUntil is until when its requester
+	// may appeal (nil: no appeal right). Appeal is the appeal they filed:
+	// inserted with this write when new (its own workflow writes it then).
+	Decision    string
+	AppealUntil *time.Time
+	Appeal      *ProjectedAppeal
+
 	// Seq counts the workflow's projection writes (carried across
 	// continue-as-new): a write with a Seq not above the stored one changes
 	// nothing of the request and its tasks, so a late retry never
@@ -127,12 +135,13 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
 			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
-			attention = $16, identity_note = $17, closing_mail_failed = $18, package_required = $19, accepted = true, updated_at = now()
+			attention = $16, identity_note = $17, closing_mail_failed = $18, package_required = $19,
+			decided_by = (SELECT u.id FROM users u WHERE u.id::text = $20), appeal_until = $21, accepted = true, updated_at = now()
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
 			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote,
-			p.ClosingMailFailed, p.PackageRequired)
+			p.ClosingMailFailed, p.PackageRequired, p.Decision, p.AppealUntil)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}
@@ -145,6 +154,11 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 				return dsar.Errorf(dsar.ENOTFOUND, "no request %s to project", p.RequestID)
 			}
 			return recordActions(ctx, tx, p.RequestID, p.Actions) // a newer projection is stored
+		}
+		if p.Appeal != nil {
+			if err := insertAppeal(ctx, tx, p.RequestID, p.Appeal); err != nil {
+				return err
+			}
 		}
 		for _, t := range p.Tasks {
 			const qt = `INSERT INTO tasks (request_id, data_source_id, status, assigned_at, assigned_by,

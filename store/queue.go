@@ -406,7 +406,9 @@ type Request struct {
 	CloseNote         string         `db:"close_note" json:"close_note"`
 	ScrubbedAt        *time.Time     `db:"scrubbed_at" json:"scrubbed_at"`
 	Channel           dsar.Channel   `db:"channel" json:"channel"`
-	Language          string         `db:"language" json:"language"` // what the requester is written to in
+	Language          string         `db:"language" json:"language"`                   // what the requester is written to in
+	DecidedBy         *string        `db:"decided_by" json:"decided_by,omitempty"`     // who decided the request
+	AppealUntil       *time.Time     `db:"appeal_until" json:"appeal_until,omitempty"` // the requester may appeal until then
 }
 
 // Request returns an accepted request's row. ENOTFOUND for no such request,
@@ -422,7 +424,8 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 	const q = `SELECT ` + queueColumns + `,
 		r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
-		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel, r.language
+		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel, r.language,
+		r.decided_by::text AS decided_by, r.appeal_until
 		FROM requests r WHERE %s`
 	rs := []Request{}
 	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {

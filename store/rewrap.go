@@ -15,10 +15,13 @@ type Rewrapped struct {
 	MessageKeys int // message_keys: each request's message key
 	Packages    int // packages: each access package's key
 	TOTPSecrets int // staff_totp: each staff member's second factor, sealed again
+	ContactKeys int // request_contacts: the contact details kept for an appeal
 }
 
 // Total is the number of data keys wrapped (or secrets sealed) again.
-func (r Rewrapped) Total() int { return r.RequestKeys + r.MessageKeys + r.Packages + r.TOTPSecrets }
+func (r Rewrapped) Total() int {
+	return r.RequestKeys + r.MessageKeys + r.Packages + r.TOTPSecrets + r.ContactKeys
+}
 
 // TOTPKeyLabel derives, from a master key, the key that seals staff TOTP
 // secrets; TOTPAAD binds a sealed secret to its user.
@@ -71,6 +74,7 @@ var wrappedKeyTables = []struct{ table, id string }{
 	{"request_keys", "request_id"},
 	{"message_keys", "request_id"},
 	{"packages", "id"},
+	{"request_contacts", "request_id"},
 }
 
 // rewrapBatch is how many keys one transaction wraps again.
@@ -85,7 +89,7 @@ const rewrapBatch = 500
 // is an error naming its id.
 func (db *DB) RewrapDataKeys(ctx context.Context, keys *crypto.Keyring) (Rewrapped, error) {
 	var out Rewrapped
-	counts := []*int{&out.RequestKeys, &out.MessageKeys, &out.Packages}
+	counts := []*int{&out.RequestKeys, &out.MessageKeys, &out.Packages, &out.ContactKeys}
 	for i, t := range wrappedKeyTables {
 		qSelect := `SELECT ` + t.id + `::text AS id, key_id, wrapped_key FROM ` + t.table + `
 			WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY ` + t.id + ` LIMIT $2 FOR UPDATE`
