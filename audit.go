@@ -66,6 +66,7 @@ const (
 	AuditAppealDecided        = "appeal.decided"
 	AuditAppealOverdue        = "appeal.overdue"
 	AuditContactShredded      = "request.contact_shredded" // the contact details kept for an appeal were destroyed
+	AuditRequestReopened      = "request.reopened"         // an appeal reversed the decision
 )
 
 // auditLabels says each audit action in words, for people.
@@ -132,6 +133,7 @@ var auditLabels = map[string]string{
 	AuditAppealDecided:        "Appeal decided",
 	AuditAppealOverdue:        "Appeal deadline passed",
 	AuditContactShredded:      "Contact details kept for an appeal destroyed",
+	AuditRequestReopened:      "Request reopened after its appeal was reversed",
 }
 
 // AuditActions lists every audit action.

@@ -16,10 +16,17 @@ func (a *Activities) ScrubKeepingContact(ctx context.Context, requestID string, 
 }
 
 // ShredContact destroys the contact details kept for an appeal (their key
-// and ciphertext). It reports whether there were any.
-func (a *Activities) ShredContact(ctx context.Context, requestID string) (bool, error) {
-	ok, err := a.DB.ShredContact(ctx, requestID)
-	return ok, classify(err)
+// and ciphertext). Shredding twice is fine.
+func (a *Activities) ShredContact(ctx context.Context, requestID string) error {
+	_, err := a.DB.ShredContact(ctx, requestID)
+	return classify(err)
+}
+
+// ReopenRequest gives a request reopened after its appeal a new data key,
+// for the files its tasks attach (the old key went with the erasure at
+// close). The requester's PII stays erased. Done twice, it keeps the key.
+func (a *Activities) ReopenRequest(ctx context.Context, requestID string) error {
+	return classify(a.DB.NewDataKey(ctx, a.Keys, requestID))
 }
 
 // ProjectAppeal writes the appeal workflow's state and the outcomes of its

@@ -132,3 +132,18 @@ func (db *DB) ShredContact(ctx context.Context, id string) (bool, error) {
 	n, _ := res.RowsAffected()
 	return n > 0, nil
 }
+
+// NewDataKey gives a request whose data key was erased a new one (a
+// request reopened after its appeal: its tasks attach files again). A
+// request with a key keeps it.
+func (db *DB) NewDataKey(ctx context.Context, keys *crypto.Keyring, id string) error {
+	wrapped, keyID, err := keys.Wrap(crypto.NewDataKey())
+	if err != nil {
+		return err
+	}
+	const q = `INSERT INTO request_keys (request_id, key_id, wrapped_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+	if _, err := db.ExecContext(ctx, q, id, keyID, wrapped); err != nil {
+		return fmt.Errorf("store: new data key of %s: %w", id, Translate(err))
+	}
+	return nil
+}

@@ -54,5 +54,6 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.DSAR, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.AlertDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Appeal, workflow.RegisterOptions{Name: workflows.AppealWorkflowName})
 	workflows.RegisterSource(r) // webhook sources' children run on the main queue
 }

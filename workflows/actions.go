@@ -114,6 +114,8 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p MailResend) string { return p.By }, r.onMailResent)
 	case SignalPackageApproved:
 		return take(ch, name, func(p PackageApproval) string { return p.By }, r.onPackageApproved)
+	case SignalAppealFiled:
+		return take(ch, name, func(p AppealFiling) string { return "" }, r.onAppealFiled)
 	}
 	return pendingAction{}, false
 }
@@ -481,6 +483,10 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 	if r.fulfil {
 		r.deliver(ctx, at, nothingToSend, by)
 	}
+	if r.appeals {
+		r.st.Decision = by
+		r.st.AppealUntil = r.appealableUntil(at)
+	}
 	r.changed(ctx)
 	if outcome == OutcomeWithdrawn {
 		// Staff stop work on it: its handler (or the org owners) and the
@@ -497,8 +503,13 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 			r.holdForResend(ctx, mailKind)
 		}
 	}
-	r.scrub(ctx)
-	if r.fulfil {
-		r.keepPackage(ctx)
+	if !r.appeals {
+		r.scrub(ctx)
+		if r.fulfil {
+			r.keepPackage(ctx)
+		}
+		return
 	}
+	r.erase(ctx)
+	r.afterClose(ctx)
 }

@@ -62,7 +62,7 @@ func ActorRoles(signal string) []dsar.Role {
 var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
 	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
 	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent,
-	SignalPackageApproved}
+	SignalPackageApproved, SignalAppealFiled}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -407,6 +407,16 @@ type State struct {
 	PackageRequired bool             `json:"package_required,omitempty"`
 	Package         *PackageState    `json:"package,omitempty"`
 	NothingToSend   string           `json:"nothing_to_send,omitempty"` // staff only: why an access request completed without a package
+
+	// Appeals (versionAppeals): who decided the request (a staff user id;
+	// "" when the requester or the system closed it), until when the
+	// requester may appeal (nil: no appeal right, or the answer is not one
+	// to appeal), their appeal, and whether their name and email are kept
+	// (sealed, under their own key) for it.
+	Decision    string       `json:"decision,omitempty"`
+	AppealUntil *time.Time   `json:"appeal_until,omitempty"`
+	Appeal      *AppealState `json:"appeal,omitempty"`
+	ContactKept bool         `json:"contact_kept,omitempty"`
 }
 
 // Task returns the task of a data source, if there is one.
@@ -437,6 +447,9 @@ func (s *State) OpenTasks() int {
 func (s *State) Allows(signal string, p any) error {
 	conflict := func(what string) error {
 		return dsar.Errorf(dsar.ECONFLICT, "cannot %s: the request is %s", what, s.Status)
+	}
+	if signal == SignalAppealFiled {
+		return s.allowsAppeal(p)
 	}
 	if signal == SignalMailResent {
 		if !s.ClosingMailFailed {

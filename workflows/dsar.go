@@ -51,6 +51,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.seedFlow = r.durable && workflow.GetVersion(ctx, versionSeedFlow, workflow.DefaultVersion, 1) == 1
 	r.fulfil = r.seedFlow && workflow.GetVersion(ctx, versionFulfilment, workflow.DefaultVersion, 1) == 1
 	r.checkActors = r.fulfil && workflow.GetVersion(ctx, versionActorCheck, workflow.DefaultVersion, 1) == 1
+	r.appeals = r.checkActors && workflow.GetVersion(ctx, versionAppeals, workflow.DefaultVersion, 1) == 1
 	if r.fulfil {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
@@ -257,6 +258,10 @@ type run struct {
 	// before it applies (versionActorCheck).
 	checkActors bool
 	handler     string // the request's handler, mirrored in DsarHandler ("" none, or never told)
+	// appeals: a closed request's requester may appeal where its rule says
+	// so; their contact details are kept for it, then shredded
+	// (versionAppeals).
+	appeals bool
 }
 
 type attrs struct {

@@ -48,7 +48,8 @@ type harness struct {
 	projectedAt []time.Duration // when each projection was written
 	deletedDocs int
 	scrubbed    int
-	corrected   int // email corrections applied
+	scrubbedAt  []time.Duration // when each scrub ran
+	corrected   int             // email corrections applied
 	// strangers are the users the actor check refuses, with why.
 	strangers map[string]string
 	checked   []activities.ActorCheck // every actor check asked for
@@ -185,6 +186,7 @@ func newHarness(t testing.TB) *harness {
 				return err
 			}
 			h.scrubbed++
+			h.scrubbedAt = append(h.scrubbedAt, now())
 			return nil
 		})
 	return h

@@ -286,13 +286,9 @@ func (r *run) keepPackage(ctx workflow.Context) {
 		return
 	}
 	r.refuseUntil(ctx, *p.ExpiresAt, TimerPackageExpiry, nil)
-	if r.abandoned || !r.writeActivity(ctx, "erase the access package", a.ExpirePackage, r.in.RequestID) {
-		return
+	if !r.abandoned {
+		r.expirePackage(ctx)
 	}
-	p.Status = store.PackageExpired
-	r.note(ctx, EventPackageExpired, "", "")
-	r.audit(ctx, store.ActorSystem, "", dsar.AuditPackageExpired, map[string]any{"package_id": p.ID})
-	r.changed(ctx)
 }
 
 // digest is the SHA-256 of staff's free text, for the audit trail, which
@@ -306,6 +302,9 @@ func digest(text string) string {
 // package's size and expiry, or, for the other request types, what each
 // data source did.
 func (r *run) closingMail(m *activities.RequesterMail) {
+	if r.appeals && (m.Kind == activities.MailRejected || m.Kind == activities.MailCompleted) {
+		m.AppealUntil = r.st.AppealUntil
+	}
 	if !r.fulfil || m.Kind != activities.MailCompleted {
 		return
 	}

@@ -184,34 +184,7 @@ func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction,
 // accept takes, which it returns (true). Without one it returns false at
 // that time, or when the workflow is abandoned.
 func (r *run) refuseUntil(ctx workflow.Context, until time.Time, summary string, accept func(pendingAction) bool) (pendingAction, bool) {
-	for !r.abandoned {
-		r.collect(ctx)
-		for len(r.pending) > 0 {
-			p := r.pending[0]
-			r.pending = r.pending[1:]
-			if p.action.ID != "" && r.seen(p.action.ID) {
-				continue
-			}
-			err := r.st.Allows(p.signal, p.payload)
-			if err == nil && accept != nil && accept(p) {
-				return p, true
-			}
-			if err == nil {
-				err = dsar.Errorf(dsar.ECONFLICT, "the request is %s", r.st.Status)
-			}
-			r.refuse(ctx, p, err)
-		}
-		now := workflow.Now(ctx)
-		if !now.Before(until) {
-			break
-		}
-		sel, cancel := r.waitFor(ctx, event{at: until, summary: summary}, true, now)
-		r.addActions(ctx, sel)
-		r.addOperator(ctx, sel)
-		sel.Select(ctx)
-		cancel()
-	}
-	return pendingAction{}, false
+	return r.closedWait(ctx, until, summary, accept, nil)
 }
 
 func (r *run) onMailResent(ctx workflow.Context, p MailResend) {

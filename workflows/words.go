@@ -36,6 +36,10 @@ const (
 	EventPackageExpired      = "package_expired"
 	EventNothingToSend       = "nothing_to_send"
 	EventPackageFailed       = "package_failed"
+	EventAppealFiled         = "appeal_filed"
+	EventAppealDecided       = "appeal_decided"
+	EventReopened            = "reopened"
+	EventContactShredded     = "contact_shredded"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -74,6 +78,10 @@ var eventLabels = map[string]string{
 	EventPackageExpired:      "Access package expired and erased",
 	EventNothingToSend:       "Completed with nothing to send",
 	EventPackageFailed:       "Access package could not be built; tried again every hour",
+	EventAppealFiled:         "The requester appealed the decision",
+	EventAppealDecided:       "Appeal decided",
+	EventReopened:            "Request reopened: the appeal reversed the decision",
+	EventContactShredded:     "Contact details kept for an appeal destroyed",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

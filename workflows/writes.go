@@ -158,6 +158,12 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
 		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
 	}
+	if st.Appeal != nil || st.AppealUntil != nil || st.Decision != "" {
+		p.Decision, p.AppealUntil = st.Decision, st.AppealUntil
+		if ap := st.Appeal; ap != nil {
+			p.Appeal = &store.ProjectedAppeal{ID: ap.ID, Status: ap.Status, FiledAt: ap.FiledAt, Deadline: ap.Deadline, DecidedAt: ap.DecidedAt}
+		}
+	}
 	if r.durable {
 		p.Seq, p.Attention = r.seq, r.attention
 		p.Timeline = append([]TimelineEntry(nil), st.Timeline...)
