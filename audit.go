@@ -67,6 +67,9 @@ const (
 	AuditAppealOverdue        = "appeal.overdue"
 	AuditContactShredded      = "request.contact_shredded" // the contact details kept for an appeal were destroyed
 	AuditRequestReopened      = "request.reopened"         // an appeal reversed the decision
+	AuditWebhookSent          = "webhook.sent"             // a job went to a webhook source's endpoint (accepted or not)
+	AuditWebhookCallback      = "webhook.callback"         // the source's owner posted a job's result, applied
+	AuditWebhookRefused       = "webhook.refused"          // a job's callback was refused (signature, stale, replay, used, expired)
 )
 
 // auditLabels says each audit action in words, for people.
@@ -134,6 +137,9 @@ var auditLabels = map[string]string{
 	AuditAppealOverdue:        "Appeal deadline passed",
 	AuditContactShredded:      "Contact details kept for an appeal destroyed",
 	AuditRequestReopened:      "Request reopened after its appeal was reversed",
+	AuditWebhookSent:          "Job sent to the data source's webhook",
+	AuditWebhookCallback:      "Result of the data source's webhook job received",
+	AuditWebhookRefused:       "Webhook callback refused",
 }
 
 // AuditActions lists every audit action.

@@ -211,6 +211,12 @@ type Config struct {
 		PackageTTL time.Duration `mapstructure:"package_ttl"`
 		// MaxFileSize bounds one file attached to a task.
 		MaxFileSize int64 `mapstructure:"max_file_size"`
+		// WebhookTimeout bounds one delivery of a job to a webhook
+		// source's endpoint: connecting, sending and reading the answer.
+		WebhookTimeout time.Duration `mapstructure:"webhook_timeout"`
+		// WebhookMaxCallback bounds the body of a webhook job's callback
+		// (its files, in base64, included).
+		WebhookMaxCallback int64 `mapstructure:"webhook_max_callback"`
 	} `mapstructure:"fulfilment"`
 
 	Log struct {
@@ -318,8 +324,10 @@ func defaults() map[string]any {
 		"crypto.previous_keys": []string{},
 		"crypto.index_key_id":  "",
 
-		"fulfilment.package_ttl":   720 * time.Hour,
-		"fulfilment.max_file_size": int64(512 << 20),
+		"fulfilment.package_ttl":          720 * time.Hour,
+		"fulfilment.max_file_size":        int64(512 << 20),
+		"fulfilment.webhook_timeout":      30 * time.Second,
+		"fulfilment.webhook_max_callback": int64(64 << 20),
 
 		"workflow.default_deadline":            720 * time.Hour,
 		"workflow.default_extension":           720 * time.Hour,
@@ -567,6 +575,7 @@ func (c *Config) Validate() error {
 		{"workflow.assignment_alert_every", c.Workflow.AssignmentAlertEvery},
 		{"workflow.mail_resend_window", c.Workflow.MailResendWindow},
 		{"fulfilment.package_ttl", c.Fulfilment.PackageTTL},
+		{"fulfilment.webhook_timeout", c.Fulfilment.WebhookTimeout},
 		{"intake.captcha_expiry", c.Intake.CaptchaExpiry},
 		{"intake.token_expiry", c.Intake.TokenExpiry},
 		{"auth.session_idle", c.Auth.SessionIdle},
@@ -580,6 +589,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Fulfilment.MaxFileSize <= 0 {
 		return bad("fulfilment.max_file_size", "must be a positive number of bytes")
+	}
+	if c.Fulfilment.WebhookMaxCallback <= 0 {
+		return bad("fulfilment.webhook_max_callback", "must be a positive number of bytes")
 	}
 	if c.Workflow.DefaultExtension < 0 {
 		return bad("workflow.default_extension", "must not be negative")

@@ -151,6 +151,12 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/data-sources/:id", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "PATCH", Path: "/api/v1/data-sources/:id", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
 		{Method: "DELETE", Path: "/api/v1/data-sources/:id", Who: staff, Roles: administrators, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/data-sources/:id/webhook-secret", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
+			Scope: "makes the source's webhook secret anew and shows it once; the old one stops working"},
+
+		// Webhook sources' systems: a job's result, signed with the source's secret.
+		{Method: "POST", Path: "/api/v1/webhooks/callbacks/:token", Who: public,
+			Scope: "needs a webhook job's one-time callback token and the source's signature (docs/webhooks.md)"},
 
 		// Staff: the queue and the actions.
 		{Method: "GET", Path: "/api/v1/requests", Who: staff, Roles: workers, Denied: http.StatusForbidden, Scope: ownTasks},

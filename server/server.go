@@ -118,6 +118,7 @@ func (s *Server) routes() {
 	s.portalRoutes()
 	s.withdrawalRoutes()
 	s.consoleRoutes()
+	s.webhookRoutes()
 }
 
 // ListenAndServe serves on http.addr until ctx ends, then shuts down

@@ -53,6 +53,7 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodGet, "/api/v1/data-sources/:id", s.getDataSource)
 	s.handle(http.MethodPatch, "/api/v1/data-sources/:id", s.updateDataSource)
 	s.handle(http.MethodDelete, "/api/v1/data-sources/:id", s.deleteDataSource)
+	s.handle(http.MethodPost, "/api/v1/data-sources/:id/webhook-secret", s.rotateWebhookSecret)
 
 	s.handle(http.MethodGet, "/api/v1/requests", s.listRequests)
 	s.handle(http.MethodGet, "/api/v1/requests.csv", s.exportRequests)

@@ -268,3 +268,17 @@ func (db *DB) RemoveTaskFiles(ctx context.Context, requestID string, ids []strin
 	}
 	return nil
 }
+
+// DeleteTaskFiles deletes task files of a request outright (a webhook
+// callback that stored them could not be applied): they leave no trace but
+// their audit rows. Deleting again changes nothing.
+func (db *DB) DeleteTaskFiles(ctx context.Context, requestID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	const q = `DELETE FROM task_files WHERE request_id = $1 AND id = ANY($2::uuid[])`
+	if _, err := db.ExecContext(ctx, q, requestID, pq.Array(ids)); err != nil {
+		return fmt.Errorf("store: delete task files of %s: %w", requestID, Translate(err))
+	}
+	return nil
+}
