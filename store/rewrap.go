@@ -16,11 +16,14 @@ type Rewrapped struct {
 	Packages    int // packages: each access package's key
 	TOTPSecrets int // staff_totp: each staff member's second factor, sealed again
 	ContactKeys int // request_contacts: the contact details kept for an appeal
+	// WebhookSecrets counts the webhook sources' secrets and the webhook
+	// jobs' task tokens sealed again.
+	WebhookSecrets int
 }
 
 // Total is the number of data keys wrapped (or secrets sealed) again.
 func (r Rewrapped) Total() int {
-	return r.RequestKeys + r.MessageKeys + r.Packages + r.TOTPSecrets + r.ContactKeys
+	return r.RequestKeys + r.MessageKeys + r.Packages + r.TOTPSecrets + r.ContactKeys + r.WebhookSecrets
 }
 
 // TOTPKeyLabel derives, from a master key, the key that seals staff TOTP
@@ -132,7 +135,10 @@ func (db *DB) RewrapDataKeys(ctx context.Context, keys *crypto.Keyring) (Rewrapp
 		}
 	}
 	var err error
-	out.TOTPSecrets, err = db.resealTOTP(ctx, keys)
+	if out.TOTPSecrets, err = db.resealTOTP(ctx, keys); err != nil {
+		return out, err
+	}
+	out.WebhookSecrets, err = db.resealWebhooks(ctx, keys)
 	return out, err
 }
 
@@ -140,12 +146,19 @@ func (db *DB) RewrapDataKeys(ctx context.Context, keys *crypto.Keyring) (Rewrapp
 // across every table that holds wrapped keys.
 func (db *DB) WrappedKeyIDs(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	for _, t := range append(wrappedKeyTables, struct{ table, id string }{"staff_totp", "user_id"}) {
+	tables := []struct{ table, keyID string }{{"staff_totp", "key_id"}}
+	for _, t := range wrappedKeyTables {
+		tables = append(tables, struct{ table, keyID string }{t.table, "key_id"})
+	}
+	for _, c := range webhookSealed {
+		tables = append(tables, struct{ table, keyID string }{c.table, c.keyID})
+	}
+	for _, t := range tables {
 		var rows []struct {
 			KeyID string `db:"key_id"`
 			N     int    `db:"n"`
 		}
-		q := `SELECT key_id, count(*) AS n FROM ` + t.table + ` WHERE key_id IS NOT NULL GROUP BY key_id`
+		q := `SELECT ` + t.keyID + ` AS key_id, count(*) AS n FROM ` + t.table + ` WHERE ` + t.keyID + ` IS NOT NULL GROUP BY 1`
 		if err := db.SelectContext(ctx, &rows, q); err != nil {
 			return nil, fmt.Errorf("store: key ids of %s: %w", t.table, err)
 		}

@@ -345,3 +345,61 @@ func (db *DB) CloseWebhookJob(ctx context.Context, jobID, reason string) error {
 	}
 	return nil
 }
+
+// sealedUnderDerived is a column sealed under a key derived from a master
+// key, with the column naming that key.
+type sealedUnderDerived struct {
+	table, id, sealed, keyID, label string
+	aad                             func(id string) []byte
+}
+
+// webhookSealed are the webhook secrets and the webhook jobs' task tokens.
+var webhookSealed = []sealedUnderDerived{
+	{"data_sources", "id", "webhook_secret", "webhook_key_id", webhookSecretLabel, webhookSecretAAD},
+	{"webhook_jobs", "id", "task_token", "key_id", webhookTokenLabel, webhookTokenAAD},
+}
+
+// resealWebhooks seals again, under the current master key's derived
+// keys, every webhook secret and webhook job task token sealed under
+// another, and reports how many.
+func (db *DB) resealWebhooks(ctx context.Context, keys *crypto.Keyring) (int, error) {
+	n := 0
+	for _, c := range webhookSealed {
+		err := db.Tx(ctx, func(tx *sqlx.Tx) error {
+			var rows []struct {
+				ID     string `db:"id"`
+				KeyID  string `db:"key_id"`
+				Sealed []byte `db:"sealed"`
+			}
+			q := `SELECT ` + c.id + `::text AS id, ` + c.keyID + ` AS key_id, ` + c.sealed + ` AS sealed FROM ` + c.table +
+				` WHERE ` + c.keyID + ` IS NOT NULL AND ` + c.keyID + ` <> $1 FOR UPDATE`
+			if err := tx.SelectContext(ctx, &rows, q, keys.CurrentID()); err != nil {
+				return fmt.Errorf("store: %s.%s to seal again: %w", c.table, c.sealed, err)
+			}
+			for _, r := range rows {
+				old, ok := keys.DeriveFrom(r.KeyID, c.label)
+				if !ok {
+					return fmt.Errorf("store: %s.%s of %s is sealed by master key %q, not in crypto.previous_keys", c.table, c.sealed, r.ID, r.KeyID)
+				}
+				plain, err := crypto.Open(old, r.Sealed, c.aad(r.ID))
+				if err != nil {
+					return fmt.Errorf("store: open %s.%s of %s: %w", c.table, c.sealed, r.ID, err)
+				}
+				sealed, err := crypto.Seal(keys.Derive(c.label), plain, c.aad(r.ID))
+				if err != nil {
+					return err
+				}
+				qUpdate := `UPDATE ` + c.table + ` SET ` + c.sealed + ` = $2, ` + c.keyID + ` = $3 WHERE ` + c.id + ` = $1`
+				if _, err := tx.ExecContext(ctx, qUpdate, r.ID, sealed, keys.CurrentID()); err != nil {
+					return fmt.Errorf("store: seal %s.%s of %s again: %w", c.table, c.sealed, r.ID, Translate(err))
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -82,6 +82,20 @@ func TestKeysRotate(t *testing.T) {
 		}
 	}
 
+	// A webhook source's secret and a webhook job's task token, under k1.
+	ds, err := db.CreateDataSource(ctx, "Shop", "", []string{staff.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhookSecret, err := db.SetWebhookURL(ctx, k1, ds.ID, "https://shop.example.com/dsar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutWebhookJob(ctx, k1, store.NewWebhookJob{ID: "job_1", Token: crypto.NewToken(), RequestID: id, DataSourceID: ds.ID,
+		RequestType: dsar.RequestInfo, TaskToken: []byte("task token"), Attempt: 1, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The rotation: k2 is the master key, k1 a previous one (and the
 	// blind index's).
 	t.Setenv("DSAR_CRYPTO_MASTER_KEY", next)
@@ -92,7 +106,8 @@ func TestKeysRotate(t *testing.T) {
 	if err := run(ctx, []string{"keys", "rotate"}, nil, &out, &errOut); err != nil {
 		t.Fatalf("keys rotate: %v (%s)", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "wrapped 4 data keys again under master key k2") || !strings.Contains(out.String(), "1 TOTP secrets") ||
+	if !strings.Contains(out.String(), "wrapped 6 data keys again under master key k2") || !strings.Contains(out.String(), "1 TOTP secrets") ||
+		!strings.Contains(out.String(), "2 webhook secrets and job tokens") ||
 		!strings.Contains(out.String(), "keep k1") {
 		t.Errorf("keys rotate said %q", out.String())
 	}
@@ -130,6 +145,17 @@ func TestKeysRotate(t *testing.T) {
 	if secret, err := crypto.Open(k2.Derive(store.TOTPKeyLabel), totp.Sealed, store.TOTPAAD(staff.ID)); err != nil ||
 		totp.KeyID != "k2" || string(secret) != "JBSWY3DPEHPK3PXP" {
 		t.Errorf("the TOTP secret after the rotation: key %s, %v", totp.KeyID, err)
+	}
+
+	if src, err := db.WebhookSource(ctx, k2, ds.ID); err != nil || src.Secret != webhookSecret {
+		t.Errorf("the webhook secret with k2 alone: %v", err)
+	}
+	job, err := db.WebhookJobByID(ctx, "job_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt, err := db.WebhookTaskToken(k2, job); err != nil || string(tt) != "task token" {
+		t.Errorf("the webhook job's task token with k2 alone: %q, %v", tt, err)
 	}
 
 	out.Reset()

@@ -310,8 +310,8 @@ func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	current := a.Keys.CurrentID()
-	fmt.Fprintf(stdout, "wrapped %d data keys again under master key %s (%d request keys, %d message keys, %d access package keys, %d TOTP secrets, %d contact keys kept for appeals)\n",
-		n.Total(), current, n.RequestKeys, n.MessageKeys, n.Packages, n.TOTPSecrets, n.ContactKeys)
+	fmt.Fprintf(stdout, "wrapped %d data keys again under master key %s (%d request keys, %d message keys, %d access package keys, %d TOTP secrets, %d contact keys kept for appeals, %d webhook secrets and job tokens)\n",
+		n.Total(), current, n.RequestKeys, n.MessageKeys, n.Packages, n.TOTPSecrets, n.ContactKeys, n.WebhookSecrets)
 	left, err := a.DB.WrappedKeyIDs(ctx)
 	if err != nil {
 		return err
