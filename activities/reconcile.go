@@ -43,6 +43,9 @@ const (
 	// PendingFileAfter: an upload still pending after this long lost its
 	// process; its chunks are swept.
 	PendingFileAfter = 24 * time.Hour
+	// ConnectorUploadIdle: a connector's upload with no part for this long
+	// was left behind (its export started over in another); swept.
+	ConnectorUploadIdle = 7 * 24 * time.Hour
 	// ProjectionSettleAfter: a workflow writes its projection right after
 	// it changes its status.
 	ProjectionSettleAfter = 2 * time.Minute
@@ -97,6 +100,9 @@ type IntakeFindings struct {
 	CaptchasSwept int64    `json:"captchas_swept"`      // expired captcha redemptions forgotten
 	// PendingFilesSwept are uploads left pending by a process that died.
 	PendingFilesSwept int `json:"pending_files_swept,omitempty"`
+	// ConnectorUploadsSwept are connector uploads idle past
+	// ConnectorUploadIdle (their connector started another, or gave up).
+	ConnectorUploadsSwept int `json:"connector_uploads_swept,omitempty"`
 }
 
 // SettleIntake settles request rows that intake wrote but never accepted
@@ -130,7 +136,10 @@ func (a *Activities) SettleIntake(ctx context.Context, s ReconcileScope) (Intake
 	if f.CaptchasSwept, err = a.DB.SweepCaptchas(ctx); err != nil {
 		return f, err
 	}
-	f.PendingFilesSwept, err = a.DB.SweepPendingFiles(ctx, time.Now().Add(-PendingFileAfter))
+	if f.PendingFilesSwept, err = a.DB.SweepPendingFiles(ctx, time.Now().Add(-PendingFileAfter)); err != nil {
+		return f, err
+	}
+	f.ConnectorUploadsSwept, err = a.DB.SweepConnectorUploads(ctx, time.Now().Add(-ConnectorUploadIdle))
 	return f, err
 }
 

@@ -62,7 +62,7 @@ var ErrNotSealed = errors.New("codec: payload refused: not sealed by this servic
 // Codec is a converter.PayloadCodec that seals payloads under a subkey of
 // the keyring's current master key.
 type Codec struct {
-	keys *crypto.Keyring
+	keys payloadKeys
 	// lenient passes payloads that are not sealed through on Decode: for
 	// showing a history to people (the codec server), never for the
 	// worker or clients that act on what they decode.
@@ -71,13 +71,26 @@ type Codec struct {
 
 // New returns a codec over the keyring. Its Decode refuses payloads it did
 // not seal (ErrNotSealed).
-func New(keys *crypto.Keyring) *Codec { return &Codec{keys: keys} }
+func New(keys *crypto.Keyring) *Codec { return &Codec{keys: keyringKeys{keys}} }
+
+// payloadKeys are the keys a codec seals and opens with: the current one
+// with its id, and any by id.
+type payloadKeys interface {
+	current() (id string, key []byte)
+	byID(id string) ([]byte, bool)
+}
+
+// keyringKeys derives the payload keys from the master keys.
+type keyringKeys struct{ k *crypto.Keyring }
+
+func (r keyringKeys) current() (string, []byte)     { return r.k.CurrentID(), r.k.Derive(label) }
+func (r keyringKeys) byID(id string) ([]byte, bool) { return r.k.DeriveFrom(id, label) }
 
 // Encode seals each payload whole (metadata and data) into a new payload,
 // except one marked readable, which it returns without the mark.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
-	key := c.keys.Derive(label)
+	keyID, key := c.keys.current()
 	for i, p := range payloads {
 		if readable(p) != "" {
 			plain := proto.Clone(p).(*commonpb.Payload)
@@ -96,7 +109,7 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		out[i] = &commonpb.Payload{
 			Metadata: map[string][]byte{
 				MetadataEncoding: []byte(EncodingEnvelope),
-				MetadataKeyID:    []byte(c.keys.CurrentID()),
+				MetadataKeyID:    []byte(keyID),
 			},
 			Data: sealed,
 		}
@@ -118,7 +131,7 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			continue
 		}
 		keyID := string(p.Metadata[MetadataKeyID])
-		key, ok := c.keys.DeriveFrom(keyID, label)
+		key, ok := c.keys.byID(keyID)
 		if !ok {
 			return nil, fmt.Errorf("codec: unknown key id %q", keyID)
 		}
@@ -202,5 +215,5 @@ func FailureConverter(dc converter.DataConverter) converter.FailureConverter {
 // not sealed (a search attribute, or one someone sent in the clear) as it
 // is: it only shows, the worker still refuses such payloads.
 func Handler(keys *crypto.Keyring) http.Handler {
-	return converter.NewPayloadCodecHTTPHandler(&Codec{keys: keys, lenient: true})
+	return converter.NewPayloadCodecHTTPHandler(&Codec{keys: keyringKeys{keys}, lenient: true})
 }

@@ -16,6 +16,9 @@ const (
 	staff  = "staff"  // a staff session with one of the row's roles
 	portal = "portal" // a requester's portal session (checked by the portal's own middleware): 401 without
 	page   = "page"   // a portal page: without a portal session, a redirect to /portal/login
+	// connector: a data source's connector token (connector.go), scoped to
+	// that source: 401 without one
+	connector = "connector"
 )
 
 // rule is one row of the access table: who may call a route, what a staff
@@ -196,6 +199,15 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
 		{Method: "POST", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
 		{Method: "GET", Path: "/api/v1/requests/:id/attachments/:attachment_id", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},
+
+		// Automated data sources: the connector's token, and the connector API.
+		{Method: "POST", Path: "/api/v1/data-sources/:id/connector-token", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
+			Scope: "shown once; a new token voids the source's previous one"},
+		{Method: "GET", Path: "/api/v1/connector/requests/:request_id/subject", Who: connector,
+			Scope: "the token's data source only: while it has an open automated task on the request (else 404); audited"},
+		{Method: "POST", Path: "/api/v1/connector/uploads", Who: connector, Scope: "the token's data source's open automated tasks only"},
+		{Method: "PUT", Path: "/api/v1/connector/uploads/:id/parts/:n", Who: connector, Scope: "the token's data source's uploads only"},
+		{Method: "POST", Path: "/api/v1/connector/uploads/:id/completion", Who: connector, Scope: "the token's data source's uploads only; audited"},
 	}
 }
 

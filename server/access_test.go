@@ -99,6 +99,10 @@ func TestAccessMatrix(t *testing.T) {
 				if got != http.StatusUnauthorized {
 					t.Errorf("%s: %d, want 401 (no portal session)", name, got)
 				}
+			case connector:
+				if got != http.StatusUnauthorized {
+					t.Errorf("%s: %d, want 401 (no connector token)", name, got)
+				}
 			case page:
 				if got != http.StatusSeeOther {
 					t.Errorf("%s: %d, want a redirect to the portal login", name, got)

@@ -119,6 +119,7 @@ func (s *Server) routes() {
 	s.withdrawalRoutes()
 	s.consoleRoutes()
 	s.webhookRoutes()
+	s.connectorRoutes()
 }
 
 // ListenAndServe serves on http.addr until ctx ends, then shuts down

@@ -157,6 +157,7 @@ func scrubIn(ctx context.Context, tx *sqlx.Tx, id string) error {
 		`DELETE FROM request_keys WHERE request_id = $1`,
 		`DELETE FROM identity_documents WHERE request_id = $1`,
 		`DELETE FROM task_files WHERE request_id = $1`,
+		`DELETE FROM connector_uploads WHERE request_id = $1`,
 		// A package never published is not sent: it goes with the data
 		// (a published one lasts until it expires).
 		`DELETE FROM packages WHERE request_id = $1 AND status IN ('failed', 'ready', 'approved')`,

@@ -51,6 +51,12 @@ type NewTaskFile struct {
 	UploadedBy   string
 	Content      io.Reader
 	MaxSize      int64
+	// ID is the new file's id, when the caller chose it (a connector's
+	// upload: completing it twice makes one file); "" for a new one.
+	ID string
+	// Connector, when set, is who uploaded instead of UploadedBy: the
+	// connector of this data source (audited as the system).
+	Connector bool
 }
 
 func taskFileNameAAD(requestID, id string) []byte {
@@ -78,7 +84,11 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 	if _, err := uuid.Parse(f.RequestID); err != nil {
 		return TaskFile{}, dsar.Errorf(dsar.ENOTFOUND, "no such task")
 	}
-	out := TaskFile{ID: uuid.NewString(), RequestID: f.RequestID, DataSourceID: f.DataSourceID, Name: f.Name,
+	id := f.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	out := TaskFile{ID: id, RequestID: f.RequestID, DataSourceID: f.DataSourceID, Name: f.Name,
 		ContentType: f.ContentType, CreatedAt: now()}
 	if f.UploadedBy != "" {
 		out.UploadedBy = &f.UploadedBy
@@ -129,7 +139,11 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 		if _, err := tx.ExecContext(ctx, qDone, out.ID, sum.Size, sum.SHA256, sum.Chunks); err != nil {
 			return fmt.Errorf("store: add task file: %w", Translate(err))
 		}
-		_, err := db.AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: ActorStaff, ActorID: f.UploadedBy,
+		actorKind, actorID := ActorStaff, f.UploadedBy
+		if f.Connector {
+			actorKind, actorID = ActorSystem, ConnectorActor(f.DataSourceID)
+		}
+		_, err := db.AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: actorKind, ActorID: actorID,
 			Action: dsar.AuditTaskFileUploaded, Detail: map[string]any{"file_id": out.ID, "data_source_id": f.DataSourceID,
 				"size": sum.Size, "sha256": sum.SHA256, "content_type": f.ContentType}})
 		return err

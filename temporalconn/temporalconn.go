@@ -15,6 +15,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/opendsar/dsar/codec"
@@ -26,7 +27,12 @@ import (
 // keys, TLS and credentials as configured, logs to log and metrics to mh
 // (nil for none).
 func Options(cfg *config.Config, keys *crypto.Keyring, log *slog.Logger, mh client.MetricsHandler) (client.Options, error) {
-	dc := codec.DataConverter(keys)
+	return OptionsWith(cfg, codec.DataConverter(keys), log, mh)
+}
+
+// OptionsWith is Options with the data converter dc (a connector's, built
+// from its payload key alone); the failure converter goes through dc too.
+func OptionsWith(cfg *config.Config, dc converter.DataConverter, log *slog.Logger, mh client.MetricsHandler) (client.Options, error) {
 	opts := client.Options{
 		HostPort:         cfg.Temporal.Address,
 		Namespace:        cfg.Temporal.Namespace,

@@ -41,6 +41,9 @@ Commands:
   audit anchor  print a signed anchor of the audit trail's head (schedule it; keep the lines off the database)
   keys rotate   wrap every data key again under the current master key, so an
                 old one in crypto.previous_keys can be retired
+  keys connector  print the payload key for a connector's config (temporal.payload_key)
+  connector     run a data source's connector worker next to its database
+                (--config connector.yaml; see docs/connectors.md)
 
 Every command takes --config FILE (YAML) and reads DSAR_* environment
 variables; run "dsar <command> --help" for its flags.
@@ -105,14 +108,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return errors.New("unknown audit command")
 	case "keys":
-		if len(args) < 2 || args[1] != "rotate" {
-			fmt.Fprint(stderr, "usage: dsar keys rotate [--config FILE]\n")
-			if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
-				return nil
-			}
-			return errors.New("unknown keys command")
+		switch {
+		case len(args) >= 2 && args[1] == "rotate":
+			return keysRotate(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "connector":
+			return keysConnector(args[2:], stdout, stderr)
 		}
-		return keysRotate(ctx, args[2:], stdout, stderr)
+		fmt.Fprint(stderr, "usage: dsar keys rotate [--config FILE]\n       dsar keys connector [--config FILE]\n")
+		if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
+			return nil
+		}
+		return errors.New("unknown keys command")
+	case "connector":
+		return runConnector(ctx, args[1:], stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
