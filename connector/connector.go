@@ -18,10 +18,12 @@ import (
 	_ "github.com/lib/pq"              // the postgres driver
 	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/opendsar/dsar/workflows"
 )
 
 // ActivityStep is the activity's registered name.
-const ActivityStep = "ConnectorStep"
+const ActivityStep = workflows.ActivityConnectorStep
 
 // Activities runs the steps of the sources of one config.
 type Activities struct {
@@ -62,7 +64,7 @@ func (a *Activities) db(src Source) (*sql.DB, error) {
 	driver := map[string]string{KindPostgres: "postgres", KindMySQL: "mysql"}[src.Kind]
 	db, err := sql.Open(driver, src.DSN)
 	if err != nil { // only a DSN the driver cannot parse
-		return nil, nonRetryable(errConnectorConfig, "source %s: the dsn cannot be read by the %s driver", src.ID, src.Kind)
+		return nil, nonRetryable(workflows.ErrConnectorConfig, "source %s: the dsn cannot be read by the %s driver", src.ID, src.Kind)
 	}
 	db.SetMaxOpenConns(4)
 	a.dbs[src.ID] = db
@@ -71,38 +73,38 @@ func (a *Activities) db(src Source) (*sql.DB, error) {
 
 // Step runs one step of a source's task: identify, export, count, erase
 // or verify.
-func (a *Activities) Step(ctx context.Context, in stepInput) (stepResult, error) {
+func (a *Activities) Step(ctx context.Context, in workflows.StepInput) (workflows.StepResult, error) {
 	src, ok := a.cfg.Source(in.DataSourceID)
 	if !ok {
-		return stepResult{}, nonRetryable(errConnectorConfig, "the connector's config has no source %s (on task queue %s)",
+		return workflows.StepResult{}, nonRetryable(workflows.ErrConnectorConfig, "the connector's config has no source %s (on task queue %s)",
 			in.DataSourceID, a.cfg.Temporal.TaskQueue)
 	}
 	db, err := a.db(src)
 	if err != nil {
-		return stepResult{}, err
+		return workflows.StepResult{}, err
 	}
 	r := &run{src: src, db: db, requestID: in.RequestID,
 		svc: &service{base: a.cfg.Service.URL, token: src.Token, source: src.ID, hc: a.hc}}
 	keys, err := r.identify(ctx)
 	if err != nil {
-		return stepResult{}, err
+		return workflows.StepResult{}, err
 	}
-	out := stepResult{Step: in.Step, Subjects: len(keys)}
+	out := workflows.StepResult{Step: in.Step, Subjects: len(keys)}
 	switch in.Step {
-	case stepIdentify:
-	case stepExport:
+	case workflows.StepIdentify:
+	case workflows.StepExport:
 		err = r.export(ctx, keys, &out)
-	case stepCount:
+	case workflows.StepCount:
 		out.Rows, err = r.sum(ctx, keys, "count", src.Statements.Count)
-	case stepErase:
+	case workflows.StepErase:
 		out.Rows, err = r.erase(ctx, keys)
-	case stepVerify:
+	case workflows.StepVerify:
 		out.Remaining, err = r.sum(ctx, keys, "verify", src.Statements.Verify)
 	default:
-		err = nonRetryable(errConnectorConfig, "this connector does not know the step %q", in.Step)
+		err = nonRetryable(workflows.ErrConnectorConfig, "this connector does not know the step %q", in.Step)
 	}
 	if err != nil {
-		return stepResult{}, err
+		return workflows.StepResult{}, err
 	}
 	return out, nil
 }
@@ -132,7 +134,7 @@ func (r *run) identify(ctx context.Context) ([]string, error) {
 	for rows.Next() {
 		var v any
 		if err := rows.Scan(&v); err != nil {
-			return nil, nonRetryable(errConnectorConfig, "source %s, identify: the statement must return one column, the subject's key", r.src.ID)
+			return nil, nonRetryable(workflows.ErrConnectorConfig, "source %s, identify: the statement must return one column, the subject's key", r.src.ID)
 		}
 		k := text(v)
 		if !seen[k] {
@@ -156,7 +158,7 @@ func (r *run) sum(ctx context.Context, keys []string, step string, stmts []strin
 			var n sql.NullInt64
 			if err := r.db.QueryRowContext(ctx, q, k).Scan(&n); err != nil {
 				if err == sql.ErrNoRows {
-					return 0, nonRetryable(errConnectorConfig, "source %s, %s[%d]: the statement must return one row, one number", r.src.ID, step, i)
+					return 0, nonRetryable(workflows.ErrConnectorConfig, "source %s, %s[%d]: the statement must return one row, one number", r.src.ID, step, i)
 				}
 				return 0, classify(r.src.ID, fmt.Sprintf("%s[%d]", step, i), err)
 			}

@@ -8,6 +8,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/opendsar/dsar/workflows"
 )
 
 // A step's failure is either one no retry can fix, returned as a
@@ -38,16 +40,16 @@ func classify(sourceID, what string, err error) error {
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "28P01", "28000": // invalid_password, invalid_authorization_specification
-			return nonRetryable(errConnectorAuth, "%s: the database refused the connector's credentials (%s %s); fix dsn in the connector's config", where, pe.Code, pe.Code.Name())
+			return nonRetryable(workflows.ErrConnectorAuth, "%s: the database refused the connector's credentials (%s %s); fix dsn in the connector's config", where, pe.Code, pe.Code.Name())
 		case "42501": // insufficient_privilege
-			return nonRetryable(errConnectorAuth, "%s: the connector's database user lacks a privilege (%s): %s", where, pe.Code, pe.Message)
+			return nonRetryable(workflows.ErrConnectorAuth, "%s: the connector's database user lacks a privilege (%s): %s", where, pe.Code, pe.Message)
 		case "42P01", "42703", "42883", "3F000": // undefined table, column, function; schema
-			return nonRetryable(errConnectorSchema, "%s: the statement does not fit the database (%s %s): %s", where, pe.Code, pe.Code.Name(), pe.Message)
+			return nonRetryable(workflows.ErrConnectorSchema, "%s: the statement does not fit the database (%s %s): %s", where, pe.Code, pe.Code.Name(), pe.Message)
 		case "3D000": // invalid_catalog_name: no such database
-			return nonRetryable(errConnectorConfig, "%s: no such database (%s); fix dsn in the connector's config", where, pe.Code)
+			return nonRetryable(workflows.ErrConnectorConfig, "%s: no such database (%s); fix dsn in the connector's config", where, pe.Code)
 		}
 		if pe.Code.Class() == "42" || pe.Code.Class() == "22" { // syntax or access rule; data exception
-			return nonRetryable(errConnectorConfig, "%s: the database cannot run the statement (%s %s): %s", where, pe.Code, pe.Code.Name(), pe.Message)
+			return nonRetryable(workflows.ErrConnectorConfig, "%s: the database cannot run the statement (%s %s): %s", where, pe.Code, pe.Code.Name(), pe.Message)
 		}
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -55,15 +57,15 @@ func classify(sourceID, what string, err error) error {
 	if errors.As(err, &me) {
 		switch me.Number {
 		case 1045, 1044, 1698: // access denied (user, database, socket auth)
-			return nonRetryable(errConnectorAuth, "%s: the database refused the connector's credentials (MySQL error %d); fix dsn in the connector's config", where, me.Number)
+			return nonRetryable(workflows.ErrConnectorAuth, "%s: the database refused the connector's credentials (MySQL error %d); fix dsn in the connector's config", where, me.Number)
 		case 1142, 1143: // command or column denied to the user
-			return nonRetryable(errConnectorAuth, "%s: the connector's database user lacks a privilege (MySQL error %d)", where, me.Number)
+			return nonRetryable(workflows.ErrConnectorAuth, "%s: the connector's database user lacks a privilege (MySQL error %d)", where, me.Number)
 		case 1146, 1054, 1305: // no such table, unknown column, no such function
-			return nonRetryable(errConnectorSchema, "%s: the statement does not fit the database (MySQL error %d): %s", where, me.Number, me.Message)
+			return nonRetryable(workflows.ErrConnectorSchema, "%s: the statement does not fit the database (MySQL error %d): %s", where, me.Number, me.Message)
 		case 1049: // unknown database
-			return nonRetryable(errConnectorConfig, "%s: no such database (MySQL error %d); fix dsn in the connector's config", where, me.Number)
+			return nonRetryable(workflows.ErrConnectorConfig, "%s: no such database (MySQL error %d); fix dsn in the connector's config", where, me.Number)
 		case 1064, 1210, 1149: // syntax, wrong arguments
-			return nonRetryable(errConnectorConfig, "%s: the database cannot run the statement (MySQL error %d): %s", where, me.Number, me.Message)
+			return nonRetryable(workflows.ErrConnectorConfig, "%s: the database cannot run the statement (MySQL error %d): %s", where, me.Number, me.Message)
 		}
 		return fmt.Errorf("%s: %w", where, err)
 	}

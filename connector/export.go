@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
+
+	"github.com/opendsar/dsar/workflows"
 )
 
 // An export reads, for each of the subject's keys in turn, each export
@@ -44,7 +46,7 @@ func keysHash(keys []string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (r *run) export(ctx context.Context, keys []string, out *stepResult) error {
+func (r *run) export(ctx context.Context, keys []string, out *workflows.StepResult) error {
 	st := exportState{Keys: keysHash(keys)}
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		var prev exportState
@@ -137,7 +139,7 @@ func (r *run) page(ctx context.Context, qi int, key, cursor string, buf *bytes.B
 	}
 	ci := slices.Index(cols, q.Cursor)
 	if ci < 0 {
-		return 0, "", nonRetryable(errConnectorSchema, "source %s, %s: the statement returns no column %q, its cursor", r.src.ID, what, q.Cursor)
+		return 0, "", nonRetryable(workflows.ErrConnectorSchema, "source %s, %s: the statement returns no column %q, its cursor", r.src.ID, what, q.Cursor)
 	}
 	name, _ := json.Marshal(q.Name)
 	names := make([][]byte, len(cols))
@@ -165,7 +167,7 @@ func (r *run) page(ctx context.Context, qi int, key, cursor string, buf *bytes.B
 			buf.WriteByte(':')
 			b, err := json.Marshal(jsonValue(v))
 			if err != nil {
-				return 0, "", nonRetryable(errConnectorSchema, "source %s, %s: column %s cannot be written as JSON", r.src.ID, what, cols[i])
+				return 0, "", nonRetryable(workflows.ErrConnectorSchema, "source %s, %s: column %s cannot be written as JSON", r.src.ID, what, cols[i])
 			}
 			buf.Write(b)
 		}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/opendsar/dsar/workflows"
 )
 
 // service is the DSAR service as a connector sees it, for one source: the
@@ -127,10 +129,10 @@ func (s *service) refusal(what string, err error) error {
 	}
 	switch se.Status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nonRetryable(errConnectorConfig, "source %s, %s: the service refused the connector token (%d: %s); set a new token in the connector's config",
+		return nonRetryable(workflows.ErrConnectorConfig, "source %s, %s: the service refused the connector token (%d: %s); set a new token in the connector's config",
 			s.source, what, se.Status, se.Message)
 	case http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusGone:
-		return nonRetryable(errConnectorConfig, "source %s, %s: the service refused it (%d: %s)", s.source, what, se.Status, se.Message)
+		return nonRetryable(workflows.ErrConnectorConfig, "source %s, %s: the service refused it (%d: %s)", s.source, what, se.Status, se.Message)
 	}
 	return fmt.Errorf("source %s, %s: %w", s.source, what, err)
 }

@@ -11,12 +11,8 @@ import (
 	"github.com/opendsar/dsar/codec"
 	"github.com/opendsar/dsar/config"
 	"github.com/opendsar/dsar/temporalconn"
+	"github.com/opendsar/dsar/workflows"
 )
-
-// RegisterWorkflows registers the workflows a connector's worker runs:
-// the sources' child workflow. Set by the workflows' package contract, so
-// this package does not import the workflows.
-var registerWorkflows = func(sdkworker.WorkflowRegistry) {}
 
 // Dial connects to Temporal as the config says, with the codec of its
 // payload key alone: the connector never holds the master key.
@@ -53,7 +49,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	acts := New(cfg)
 	defer acts.Close()
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
-	registerWorkflows(w)
+	workflows.RegisterSource(w)
 	acts.Register(w)
 	log.Info("connector started", "task_queue", cfg.Temporal.TaskQueue, "sources", len(cfg.Sources))
 	if err := w.Start(); err != nil {

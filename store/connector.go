@@ -264,10 +264,8 @@ func (db *DB) CompleteConnectorUpload(ctx context.Context, keys *crypto.Keyring,
 				Fields: map[string]string{"parts": fmt.Sprintf("part %d is missing: send it, then complete again", i)}}
 		}
 	}
-	if len(have) > parts {
-		return TaskFile{}, &dsar.Error{Code: dsar.ECONFLICT, Message: fmt.Sprintf("the upload has %d parts, not %d", len(have), parts),
-			Fields: map[string]string{"parts": fmt.Sprintf("parts up to %d were received", have[len(have)-1])}}
-	}
+	// Parts past the last are from a run of the export that was stopped
+	// and made its parts differently: not read, dropped with the upload.
 	key, err := db.dataKey(ctx, keys, u.RequestID)
 	if err != nil {
 		return TaskFile{}, err
