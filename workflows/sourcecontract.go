@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 )
 
 // The contract between a request's workflow, the child workflow of each of
@@ -97,11 +98,11 @@ const ActivityAudit = "Audit"
 // manual. An activity returns them as a non-retryable
 // temporal.ApplicationError of that type.
 const (
-	ErrConnectorConfig = "ConnectorConfig" // the connector's config lacks or mis-states this source
-	ErrConnectorAuth   = "ConnectorAuth"   // the database refused the connector's credentials
-	ErrConnectorSchema = "ConnectorSchema" // a statement does not fit the database (missing table, column)
-	ErrWebhookRejected = "WebhookRejected" // the owner's endpoint answered 4xx
-	ErrWebhookTimeout  = "WebhookTimeout"  // no result within the source's time limit
+	ErrConnectorConfig = activities.ErrTypeConnectorConfig // the connector's config lacks or mis-states this source
+	ErrConnectorAuth   = "ConnectorAuth"                   // the database refused the connector's credentials
+	ErrConnectorSchema = "ConnectorSchema"                 // a statement does not fit the database (missing table, column)
+	ErrWebhookRejected = activities.ErrTypeWebhookRejected // the owner's endpoint answered 4xx or a redirect, or the owner posted "failed"
+	ErrWebhookTimeout  = activities.ErrTypeWebhookTimeout  // no result within the source's time limit
 )
 
 // SourceInput starts a source's child workflow. It holds ids and settings
@@ -176,21 +177,13 @@ type StepResult struct {
 }
 
 // WebhookJobInput is the input of the webhook activity
-// (ActivitySendWebhookJob).
-type WebhookJobInput struct {
-	RequestID    string
-	DataSourceID string
-	RequestType  dsar.RequestType
-	TimeLimit    time.Duration // also the activity's schedule-to-close timeout
-}
+// (ActivitySendWebhookJob): the activity's own type, since activities do
+// not import workflows.
+type WebhookJobInput = activities.WebhookJobInput
 
 // WebhookJobResult is the result of the webhook activity: what the owner's
-// system posted back.
-type WebhookJobResult struct {
-	Outcome     dsar.TaskOutcome
-	RecordCount int64
-	FileIDs     []string `json:",omitempty"`
-}
+// system posted back (docs/webhooks.md).
+type WebhookJobResult = activities.WebhookJobResult
 
 // RegisterSource registers the source's child workflow under its stable
 // name, on the main worker and on a connector worker.
