@@ -106,6 +106,7 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/messages", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/attachments/:attachment_id", Who: portal, Scope: ownRequest},
 		{Method: "POST", Path: "/api/v1/portal/requests/:id/withdrawal", Who: portal, Scope: ownRequest},
+		{Method: "POST", Path: "/api/v1/portal/requests/:id/appeal", Who: portal, Scope: ownRequest},
 		{Method: "GET", Path: "/api/v1/portal/requests/:id/package", Who: portal, Scope: ownRequest + "; only once published, until it expires"},
 		{Method: "GET", Path: "/portal/login", Who: public},
 		{Method: "POST", Path: "/portal/login", Who: public, Scope: "rate limited per network; backoff per account and network, a captcha past many failures of the account"},
@@ -118,6 +119,7 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/portal/requests/:id/messages", Who: page, Scope: ownRequest},
 		{Method: "GET", Path: "/portal/requests/:id/attachments/:attachment_id", Who: page, Scope: ownRequest},
 		{Method: "POST", Path: "/portal/requests/:id/withdrawal", Who: page, Scope: ownRequest},
+		{Method: "POST", Path: "/portal/requests/:id/appeal", Who: page, Scope: ownRequest},
 		{Method: "GET", Path: "/portal/requests/:id/package", Who: page, Scope: ownRequest + "; only once published, until it expires"},
 
 		// The development mailbox (registered only with the outbox mailer, in dev mode).
@@ -189,6 +191,10 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/requests/:id/extension", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/completion", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/rejection", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/appeals", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/appeals/:id", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "POST", Path: "/api/v1/appeals/:id/decision", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "not the staff member who decided the request (403)"},
 		{Method: "POST", Path: "/api/v1/requests/:id/closing-mail", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "only while a closing mail that failed can be sent again"},
 		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},

@@ -98,6 +98,15 @@ func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal stri
 			return actionAnswer{}, err
 		}
 	}
+	if row.AppealUntil != nil {
+		st.AppealUntil = row.AppealUntil
+		switch ap, err := s.DB.AppealOfRequest(ctx, row.ID); {
+		case err == nil:
+			st.Appeal = &workflows.AppealState{ID: ap.ID, Status: ap.Status, FiledAt: ap.FiledAt, Deadline: ap.Deadline}
+		case dsar.ErrorCode(err) != dsar.ENOTFOUND:
+			return actionAnswer{}, err
+		}
+	}
 	p := payload(workflows.Action{ID: id, At: time.Now().UTC(), RequestID: row.ID})
 	if err := st.Allows(signal, p); err != nil {
 		return actionAnswer{}, err
@@ -107,17 +116,27 @@ func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal stri
 			return actionAnswer{}, err
 		}
 	}
+	return s.signalAndAwait(c, row, workflows.WorkflowID(row.ID), "the request has just been closed", id, signal, p)
+}
+
+// signalAndAwait sends action id's signal with payload p to workflow wid
+// (the request row's, or its appeal's) and waits up to the budget for the
+// outcome the workflow records for the request: applied, refused (the
+// error), or none yet (Pending, with the request's current status). A
+// workflow that is no longer running is ECONFLICT saying ended.
+func (s *Server) signalAndAwait(c *gin.Context, row store.Request, wid, ended, id, signal string, p any) (actionAnswer, error) {
+	ctx := c.Request.Context()
 	sctx, cancel := context.WithTimeout(ctx, signalTimeout)
 	defer cancel()
-	if err := s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(row.ID), "", signal, p); err != nil {
+	if err := s.Temporal.SignalWorkflow(sctx, wid, "", signal, p); err != nil {
 		var nf *serviceerror.NotFound
 		switch {
 		case errors.As(err, &nf):
-			return actionAnswer{}, dsar.Errorf(dsar.ECONFLICT, "the request has just been closed")
+			return actionAnswer{}, dsar.Errorf(dsar.ECONFLICT, "%s", ended)
 		case sctx.Err() != nil:
 			return actionAnswer{}, dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow could not be reached in time; try again")
 		}
-		return actionAnswer{}, fmt.Errorf("server: signal %s to request %s: %w", signal, row.ID, err)
+		return actionAnswer{}, fmt.Errorf("server: signal %s to %s: %w", signal, wid, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.actionBudget)
 	defer cancel()

@@ -81,6 +81,7 @@ func TestOpenAPIEnumsAndFieldsMatchTheCode(t *testing.T) {
 		{"RequestorType", strs(dsar.RequestorTypes)},
 		{"Role", strs(dsar.Roles)},
 		{"Channel", channels},
+		{"AppealStatus", strs(dsar.AppealStatuses)},
 	} {
 		s, ok := schemas[tc.schema]
 		if !ok {
@@ -118,6 +119,7 @@ func TestOpenAPIEnumsAndFieldsMatchTheCode(t *testing.T) {
 		{"Task", taskJSON{}},
 		{"TaskItem", taskItemJSON{}},
 		{"RequestDetail", requestJSON{}},
+		{"Appeal", appealJSON{}},
 	} {
 		for _, f := range jsonFields(reflect.TypeOf(tc.of)) {
 			if _, ok := schemas[tc.schema].Properties[f]; !ok {

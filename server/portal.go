@@ -629,6 +629,9 @@ type portalRequestView struct {
 	// Package is the access package once published (or expired): nil when
 	// there is none.
 	Package *portalPackageRow
+	// Appeal is the right to appeal and the appeal: nil when the request
+	// has none and cannot have one.
+	Appeal *portalAppealJSON
 }
 
 // portalPackageRow is the access package on the request page: the link
@@ -651,6 +654,9 @@ func (s *Server) portalRequestPage(c *gin.Context) {
 func noticeOf(sent string) string {
 	if sent == "withdrawn" {
 		return "Your request is withdrawn. If you had confirmed your email address, we have also sent you a confirmation there."
+	}
+	if sent == "appeal" {
+		return "Your appeal is filed. We will write to you with our decision."
 	}
 	if sent != "" {
 		return "Your message has been sent."
@@ -676,13 +682,18 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
+	appeal, err := s.portalAppealOf(c, langOf(c), r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	if _, err := s.DB.MarkMessagesRead(c.Request.Context(), r.ID, store.SenderRequester); err != nil {
 		s.fail(c, err)
 		return
 	}
 	v := portalRequestView{Request: requestRow(langOf(c), r), Facts: requestFacts(langOf(c), about), Form: form, Body: body, MaxUpload: locale.Size(langOf(c), s.Config.Intake.MaxUploadBytes),
 		CanReply:    r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired,
-		CanWithdraw: !r.Status.Closed()}
+		CanWithdraw: !r.Status.Closed(), Appeal: appeal}
 	if pkg != nil {
 		v.Package = &portalPackageRow{Available: pkg.Available, Size: locale.Size(langOf(c), pkg.Size)}
 		if pkg.Available {

@@ -33,6 +33,9 @@ type portalRequestJSON struct {
 	ClosedAt *time.Time `json:"closed_at"`
 	// Package is the access package: null when none was published.
 	Package *portalPackageJSON `json:"package"`
+	// Appeal is the right to appeal the decision, then the appeal: null
+	// when the request has none and cannot have one.
+	Appeal *portalAppealJSON `json:"appeal"`
 }
 
 // portalExtension is a deadline extension: the new deadline and why.
@@ -128,6 +131,10 @@ func (s *Server) portalAPIRequest(c *gin.Context) {
 		out.ClosedAt = new(a.ClosedAt.UTC())
 	}
 	if out.Package, err = s.portalPackageOf(c, a.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out.Appeal, err = s.portalAppealOf(c, l, a.ID); err != nil {
 		s.fail(c, err)
 		return
 	}

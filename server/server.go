@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.staffRoutes()
 	s.portalRoutes()
 	s.withdrawalRoutes()
+	s.appealRoutes()
 	s.consoleRoutes()
 	s.webhookRoutes()
 	s.connectorRoutes()

@@ -197,6 +197,7 @@ type newRequest struct {
 	Type      dsar.RequestType
 	Requestor dsar.RequestorType
 	Country   string
+	Region    string // a subdivision whose law covers the requester (its rule goes into the workflow)
 	Submitted time.Time
 	Document  []byte
 	Email     string
@@ -224,7 +225,7 @@ func (e *staffEnv) request(r newRequest) string {
 		r.Email = "ada-" + uuid.NewString()[:8] + "@example.org"
 	}
 	id := uuid.NewString()
-	rule, ok := e.cfg.Jurisdictions.Match(r.Country, "")
+	rule, ok := e.cfg.Jurisdictions.Match(r.Country, r.Region)
 	deadline := rule.Period.AddTo(r.Submitted)
 	if !ok { // as intake does
 		rule = dsar.Rule{ID: "default", Name: "Default deadline", Extension: dsar.PeriodFromDuration(e.cfg.Workflow.DefaultExtension)}
@@ -235,7 +236,7 @@ func (e *staffEnv) request(r newRequest) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	nr := store.NewRequest{ID: id, RequestType: r.Type, RequestorType: r.Requestor, Country: r.Country,
+	nr := store.NewRequest{ID: id, RequestType: r.Type, RequestorType: r.Requestor, Country: r.Country, Region: r.Region,
 		SubmittedAt: r.Submitted, Deadline: deadline, DeadlineRule: rule.ID,
 		DeadlineRuleName: rule.Name, MaxExtension: rule.Extension, Sealed: sealed}
 	if r.Document != nil {
@@ -247,7 +248,7 @@ func (e *staffEnv) request(r newRequest) string {
 	_, err = e.temporal.ExecuteWorkflow(e.ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(id), TaskQueue: e.cfg.Temporal.TaskQueue},
 		workflows.WorkflowName, workflows.Input{RequestID: id, RequestType: r.Type, RequestorType: r.Requestor,
 			Country: r.Country, SubmittedAt: r.Submitted, Deadline: nr.Deadline, DeadlineRule: rule.ID, MaxExtension: rule.Extension,
-			Periods: workflows.PeriodsOf(e.cfg)})
+			Periods: workflows.PeriodsOf(e.cfg), Rule: ruleOf(r.Region, rule, ok)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -256,8 +257,18 @@ func (e *staffEnv) request(r newRequest) string {
 	}
 	e.t.Cleanup(func() {
 		_ = e.temporal.TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "test over")
+		_ = e.temporal.TerminateWorkflow(context.Background(), workflows.AppealWorkflowID(id), "", "test over")
 	})
 	return id
+}
+
+// ruleOf is the rule a request of a region carries into its workflow (as
+// intake does); requests made without a region carry none, as before.
+func ruleOf(region string, rule dsar.Rule, ok bool) *dsar.Rule {
+	if region == "" || !ok {
+		return nil
+	}
+	return &rule
 }
 
 // verifyEmail signals the request's workflow that the requester clicked

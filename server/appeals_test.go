@@ -1,0 +1,156 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+)
+
+// TestAppealThroughTheAPI: a Virginia requester whose request was
+// rejected sees in the portal until when they may appeal, appeals with
+// their reasons (201 with the appeal's id and its 60-day deadline); a
+// second appeal is 409, an empty reason 422, someone else's request 404.
+// Staff list the appeal (source owners may not: 403); the manager who
+// rejected the request may not decide it (403); another decides it
+// upheld; deciding again is 409. The requester is mailed the decision with
+// the attorney general's complaint contact, and the portal shows it.
+func TestAppealThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	decider, deciderTok := e.user(dsar.RoleManager)
+	_, reviewerTok := e.user(dsar.RoleAdmin)
+	_, ownerTok := e.user(dsar.RoleSourceOwner)
+	email := "virginia-" + time.Now().Format("150405.000") + "@example.org"
+	id := e.request(newRequest{Email: email, Country: "US", Region: "US-VA"})
+	e.verifyEmail(id)
+	other := e.request(newRequest{Email: "eve-va@example.org", Country: "US", Region: "US-VA"})
+	e.verifyEmail(other)
+	requester := e.portalSession(id, email)
+	eve := e.portalSession(other, "eve-va@example.org")
+
+	appeal := "/api/v1/portal/requests/" + id + "/appeal"
+	e.want(e.do("POST", appeal, requester, map[string]any{"reason": "I disagree"}), http.StatusConflict, "an open request")
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", deciderTok, map[string]any{"reasons": []string{"manifestly_unfounded"}}),
+		http.StatusOK, "reject")
+	closedAt := time.Now()
+
+	detail := e.want(e.do("GET", "/api/v1/portal/requests/"+id, requester, nil), http.StatusOK, "portal detail").JSON(t)
+	ap, _ := detail["appeal"].(map[string]any)
+	until, _ := time.Parse(time.RFC3339, stringOf(ap["until"]))
+	if ap == nil || ap["can_appeal"] != true || until.Sub(closedAt.AddDate(0, 0, 60)).Abs() > time.Minute {
+		t.Fatalf("the portal does not offer the appeal for 60 days: %v", detail["appeal"])
+	}
+	e.eventually("the rejection mail says until when to appeal", func() bool {
+		ms := e.mailsTo(email)
+		return len(ms) > 0 && strings.Contains(ms[0].Text, "You may appeal our decision until")
+	})
+
+	e.want(e.do("POST", appeal, requester, map[string]any{"reason": "  "}), http.StatusUnprocessableEntity, "no reason")
+	e.want(e.do("POST", appeal, eve, map[string]any{"reason": "mine"}), http.StatusNotFound, "someone else's request")
+	filed := e.want(e.do("POST", appeal, requester, map[string]any{"reason": "You hold my order history; I can prove it."}),
+		http.StatusCreated, "appeal").JSON(t)
+	deadline, _ := time.Parse(time.RFC3339, stringOf(filed["deadline"]))
+	appealID := stringOf(filed["id"])
+	if appealID == "" || deadline.Sub(time.Now().AddDate(0, 0, 60)).Abs() > time.Minute {
+		t.Fatalf("filed: %v", filed)
+	}
+	e.want(e.do("POST", appeal, requester, map[string]any{"reason": "again"}), http.StatusConflict, "a second appeal")
+
+	msgs := e.want(e.do("GET", "/api/v1/requests/"+id+"/messages", reviewerTok, nil), http.StatusOK, "messages")
+	if !strings.Contains(string(msgs.Body), "I can prove it") {
+		t.Errorf("the reasons are not in the request's messages: %s", msgs.Body)
+	}
+	e.want(e.do("GET", "/api/v1/appeals", ownerTok, nil), http.StatusForbidden, "a source owner lists appeals")
+	list := e.want(e.do("GET", "/api/v1/appeals?status=open", reviewerTok, nil), http.StatusOK, "appeals").JSON(t)
+	items, _ := list["items"].([]any)
+	var item map[string]any
+	for _, it := range items {
+		if m := it.(map[string]any); m["id"] == appealID {
+			item = m
+		}
+	}
+	if item == nil || item["request_id"] != id || item["reference"] != dsar.Reference(id) || item["status"] != "open" ||
+		item["overdue"] != false || item["filed_at"] == nil || item["deadline"] == nil {
+		t.Fatalf("the appeal in the list: %v", item)
+	}
+	e.want(e.do("GET", "/api/v1/appeals?status=pending", reviewerTok, nil), http.StatusUnprocessableEntity, "a bad status filter")
+
+	decision := "/api/v1/appeals/" + appealID + "/decision"
+	e.want(e.do("POST", decision, deciderTok, map[string]any{"outcome": "upheld", "explanation": "I stand by it."}),
+		http.StatusForbidden, "the request's decider")
+	e.want(e.do("POST", decision, reviewerTok, map[string]any{"outcome": "maybe", "explanation": "x"}),
+		http.StatusUnprocessableEntity, "a bad outcome")
+	e.want(e.do("POST", decision, reviewerTok, map[string]any{"outcome": "upheld"}), http.StatusUnprocessableEntity, "no explanation")
+	got := e.want(e.do("POST", decision, reviewerTok, map[string]any{"outcome": "upheld",
+		"explanation": "We hold no order history for this address."}), http.StatusOK, "decide").JSON(t)
+	if got["status"] != "upheld" || got["decided_at"] == nil {
+		t.Fatalf("decision: %v", got)
+	}
+	e.want(e.do("POST", decision, reviewerTok, map[string]any{"outcome": "reversed", "explanation": "On second thought."}),
+		http.StatusConflict, "deciding again")
+
+	e.eventually("the decision is mailed with the authority's contact", func() bool {
+		ms := e.mailsTo(email)
+		return len(ms) > 0 && strings.Contains(ms[0].Text, "Virginia Office of the Attorney General") &&
+			strings.Contains(ms[0].Text, "We hold no order history for this address.")
+	})
+	detail = e.want(e.do("GET", "/api/v1/portal/requests/"+id, requester, nil), http.StatusOK, "portal detail").JSON(t)
+	ap, _ = detail["appeal"].(map[string]any)
+	if ap["status"] != "upheld" || ap["authority"] != "Virginia Office of the Attorney General" || ap["authority_contact"] == "" ||
+		ap["explanation"] != "We hold no order history for this address." {
+		t.Errorf("the portal's appeal after the decision: %v", ap)
+	}
+	trail := e.want(e.do("GET", "/api/v1/requests/"+id+"/audit", reviewerTok, nil), http.StatusOK, "audit")
+	for _, want := range []string{`"appeal.filed"`, `"appeal.decided"`} {
+		if !strings.Contains(string(trail.Body), want) {
+			t.Errorf("no %s in the trail", want)
+		}
+	}
+	// The contact details are kept, sealed, until the window ends.
+	if c, err := e.db.RequestContact(e.ctx, e.keys, id); err != nil || c.Email != email {
+		t.Errorf("the contact kept for the appeal: %+v, %v", c, err)
+	}
+	if _, err := e.db.RequestPII(e.ctx, e.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
+		t.Errorf("the rest of the PII after close: %v", err)
+	}
+	_ = decider
+}
+
+// TestNoAppealWithoutTheRight: a request under a rule without an appeal
+// right (GDPR) cannot be appealed (409), and its contact details are
+// erased at close with the rest.
+func TestNoAppealWithoutTheRight(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, manager := e.user(dsar.RoleManager)
+	email := "gdpr-appeal@example.org"
+	id := e.request(newRequest{Email: email, Country: "DE", Region: "DE-BE"})
+	e.verifyEmail(id)
+	requester := e.portalSession(id, email)
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", manager, map[string]any{"reasons": []string{"excessive"}}), http.StatusOK, "reject")
+	e.eventually("the request is erased", func() bool {
+		r, err := e.db.Request(e.ctx, id, "")
+		return err == nil && r.ScrubbedAt != nil
+	})
+	e.want(e.do("POST", "/api/v1/portal/requests/"+id+"/appeal", requester, map[string]any{"reason": "please"}), http.StatusConflict, "appeal")
+	if _, err := e.db.RequestContact(e.ctx, e.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
+		t.Errorf("contact details kept without an appeal right: %v", err)
+	}
+	detail := e.want(e.do("GET", "/api/v1/portal/requests/"+id, requester, nil), http.StatusOK, "portal detail").JSON(t)
+	if detail["appeal"] != nil {
+		t.Errorf("the portal offers an appeal: %v", detail["appeal"])
+	}
+	var appeals []store.Appeal
+	if appeals, _ = e.db.Appeals(e.ctx, ""); len(appeals) != 0 {
+		t.Errorf("appeals: %+v", appeals)
+	}
+}
+
+func stringOf(v any) string {
+	s, _ := v.(string)
+	return s
+}
