@@ -232,7 +232,10 @@ func projectedState(row store.Request, tasks []store.Task) workflows.State {
 	for _, t := range tasks {
 		ts := workflows.TaskState{DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt,
 			LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, Note: t.Note, Outcome: dsar.TaskOutcome(t.Outcome),
-			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason}
+			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, Mode: dsar.SourceMode(t.Mode), Automation: t.Automation}
+		if t.Mode == string(dsar.SourceManual) {
+			ts.Mode = ""
+		}
 		if t.AssigneeID != nil {
 			ts.AssigneeID = *t.AssigneeID
 		}
@@ -346,6 +349,20 @@ func (s *Server) assign(c *gin.Context) {
 		return
 	}
 	p := workflows.Assignment{DataSourceIDs: ids, By: staffUser(c).ID}
+	// How each automated source is run goes with the assignment: the
+	// workflow starts its child with it (a later change of the source's
+	// mode applies to later assignments).
+	for _, id := range ids {
+		d, err := s.DB.DataSource(c.Request.Context(), id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if d.Mode.Automated() {
+			p.Sources = append(p.Sources, workflows.AssignedSource{ID: id, Mode: d.Mode, TaskQueue: d.TaskQueue,
+				DryRun: d.DryRun, TimeLimit: time.Duration(d.TimeLimit)})
+		}
+	}
 	s.takeAction(c, workflows.SignalSourcesAssigned, func(a workflows.Action) any { p.Action = a; return p })
 }
 

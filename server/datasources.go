@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +17,9 @@ const (
 	maxSourceName        = 200
 	maxSourceDescription = 2000
 	maxSourceOwners      = 50
+	maxTaskQueue         = 200
+	minTimeLimit         = time.Minute
+	maxTimeLimit         = 90 * 24 * time.Hour
 )
 
 // dataSourceInput is a data source's fields as a client sends them; nil
@@ -24,6 +28,14 @@ type dataSourceInput struct {
 	Name        *string   `json:"name"`
 	Description *string   `json:"description"`
 	OwnerIDs    *[]string `json:"owner_ids"`
+
+	// How its tasks are fulfilled (optional; create: manual, the default
+	// queue, no dry run, 72h).
+	Mode      *dsar.SourceMode `json:"mode"`
+	TaskQueue *string          `json:"task_queue"`
+	DryRun    *bool            `json:"dry_run"`
+	TimeLimit *string          `json:"time_limit"`
+	timeLimit *store.Duration  // TimeLimit, parsed by check
 }
 
 // check validates the fields present (all three are required when create)
@@ -51,10 +63,52 @@ func (in *dataSourceInput) check(create bool) error {
 	case in.OwnerIDs != nil && len(*in.OwnerIDs) > maxSourceOwners:
 		bad["owner_ids"] = "name at most 50 owners"
 	}
+	in.checkMode(bad)
 	if len(bad) > 0 {
 		return dsar.Invalid(bad)
 	}
 	return nil
+}
+
+// checkMode validates the fulfilment fields present, naming each bad one
+// in bad, and parses the time limit.
+func (in *dataSourceInput) checkMode(bad map[string]string) {
+	if in.Mode != nil && !in.Mode.Valid() {
+		bad["mode"] = "must be one of " + dsar.SourceModesText()
+	}
+	if in.TaskQueue != nil {
+		q := strings.TrimSpace(*in.TaskQueue)
+		in.TaskQueue = &q
+		if q == "" || utf8.RuneCountInString(q) > maxTaskQueue {
+			bad["task_queue"] = "must be 1 to 200 characters"
+		}
+	}
+	if in.TimeLimit != nil {
+		d, err := time.ParseDuration(strings.TrimSpace(*in.TimeLimit))
+		if err != nil || d < minTimeLimit || d > maxTimeLimit {
+			bad["time_limit"] = "must be a duration from 1m to 2160h (90 days), such as 72h"
+		} else {
+			in.timeLimit = new(store.Duration(d))
+		}
+	}
+}
+
+// settings are the fulfilment fields of a new data source.
+func (in *dataSourceInput) settings() store.SourceSettings {
+	var set store.SourceSettings
+	if in.Mode != nil {
+		set.Mode = *in.Mode
+	}
+	if in.TaskQueue != nil {
+		set.TaskQueue = *in.TaskQueue
+	}
+	if in.DryRun != nil {
+		set.DryRun = *in.DryRun
+	}
+	if in.timeLimit != nil {
+		set.TimeLimit = *in.timeLimit
+	}
+	return set
 }
 
 // listDataSources is GET /api/v1/data-sources.
@@ -93,12 +147,13 @@ func (s *Server) createDataSource(c *gin.Context) {
 	if in.Description != nil {
 		desc = *in.Description
 	}
-	d, err := s.DB.CreateDataSource(c.Request.Context(), *in.Name, desc, *in.OwnerIDs)
+	d, err := s.DB.CreateDataSourceWith(c.Request.Context(), *in.Name, desc, *in.OwnerIDs, in.settings())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.auditStaff(c, "", dsar.AuditDataSourceCreated, map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs})
+	_ = s.auditStaff(c, "", dsar.AuditDataSourceCreated, map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs,
+		"mode": string(d.Mode)})
 	c.JSON(http.StatusCreated, d)
 }
 
@@ -123,6 +178,9 @@ func (s *Server) updateDataSource(c *gin.Context) {
 	detail := map[string]any{"data_source_id": d.ID}
 	if in.OwnerIDs != nil {
 		detail["owner_ids"] = *in.OwnerIDs
+	}
+	if in.Mode != nil {
+		detail["mode"] = string(*in.Mode)
 	}
 	_ = s.auditStaff(c, "", dsar.AuditDataSourceUpdated, detail)
 	warnings := []warning{}
@@ -153,5 +211,6 @@ func (s *Server) deleteDataSource(c *gin.Context) {
 
 // dataSourcePatch is the store's patch for the fields present in in.
 func dataSourcePatch(in dataSourceInput) store.DataSourcePatch {
-	return store.DataSourcePatch{Name: in.Name, Description: in.Description, OwnerIDs: in.OwnerIDs}
+	return store.DataSourcePatch{Name: in.Name, Description: in.Description, OwnerIDs: in.OwnerIDs,
+		Mode: in.Mode, TaskQueue: in.TaskQueue, DryRun: in.DryRun, TimeLimit: in.timeLimit}
 }

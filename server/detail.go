@@ -58,6 +58,12 @@ type taskJSON struct {
 	DeclineReason string  `json:"decline_reason"` // while declined
 	AssigneeID    *string `json:"assignee_id"`    // the one person it is given to, if any
 
+	// Mode is how the task is fulfilled (its source's mode when assigned);
+	// Automation where the system stands on it (nil for a manual one).
+	Mode       dsar.SourceMode   `json:"mode"`
+	ModeLabel  string            `json:"mode_label"`
+	Automation *store.Automation `json:"automation"`
+
 	Files []taskFileJSON `json:"files"` // the exports attached to it (erased with the request)
 }
 
@@ -209,7 +215,8 @@ func (s *Server) detailTasks(c *gin.Context, id, scope string) ([]taskJSON, erro
 	for _, t := range ts {
 		tj := taskJSON{DataSourceID: t.DataSourceID, Name: t.Name, Status: t.Status,
 			AssignedAt: t.AssignedAt, CompletedAt: t.CompletedAt, Note: t.Note, Outcome: t.Outcome,
-			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID}
+			RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID,
+			Mode: dsar.SourceMode(t.Mode), ModeLabel: dsar.SourceMode(t.Mode).Label(), Automation: t.Automation}
 		if t.Status == workflows.TaskCompleted {
 			tj.OutcomeLabel = dsar.TaskOutcome(t.Outcome).Label()
 		}

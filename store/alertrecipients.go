@@ -49,6 +49,9 @@ var audiences = map[string]audience{
 	AlertAppealFiled:   {staff: true, orgOwners: true},
 	AlertAppealWarning: {staff: true, orgOwners: true},
 	AlertAppealOverdue: {staff: true, orgOwners: true},
+	// An automated source's task that needs a person: its owners fix the
+	// connector or the endpoint, the handler decides.
+	AlertSourceAttention: {staff: true, sources: true},
 	// Recorded by the digest for each user work waits on, never resolved.
 	AlertOutstanding: {},
 }

@@ -29,6 +29,7 @@ const (
 	AlertAppealFiled      = "appeal_filed"            // the requester appealed the decision on their request
 	AlertAppealWarning    = "appeal_deadline_warning" // an appeal's deadline is near
 	AlertAppealOverdue    = "appeal_overdue"          // an appeal's deadline has passed undecided
+	AlertSourceAttention  = "source_attention"        // an automated data source's task needs a person: a failed step, or a dry run to approve
 	// AlertOutstanding is the end-of-day notice of the recipient's open
 	// work: the digest records one per user and day for every user that
 	// work waits on (RecordOutstandingAlerts), so a user with no event that
@@ -40,7 +41,7 @@ const (
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
 	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied,
 	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertOutstanding,
-	AlertAppealFiled, AlertAppealWarning, AlertAppealOverdue}
+	AlertAppealFiled, AlertAppealWarning, AlertAppealOverdue, AlertSourceAttention}
 
 // AlertLabel is an alert kind in words, for the digest mail.
 func AlertLabel(kind string) string {
@@ -69,6 +70,8 @@ func AlertLabel(kind string) string {
 		return "The requester withdrew the request"
 	case AlertMailFailed:
 		return "The closing mail to the requester could not be delivered"
+	case AlertSourceAttention:
+		return "An automated data source needs you: retry, approve or switch it to manual"
 	case AlertOutstanding:
 		return "Requests waiting on you"
 	case AlertAppealFiled:

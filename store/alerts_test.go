@@ -182,6 +182,7 @@ func TestAlertRecipientsPerKind(t *testing.T) {
 		{store.AlertAppealFiled, team, union([]string{"handler"}, owners)},
 		{store.AlertAppealWarning, team, union([]string{"handler"}, owners)},
 		{store.AlertAppealOverdue, team, union([]string{"handler"}, owners)},
+		{store.AlertSourceAttention, union(team, bySource), union([]string{"handler"}, bySource)},
 		{store.AlertOutstanding, nil, nil},
 	}
 	for _, kind := range store.AlertKinds {

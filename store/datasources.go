@@ -15,12 +15,13 @@ import (
 // DataSource is a place the company keeps personal data (a CRM, a mail
 // tool, a database) and the users who own it.
 type DataSource struct {
-	ID          string    `db:"id" json:"id"`
-	Name        string    `db:"name" json:"name"`
-	Description string    `db:"description" json:"description"`
-	Owners      []Owner   `db:"-" json:"owners"`
-	CreatedAt   time.Time `db:"created_at" json:"created_at"`
-	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+	ID          string  `db:"id" json:"id"`
+	Name        string  `db:"name" json:"name"`
+	Description string  `db:"description" json:"description"`
+	Owners      []Owner `db:"-" json:"owners"`
+	SourceSettings
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
 }
 
 // Owner is a data source's owner, a staff user. A disabled owner stays
@@ -49,19 +50,40 @@ type DataSourcePatch struct {
 	Name        *string
 	Description *string
 	OwnerIDs    *[]string
+	Mode        *dsar.SourceMode
+	TaskQueue   *string
+	DryRun      *bool
+	TimeLimit   *Duration
 }
 
 // CreateDataSource stores a new data source with its owners. An owner that
 // is not an active user is EINVALID naming it (field owner_ids); a name in
 // use is ECONFLICT.
 func (db *DB) CreateDataSource(ctx context.Context, name, description string, ownerIDs []string) (DataSource, error) {
+	return db.CreateDataSourceWith(ctx, name, description, ownerIDs, SourceSettings{})
+}
+
+// CreateDataSourceWith is CreateDataSource with how its tasks are
+// fulfilled: an empty mode is manual, an empty task queue the default one,
+// a zero time limit DefaultTimeLimit.
+func (db *DB) CreateDataSourceWith(ctx context.Context, name, description string, ownerIDs []string, set SourceSettings) (DataSource, error) {
 	id := uuid.NewString()
+	if set.Mode == "" {
+		set.Mode = dsar.SourceManual
+	}
+	if set.TaskQueue == "" {
+		set.TaskQueue = DefaultTaskQueue(id)
+	}
+	if set.TimeLimit <= 0 {
+		set.TimeLimit = Duration(DefaultTimeLimit)
+	}
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
 		if err := checkOwners(ctx, tx, ownerIDs); err != nil {
 			return err
 		}
-		const q = `INSERT INTO data_sources (id, name, description) VALUES ($1, $2, $3)`
-		if _, err := tx.ExecContext(ctx, q, id, name, description); err != nil {
+		const q = `INSERT INTO data_sources (id, name, description, mode, task_queue, dry_run, time_limit_seconds)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`
+		if _, err := tx.ExecContext(ctx, q, id, name, description, set.Mode, set.TaskQueue, set.DryRun, set.TimeLimit); err != nil {
 			return nameTaken(err)
 		}
 		return setOwners(ctx, tx, id, ownerIDs)
@@ -74,7 +96,7 @@ func (db *DB) CreateDataSource(ctx context.Context, name, description string, ow
 
 // DataSources lists the data sources that are not deleted, by name.
 func (db *DB) DataSources(ctx context.Context) ([]DataSource, error) {
-	const q = `SELECT id, name, description, created_at, updated_at FROM data_sources
+	const q = `SELECT id, name, description, mode, task_queue, dry_run, time_limit_seconds, created_at, updated_at FROM data_sources
 		WHERE deleted_at IS NULL ORDER BY lower(name), id`
 	ds := []DataSource{}
 	if err := db.SelectContext(ctx, &ds, q); err != nil {
@@ -88,7 +110,7 @@ func (db *DB) DataSource(ctx context.Context, id string) (DataSource, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return DataSource{}, dsar.Errorf(dsar.ENOTFOUND, "no such data source")
 	}
-	const q = `SELECT id, name, description, created_at, updated_at FROM data_sources
+	const q = `SELECT id, name, description, mode, task_queue, dry_run, time_limit_seconds, created_at, updated_at FROM data_sources
 		WHERE id = $1 AND deleted_at IS NULL`
 	ds := []DataSource{}
 	if err := db.SelectContext(ctx, &ds, q, id); err != nil {
@@ -162,8 +184,9 @@ func (db *DB) UpdateDataSource(ctx context.Context, id string, p DataSourcePatch
 	}
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
 		const q = `UPDATE data_sources SET name = coalesce($2, name), description = coalesce($3, description),
-			updated_at = now() WHERE id = $1 AND deleted_at IS NULL`
-		res, err := tx.ExecContext(ctx, q, id, p.Name, p.Description)
+			mode = coalesce($4, mode), task_queue = coalesce($5, task_queue), dry_run = coalesce($6, dry_run),
+			time_limit_seconds = coalesce($7, time_limit_seconds), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`
+		res, err := tx.ExecContext(ctx, q, id, p.Name, p.Description, p.Mode, p.TaskQueue, p.DryRun, p.TimeLimit)
 		if err != nil {
 			return nameTaken(err)
 		}

@@ -106,7 +106,9 @@ type ProjectedTask struct {
 	Outcome        string
 	RecordCount    *int64
 	DeclineReason  string
-	AssigneeID     string // a user id; one of no existing user is stored as NULL
+	AssigneeID     string      // a user id; one of no existing user is stored as NULL
+	Mode           string      // the source's mode when assigned ("" is manual)
+	Automation     *Automation // an automated task's progress; nil for a manual one
 }
 
 // Project writes p over the request's row and its tasks in one
@@ -162,19 +164,28 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		}
 		for _, t := range p.Tasks {
 			const qt = `INSERT INTO tasks (request_id, data_source_id, status, assigned_at, assigned_by,
-					last_activity_at, completed_at, completed_by, note, outcome, record_count, decline_reason, assignee_id)
+					last_activity_at, completed_at, completed_by, note, outcome, record_count, decline_reason, assignee_id,
+					mode, automation)
 				SELECT $1, ds.id, $3, $4, (SELECT u.id FROM users u WHERE u.id::text = $5),
 					$6, $7, (SELECT u.id FROM users u WHERE u.id::text = $8), $9, $10, $11, $12,
-					(SELECT u.id FROM users u WHERE u.id::text = $13)
+					(SELECT u.id FROM users u WHERE u.id::text = $13), $14, $15::jsonb
 				FROM data_sources ds WHERE ds.id::text = $2
 				ON CONFLICT (request_id, data_source_id) DO UPDATE SET status = excluded.status,
 					last_activity_at = excluded.last_activity_at, completed_at = excluded.completed_at,
 					completed_by = excluded.completed_by, note = excluded.note, outcome = excluded.outcome,
 					record_count = excluded.record_count, decline_reason = excluded.decline_reason,
-					assignee_id = excluded.assignee_id`
+					assignee_id = excluded.assignee_id, mode = excluded.mode, automation = excluded.automation`
+			mode := t.Mode
+			if mode == "" {
+				mode = string(dsar.SourceManual)
+			}
+			auto, err := automationValue(t.Automation)
+			if err != nil {
+				return fmt.Errorf("store: project task %s of %s: %w", t.DataSourceID, p.RequestID, err)
+			}
 			if _, err := tx.ExecContext(ctx, qt, p.RequestID, t.DataSourceID, t.Status, t.AssignedAt, t.AssignedBy,
 				t.LastActivityAt, t.CompletedAt, t.CompletedBy, t.Note, t.Outcome, t.RecordCount, t.DeclineReason,
-				t.AssigneeID); err != nil {
+				t.AssigneeID, mode, auto); err != nil {
 				return fmt.Errorf("store: project task %s of %s: %w", t.DataSourceID, p.RequestID, Translate(err))
 			}
 		}

@@ -440,25 +440,28 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 
 // Task is one data source's task on a request, with the source's name.
 type Task struct {
-	RequestID      string     `db:"request_id" json:"request_id"`
-	DataSourceID   string     `db:"data_source_id" json:"data_source_id"`
-	Name           string     `db:"name" json:"name"`
-	Status         string     `db:"status" json:"status"`
-	AssignedAt     time.Time  `db:"assigned_at" json:"assigned_at"`
-	LastActivityAt time.Time  `db:"last_activity_at" json:"last_activity_at"`
-	CompletedAt    *time.Time `db:"completed_at" json:"completed_at"`
-	Note           string     `db:"note" json:"note"`
-	Outcome        string     `db:"outcome" json:"outcome"`
-	RecordCount    *int64     `db:"record_count" json:"record_count"`
-	DeclineReason  string     `db:"decline_reason" json:"decline_reason"`
-	AssigneeID     *string    `db:"assignee_id" json:"assignee_id"`
+	RequestID      string      `db:"request_id" json:"request_id"`
+	DataSourceID   string      `db:"data_source_id" json:"data_source_id"`
+	Name           string      `db:"name" json:"name"`
+	Status         string      `db:"status" json:"status"`
+	AssignedAt     time.Time   `db:"assigned_at" json:"assigned_at"`
+	LastActivityAt time.Time   `db:"last_activity_at" json:"last_activity_at"`
+	CompletedAt    *time.Time  `db:"completed_at" json:"completed_at"`
+	Note           string      `db:"note" json:"note"`
+	Outcome        string      `db:"outcome" json:"outcome"`
+	RecordCount    *int64      `db:"record_count" json:"record_count"`
+	DeclineReason  string      `db:"decline_reason" json:"decline_reason"`
+	AssigneeID     *string     `db:"assignee_id" json:"assignee_id"`
+	Mode           string      `db:"mode" json:"mode"`
+	Automation     *Automation `db:"automation" json:"automation"`
 }
 
 // RequestTasks lists a request's tasks by assignment; ownerID limits them to
 // the data sources that user owns and the tasks given to them.
 func (db *DB) RequestTasks(ctx context.Context, requestID, ownerID string) ([]Task, error) {
 	const q = `SELECT t.request_id, t.data_source_id, d.name, t.status, t.assigned_at, t.last_activity_at,
-		t.completed_at, t.note, t.outcome, t.record_count, t.decline_reason, t.assignee_id::text AS assignee_id
+		t.completed_at, t.note, t.outcome, t.record_count, t.decline_reason, t.assignee_id::text AS assignee_id,
+		t.mode, t.automation
 		FROM tasks t JOIN data_sources d ON d.id = t.data_source_id
 		WHERE t.request_id = $1 AND ($2 = '' OR t.assignee_id::text = $2 OR EXISTS (SELECT 1 FROM data_source_owners o
 			WHERE o.data_source_id = t.data_source_id AND o.user_id::text = $2))

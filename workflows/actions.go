@@ -68,6 +68,9 @@ func (r *run) collect(ctx workflow.Context) {
 		}
 		r.handlerSet(ctx, h)
 	}
+	if r.connectors {
+		r.receiveProgress(ctx)
+	}
 }
 
 // receive takes one signal of kind name from ch, if one is there, into the
@@ -116,6 +119,12 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p PackageApproval) string { return p.By }, r.onPackageApproved)
 	case SignalAppealFiled:
 		return take(ch, name, func(p AppealFiling) string { return "" }, r.onAppealFiled)
+	case SignalAutomationRetry:
+		return take(ch, name, func(p AutomationRetry) string { return p.By }, r.onAutomationRetry)
+	case SignalAutomationManual:
+		return take(ch, name, func(p ManualSwitch) string { return p.By }, r.onAutomationManual)
+	case SignalAutomationApproval:
+		return take(ch, name, func(p DryRunDecision) string { return p.By }, r.onAutomationApproval)
 	}
 	return pendingAction{}, false
 }
@@ -148,6 +157,9 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	}
 	if err == nil && !r.fulfil && slices.Contains(fulfilmentSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before access packages existed: complete it as before")
+	}
+	if err == nil && !r.connectors && slices.Contains(connectorSignals, p.signal) {
+		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before automated data sources existed: its tasks are manual")
 	}
 	if err == nil && r.checkActors {
 		var ok bool
@@ -356,11 +368,21 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 	}
 	now := r.when(ctx, p.Action)
 	var added []string
+	var automated []AssignedSource
+	var manual []string // the tasks their owners do: they are told
 	for _, id := range p.DataSourceIDs {
 		if _, ok := r.st.Task(id); ok || id == "" {
 			continue
 		}
-		r.st.Tasks = append(r.st.Tasks, TaskState{DataSourceID: id, Status: TaskOpen, AssignedAt: now, AssignedBy: p.By, LastActivityAt: now})
+		t := TaskState{DataSourceID: id, Status: TaskOpen, AssignedAt: now, AssignedBy: p.By, LastActivityAt: now}
+		if src, ok := r.assignedSource(p, id); ok {
+			t.Mode, t.Automation = src.Mode, &Automation{State: AutomationRunning, UpdatedAt: now}
+			automated = append(automated, src)
+			r.sources = append(r.sources, src)
+		} else {
+			manual = append(manual, id)
+		}
+		r.st.Tasks = append(r.st.Tasks, t)
 		added = append(added, id)
 	}
 	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditSourcesAssigned, map[string]any{"data_source_ids": added})
@@ -380,7 +402,15 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 	if every := r.in.Periods.AssignmentAlertEvery; every > 0 {
 		bucket = now.Truncate(every).Unix()
 	}
-	r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskAssigned, Key: fmt.Sprintf("assigned-%d", bucket), DataSourceIDs: added})
+	if len(manual) > 0 || !r.connectors {
+		if !r.connectors {
+			manual = added
+		}
+		r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskAssigned, Key: fmt.Sprintf("assigned-%d", bucket), DataSourceIDs: manual})
+	}
+	for _, src := range automated {
+		r.startSource(ctx, src)
+	}
 }
 
 func (r *run) onTaskCompleted(ctx workflow.Context, p TaskCompletion) {
@@ -486,6 +516,9 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 	if r.appeals {
 		r.st.Decision = by
 		r.st.AppealUntil = r.appealableUntil(at)
+	}
+	if r.connectors {
+		r.cancelSources(ctx)
 	}
 	r.changed(ctx)
 	if outcome == OutcomeWithdrawn {

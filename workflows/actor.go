@@ -33,6 +33,12 @@ func (r *run) checkActor(ctx workflow.Context, p pendingAction) (ok bool, refusa
 		c.DataSourceID = v.DataSourceID
 	case TaskDecline:
 		c.DataSourceID = v.DataSourceID
+	case AutomationRetry:
+		c.DataSourceID = v.DataSourceID
+	case ManualSwitch:
+		c.DataSourceID = v.DataSourceID
+	case DryRunDecision:
+		c.DataSourceID = v.DataSourceID
 	}
 	var verdict activities.ActorVerdict
 	if !r.writeInto(ctx, "check who acts: "+p.signal, &verdict, a.CheckActor, c) {

@@ -48,7 +48,7 @@ var taskRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager,
 // or have been given it.
 func ActorRoles(signal string) []dsar.Role {
 	switch signal {
-	case SignalTaskCompleted, SignalTaskDeclined:
+	case SignalTaskCompleted, SignalTaskDeclined, SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval:
 		return taskRoles
 	case SignalIdentityDecided, SignalSourcesAssigned, SignalDeadlineExtended, SignalRequestClosed,
 		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved:
@@ -62,7 +62,8 @@ func ActorRoles(signal string) []dsar.Role {
 var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned,
 	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
 	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent,
-	SignalPackageApproved, SignalAppealFiled}
+	SignalPackageApproved, SignalAppealFiled,
+	SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -192,6 +193,9 @@ type Checkpoint struct {
 	ReassignedN        int      `json:",omitempty"` // reassigned tasks so far
 	Corrections        int      `json:",omitempty"` // email corrections so far
 	Handler            string   `json:",omitempty"` // the handler mirrored in DsarHandler
+	// Sources are how the automated tasks' sources were assigned: a child
+	// started again after it failed runs as the first one did.
+	Sources []AssignedSource `json:",omitempty"`
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.
@@ -220,6 +224,9 @@ type Assignment struct {
 	Action
 	DataSourceIDs []string
 	By            string
+	// Sources says how each automated one of DataSourceIDs is fulfilled
+	// (versionConnectors); the others are manual.
+	Sources []AssignedSource `json:",omitempty"`
 }
 
 // TaskCompletion is the payload of SignalTaskCompleted. Outcome is one of
@@ -366,6 +373,20 @@ type TaskState struct {
 	RecordCount   *int64           `json:"record_count,omitempty"`
 	DeclineReason string           `json:"decline_reason,omitempty"`
 	AssigneeID    string           `json:"assignee_id,omitempty"`
+
+	// Connectors (versionConnectors): the source's mode when it was
+	// assigned, and where the system stands on the task when automated.
+	Mode       dsar.SourceMode `json:"mode,omitempty"`
+	Automation *Automation     `json:"automation,omitempty"`
+}
+
+// Automation is where an automated task stands (store.Automation).
+type Automation = store.Automation
+
+// Automated reports whether the system runs the task now: automated, and
+// not done or switched to manual.
+func (t *TaskState) Automated() bool {
+	return t.Automation != nil && t.Automation.State != AutomationDone && t.Automation.State != AutomationManual
 }
 
 // TimelineEntry is one thing that happened to the request.
@@ -462,6 +483,8 @@ func (s *State) Allows(signal string, p any) error {
 			SignalEmailVerified: "verify the email", SignalIdentityDecided: "decide identity",
 			SignalSourcesAssigned: "assign data sources", SignalTaskCompleted: "complete a task",
 			SignalDeadlineExtended: "extend the deadline", SignalRequestClosed: "close the request",
+			SignalAutomationRetry: "retry the task's automation", SignalAutomationManual: "switch the task to manual",
+			SignalAutomationApproval: "decide the dry run",
 		}[signal])
 	}
 	switch signal {
@@ -490,6 +513,9 @@ func (s *State) Allows(signal string, p any) error {
 		if t.Status == TaskCompleted {
 			return dsar.Errorf(dsar.ECONFLICT, "the task is already completed")
 		}
+		if t.Automated() {
+			return errAutomated(t)
+		}
 		if c.Outcome != "" && !c.Outcome.Valid() {
 			return dsar.Invalid(map[string]string{"outcome": "must be one of " + dsar.TaskOutcomesText()})
 		}
@@ -509,6 +535,9 @@ func (s *State) Allows(signal string, p any) error {
 		if t.Status != TaskOpen {
 			return dsar.Errorf(dsar.ECONFLICT, "the task is %s, not open", t.Status)
 		}
+		if t.Automated() {
+			return errAutomated(t)
+		}
 		if strings.TrimSpace(d.Reason) == "" {
 			return dsar.Invalid(map[string]string{"reason": "say why the task is declined"})
 		}
@@ -524,6 +553,8 @@ func (s *State) Allows(signal string, p any) error {
 		if ra.UserID == "" {
 			return dsar.Invalid(map[string]string{"user_id": "name the person to give the task to"})
 		}
+	case SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval:
+		return s.allowsAutomation(signal, p)
 	case SignalWithdrawn:
 		// Any open request can be withdrawn.
 	case SignalPackageApproved:

@@ -52,6 +52,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.fulfil = r.seedFlow && workflow.GetVersion(ctx, versionFulfilment, workflow.DefaultVersion, 1) == 1
 	r.checkActors = r.fulfil && workflow.GetVersion(ctx, versionActorCheck, workflow.DefaultVersion, 1) == 1
 	r.appeals = r.checkActors && workflow.GetVersion(ctx, versionAppeals, workflow.DefaultVersion, 1) == 1
+	r.connectors = r.appeals && workflow.GetVersion(ctx, versionConnectors, workflow.DefaultVersion, 1) == 1
 	if r.fulfil {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
@@ -114,6 +115,9 @@ func (r *run) loop(ctx workflow.Context) (State, error) {
 		sel, cancel := r.waitFor(ctx, ev, ok, now)
 		r.addActions(ctx, sel)
 		r.addOperator(ctx, sel)
+		if r.connectors {
+			r.addProgress(ctx, sel)
+		}
 		if wantCAN && r.mailPending > 0 {
 			sel.AddReceive(r.mailIdle, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
 		}
@@ -262,6 +266,11 @@ type run struct {
 	// so; their contact details are kept for it, then shredded
 	// (versionAppeals).
 	appeals bool
+
+	// Automated data sources (versionConnectors): each task's child
+	// workflow, and how its source was assigned (carried across runs).
+	connectors bool
+	sources    []AssignedSource
 }
 
 type attrs struct {
@@ -281,7 +290,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
 			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs, attentionN: c.AttentionN,
 			readyN: c.ReadyN, declinedN: c.DeclinedN, reassignedN: c.ReassignedN, corrections: c.Corrections,
-			handler: c.Handler,
+			handler: c.Handler, sources: c.Sources,
 		}
 		r.in.Resume = nil
 		for _, s := range c.Stalls {
@@ -316,7 +325,7 @@ func (r *run) checkpoint() *Checkpoint {
 		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
 		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs, AttentionN: r.attentionN,
 		ReadyN: r.readyN, DeclinedN: r.declinedN, ReassignedN: r.reassignedN, Corrections: r.corrections,
-		Handler: r.handler,
+		Handler: r.handler, Sources: r.sources,
 	}
 	for _, t := range r.st.Tasks { // the tasks' order, not the map's
 		if n, ok := r.stalls[t.DataSourceID]; ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -106,6 +107,12 @@ func newHarness(t testing.TB) *harness {
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflowWithOptions(DSAR, workflow.RegisterOptions{Name: WorkflowName})
 	h.env.RegisterActivity(a)
+	// Automated sources' children and their connector step (mocked by the
+	// tests of automated sources: withConnector).
+	RegisterSource(h.env)
+	h.env.RegisterActivityWithOptions(func(context.Context, StepInput) (StepResult, error) {
+		return StepResult{}, errors.New("no connector in this test")
+	}, activity.RegisterOptions{Name: ActivityConnectorStep})
 	h.in = Input{
 		RequestID: "0b0c6f5e-3f4c-4a8e-9a49-6c2f3c7d1a10", RequestType: dsar.RequestDeletion, RequestorType: dsar.RequestorCustomer,
 		Country: "DE", SubmittedAt: start, Deadline: start.Add(30 * day), DeadlineRule: "default",

@@ -190,3 +190,46 @@ type WebhookJobResult = activities.WebhookJobResult
 func RegisterSource(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(DSARSource, workflow.RegisterOptions{Name: SourceWorkflowName})
 }
+
+// Staff actions on an automated task: signals on the request's workflow,
+// answered exactly like every action, which forwards them to the child.
+const (
+	SignalAutomationRetry    = "automation-retry"    // run the step that needs attention again
+	SignalAutomationManual   = "automation-manual"   // stop the system: the task's owners do it
+	SignalAutomationApproval = "automation-approval" // a dry run's erasure: approved, or not (then manual)
+)
+
+// AutomationRetry is the payload of SignalAutomationRetry.
+type AutomationRetry struct {
+	Action
+	DataSourceID string
+	By           string
+}
+
+// ManualSwitch is the payload of SignalAutomationManual.
+type ManualSwitch struct {
+	Action
+	DataSourceID string
+	Reason       string
+	By           string
+}
+
+// DryRunDecision is the payload of SignalAutomationApproval.
+type DryRunDecision struct {
+	Action
+	DataSourceID string
+	Approved     bool
+	Note         string
+	By           string
+}
+
+// AssignedSource is how an assigned data source's task is fulfilled, as
+// the API read it from the source when staff assigned it. Sources left out
+// of Assignment.Sources are manual.
+type AssignedSource struct {
+	ID        string
+	Mode      dsar.SourceMode
+	TaskQueue string        `json:",omitempty"`
+	DryRun    bool          `json:",omitempty"`
+	TimeLimit time.Duration `json:",omitempty"`
+}

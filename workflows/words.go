@@ -40,6 +40,12 @@ const (
 	EventAppealDecided       = "appeal_decided"
 	EventReopened            = "reopened"
 	EventContactShredded     = "contact_shredded"
+	EventSourceAttention     = "source_needs_attention"  // an automated source's step needs a person
+	EventSourceApproval      = "source_waiting_approval" // a dry run waits for the erasure's approval
+	EventSourceApproved      = "source_erasure_approved"
+	EventSourceResumed       = "source_resumed" // the step that needed attention runs again
+	EventSourceRetried       = "source_retried"
+	EventSourceManual        = "source_switched_to_manual"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -82,6 +88,12 @@ var eventLabels = map[string]string{
 	EventAppealDecided:       "Appeal decided",
 	EventReopened:            "Request reopened: the appeal reversed the decision",
 	EventContactShredded:     "Contact details kept for an appeal destroyed",
+	EventSourceAttention:     "Automated data source needs attention",
+	EventSourceApproval:      "Dry run: the erasure waits for approval",
+	EventSourceApproved:      "Dry run's erasure approved",
+	EventSourceResumed:       "Automated data source running again",
+	EventSourceRetried:       "Automated data source retried",
+	EventSourceManual:        "Automated task switched to manual",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

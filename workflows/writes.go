@@ -181,6 +181,7 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 			DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt, AssignedBy: t.AssignedBy,
 			LastActivityAt: t.LastActivityAt, CompletedAt: t.CompletedAt, CompletedBy: t.CompletedBy, Note: t.Note,
 			Outcome: string(t.Outcome), RecordCount: t.RecordCount, DeclineReason: t.DeclineReason, AssigneeID: t.AssigneeID,
+			Mode: string(t.Mode), Automation: t.Automation,
 		}
 	}
 	return p
