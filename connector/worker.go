@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -13,6 +14,9 @@ import (
 	"github.com/opendsar/dsar/temporalconn"
 	"github.com/opendsar/dsar/workflows"
 )
+
+// heartbeatEvery is the longest a step's heartbeat waits to be sent.
+const heartbeatEvery = 5 * time.Second
 
 // Dial connects to Temporal as the config says, with the codec of its
 // payload key alone: the connector never holds the master key.
@@ -48,7 +52,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	defer c.Close()
 	acts := New(cfg)
 	defer acts.Close()
-	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{})
+	// Heartbeats reach Temporal at least every few seconds, so a connector
+	// killed mid-export resumes close to where it stopped.
+	w := sdkworker.New(c, cfg.Temporal.TaskQueue, sdkworker.Options{MaxHeartbeatThrottleInterval: heartbeatEvery})
 	workflows.RegisterSource(w)
 	acts.Register(w)
 	log.Info("connector started", "task_queue", cfg.Temporal.TaskQueue, "sources", len(cfg.Sources))
