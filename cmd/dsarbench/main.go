@@ -73,7 +73,9 @@ type options struct {
 	scale       int
 	scaleTimer  time.Duration
 	alerts      int
-	keep        bool
+	// connectorRows are the subject's rows a connector exports and erases.
+	connectorRows int
+	keep          bool
 	// workerBudget and workerCache set the worker's worker.memory_budget
 	// and worker.sticky_cache_size ("" and 0: the config's defaults).
 	workerBudget string
@@ -119,10 +121,11 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.scale, "scale", 10_000, "open requests waiting on timers")
 	fs.DurationVar(&o.scaleTimer, "scale-timer", 0, "when their verification expires, after submission (default: enough to start them all)")
 	fs.IntVar(&o.alerts, "alerts", 100_000, "pending alerts in the digest")
+	fs.IntVar(&o.connectorRows, "connector-rows", 1_000_000, "rows of one subject a SQL connector exports and erases")
 	fs.BoolVar(&o.keep, "keep", false, "keep the database and the logs")
 	fs.StringVar(&o.workerBudget, "worker-budget", "", "the worker's worker.memory_budget, e.g. 256MiB (default: the config's)")
 	fs.IntVar(&o.workerCache, "worker-cache", 0, "the worker's worker.sticky_cache_size (default: derived from its memory budget)")
-	only := fs.String("only", "", "run only these benchmarks (comma-separated: intake,queue,actions,scale,digest)")
+	only := fs.String("only", "", "run only these benchmarks (comma-separated: intake,queue,actions,scale,digest,connector)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,12 +139,13 @@ func run(ctx context.Context, args []string) error {
 	defer b.tearDown()
 
 	res := &results{Sizes: map[string]any{"intake": o.intake, "concurrency": o.concurrency, "queue": o.queue,
-		"queue_runs": o.queueRuns, "actions": o.actions, "scale": o.scale, "alerts": o.alerts}, StartedAt: time.Now().UTC()}
+		"queue_runs": o.queueRuns, "actions": o.actions, "scale": o.scale, "alerts": o.alerts, "connector_rows": o.connectorRows}, StartedAt: time.Now().UTC()}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *results) error
 	}{
 		{"intake", b.intake}, {"queue", b.queueBench}, {"actions", b.actionLatency}, {"scale", b.scaleRun}, {"digest", b.digest},
+		{"connector", b.connectorBench},
 	}
 	if *only != "" {
 		keep := steps[:0]
