@@ -72,6 +72,9 @@ const (
 	AuditWebhookSent           = "webhook.sent"             // a job went to a webhook source's endpoint (accepted or not)
 	AuditWebhookCallback       = "webhook.callback"         // the source's owner posted a job's result, applied
 	AuditWebhookRefused        = "webhook.refused"          // a job's callback was refused (signature, stale, replay, used, expired)
+	AuditLegalHoldSet          = "legal_hold.set"
+	AuditLegalHoldLifted       = "legal_hold.lifted"
+	AuditRetentionSwept        = "retention.swept" // the retention sweep deleted what outlived its period (counts)
 )
 
 // auditLabels says each audit action in words, for people.
@@ -144,6 +147,9 @@ var auditLabels = map[string]string{
 	AuditWebhookSent:           "Job sent to the data source's webhook",
 	AuditWebhookCallback:       "Result of the data source's webhook job received",
 	AuditWebhookRefused:        "Webhook callback refused",
+	AuditLegalHoldSet:          "Legal hold placed",
+	AuditLegalHoldLifted:       "Legal hold lifted",
+	AuditRetentionSwept:        "Retention sweep deleted expired data",
 }
 
 // AuditActions lists every audit action.

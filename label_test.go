@@ -32,6 +32,9 @@ func TestEveryValueHasALabel(t *testing.T) {
 	for _, m := range SourceModes {
 		all = append(all, value{string(m), m.Label()})
 	}
+	for _, o := range append(RecordOutcomes, "") {
+		all = append(all, value{string(o), o.Label()})
+	}
 	for _, v := range all {
 		if v.label == "" || v.label == v.raw || strings.Contains(v.label, "_") {
 			t.Errorf("%q is labelled %q, not in words", v.raw, v.label)

@@ -9,6 +9,9 @@ import (
 // Project writes the workflow's state over the request's row and tasks in
 // Postgres (the queue). It is idempotent: the whole state each time.
 func (a *Activities) Project(ctx context.Context, p store.Projection) error {
+	if a.Config != nil {
+		p.Record.RetainFor = a.Config.Retention.Records // the compliance record's retain_until
+	}
 	return classify(a.DB.Project(ctx, p))
 }
 

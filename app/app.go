@@ -123,8 +123,8 @@ func (a *App) Activities() *activities.Activities {
 
 // Prepare does the worker's start-up chores against Temporal: register the
 // search attributes that are missing, and create (or update) the Schedules
-// that run the daily alert digest and the reconciliation. All are
-// idempotent.
+// that run the daily alert digest, the reconciliation and the retention
+// sweep. All are idempotent.
 func (a *App) Prepare(ctx context.Context) error {
 	if err := temporalconn.EnsureSearchAttributes(ctx, a.Temporal, a.Config.Temporal.Namespace, workflows.SearchAttributes); err != nil {
 		return err
@@ -134,7 +134,10 @@ func (a *App) Prepare(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return worker.EnsureReconcileSchedule(ctx, a.Temporal, a.Config.Temporal.TaskQueue, a.Config.Reconcile.Every)
+	if err := worker.EnsureReconcileSchedule(ctx, a.Temporal, a.Config.Temporal.TaskQueue, a.Config.Reconcile.Every); err != nil {
+		return err
+	}
+	return worker.EnsureRetentionSchedule(ctx, a.Temporal, a.Config.Temporal.TaskQueue, a.Config.Retention.Every)
 }
 
 // RunWorker runs the Temporal worker until ctx ends.

@@ -113,6 +113,12 @@ type Config struct {
 		Every time.Duration `mapstructure:"every"`
 	} `mapstructure:"reconcile"`
 
+	// Retention is how long what outlives a request's erasure is kept;
+	// the retention sweep (workflow DSARRetention on the Temporal Schedule
+	// dsar-retention, every Retention.Every) deletes it after. See
+	// docs/retention.md for each default's reasoning.
+	Retention Retention `mapstructure:"retention"`
+
 	Company struct {
 		Name          string `mapstructure:"name"`
 		PrivacyURL    string `mapstructure:"privacy_url"`
@@ -225,6 +231,18 @@ type Config struct {
 	} `mapstructure:"log"`
 
 	Worker Worker `mapstructure:"worker"`
+}
+
+// Retention holds the retention.* keys.
+type Retention struct {
+	Every           time.Duration `mapstructure:"every"`            // how often the sweep runs
+	Records         time.Duration `mapstructure:"records"`          // compliance records, after the request closed
+	Messages        time.Duration `mapstructure:"messages"`         // messages and attachments, after the request closed
+	Packages        time.Duration `mapstructure:"packages"`         // expired access packages' rows, after the expiry
+	Sessions        time.Duration `mapstructure:"sessions"`         // sessions, after they expired or were revoked
+	Tokens          time.Duration `mapstructure:"tokens"`           // emailed tokens, after they expired or were used
+	IdempotencyKeys time.Duration `mapstructure:"idempotency_keys"` // stored answers to Idempotency-Keys
+	BlindIndex      time.Duration `mapstructure:"blind_index"`      // an erased request's email blind index, after the erasure
 }
 
 // OIDC is staff single sign-on through an OpenID Connect provider
@@ -347,6 +365,15 @@ func defaults() map[string]any {
 		"alerts.timezone":    "UTC",
 
 		"reconcile.every": 10 * time.Minute,
+
+		"retention.every":            24 * time.Hour,
+		"retention.records":          17520 * time.Hour,
+		"retention.messages":         4320 * time.Hour,
+		"retention.packages":         720 * time.Hour,
+		"retention.sessions":         720 * time.Hour,
+		"retention.tokens":           720 * time.Hour,
+		"retention.idempotency_keys": 168 * time.Hour,
+		"retention.blind_index":      8760 * time.Hour,
 
 		"company.name":           "Example Company",
 		"company.privacy_url":    "",
@@ -627,6 +654,9 @@ func (c *Config) Validate() error {
 	if c.Reconcile.Every < time.Minute || c.Reconcile.Every > 24*time.Hour {
 		return bad("reconcile.every", "must be a duration from 1m to 24h, not %s", c.Reconcile.Every)
 	}
+	if err := c.checkRetention(bad); err != nil {
+		return err
+	}
 	if c.Company.Name == "" {
 		return bad("company.name", "must not be empty")
 	}
@@ -756,4 +786,34 @@ func (c *Config) DigestLocation() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// checkRetention validates the retention.* keys.
+func (c *Config) checkRetention(bad func(key, format string, args ...any) error) error {
+	r := c.Retention
+	if r.Every < time.Minute || r.Every > 7*24*time.Hour {
+		return bad("retention.every", "must be a duration from 1m to 168h, not %s", r.Every)
+	}
+	day := 24 * time.Hour
+	for _, k := range []struct {
+		key      string
+		d, least time.Duration
+		why      string
+	}{
+		// The default, two years, is what CCPA §7101 and Colorado Rule
+		// 6.11 ask for; a company under neither may keep them shorter.
+		{"retention.records", r.Records, 30 * day, "at least 720h (the default, 17520h, is the 24 months CCPA §7101 asks for)"},
+		{"retention.messages", r.Messages, day, "at least a day"},
+		{"retention.packages", r.Packages, day, "at least a day"},
+		{"retention.sessions", r.Sessions, time.Hour, "at least an hour"},
+		{"retention.tokens", r.Tokens, time.Hour, "at least an hour"},
+		// A stored answer is replayed for a day: kept at least that long.
+		{"retention.idempotency_keys", r.IdempotencyKeys, day, "at least 24h, the time an answer is replayed"},
+		{"retention.blind_index", r.BlindIndex, day, "at least a day"},
+	} {
+		if k.d < k.least {
+			return bad(k.key, "must be %s, not %s", k.why, k.d)
+		}
+	}
+	return nil
 }

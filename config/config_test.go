@@ -79,6 +79,10 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"auth.password_hash_wait":              "5m",
 		"temporal.compression":                 "zstd",
 		"reconcile.every":                      "30s",
+		"retention.every":                      "30s",
+		"retention.records":                    "24h",
+		"retention.idempotency_keys":           "1h",
+		"retention.messages":                   "-1h",
 		"portal.sign_in_link_expiry":           "30s",
 		"portal.sign_in_links_per_hour":        0,
 	} {

@@ -206,6 +206,17 @@ func accessTable() []rule {
 		{Method: "GET", Path: "/api/v1/requests/:id/audit", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "POST", Path: "/api/v1/requests/:id/handler", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "the handler must be an active org owner, admin or manager"},
+		{Method: "POST", Path: "/api/v1/requests/:id/legal-hold", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
+			Scope: "placing one needs a reason; requests opened before legal holds: 409"},
+		{Method: "GET", Path: "/api/v1/requests/:id/audit.json", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
+			Scope: "a file for a regulator: the request's audit events with the chain's hashes"},
+
+		// Staff: compliance records and reports (no personal data).
+		{Method: "GET", Path: "/api/v1/reports/metrics", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/reports/sla", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/reports/sla.svg", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/records.csv", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
+		{Method: "GET", Path: "/api/v1/records.json", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden},
 		{Method: "GET", Path: "/api/v1/tasks", Who: staff, Roles: workers, Denied: http.StatusForbidden,
 			Scope: "source owners: the tasks of data sources they own; others: all tasks"},
 		{Method: "GET", Path: "/api/v1/requests/:id/messages", Who: staff, Roles: queueWorkers, Denied: http.StatusNotFound},

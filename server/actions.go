@@ -228,6 +228,9 @@ func projectedState(row store.Request, tasks []store.Task) workflows.State {
 		OriginalDeadline: row.OriginalDeadline, DeadlineRule: row.DeadlineRule, Extended: row.ExtendedAt != nil,
 		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed,
 		RequestType: row.RequestType, PackageRequired: row.PackageRequired}
+	if h := row.LegalHold(); h.On {
+		st.LegalHold = &h
+	}
 	st.MaxExtension, _ = dsar.ParsePeriod(row.MaxExtension) // unreadable: no extension allowed
 	for _, t := range tasks {
 		ts := workflows.TaskState{DataSourceID: t.DataSourceID, Status: t.Status, AssignedAt: t.AssignedAt,

@@ -114,6 +114,7 @@ type requestJSON struct {
 	ClosingMailFailed bool                `json:"closing_mail_failed"` // the closing mail failed: it can be sent again
 	PackageRequired   bool                `json:"package_required"`    // completing it needs an approved access package (GET .../package)
 	Source            string              `json:"source"`              // always "projection" (the workflow writes it with each change)
+	LegalHold         legalHoldJSON       `json:"legal_hold"`          // while on, the erasure at close waits
 }
 
 // getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
@@ -137,6 +138,7 @@ func (s *Server) getRequest(c *gin.Context) {
 		ClosedAt: row.ClosedAt, CloseReasons: row.CloseReasons, CloseNote: row.CloseNote, Source: "projection",
 		ClosingMailFailed: row.ClosingMailFailed, PackageRequired: row.PackageRequired,
 		Language: row.Language, LanguageName: locale.Lang(row.Language).Or().Name(),
+		LegalHold: legalHoldOf(row),
 	}
 	if out.CloseReasons == nil {
 		out.CloseReasons = []string{}

@@ -81,5 +81,12 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodPost, "/api/v1/requests/:id/closing-mail", s.resendClosingMail)
 	s.handle(http.MethodGet, "/api/v1/requests/:id/audit", s.requestAudit)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/handler", s.setHandler)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/legal-hold", s.setLegalHold)
+	s.handle(http.MethodGet, "/api/v1/requests/:id/audit.json", s.auditFile)
+	s.handle(http.MethodGet, "/api/v1/reports/metrics", s.reportMetrics)
+	s.handle(http.MethodGet, "/api/v1/reports/sla", s.reportSLA)
+	s.handle(http.MethodGet, "/api/v1/reports/sla.svg", s.reportSLAChart)
+	s.handle(http.MethodGet, "/api/v1/records.csv", s.exportRecordsCSV)
+	s.handle(http.MethodGet, "/api/v1/records.json", s.exportRecordsJSON)
 	s.handle(http.MethodGet, "/api/v1/tasks", s.listTasks)
 }

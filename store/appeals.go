@@ -71,6 +71,8 @@ func (db *DB) ProjectAppeal(ctx context.Context, p AppealProjection) error {
 			if !exists {
 				return dsar.Errorf(dsar.ENOTFOUND, "no appeal %s to project", p.ID)
 			}
+		} else if err := recordAppeal(ctx, tx, p.ID); err != nil {
+			return err
 		}
 		return recordActions(ctx, tx, p.RequestID, p.Actions)
 	})

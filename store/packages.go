@@ -228,9 +228,10 @@ func (db *DB) ExpirePackage(ctx context.Context, requestID string) error {
 }
 
 // OverduePackages lists the requests whose published package expired
-// before the time before, at most limit.
+// before the time before, at most limit; none under a legal hold.
 func (db *DB) OverduePackages(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	const q = `SELECT request_id FROM packages WHERE status = 'published' AND expires_at < $1 ORDER BY expires_at LIMIT $2`
+	const q = `SELECT pk.request_id FROM packages pk JOIN requests r ON r.id = pk.request_id
+		WHERE pk.status = 'published' AND pk.expires_at < $1 AND NOT r.legal_hold_on ORDER BY pk.expires_at LIMIT $2`
 	ids := []string{}
 	if err := db.SelectContext(ctx, &ids, q, before, limit); err != nil {
 		return nil, fmt.Errorf("store: overdue packages: %w", Translate(err))

@@ -60,6 +60,13 @@ type Projection struct {
 	// last write, recorded in the same transaction (whatever Seq says) and
 	// announced with NOTIFY on ActionsChannel once committed.
 	Actions []ActionOutcome
+
+	// Record is what the request's compliance record needs beyond the
+	// fields above (see records.go); written in the same transaction.
+	Record RecordFacts
+	// LegalHold is the request's legal hold; nil (runs before legal holds)
+	// leaves the stored one as it is.
+	LegalHold *LegalHold
 }
 
 // TimelineEntry is one thing that happened to a request.
@@ -138,12 +145,24 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
 			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
 			attention = $16, identity_note = $17, closing_mail_failed = $18, package_required = $19,
-			decided_by = (SELECT u.id FROM users u WHERE u.id::text = $20), appeal_until = $21, accepted = true, updated_at = now()
+			decided_by = (SELECT u.id FROM users u WHERE u.id::text = $20), appeal_until = $21, accepted = true, updated_at = now(),
+			legal_hold_on = coalesce($22, legal_hold_on), legal_hold_reason = coalesce($23, legal_hold_reason),
+			legal_hold_since = CASE WHEN $22 IS NULL THEN legal_hold_since ELSE $24 END,
+			legal_hold_by = coalesce($25, legal_hold_by)
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
+		var holdOn *bool
+		var holdReason, holdBy *string
+		var holdSince *time.Time
+		if h := p.LegalHold; h != nil {
+			holdOn, holdReason, holdBy = &h.On, &h.Reason, &h.By
+			if h.On {
+				holdSince = &h.Since
+			}
+		}
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
 			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote,
-			p.ClosingMailFailed, p.PackageRequired, p.Decision, p.AppealUntil)
+			p.ClosingMailFailed, p.PackageRequired, p.Decision, p.AppealUntil, holdOn, holdReason, holdSince, holdBy)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}
@@ -188,6 +207,9 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 				t.AssigneeID, mode, auto); err != nil {
 				return fmt.Errorf("store: project task %s of %s: %w", t.DataSourceID, p.RequestID, Translate(err))
 			}
+		}
+		if err := upsertRecord(ctx, tx, p); err != nil {
+			return err
 		}
 		return recordActions(ctx, tx, p.RequestID, p.Actions)
 	})

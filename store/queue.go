@@ -409,6 +409,19 @@ type Request struct {
 	Language          string         `db:"language" json:"language"`                   // what the requester is written to in
 	DecidedBy         *string        `db:"decided_by" json:"decided_by,omitempty"`     // who decided the request
 	AppealUntil       *time.Time     `db:"appeal_until" json:"appeal_until,omitempty"` // the requester may appeal until then
+	LegalHoldOn       bool           `db:"legal_hold_on" json:"-"`
+	LegalHoldReason   string         `db:"legal_hold_reason" json:"-"`
+	LegalHoldSince    *time.Time     `db:"legal_hold_since" json:"-"`
+	LegalHoldBy       string         `db:"legal_hold_by" json:"-"`
+}
+
+// LegalHold is the request's legal hold as projected (On false: none).
+func (r Request) LegalHold() LegalHold {
+	h := LegalHold{On: r.LegalHoldOn, Reason: r.LegalHoldReason, By: r.LegalHoldBy}
+	if r.LegalHoldOn && r.LegalHoldSince != nil {
+		h.Since = *r.LegalHoldSince
+	}
+	return h
 }
 
 // Request returns an accepted request's row. ENOTFOUND for no such request,
@@ -425,7 +438,8 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 		r.original_deadline, r.deadline_rule, r.deadline_rule_name, r.max_extension,
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
 		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel, r.language,
-		r.decided_by::text AS decided_by, r.appeal_until
+		r.decided_by::text AS decided_by, r.appeal_until,
+		r.legal_hold_on, r.legal_hold_reason, r.legal_hold_since, r.legal_hold_by
 		FROM requests r WHERE %s`
 	rs := []Request{}
 	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {

@@ -13,9 +13,10 @@ import (
 // The reconciliation's reads: what its workflow checks against Temporal.
 
 // UnerasedRequests lists the ids of requests closed before closedBefore
-// whose PII has not been scrubbed, oldest first, at most limit.
+// whose PII has not been scrubbed, oldest first, at most limit. A request
+// under a legal hold is not listed: its erasure waits for the lift.
 func (db *DB) UnerasedRequests(ctx context.Context, closedBefore time.Time, limit int) ([]string, error) {
-	const q = `SELECT id FROM requests WHERE closed_at < $1 AND scrubbed_at IS NULL ORDER BY closed_at LIMIT $2`
+	const q = `SELECT id FROM requests WHERE closed_at < $1 AND scrubbed_at IS NULL AND NOT legal_hold_on ORDER BY closed_at LIMIT $2`
 	ids := []string{}
 	if err := db.SelectContext(ctx, &ids, q, closedBefore, limit); err != nil {
 		return nil, fmt.Errorf("store: unerased requests: %w", err)

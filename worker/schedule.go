@@ -68,6 +68,20 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue str
 		})
 }
 
+// EnsureRetentionSchedule creates the Temporal Schedule that runs the
+// retention sweep every interval on taskQueue, one per namespace, or
+// brings its interval and task queue up to date. Safe to call at every
+// start-up, from many workers at once.
+func EnsureRetentionSchedule(ctx context.Context, c client.Client, taskQueue string, every time.Duration) error {
+	return ensureSchedule(ctx, c, "retention", workflows.RetentionScheduleID,
+		client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}},
+		&client.ScheduleWorkflowAction{
+			ID:        workflows.RetentionScheduleID,
+			Workflow:  workflows.RetentionWorkflowName,
+			TaskQueue: taskQueue,
+		})
+}
+
 // ensureSchedule creates the schedule id (overlap: skip), or, when it
 // exists with another spec or action, updates them. name says which
 // schedule in errors.

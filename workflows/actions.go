@@ -125,6 +125,8 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p ManualSwitch) string { return p.By }, r.onAutomationManual)
 	case SignalAutomationApproval:
 		return take(ch, name, func(p DryRunDecision) string { return p.By }, r.onAutomationApproval)
+	case SignalLegalHold:
+		return take(ch, name, func(p LegalHoldSet) string { return p.By }, r.onLegalHold)
 	}
 	return pendingAction{}, false
 }
@@ -151,6 +153,12 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	if id := p.action.ID; id != "" && r.seen(id) {
 		return
 	}
+	r.apply(ctx, p)
+}
+
+// apply is dispatch for an action whose id was seen already (one a wait
+// took, which checks the id).
+func (r *run) apply(ctx workflow.Context, p pendingAction) {
 	err := r.st.Allows(p.signal, p.payload)
 	if err == nil && !r.seedFlow && slices.Contains(seedFlowSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before the action existed: finish it as before")
@@ -160,6 +168,9 @@ func (r *run) dispatch(ctx workflow.Context, p pendingAction) {
 	}
 	if err == nil && !r.connectors && slices.Contains(connectorSignals, p.signal) {
 		err = dsar.Errorf(dsar.ECONFLICT, "this request was opened before automated data sources existed: its tasks are manual")
+	}
+	if err == nil && !r.records && p.signal == SignalLegalHold {
+		err = errBeforeLegalHolds
 	}
 	if err == nil && r.checkActors {
 		var ok bool
@@ -543,6 +554,14 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 		}
 		return
 	}
-	r.erase(ctx)
+	if r.records && r.st.Held() && r.st.AppealUntil != nil {
+		// Held: the erasure waits for the lift, and the appeal window
+		// meanwhile takes the requester's appeal (afterClose).
+		r.erasePending = true
+		r.note(ctx, EventErasureHeld, "", "")
+		r.changed(ctx)
+	} else {
+		r.erase(ctx)
+	}
 	r.afterClose(ctx)
 }

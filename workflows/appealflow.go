@@ -133,26 +133,37 @@ func (r *run) afterClose(ctx workflow.Context) {
 	var child workflow.ChildWorkflowFuture
 	for !r.abandoned {
 		now := workflow.Now(ctx)
+		// A legal hold (versionRecords) keeps every erasure due waiting
+		// until it is lifted; the appeal window and an appeal go on.
+		held := r.records && r.st.Held()
+		if r.erasePending && !held {
+			r.erasePending = false
+			r.erase(ctx)
+			continue
+		}
 		windowOpen := r.st.AppealUntil != nil && r.st.Appeal == nil && now.Before(*r.st.AppealUntil)
 		appealOpen := r.st.Appeal != nil && r.st.Appeal.Status == dsar.AppealOpen
 		// The contact details last the window, and an open appeal beyond it.
 		contactDue := r.st.ContactKept && r.st.AppealUntil != nil && now.Before(*r.st.AppealUntil)
-		if r.st.ContactKept && !contactDue && !appealOpen {
+		shredNow := r.st.ContactKept && !contactDue && !appealOpen
+		if shredNow && !held {
 			r.shredContact(ctx)
 			continue
 		}
 		pk := r.st.Package
 		pkgDue := pk != nil && pk.Status == store.PackagePublished && pk.ExpiresAt != nil
-		if pkgDue && !now.Before(*pk.ExpiresAt) {
+		expireNow := pkgDue && !now.Before(*pk.ExpiresAt)
+		if expireNow && !held {
 			r.expirePackage(ctx)
 			continue
 		}
-		if !windowOpen && !appealOpen && !pkgDue && !contactDue {
+		liftAwaited := held && (r.erasePending || shredNow || expireNow)
+		if !windowOpen && !appealOpen && !pkgDue && !contactDue && !liftAwaited {
 			return
 		}
 		var until time.Time
 		summary := ""
-		if pkgDue {
+		if pkgDue && !expireNow {
 			until, summary = *pk.ExpiresAt, TimerPackageExpiry
 		}
 		if (windowOpen || contactDue) && (until.IsZero() || r.st.AppealUntil.Before(until)) {
@@ -166,10 +177,13 @@ func (r *run) afterClose(ctx workflow.Context) {
 			decided = child
 		}
 		accept := func(p pendingAction) bool {
-			return windowOpen && p.signal == SignalAppealFiled && p.action.RequestID == r.in.RequestID
+			return windowOpen && p.signal == SignalAppealFiled && p.action.RequestID == r.in.RequestID ||
+				r.records && p.signal == SignalLegalHold
 		}
 		p, filed := r.closedWait(ctx, until, summary, accept, decided)
 		switch {
+		case filed && p.signal == SignalLegalHold:
+			r.apply(ctx, p) // then what the hold kept waiting may be due
 		case filed:
 			r.fileAppeal(ctx, p)
 		case decided != nil && decided.IsReady():
@@ -183,7 +197,8 @@ func (r *run) afterClose(ctx workflow.Context) {
 			}
 			r.appealDecided(ctx, res)
 			if !r.st.Status.Closed() {
-				return // reopened: back to the main loop
+				r.erasePending = false // reopened: the next close erases
+				return                 // reopened: back to the main loop
 			}
 		}
 	}
@@ -305,12 +320,19 @@ func (r *run) closedWait(ctx workflow.Context, until time.Time, summary string, 
 		for len(r.pending) > 0 {
 			p := r.pending[0]
 			r.pending = r.pending[1:]
+			if r.records && p.signal == SignalLegalHold && (accept == nil || !accept(p)) {
+				r.dispatch(ctx, p) // a hold placed or lifted while the request waits, closed
+				continue
+			}
 			if p.action.ID != "" && r.seen(p.action.ID) {
 				continue
 			}
 			err := r.st.Allows(p.signal, p.payload)
 			if err == nil && accept != nil && accept(p) {
 				return p, true
+			}
+			if err == nil && p.signal == SignalLegalHold {
+				err = errBeforeLegalHolds
 			}
 			if err == nil {
 				err = dsar.Errorf(dsar.ECONFLICT, "the request is %s", r.st.Status)

@@ -30,6 +30,7 @@ const (
 	SignalEmailCorrected   = "email-corrected"  // staff corrected a mistyped address: verification starts again
 	SignalMailResent       = "mail-resent"      // staff send the closing mail again after it failed
 	SignalPackageApproved  = "package-approved" // staff reviewed the access package and approved it
+	SignalLegalHold        = "legal-hold"       // staff placed or lifted a legal hold (versionRecords)
 	SignalOperator         = "operator"         // an operator's answer to a step that needs attention
 	SignalHandlerSet       = "handler-set"      // the API set (or cleared) the request's handler: for the search attribute
 	QueryState             = "state"
@@ -42,6 +43,9 @@ var queueRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager
 // (on their own tasks), never operators.
 var taskRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin, dsar.RoleManager, dsar.RoleSourceOwner}
 
+// holdRoles are the roles that place and lift legal holds.
+var holdRoles = []dsar.Role{dsar.RoleOrgOwner, dsar.RoleAdmin}
+
 // ActorRoles are the roles whose staff may take the action of signal (the
 // API's access table says the same of its routes); nil for the requester's
 // own actions. A source owner acting on a task must also own its source
@@ -53,6 +57,8 @@ func ActorRoles(signal string) []dsar.Role {
 	case SignalIdentityDecided, SignalSourcesAssigned, SignalDeadlineExtended, SignalRequestClosed,
 		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved:
 		return queueRoles
+	case SignalLegalHold:
+		return holdRoles
 	}
 	return nil
 }
@@ -63,7 +69,7 @@ var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalS
 	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
 	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent,
 	SignalPackageApproved, SignalAppealFiled,
-	SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval}
+	SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval, SignalLegalHold}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -438,6 +444,10 @@ type State struct {
 	AppealUntil *time.Time   `json:"appeal_until,omitempty"`
 	Appeal      *AppealState `json:"appeal,omitempty"`
 	ContactKept bool         `json:"contact_kept,omitempty"`
+
+	// LegalHold is the request's legal hold (versionRecords): while on, its
+	// erasure at close waits for the lift. Nil: never placed.
+	LegalHold *store.LegalHold `json:"legal_hold,omitempty"`
 }
 
 // Task returns the task of a data source, if there is one.
@@ -468,6 +478,9 @@ func (s *State) OpenTasks() int {
 func (s *State) Allows(signal string, p any) error {
 	conflict := func(what string) error {
 		return dsar.Errorf(dsar.ECONFLICT, "cannot %s: the request is %s", what, s.Status)
+	}
+	if signal == SignalLegalHold {
+		return s.allowsLegalHold(p) // closed requests too: the hold keeps what is left
 	}
 	if signal == SignalAppealFiled {
 		return s.allowsAppeal(p)

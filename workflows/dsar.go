@@ -53,6 +53,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.checkActors = r.fulfil && workflow.GetVersion(ctx, versionActorCheck, workflow.DefaultVersion, 1) == 1
 	r.appeals = r.checkActors && workflow.GetVersion(ctx, versionAppeals, workflow.DefaultVersion, 1) == 1
 	r.connectors = r.appeals && workflow.GetVersion(ctx, versionConnectors, workflow.DefaultVersion, 1) == 1
+	r.records = r.connectors && workflow.GetVersion(ctx, versionRecords, workflow.DefaultVersion, 1) == 1
 	if r.fulfil {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
@@ -271,6 +272,11 @@ type run struct {
 	// workflow, and how its source was assigned (carried across runs).
 	connectors bool
 	sources    []AssignedSource
+	// records: legal holds keep the erasure at close waiting (versionRecords).
+	records bool
+	// erasePending: the erasure at close waits for a legal hold's lift
+	// while the appeal window runs (afterClose).
+	erasePending bool
 }
 
 type attrs struct {

@@ -286,6 +286,7 @@ func (r *run) keepPackage(ctx workflow.Context) {
 		return
 	}
 	r.refuseUntil(ctx, *p.ExpiresAt, TimerPackageExpiry, nil)
+	r.awaitLift(ctx)
 	if !r.abandoned {
 		r.expirePackage(ctx)
 	}

@@ -179,10 +179,15 @@ func (r *run) awaitResend(ctx workflow.Context, until time.Time) (pendingAction,
 	return r.refuseUntil(ctx, until, TimerMailResendWindow, func(p pendingAction) bool { return p.signal == SignalMailResent })
 }
 
+// noTimer is refuseUntil's until for a wait with no end of its own: it
+// lasts while a legal hold is on.
+var noTimer time.Time
+
 // refuseUntil waits, once the request is closed, until the time until (its
-// timer named summary), refusing every action meanwhile but one that
-// accept takes, which it returns (true). Without one it returns false at
-// that time, or when the workflow is abandoned.
+// timer named summary; noTimer: until no legal hold is on), refusing every
+// action meanwhile but one that accept takes, which it returns (true), and
+// a legal hold's, which it applies (versionRecords). Without one it
+// returns false at that time, or when the workflow is abandoned.
 func (r *run) refuseUntil(ctx workflow.Context, until time.Time, summary string, accept func(pendingAction) bool) (pendingAction, bool) {
 	return r.closedWait(ctx, until, summary, accept, nil)
 }

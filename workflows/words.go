@@ -46,6 +46,9 @@ const (
 	EventSourceResumed       = "source_resumed" // the step that needed attention runs again
 	EventSourceRetried       = "source_retried"
 	EventSourceManual        = "source_switched_to_manual"
+	EventLegalHoldSet        = "legal_hold_set"
+	EventLegalHoldLifted     = "legal_hold_lifted"
+	EventErasureHeld         = "erasure_held" // the erasure at close waits for a legal hold's lift
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -94,6 +97,9 @@ var eventLabels = map[string]string{
 	EventSourceResumed:       "Automated data source running again",
 	EventSourceRetried:       "Automated data source retried",
 	EventSourceManual:        "Automated task switched to manual",
+	EventLegalHoldSet:        "Legal hold placed",
+	EventLegalHoldLifted:     "Legal hold lifted",
+	EventErasureHeld:         "Erasure waits: a legal hold is on",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

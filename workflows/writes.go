@@ -156,7 +156,7 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		EmailVerifiedAt: st.EmailVerifiedAt, IdentityDecidedAt: st.IdentityDecidedAt, IdentityVerified: st.IdentityVerified,
 		IdentityNote: st.IdentityNote, ClosingMailFailed: st.ClosingMailFailed, PackageRequired: st.PackageRequired,
 		ClosedAt: st.ClosedAt, CloseNote: st.CloseNote, CloseReasons: make([]string, len(st.CloseReasons)),
-		Tasks: make([]store.ProjectedTask, len(st.Tasks)),
+		Tasks: make([]store.ProjectedTask, len(st.Tasks)), Record: r.recordFacts(), LegalHold: st.LegalHold,
 	}
 	if st.Appeal != nil || st.AppealUntil != nil || st.Decision != "" {
 		p.Decision, p.AppealUntil = st.Decision, st.AppealUntil
@@ -362,9 +362,11 @@ func (r *run) legacyDB(ctx workflow.Context, summary string, fn any, args ...any
 	return workflow.ExecuteActivity(ctx, fn, args...)
 }
 
-// scrub erases the request's PII once every mail that needs it is sent.
+// scrub erases the request's PII once every mail that needs it is sent,
+// and no legal hold is on (versionRecords).
 func (r *run) scrub(ctx workflow.Context) {
 	r.joinMail(ctx)
+	r.awaitLift(ctx)
 	if !r.writeActivity(ctx, "scrub PII", a.ScrubRequest, r.in.RequestID) {
 		return
 	}
