@@ -458,6 +458,9 @@ async function route(focus) {
     } else if (path === '/console/tasks') {
       nav = 'tasks';
       await tasksView();
+    } else if (path === '/console/appeals') {
+      nav = 'appeals';
+      await appealsView();
     } else if (path === '/console/data-sources') {
       nav = 'data-sources';
       await dataSourcesView();
@@ -1375,6 +1378,58 @@ async function tasksView() {
     more.disabled = false;
   });
   await load();
+}
+
+// ---- appeals ---------------------------------------------------------------
+
+// appealsView lists the requesters' appeals, open ones first by deadline;
+// each open one has its decision form, except for the staff member who
+// decided the request (the API refuses them too).
+async function appealsView() {
+  const params = new URLSearchParams(location.search);
+  const status = params.has('status') ? params.get('status') : 'open';
+  const form = h('form', {class: 'filters', role: 'search', 'aria-label': 'Filter the appeals'},
+    field('Show', select('status', [{value: 'open', label: 'Open'}, {value: 'upheld', label: 'Upheld'},
+      {value: 'reversed', label: 'Reversed'}], status, 'All appeals')),
+    h('button', {type: 'submit'}, 'Show'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    go('/console/appeals?status=' + encodeURIComponent(form.status.value));
+  });
+  const out = await api('GET', '/api/v1/appeals' + (status ? '?status=' + encodeURIComponent(status) : ''));
+  const list = h('div', {id: 'appeals'});
+  if (!out.items.length) list.append(h('p', {class: 'summary'}, 'No appeal here.'));
+  for (const a of out.items) {
+    const sec = h('section', {class: 'appeal', 'data-appeal': a.id, 'aria-labelledby': `appeal-${a.id}`},
+      h('h2', {id: `appeal-${a.id}`}, 'Appeal of request ', h('a', {href: `/console/requests/${a.request_id}`}, a.reference)),
+      h('p', {}, h('strong', {class: 'appeal-status'}, a.status_label),
+        a.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+      h('p', {}, `Filed ${dateTime(a.filed_at)} · decide by ${dateTime(a.deadline)}`,
+        a.decided_at ? ` · decided ${dateTime(a.decided_at)}` : ''),
+      a.explanation ? h('p', {class: 'explanation'}, a.explanation) : null);
+    if (a.status === 'open' && a.request_decided_by === me.id) {
+      sec.append(h('p', {class: 'hint'}, 'You decided this request: a colleague who did not decides its appeal.'));
+    } else if (a.status === 'open') {
+      const decide = h('form', {class: 'decide-appeal'},
+        field('Decision', select('outcome', [{value: 'upheld', label: 'Uphold: the decision stands'},
+          {value: 'reversed', label: 'Reverse: reopen the request'}], 'upheld')),
+        field('Explanation', h('textarea', {name: 'explanation', maxlength: 5000, rows: 4}),
+          '(mailed to the requester and shown in their portal)'),
+        h('p', {}, h('button', {type: 'submit'}, 'Decide the appeal')));
+      actionForm(decide, async (f) => api('POST', `/api/v1/appeals/${a.id}/decision`,
+        {outcome: f.outcome.value, explanation: f.explanation.value}),
+      (d) => `Appeal decided: ${d.status_label || d.status}.`, async () => {
+        await appealsView();
+        const again = view.querySelector('h1');
+        if (again) { again.tabIndex = -1; again.focus(); }
+      });
+      sec.append(decide);
+    }
+    list.append(sec);
+  }
+  view.replaceChildren(h('h1', {}, 'Appeals'),
+    h('p', {}, 'Requesters appeal a refusal or an answer in part where their law gives the right. Someone who did not decide the request decides the appeal, by its deadline.'),
+    form, list);
 }
 
 // eachLimited calls fn on each item, at most n at a time.
