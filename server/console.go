@@ -32,6 +32,10 @@ type consoleSettings struct {
 	// TaskOutcomesFor are the outcomes a task may end with, by request type.
 	TaskOutcomesFor map[dsar.RequestType][]dsar.TaskOutcome `json:"task_outcomes_for"`
 	TaskStatuses    []consoleOption                         `json:"task_statuses"`
+	// SourceModes are how a data source's tasks are fulfilled;
+	// AutomationStates where the system stands on an automated task.
+	SourceModes      []consoleOption `json:"source_modes"`
+	AutomationStates []consoleOption `json:"automation_states"`
 	ClosedStatuses  []dsar.Status                           `json:"closed_statuses"`
 	TemporalUI      string                                  `json:"temporal_ui"`
 	Namespace       string                                  `json:"namespace"`
@@ -77,6 +81,12 @@ func (s *Server) console(c *gin.Context) {
 	}
 	for _, st := range workflows.TaskStatuses {
 		set.TaskStatuses = append(set.TaskStatuses, consoleOption{st, workflows.TaskStatusLabel(st)})
+	}
+	for _, m := range dsar.SourceModes {
+		set.SourceModes = append(set.SourceModes, consoleOption{string(m), m.Label()})
+	}
+	for _, st := range workflows.AutomationStates {
+		set.AutomationStates = append(set.AutomationStates, consoleOption{st, workflows.AutomationStateLabel(st)})
 	}
 	for _, o := range dsar.TaskOutcomes {
 		set.TaskOutcomes = append(set.TaskOutcomes, consoleOption{string(o), o.Label()})

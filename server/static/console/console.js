@@ -768,10 +768,13 @@ async function requestView(id) {
         cell.append(h('p', {}, h('span', {class: 'outcome'}, t.outcome_label || 'Done'), recordWords(t.record_count)),
           t.note ? h('p', {}, t.note) : '');
       }
-      const uploads = open && t.status === 'open';
+      const auto = t.automation;
+      const running = auto && !['done', 'manual'].includes(auto.state);
+      if (auto) cell.append(automationBox(id, t, open && t.status !== 'completed', reload));
+      const uploads = open && t.status === 'open' && !running;
       const files = fileList(t, t.files || [], uploads ? 'No file attached yet.' : null);
       cell.append(files.el);
-      if (open && t.status !== 'completed') cell.append(await taskForms(id, t, {worker, requestType: r.request_type, files: uploads ? files : null, reload}));
+      if (open && t.status !== 'completed' && !running) cell.append(await taskForms(id, t, {worker, requestType: r.request_type, files: uploads ? files : null, reload}));
       tb.append(h('tr', {'data-source': t.data_source_id},
         h('th', {scope: 'row'}, t.name), h('td', {class: 'task-status'}, taskStatusLabel(t.status)),
         h('td', {}, dateTime(t.assigned_at)), h('td', {}, dateTime(t.completed_at)), cell));
@@ -927,6 +930,16 @@ async function requestView(id) {
 
 // taskStatusLabel is a task's status in words (the server's).
 const taskStatusLabel = (s) => labelOf(settings.task_statuses, s);
+const modeLabel = (m) => labelOf(settings.source_modes, m || 'manual');
+const automationLabel = (s) => labelOf(settings.automation_states, s);
+// modeWords says how a data source's tasks are fulfilled, for its row.
+const modeWords = (s) => {
+  let words = modeLabel(s.mode);
+  if (s.mode === 'postgres' || s.mode === 'mysql') words += ` (queue ${s.task_queue})`;
+  if (s.mode === 'webhook') words += ` (time limit ${s.time_limit})`;
+  if (s.mode && s.mode !== 'manual' && s.dry_run) words += ', dry run before erasing';
+  return words;
+};
 
 // recordWords is a task's record count after its outcome, if it has one.
 function recordWords(n) {
@@ -989,6 +1002,42 @@ function uploadForm(id, t, files) {
 // complete it with an outcome its request's type allows; decline it with
 // a reason (open tasks); give it to one person (queue workers: those who
 // may list the users choose anyone active, others the source's owners).
+// automationBox shows where the system stands on an automated task and,
+// while the request is open, the actions its state allows: retry a step
+// that needs attention, approve a dry run's erasure (or not), switch to
+// manual.
+function automationBox(id, t, open, reload) {
+  const a = t.automation;
+  const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}/automation`;
+  const box = h('div', {class: 'automation', 'data-state': a.state},
+    h('p', {}, h('strong', {}, modeLabel(t.mode) + ': '), automationLabel(a.state), a.step ? ` (step: ${a.step})` : ''));
+  if (a.state === 'needs_attention' && a.error) box.append(h('p', {class: 'declined'}, h('strong', {}, 'Error: '), a.error));
+  if (a.state === 'manual' && a.error) box.append(h('p', {}, h('strong', {}, 'Why manual: '), a.error));
+  if (a.state === 'waiting_approval') box.append(h('p', {}, `The erasure would touch ${a.matched || 0} row(s).`));
+  if (!open || ['done', 'manual'].includes(a.state)) return box;
+  if (a.state === 'needs_attention') {
+    const retry = h('form', {class: 'inline-form automation-retry'}, h('button', {type: 'submit'}, `Retry ${t.name}`));
+    actionForm(retry, () => api('POST', `${base}/retry`), `${t.name}: the step runs again.`, reload);
+    box.append(retry);
+  }
+  if (a.state === 'waiting_approval') {
+    const approve = h('form', {class: 'inline-form automation-approval'},
+      field(`Note on the erasure of ${t.name}`, h('input', {type: 'text', name: 'note'})),
+      h('button', {type: 'submit', value: 'true'}, `Approve the erasure`), ' ',
+      h('button', {type: 'submit', value: 'false', class: 'secondary'}, 'Do not erase: switch to manual'));
+    actionForm(approve, (f, button) => api('POST', `${base}/approval`, {approved: button.value === 'true', note: f.note.value}),
+      `${t.name}: dry run decided.`, reload);
+    box.append(approve);
+  }
+  const manual = h('form', {class: 'inline-form automation-manual'},
+    field(`Why switch ${t.name} to manual?`, h('input', {type: 'text', name: 'reason'})),
+    h('button', {type: 'submit', class: 'secondary'}, 'Switch to manual'));
+  actionForm(manual, (f) => api('POST', `${base}/manual`, {reason: f.reason.value}),
+    `${t.name} is manual now: its owners do the task.`, reload);
+  box.append(manual);
+  return box;
+}
+
 async function taskForms(id, t, {worker, requestType, files, reload}) {
   const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}`;
   const wrap = h('div', {class: 'task-actions'});
@@ -1492,14 +1541,14 @@ async function dataSourcesView(warnings) {
       actions.append(edit, ' ', ask, del);
     }
     tbody.append(h('tr', {},
-      h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''),
+      h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''), h('td', {class: 'source-mode'}, modeWords(s)),
       h('td', {}, (s.owners || []).map((o) => (o.name || o.email) + (o.disabled ? ' (disabled)' : '')).join(', '),
         (s.owners || []).some((o) => !o.disabled) ? null
           : h('p', {class: 'unowned'}, h('strong', {}, 'No active owner:'), ' its tasks and alerts go to the org owners.')),
       h('td', {}, h('a', {href: `/console?data_source_id=${s.id}`}, 'Requests')), actions));
   }
   parts.push(sources.length
-    ? h('table', {id: 'data-sources'}, h('thead', {}, h('tr', {}, ['Name', 'Description', 'Owners', '', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody)
+    ? h('table', {id: 'data-sources'}, h('thead', {}, h('tr', {}, ['Name', 'Description', 'Fulfilment', 'Owners', '', ''].map((c) => h('th', {scope: 'col'}, c)))), tbody)
     : h('p', {}, 'No data source yet.'));
 
   let form;
@@ -1511,6 +1560,10 @@ async function dataSourcesView(warnings) {
     form.description.value = s.description || '';
     const owners = new Set((s.owners || []).map((o) => o.id));
     for (const c of form.querySelectorAll('input[name=owner_ids]')) c.checked = owners.has(c.value);
+    form.mode.value = s.mode || 'manual';
+    form.task_queue.value = s.task_queue || '';
+    form.dry_run.checked = !!s.dry_run;
+    form.time_limit.value = s.time_limit || '';
     form.querySelector('button[type=submit]').textContent = 'Save';
     if (!form.querySelector('.cancel')) {
       const cancel = h('button', {type: 'button', class: 'secondary cancel'}, 'Cancel');
@@ -1531,10 +1584,21 @@ async function dataSourcesView(warnings) {
       field('Name', h('input', {type: 'text', name: 'name', required: true})),
       field('Description', h('textarea', {name: 'description', rows: 2})),
       ownersSet,
+      h('fieldset', {}, h('legend', {}, 'Fulfilment (access and deletion requests)'),
+        field('Mode', select('mode', settings.source_modes || [], 'manual')),
+        field('Task queue', h('input', {type: 'text', name: 'task_queue', autocomplete: 'off'}),
+          '(PostgreSQL and MySQL: the connector\'s queue; left empty, the default one)'),
+        h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'dry_run', id: 'source-dry-run'}),
+          h('label', {for: 'source-dry-run', class: 'choice'}, 'Dry run: an erasure first counts the rows and waits for an approval')),
+        field('Time limit', h('input', {type: 'text', name: 'time_limit', autocomplete: 'off', placeholder: '72h'}),
+          '(webhook: how long the owner\'s system has to answer a job)')),
       h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Add the data source')));
     actionForm(form, (f) => {
       const body = {name: f.name.value, description: f.description.value,
-        owner_ids: [...f.querySelectorAll('input[name=owner_ids]:checked')].map((c) => c.value)};
+        owner_ids: [...f.querySelectorAll('input[name=owner_ids]:checked')].map((c) => c.value),
+        mode: f.mode.value, dry_run: f.dry_run.checked};
+      if (f.task_queue.value.trim()) body.task_queue = f.task_queue.value;
+      if (f.time_limit.value.trim()) body.time_limit = f.time_limit.value;
       return editing ? api('PATCH', `/api/v1/data-sources/${editing.id}`, body) : api('POST', '/api/v1/data-sources', body);
     }, (out) => `Data source ${out.name} saved.${warningWords(out)}`, (out) => dataSourcesView(out && out.warnings));
     parts.push(form);
