@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/connector"
 	"github.com/opendsar/dsar/testenv"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -65,9 +66,10 @@ func (p *connectorProcess) kill() {
 
 // TestConnectorKilledMidExportResumes runs `dsar connector` as its own
 // process on a source's task queue, exporting a subject with many rows in
-// small pages, kills it (-9) once its heartbeat shows progress, and starts
-// it again: the export finishes in the same upload, and the task file
-// holds every row of the subject exactly once.
+// small pages for an access request's task, kills it (-9) once its
+// heartbeat shows progress, and starts it again: the export finishes in
+// the same upload, the task is completed with it, and the task file holds
+// every row of the subject exactly once.
 func TestConnectorKilledMidExportResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the killed step's heartbeat to time out")
@@ -87,19 +89,14 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(connectorConfig(e, queue, c.source, token, o, o.dsn, 50, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reqID := e.assignedRequest(c, person{"Ada", "Access", ada.email, "Everything."}, "info", c.source)
-
-	// The source's child, as the request's workflow starts it.
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	run, err := e.app.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.SourceWorkflowID(reqID, c.source), TaskQueue: queue},
-		workflows.SourceWorkflowName, workflows.SourceInput{RequestID: reqID, DataSourceID: c.source, RequestType: dsar.RequestInfo,
-			Mode: dsar.SourcePostgres, MainQueue: e.app.Config.Temporal.TaskQueue})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.automate(c.owner, c.source, connector.KindPostgres, queue)
 	logPath := filepath.Join(dir, "connector.log")
 	first := startConnector(t, bin, cfgPath, logPath)
+	reqID := e.assignedRequest(c, person{"Ada", "Access", ada.email, "Everything."}, "info", c.source)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	// The source's child, which the request's workflow started.
+	run := e.app.Temporal.GetWorkflow(ctx, workflows.SourceWorkflowID(reqID, c.source), "")
 
 	// Progress: parts have reached the service and the step's heartbeat
 	// holds its position.
@@ -108,11 +105,10 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 	for {
 		var parts int
 		_ = e.app.DB.Get(&parts, `SELECT count(*) FROM connector_upload_parts p JOIN connector_uploads u ON u.id = p.upload_id WHERE u.request_id = $1`, reqID)
-		d, err := e.app.Temporal.DescribeWorkflowExecution(ctx, run.GetID(), "")
-		if err != nil {
-			t.Fatal(err)
+		var pending []*workflowpb.PendingActivityInfo
+		if d, err := e.app.Temporal.DescribeWorkflowExecution(ctx, run.GetID(), ""); err == nil { // started yet?
+			pending = d.GetPendingActivities()
 		}
-		pending := d.GetPendingActivities()
 		if parts >= 3 && len(pending) == 1 && pending[0].GetActivityType().GetName() == "ConnectorStep" && pending[0].GetHeartbeatDetails() != nil {
 			if err := e.app.DB.Get(&uploadID, `SELECT id FROM connector_uploads WHERE request_id = $1`, reqID); err != nil {
 				t.Fatal(err)
@@ -162,6 +158,7 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 	if len(lines) != want {
 		t.Fatalf("the export holds %d rows, want %d", len(lines), want)
 	}
+	e.eventually("the task is completed with the export", func() bool { return e.task(c.owner, reqID).Status == "completed" })
 	var audit struct {
 		Items []struct {
 			Action string

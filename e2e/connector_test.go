@@ -248,6 +248,14 @@ func (e *env) connectorToken(owner, sourceID string) string {
 	return tok.Token
 }
 
+// automate switches a data source to a SQL connector on task queue queue,
+// as an admin does.
+func (e *env) automate(owner, sourceID, kind, queue string) {
+	e.t.Helper()
+	e.want(e.do(jsonCall(http.MethodPatch, "/api/v1/data-sources/"+sourceID, owner, map[string]any{"mode": kind, "task_queue": queue})),
+		http.StatusOK, "the source's mode")
+}
+
 // assignedRequest takes a request of p of type kind to an open task of
 // source, as its people would.
 func (e *env) assignedRequest(c crew, p person, kind, source string) string {
@@ -340,6 +348,9 @@ func TestConnectorStepsOnOwnerDatabases(t *testing.T) {
 			} else {
 				o = ownerMariaDB(t, people, 0)
 			}
+			// The source runs through a connector; its child waits on a
+			// queue no connector polls here: the steps run in this test.
+			e.automate(c.owner, c.source, kind, "dsar-steps-"+kind+"-"+c.source[:8])
 			cfg := connectorConfig(e, "unused", c.source, token, o, o.dsn, 2, 64)
 
 			// Access: exactly Ada's rows.
@@ -431,6 +442,7 @@ func TestConnectorFailuresThatNeedAPerson(t *testing.T) {
 	token := e.connectorToken(c.owner, c.source)
 	people := customersOf("failures")
 	p := people[2]
+	e.automate(c.owner, c.source, connector.KindPostgres, "dsar-failures-"+c.source[:8])
 	reqID := e.assignedRequest(c, person{"Otto", "Other", p.email, "What do you have?"}, "info", c.source)
 	pg, my := ownerPostgres(t, people, 0), ownerMariaDB(t, people, 0)
 	// A role with a password, and one without the right to read the
@@ -524,6 +536,9 @@ func TestConnectorAPI(t *testing.T) {
 	otherToken := e.connectorToken(c.owner, other.ID)
 
 	p := person{"Cora", "Connector", "cora.connector@example.org", "Everything, please."}
+	manual := e.assignedRequest(c, person{"Mona", "Manual", "mona.manual@example.org", "All of it."}, "info", c.source)
+	e.want(e.get("/api/v1/connector/requests/"+manual+"/subject", token), http.StatusNotFound, "the subject of a manual task")
+	e.automate(c.owner, c.source, connector.KindMySQL, "dsar-api-"+c.source[:8])
 	reqID := e.assignedRequest(c, p, "info", c.source)
 	subject := "/api/v1/connector/requests/" + reqID + "/subject"
 	e.want(e.get(subject, old), http.StatusUnauthorized, "the voided token")
@@ -591,9 +606,10 @@ func TestConnectorAPI(t *testing.T) {
 		t.Fatalf("%d parts left after the completion (%v)", n, err)
 	}
 
-	// Once the task is completed, the connector learns nothing more.
-	e.act("/api/v1/requests/"+reqID+"/tasks/"+c.source+"/completion", c.sam, map[string]any{"outcome": "data_provided", "record_count": 2})
-	e.eventually("the task is completed", func() bool { return e.get(subject, token).status == http.StatusNotFound })
+	// Once staff switch the task to manual, the connector learns nothing
+	// more.
+	e.act("/api/v1/requests/"+reqID+"/tasks/"+c.source+"/automation/manual", c.owner, map[string]any{"reason": "the shop's database moves"})
+	e.eventually("the task is manual", func() bool { return e.get(subject, token).status == http.StatusNotFound })
 	e.want(e.postJSON("/api/v1/connector/uploads", token, map[string]any{"request_id": reqID, "name": "more.jsonl"}),
-		http.StatusNotFound, "an upload for a completed task")
+		http.StatusNotFound, "an upload for a task switched to manual")
 }

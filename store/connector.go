@@ -112,8 +112,11 @@ func connectorTask(ctx context.Context, q sqlx.QueryerContext, requestID, dataSo
 		return notFound
 	}
 	var open bool
+	// Automated: assigned while its source ran through a connector, and
+	// not switched to manual since.
 	const qTask = `SELECT EXISTS (SELECT 1 FROM tasks t JOIN requests r ON r.id = t.request_id
 		WHERE t.request_id = $1 AND t.data_source_id = $2 AND t.status = 'open' AND r.accepted
+		AND t.mode IN ('postgres', 'mysql') AND coalesce(t.automation->>'state', '') <> 'manual'
 		AND r.status NOT IN ('completed', 'rejected', 'expired', 'withdrawn'))`
 	if err := sqlx.GetContext(ctx, q, &open, qTask, requestID, dataSourceID); err != nil {
 		return fmt.Errorf("store: task of %s: %w", requestID, Translate(err))
