@@ -41,6 +41,8 @@ type consoleSettings struct {
 	Namespace       string                                  `json:"namespace"`
 	// Channels are those staff record a request from; Countries and
 	// Regions are the form's choices, for recording one.
+	// Rules are the jurisdiction rules, for the reports' filter.
+	Rules     []consoleOption            `json:"rules"`
 	Channels  []consoleOption            `json:"channels"`
 	Languages []consoleOption            `json:"languages"` // those a requester is written to in
 	Countries []consoleOption            `json:"countries"`
@@ -109,6 +111,10 @@ func (s *Server) console(c *gin.Context) {
 		set.RejectReasons = append(set.RejectReasons, consoleOption{string(r), text})
 	}
 	slices.SortFunc(set.RejectReasons, func(a, b consoleOption) int { return strings.Compare(a.Value, b.Value) })
+	for _, r := range s.Config.Jurisdictions {
+		set.Rules = append(set.Rules, consoleOption{r.ID, r.Name})
+	}
+	set.Rules = append(set.Rules, consoleOption{"default", "Default deadline (no rule matched)"})
 	for _, ch := range dsar.ManualChannels {
 		set.Channels = append(set.Channels, consoleOption{string(ch), ch.Label()})
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -134,5 +135,38 @@ func TestLegalHoldRefusedOnOldRuns(t *testing.T) {
 	}
 	if st.Held() || h.scrubbed != 1 || !st.ClosedAt.Equal(start.Add(3*day)) {
 		t.Errorf("old run: hold %+v, scrubbed %d", st.LegalHold, h.scrubbed)
+	}
+}
+
+// TestLegalHoldUnderAnAppealRight: a Virginia request under a legal hold
+// is rejected; its erasure waits, yet the requester's appeal is taken
+// within the window and decided; past the window the contact details are
+// not shredded while the hold is on; once it is lifted, on day 80, the
+// erasure runs and the contact details, whose window has passed, go at
+// once.
+func TestLegalHoldUnderAnAppealRight(t *testing.T) {
+	h := newAppealHarness(t, "US-VA")
+	h.verifyAndAssign(crm)
+	h.at(day, SignalLegalHold, LegalHoldSet{Action: Action{ID: "hold"}, On: true, Reason: "regulator's inquiry", By: staff})
+	h.at(2*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectManifestlyUnfounded}, By: staff})
+	h.appealAt(10 * day)
+	h.decideAt(30*day, "by-the-reviewer", dsar.AppealUpheld, reviewer)
+	var held State
+	h.queryAt(70*day, &held)
+	keptWhileHeld, shreddedWhileHeld := -1, -1
+	h.env.RegisterDelayedCallback(func() { keptWhileHeld, shreddedWhileHeld = len(h.kept), len(h.shreddedAt) }, 79*day)
+	h.at(80*day, SignalLegalHold, LegalHoldSet{Action: Action{ID: "lift"}, On: false, By: staff})
+	st := h.run()
+
+	if held.Appeal == nil || held.Appeal.Status != dsar.AppealUpheld || !held.Held() || held.ContactKept {
+		t.Fatalf("at day 70: appeal %+v, held %v, contact kept %v", held.Appeal, held.Held(), held.ContactKept)
+	}
+	if keptWhileHeld != 0 || shreddedWhileHeld != 0 || h.scrubbed != 0 {
+		t.Errorf("while held: erased keeping the contact %d times, shredded %d times, scrubbed %d", keptWhileHeld, shreddedWhileHeld, h.scrubbed)
+	}
+	equal(t, "erased keeping the contact at", h.keptAt, []time.Duration{80 * day})
+	equal(t, "contact shredded at", h.shreddedAt, []time.Duration{80 * day})
+	if st.Held() || st.ContactKept || st.Status != dsar.StatusRejected {
+		t.Errorf("final: %s, hold %+v, contact kept %v", st.Status, st.LegalHold, st.ContactKept)
 	}
 }

@@ -464,6 +464,9 @@ async function route(focus) {
     } else if (path === '/console/data-sources') {
       nav = 'data-sources';
       await dataSourcesView();
+    } else if (path === '/console/reports') {
+      nav = 'reports';
+      await reportsView();
     } else if (path === '/console/users') {
       nav = 'users';
       await usersView();
@@ -880,6 +883,10 @@ async function requestView(id) {
   // Who handles the request.
   if (worker) side.unshift(await handlerSection(r, reload));
 
+  // The legal hold: shown to the queue's workers, placed and lifted by org
+  // owners and admins.
+  if (worker) side.push(legalHoldSection(r, reload));
+
   // Messages.
   if (worker) side.push(await messagesSection(id, r));
 
@@ -891,6 +898,9 @@ async function requestView(id) {
     try {
       const audit = await api('GET', `/api/v1/requests/${id}/audit`);
       for (const e of audit.items) if (e.actor_id && e.actor_name) names.set(e.actor_id, e.actor_name);
+      auditSection.append(h('p', {}, downloadLink(`/api/v1/requests/${id}/audit.json`, 'Download the audit file for a regulator',
+        {id: 'audit-file', class: 'button secondary', done: 'The audit file is saved.'}), ' ',
+        h('span', {class: 'hint'}, 'The events with the audit chain\'s hashes and how to verify them (JSON).')));
       auditSection.append(h('details', {}, h('summary', {}, `${audit.items.length} events, oldest first`),
         h('table', {class: 'audit'},
           h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'Detail'].map((c) => h('th', {scope: 'col'}, c)))),
@@ -926,6 +936,150 @@ async function requestView(id) {
   view.replaceChildren(...head, side.length
     ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
     : h('div', {}, ...parts));
+}
+
+// legalHoldSection shows the request's legal hold and, to org owners and
+// admins, the form that places it (with a reason) or lifts it.
+function legalHoldSection(r, reload) {
+  const hold = r.legal_hold || {on: false};
+  const sec = h('section', {'aria-labelledby': 'hold-title', id: 'legal-hold'}, h('h2', {id: 'hold-title'}, 'Legal hold'));
+  sec.append(hold.on
+    ? h('p', {id: 'hold-state'}, h('strong', {}, 'On'), ` since ${dateTime(hold.since)}: ${hold.reason}. `,
+      'The erasure at close waits until the hold is lifted; deadlines run as ever.')
+    : h('p', {id: 'hold-state'}, 'None. A hold keeps this request\'s data from being erased at close, and from the retention sweep, until it is lifted.'));
+  if (!ADMINISTRATORS.includes(me.role)) return sec;
+  const form = hold.on
+    ? h('form', {id: 'hold-form'}, h('button', {type: 'submit', class: 'secondary'}, 'Lift the legal hold'))
+    : h('form', {id: 'hold-form'}, field('Reason (staff only; the audit trail keeps its hash)', h('textarea', {name: 'reason', rows: 2})),
+      h('button', {type: 'submit'}, 'Place a legal hold'));
+  actionForm(form, (f) => api('POST', `/api/v1/requests/${r.id}/legal-hold`, hold.on ? {on: false} : {on: true, reason: f.reason.value}),
+    () => (hold.on ? 'The legal hold is lifted.' : 'The legal hold is on.'), reload);
+  sec.append(form);
+  return sec;
+}
+
+// ---- reports ---------------------------------------------------------------
+
+// fetchText fetches a text answer of the API with the session's token.
+async function fetchText(path) {
+  const res = await fetch(path, {headers: {Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`}, credentials: 'omit'});
+  if (!res.ok) {
+    let data = null;
+    if ((res.headers.get('Content-Type') || '').includes('json')) data = await res.json();
+    throw new APIError(res.status, data);
+  }
+  return res.text();
+}
+
+// svgChart is one of the server's SVG charts, parsed as SVG (never as
+// HTML) and put in the page, where its title and description are read.
+async function svgChart(path) {
+  const doc = new DOMParser().parseFromString(await fetchText(path), 'image/svg+xml');
+  const svg = doc.documentElement;
+  if (svg.nodeName !== 'svg') throw new Error('the chart is not SVG');
+  return document.importNode(svg, true);
+}
+
+// days is a report's number of days, or a dash when there is none.
+const days = (v) => (v === null || v === undefined ? '—' : String(v));
+
+// reportsView is the reports page: the yearly metrics per request type
+// (CCPA §7102-style), how requests stand against their deadlines (a chart
+// with a table beside it per grouping), and the compliance records'
+// export. Every figure comes from the compliance records.
+async function reportsView() {
+  const gen = generation;
+  const params = new URLSearchParams(location.search);
+  const year = params.get('year') || String(new Date().getUTCFullYear() - 1);
+  const rule = params.get('rule') || '';
+  const today = new Date().toISOString().slice(0, 10);
+  const yearAgo = new Date(Date.now() - 364 * 864e5).toISOString().slice(0, 10);
+  const from = params.get('from') || yearAgo;
+  const to = params.get('to') || today;
+  const qs = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v)).toString();
+
+  // Yearly metrics.
+  const metricsForm = h('form', {id: 'metrics-form', class: 'inline-form'},
+    field('Year', h('input', {type: 'number', name: 'year', value: year, min: 1970, max: 9999})),
+    field('Jurisdiction rule', select('rule', settings.rules || [], rule, 'Every rule')),
+    h('button', {type: 'submit'}, 'Show'));
+  metricsForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    go(`/console/reports?${qs({year: metricsForm.year.value, rule: metricsForm.rule.value, from, to})}`);
+  });
+  const metricsSec = h('section', {'aria-labelledby': 'metrics-title'}, h('h2', {id: 'metrics-title'}, 'Requests of the year'), metricsForm);
+  try {
+    const m = await api('GET', `/api/v1/reports/metrics?${qs({year, rule})}`);
+    const row = (x) => h('tr', {}, h('th', {scope: 'row'}, x.label),
+      [x.received, x.complied_whole, x.complied_part, x.denied, x.open].map((n) => h('td', {}, String(n))),
+      h('td', {}, days(x.median_days)), h('td', {}, days(x.mean_days)));
+    metricsSec.append(h('table', {id: 'metrics-table'},
+      h('caption', {}, `Requests received in ${m.year}${m.rule ? `, rule ${labelOf(settings.rules, m.rule)}` : ', every rule'}`),
+      h('thead', {}, h('tr', {}, ['Request type', 'Received', 'Complied with in whole', 'In part', 'Denied', 'Still open',
+        'Median days to respond', 'Mean days to respond'].map((c) => h('th', {scope: 'col'}, c)))),
+      h('tbody', {}, m.by_type.map((x) => row(x))),
+      h('tfoot', {}, row(m.totals))),
+    h('p', {class: 'hint'}, m.note));
+  } catch (err) {
+    metricsSec.append(errorBox(err));
+  }
+
+  // Deadlines.
+  const slaForm = h('form', {id: 'sla-form', class: 'inline-form'},
+    field('Received from', h('input', {type: 'date', name: 'from', value: from})),
+    field('to', h('input', {type: 'date', name: 'to', value: to})),
+    h('button', {type: 'submit'}, 'Show'));
+  slaForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    go(`/console/reports?${qs({year, rule, from: slaForm.from.value, to: slaForm.to.value})}`);
+  });
+  const slaSec = h('section', {'aria-labelledby': 'sla-title'}, h('h2', {id: 'sla-title'}, 'Deadlines'), slaForm);
+  try {
+    const sla = await api('GET', `/api/v1/reports/sla?${qs({from, to})}`);
+    const t = sla.totals;
+    slaSec.append(h('p', {id: 'sla-totals'}, `${t.total} requests: ${t.on_time} on time, ${t.at_risk} at risk, ${t.overdue} overdue, ${t.late} closed late.`),
+      h('p', {class: 'hint'}, sla.note));
+    const groupings = [['type', 'By request type', sla.by_type], ['rule', 'By jurisdiction rule', sla.by_rule], ['month', 'By month received', sla.trend]];
+    for (const [by, title, groups] of groupings) {
+      const hid = `sla-${by}-heading`;
+      const table = h('table', {class: 'sla-table', id: `sla-${by}-table`},
+        h('caption', {}, `${title}: the chart's figures`),
+        h('thead', {}, h('tr', {}, ['', 'On time', 'At risk', 'Overdue', 'Closed late', 'All'].map((c, i) => h('th', {scope: 'col'}, c || (by === 'month' ? 'Month' : by === 'rule' ? 'Rule' : 'Request type'))))),
+        h('tbody', {}, groups.map((g) => h('tr', {}, h('th', {scope: 'row'}, by === 'rule' ? labelOf(settings.rules, g.label) : g.label),
+          [g.on_time, g.at_risk, g.overdue, g.late, g.total].map((n) => h('td', {}, String(n)))))));
+      const figure = h('figure', {class: 'chart'});
+      try {
+        figure.append(await svgChart(`/api/v1/reports/sla.svg?${qs({by, from, to})}`));
+      } catch (err) {
+        figure.append(errorBox(err));
+      }
+      slaSec.append(h('h3', {id: hid}, title), h('div', {class: 'chart-pair'}, figure, table));
+    }
+  } catch (err) {
+    slaSec.append(errorBox(err));
+  }
+
+  // The records' export.
+  const exportForm = h('form', {id: 'records-form', class: 'inline-form'},
+    field('Received from', h('input', {type: 'date', name: 'from', value: from})),
+    field('to', h('input', {type: 'date', name: 'to', value: to})),
+    h('button', {type: 'submit', value: 'csv'}, 'Download CSV'), ' ',
+    h('button', {type: 'submit', value: 'json', class: 'secondary'}, 'Download JSON'));
+  actionForm(exportForm, async (f, button) => {
+    const ext = button && button.value === 'json' ? 'json' : 'csv';
+    const file = await fetchBlob(`/api/v1/records.${ext}?${qs({from: f.from.value, to: f.to.value})}`);
+    const save = h('a', {href: file.url, download: file.name || `records.${ext}`, hidden: true});
+    document.body.append(save);
+    save.click();
+    save.remove();
+    return ext;
+  }, (ext) => `The compliance records are saved as a ${ext.toUpperCase()} file.`);
+  const exportSec = h('section', {'aria-labelledby': 'records-title'}, h('h2', {id: 'records-title'}, 'Compliance records'),
+    h('p', {}, 'One record per request, without personal data, kept for two years after the request closed (by default): what was asked, under which rule, when it was answered, how, and why a denial was given.'),
+    exportForm);
+
+  if (gen !== generation) return;
+  view.replaceChildren(h('h1', {}, 'Reports'), metricsSec, slaSec, exportSec);
 }
 
 // taskStatusLabel is a task's status in words (the server's).
