@@ -36,9 +36,9 @@ type consoleSettings struct {
 	// AutomationStates where the system stands on an automated task.
 	SourceModes      []consoleOption `json:"source_modes"`
 	AutomationStates []consoleOption `json:"automation_states"`
-	ClosedStatuses  []dsar.Status                           `json:"closed_statuses"`
-	TemporalUI      string                                  `json:"temporal_ui"`
-	Namespace       string                                  `json:"namespace"`
+	ClosedStatuses   []dsar.Status   `json:"closed_statuses"`
+	TemporalUI       string          `json:"temporal_ui"`
+	Namespace        string          `json:"namespace"`
 	// Channels are those staff record a request from; Countries and
 	// Regions are the form's choices, for recording one.
 	// Rules are the jurisdiction rules, for the reports' filter.
