@@ -248,6 +248,15 @@ func TestWebhookJobCompletesWithTheSignedResult(t *testing.T) {
 		t.Errorf("task file %+v: %q", f, content)
 	}
 
+	var uploader struct {
+		Kind string `db:"actor_kind"`
+		ID   string `db:"actor_id"`
+	}
+	if err := e.db.Get(&uploader, `SELECT actor_kind, actor_id FROM audit_events WHERE request_id = $1 AND action = $2`,
+		e.request, dsar.AuditTaskFileUploaded); err != nil || uploader.Kind != "system" || uploader.ID != "webhook:"+e.source {
+		t.Errorf("the file's upload is audited as %+v (%v), want the system for the webhook", uploader, err)
+	}
+
 	e.want(e.callback(j.CallbackURL, e.secret, "msg_first", at, body), http.StatusConflict, "the same message again")
 	e.want(e.callback(j.CallbackURL, e.secret, "msg_second", time.Now(), body), http.StatusGone, "another message to the used URL")
 	if files, _ := e.db.TaskFiles(e.ctx, e.keys, e.request); len(files) != 1 {

@@ -129,7 +129,8 @@ func (s *Server) webhookCallback(c *gin.Context) {
 	}
 	detail := map[string]any{"data_source_id": job.DataSourceID, "job_id": job.ID, "webhook_id": msgID, "status": res.Status,
 		"outcome": res.Outcome, "record_count": res.RecordCount, "file_ids": fileIDs}
-	if _, err := s.DB.AppendAudit(ctx, store.Audit{RequestID: job.RequestID, ActorKind: store.ActorSystem, Action: dsar.AuditWebhookCallback,
+	if _, err := s.DB.AppendAudit(ctx, store.Audit{RequestID: job.RequestID, ActorKind: store.ActorSystem,
+		ActorID: store.WebhookActor(job.DataSourceID), Action: dsar.AuditWebhookCallback,
 		Detail: detail}); err != nil {
 		s.Log.Error("webhook callback: audit", "job", job.ID, "err", err) // applied already: the answer says so
 	}
@@ -252,7 +253,8 @@ func (s *Server) applyCallback(ctx context.Context, job store.WebhookJob, res we
 	ids := []string{}
 	for _, f := range files {
 		tf, err := s.DB.AddTaskFile(ctx, s.Keys, store.NewTaskFile{RequestID: job.RequestID, DataSourceID: job.DataSourceID,
-			Name: f.name, ContentType: f.contentType, Content: bytes.NewReader(f.content), MaxSize: s.Config.Fulfilment.MaxFileSize})
+			Name: f.name, ContentType: f.contentType, Content: bytes.NewReader(f.content), MaxSize: s.Config.Fulfilment.MaxFileSize,
+			SystemActor: store.WebhookActor(job.DataSourceID)})
 		if err != nil {
 			return ids, err
 		}
@@ -285,7 +287,7 @@ func (s *Server) undoCallback(job store.WebhookJob, msgID string, fileIDs []stri
 func (s *Server) refuseCallback(c *gin.Context, job store.WebhookJob, r callbackRefusal) {
 	detail := map[string]any{"data_source_id": job.DataSourceID, "job_id": job.ID, "reason": r.reason}
 	if _, err := s.DB.AppendAudit(c.Request.Context(), store.Audit{RequestID: job.RequestID, ActorKind: store.ActorSystem,
-		Action: dsar.AuditWebhookRefused, Detail: detail}); err != nil {
+		ActorID: store.WebhookActor(job.DataSourceID), Action: dsar.AuditWebhookRefused, Detail: detail}); err != nil {
 		s.Log.Error("webhook callback: audit a refusal", "job", job.ID, "err", err)
 	}
 	s.fail(c, r.err)

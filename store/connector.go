@@ -279,7 +279,7 @@ func (db *DB) CompleteConnectorUpload(ctx context.Context, keys *crypto.Keyring,
 	}
 	content := &partReader{ctx: ctx, db: db, key: key, id: u.ID, parts: parts}
 	f, err := db.AddTaskFile(ctx, keys, NewTaskFile{ID: u.ID, RequestID: u.RequestID, DataSourceID: dataSourceID, Name: string(name),
-		ContentType: contentType(string(name)), Connector: true, Content: content, MaxSize: maxSize})
+		ContentType: contentType(string(name)), SystemActor: ConnectorActor(dataSourceID), Content: content, MaxSize: maxSize})
 	if dsar.ErrorCode(err) == dsar.ECONFLICT { // completed at the same time by another call?
 		if done, ferr := db.connectorFile(ctx, dataSourceID, uploadID); ferr == nil {
 			return done, nil

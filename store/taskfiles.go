@@ -54,9 +54,10 @@ type NewTaskFile struct {
 	// ID is the new file's id, when the caller chose it (a connector's
 	// upload: completing it twice makes one file); "" for a new one.
 	ID string
-	// Connector, when set, is who uploaded instead of UploadedBy: the
-	// connector of this data source (audited as the system).
-	Connector bool
+	// SystemActor, when set, is who uploaded instead of UploadedBy: the
+	// system on behalf of a data source (ConnectorActor, WebhookActor),
+	// audited as the system.
+	SystemActor string
 }
 
 func taskFileNameAAD(requestID, id string) []byte {
@@ -140,8 +141,8 @@ func (db *DB) AddTaskFile(ctx context.Context, keys *crypto.Keyring, f NewTaskFi
 			return fmt.Errorf("store: add task file: %w", Translate(err))
 		}
 		actorKind, actorID := ActorStaff, f.UploadedBy
-		if f.Connector {
-			actorKind, actorID = ActorSystem, ConnectorActor(f.DataSourceID)
+		if f.SystemActor != "" {
+			actorKind, actorID = ActorSystem, f.SystemActor
 		}
 		_, err := db.AppendAuditTx(ctx, tx, Audit{RequestID: f.RequestID, ActorKind: actorKind, ActorID: actorID,
 			Action: dsar.AuditTaskFileUploaded, Detail: map[string]any{"file_id": out.ID, "data_source_id": f.DataSourceID,

@@ -30,6 +30,10 @@ const (
 func webhookSecretAAD(sourceID string) []byte { return []byte("dsar webhook secret " + sourceID) }
 func webhookTokenAAD(jobID string) []byte     { return []byte("dsar webhook task token " + jobID) }
 
+// WebhookActor is the audit trail's actor id of what a webhook source's
+// system did through its callback (audited as the system).
+func WebhookActor(dataSourceID string) string { return "webhook:" + dataSourceID }
+
 // WebhookSource is what the webhook activity needs of a data source: its
 // endpoint and its secret, opened.
 type WebhookSource struct {
