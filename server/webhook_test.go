@@ -442,3 +442,26 @@ func TestWebhookURLChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookCallbackAfterTheTaskWasDone: once the task was completed
+// another way (staff switched it to manual and its owner did it), the
+// job's result is refused as no longer awaited (410) and stores nothing.
+func TestWebhookCallbackAfterTheTaskWasDone(t *testing.T) {
+	t.Parallel()
+	e := newWebhookEnv(t, dsar.RequestInfo, http.StatusAccepted)
+	e.start(time.Hour)
+	cb := e.job(1).job.CallbackURL
+	if _, err := e.db.Exec(`UPDATE tasks SET status = 'completed', completed_at = now() WHERE request_id = $1`, e.request); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"status":"done","outcome":"data_provided","record_count":1,"files":[{"name":"a.csv","content_base64":"` +
+		base64.StdEncoding.EncodeToString([]byte("a,b\n1,2\n")) + `"}]}`
+	e.want(e.callback(cb, e.secret, "msg_late", time.Now(), body), http.StatusGone, "a result for a task done meanwhile")
+	e.want(e.callback(cb, e.secret, "msg_again", time.Now(), body), http.StatusGone, "and again")
+	if n := e.count(`SELECT count(*) FROM task_files WHERE request_id = $1`, e.request); n != 0 {
+		t.Errorf("%d task files stored", n)
+	}
+	if r := e.audit(dsar.AuditWebhookRefused); len(r) != 2 || r[0]["reason"] != "not_waiting" || r[1]["reason"] != "used" {
+		t.Errorf("webhook.refused: %v", r)
+	}
+}

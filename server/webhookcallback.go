@@ -118,8 +118,7 @@ func (s *Server) webhookCallback(c *gin.Context) {
 	fileIDs, err := s.applyCallback(ctx, job, res, files)
 	if err != nil {
 		s.undoCallback(job, msgID, fileIDs, err)
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
+		if notWaiting(err) {
 			s.refuseCallback(c, job, callbackRefusal{"not_waiting", dsar.Errorf(dsar.EGONE,
 				"the job is no longer waiting for its result (its time limit passed, or staff took the task over)")})
 			return
@@ -264,6 +263,16 @@ func (s *Server) applyCallback(ctx context.Context, job store.WebhookJob, res we
 	return ids, s.Temporal.CompleteActivity(ctx, tt, result, nil)
 }
 
+// notWaiting reports whether applying a callback failed because its job
+// no longer waits for it: Temporal knows no such activity (it timed out, or
+// the child was cancelled when staff switched the task to manual), or the
+// task takes no more files (completed, its request closed or its package
+// built).
+func notWaiting(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf) || dsar.ErrorCode(err) == dsar.ECONFLICT
+}
+
 // undoCallback takes back what a callback that failed to apply stored: its
 // files; and, unless the job's activity no longer waits, its claim, so the
 // owner can send it again. It outlives the request's context.
@@ -273,8 +282,7 @@ func (s *Server) undoCallback(job store.WebhookJob, msgID string, fileIDs []stri
 	if err := s.DB.DeleteTaskFiles(ctx, job.RequestID, fileIDs); err != nil {
 		s.Log.Error("webhook callback: delete the files of a callback not applied", "job", job.ID, "err", err)
 	}
-	var nf *serviceerror.NotFound
-	if errors.As(cause, &nf) {
+	if notWaiting(cause) {
 		return
 	}
 	if err := s.DB.ReleaseWebhookJob(ctx, job.ID, msgID); err != nil {
