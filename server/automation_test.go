@@ -44,7 +44,8 @@ func TestDataSourceModeFields(t *testing.T) {
 	if plain["mode"] != "manual" || plain["task_queue"] != "dsar-source-"+id[:8] || plain["dry_run"] != false || plain["time_limit"] != "72h0m0s" {
 		t.Errorf("defaults: %v", plain)
 	}
-	got := e.want(e.do("PATCH", "/api/v1/data-sources/"+id, admin, map[string]any{"mode": "webhook", "time_limit": "2h", "dry_run": true}),
+	got := e.want(e.do("PATCH", "/api/v1/data-sources/"+id, admin, map[string]any{"mode": "webhook", "time_limit": "2h", "dry_run": true,
+		"webhook_url": "https://crm.example.com/dsar"}),
 		http.StatusOK, "patch").JSON(t)
 	if got["mode"] != "webhook" || got["time_limit"] != "2h0m0s" || got["dry_run"] != true || got["name"] != "CRM" {
 		t.Errorf("patched: %v", got)

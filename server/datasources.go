@@ -36,11 +36,15 @@ type dataSourceInput struct {
 	DryRun    *bool            `json:"dry_run"`
 	TimeLimit *string          `json:"time_limit"`
 	timeLimit *store.Duration  // TimeLimit, parsed by check
+
+	// WebhookURL is where a webhook source's jobs go ("" removes it).
+	WebhookURL *string `json:"webhook_url"`
 }
 
 // check validates the fields present (all three are required when create)
-// and trims the name. Errors name each bad field.
-func (in *dataSourceInput) check(create bool) error {
+// and trims the name. Errors name each bad field. dev allows a webhook URL
+// of http to the machine itself.
+func (in *dataSourceInput) check(create, dev bool) error {
 	bad := map[string]string{}
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
@@ -64,6 +68,16 @@ func (in *dataSourceInput) check(create bool) error {
 		bad["owner_ids"] = "name at most 50 owners"
 	}
 	in.checkMode(bad)
+	if in.WebhookURL != nil {
+		u := strings.TrimSpace(*in.WebhookURL)
+		in.WebhookURL = &u
+		if why := webhookURLProblem(u, dev); why != "" {
+			bad["webhook_url"] = why
+		}
+	}
+	if create && in.Mode != nil && *in.Mode == dsar.SourceWebhook && (in.WebhookURL == nil || *in.WebhookURL == "") && bad["webhook_url"] == "" {
+		bad["webhook_url"] = "is required for mode webhook: where the service posts its jobs (https)"
+	}
 	if len(bad) > 0 {
 		return dsar.Invalid(bad)
 	}
@@ -108,6 +122,9 @@ func (in *dataSourceInput) settings() store.SourceSettings {
 	if in.timeLimit != nil {
 		set.TimeLimit = *in.timeLimit
 	}
+	if in.WebhookURL != nil {
+		set.WebhookURL = *in.WebhookURL
+	}
 	return set
 }
 
@@ -139,7 +156,7 @@ func (s *Server) createDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := in.check(true); err != nil {
+	if err := in.check(true, s.Config.Dev()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -152,9 +169,14 @@ func (s *Server) createDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	secret, err := s.webhookSecret(c, &d)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	_ = s.auditStaff(c, "", dsar.AuditDataSourceCreated, map[string]any{"data_source_id": d.ID, "owner_ids": *in.OwnerIDs,
-		"mode": string(d.Mode)})
-	c.JSON(http.StatusCreated, d)
+		"mode": string(d.Mode), "webhook_url": d.WebhookURL != ""})
+	c.JSON(http.StatusCreated, createdDataSource{DataSource: d, WebhookSecret: secret})
 }
 
 // updateDataSource is PATCH /api/v1/data-sources/{id}: the fields sent
@@ -166,11 +188,20 @@ func (s *Server) updateDataSource(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := in.check(false); err != nil {
+	if err := in.check(false, s.Config.Dev()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.webhookURLKept(c, in); err != nil {
 		s.fail(c, err)
 		return
 	}
 	d, err := s.DB.UpdateDataSource(c.Request.Context(), c.Param("id"), dataSourcePatch(in))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	secret, err := s.webhookSecret(c, &d)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -182,19 +213,31 @@ func (s *Server) updateDataSource(c *gin.Context) {
 	if in.Mode != nil {
 		detail["mode"] = string(*in.Mode)
 	}
+	if in.WebhookURL != nil {
+		detail["webhook_url"] = *in.WebhookURL != ""
+	}
 	_ = s.auditStaff(c, "", dsar.AuditDataSourceUpdated, detail)
 	warnings := []warning{}
 	if !d.HasActiveOwner() {
 		warnings = unownedWarnings([]store.SourceRef{{ID: d.ID, Name: d.Name}})
 	}
-	c.JSON(http.StatusOK, dataSourceAnswer{DataSource: d, Warnings: warnings})
+	c.JSON(http.StatusOK, dataSourceAnswer{DataSource: d, Warnings: warnings, WebhookSecret: secret})
 }
 
 // dataSourceAnswer is PATCH /api/v1/data-sources/{id}'s answer: the source,
-// and a warning while it has no active owner.
+// a warning while it has no active owner, and its webhook secret the one
+// time it is made.
 type dataSourceAnswer struct {
 	store.DataSource
-	Warnings []warning `json:"warnings"`
+	Warnings      []warning `json:"warnings"`
+	WebhookSecret string    `json:"webhook_secret,omitempty"`
+}
+
+// createdDataSource is POST /api/v1/data-sources's answer: the source, and
+// its webhook secret when one was made.
+type createdDataSource struct {
+	store.DataSource
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 // deleteDataSource is DELETE /api/v1/data-sources/{id}: 409 while the
@@ -212,5 +255,5 @@ func (s *Server) deleteDataSource(c *gin.Context) {
 // dataSourcePatch is the store's patch for the fields present in in.
 func dataSourcePatch(in dataSourceInput) store.DataSourcePatch {
 	return store.DataSourcePatch{Name: in.Name, Description: in.Description, OwnerIDs: in.OwnerIDs,
-		Mode: in.Mode, TaskQueue: in.TaskQueue, DryRun: in.DryRun, TimeLimit: in.timeLimit}
+		Mode: in.Mode, TaskQueue: in.TaskQueue, DryRun: in.DryRun, TimeLimit: in.timeLimit, WebhookURL: in.WebhookURL}
 }

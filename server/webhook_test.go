@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/webhook"
 )
 
@@ -117,8 +119,12 @@ func newWebhookEnv(t *testing.T, typ dsar.RequestType, statuses ...int) *webhook
 	}
 	e.source = ds.ID
 	e.recv = newReceiver(t, statuses...)
-	if e.secret, err = e.db.SetWebhookURL(e.ctx, e.keys, e.source, e.recv.srv.URL+"/dsar-jobs"); err != nil || e.secret == "" {
-		t.Fatalf("SetWebhookURL = %q, %v", e.secret, err)
+	u := e.recv.srv.URL + "/dsar-jobs"
+	if _, err := e.db.UpdateDataSource(e.ctx, e.source, store.DataSourcePatch{Mode: new(dsar.SourceWebhook), WebhookURL: &u}); err != nil {
+		t.Fatal(err)
+	}
+	if e.secret, err = e.db.EnsureWebhookSecret(e.ctx, e.keys, e.source); err != nil || e.secret == "" {
+		t.Fatalf("EnsureWebhookSecret = %q, %v", e.secret, err)
 	}
 	e.recv.secret = e.secret
 	e.request = e.row(dsar.StatusInProgress, typ, dsar.RequestorCustomer, "DE", time.Now().UTC(), false)
@@ -411,7 +417,7 @@ func TestWebhookJobTimesOut(t *testing.T) {
 }
 
 // TestWebhookURLChecks: https only (http to the machine itself in dev
-// mode), no credentials, no fragment; each refusal names webhook_url.
+// mode), no credentials, no fragment.
 func TestWebhookURLChecks(t *testing.T) {
 	for _, c := range []struct {
 		url string
@@ -432,13 +438,8 @@ func TestWebhookURLChecks(t *testing.T) {
 		{"/jobs", true, false},
 		{"https://" + strings.Repeat("a", 2000) + ".example.com/", false, false},
 	} {
-		err := checkWebhookURL(c.url, c.dev)
-		var de *dsar.Error
-		switch {
-		case c.ok && err != nil:
-			t.Errorf("%q (dev %v): refused: %v", c.url, c.dev, err)
-		case !c.ok && (!errors.As(err, &de) || de.Fields["webhook_url"] == ""):
-			t.Errorf("%q (dev %v): %v, want a 422 naming webhook_url", c.url, c.dev, err)
+		if why := webhookURLProblem(c.url, c.dev); (why == "") != c.ok {
+			t.Errorf("%q (dev %v): %q, want ok %v", c.url, c.dev, why, c.ok)
 		}
 	}
 }
@@ -464,4 +465,85 @@ func TestWebhookCallbackAfterTheTaskWasDone(t *testing.T) {
 	if r := e.audit(dsar.AuditWebhookRefused); len(r) != 2 || r[0]["reason"] != "not_waiting" || r[1]["reason"] != "used" {
 		t.Errorf("webhook.refused: %v", r)
 	}
+}
+
+// TestWebhookSourceFields: a webhook source needs a webhook URL (https; in
+// dev mode http to this machine), 422 naming webhook_url otherwise, and
+// nothing is stored; the service makes its secret and shows it in the
+// create answer only; a rotation shows a new one, to admins only.
+func TestWebhookSourceFields(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnvWithoutWorker(t, nil)
+	_, admin := e.user(dsar.RoleAdmin)
+	owner, ownerTok := e.user(dsar.RoleSourceOwner)
+	src := func(extra map[string]any) map[string]any {
+		b := map[string]any{"name": "Shop " + uuid.NewString()[:8], "owner_ids": []string{owner.ID}, "mode": "webhook"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	before := e.count(`SELECT count(*) FROM data_sources`)
+	for _, c := range []map[string]any{
+		{},
+		{"webhook_url": ""},
+		{"webhook_url": "http://shop.example.com/dsar"},
+		{"webhook_url": "https://user:pw@shop.example.com/dsar"},
+		{"webhook_url": "shop.example.com/dsar"},
+	} {
+		a := e.want(e.do(http.MethodPost, "/api/v1/data-sources", admin, src(c)), http.StatusUnprocessableEntity, fmt.Sprint("create with ", c))
+		var eb ErrorBody
+		_ = json.Unmarshal(a.Body, &eb)
+		if eb.Error.Fields["webhook_url"] == "" {
+			t.Errorf("%v: the error names %v, not webhook_url", c, eb.Error.Fields)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM data_sources`); n != before {
+		t.Fatalf("refused creations stored %d sources", n-before)
+	}
+
+	created := e.want(e.do(http.MethodPost, "/api/v1/data-sources", admin, src(map[string]any{"webhook_url": "https://shop.example.com/dsar",
+		"time_limit": "24h"})), http.StatusCreated, "create").JSON(t)
+	id, _ := created["id"].(string)
+	secret, _ := created["webhook_secret"].(string)
+	if !webhook.ValidSecret(secret) || created["webhook_url"] != "https://shop.example.com/dsar" || created["webhook_secret_set"] != true {
+		t.Fatalf("created: %v", created)
+	}
+	if stored, err := e.db.WebhookSource(e.ctx, e.keys, id); err != nil || stored.Secret != secret {
+		t.Errorf("the stored secret is not the one shown: %v", err)
+	}
+	if raw := e.count(`SELECT count(*) FROM data_sources WHERE id = $1 AND position($2::bytea IN webhook_secret) > 0`, id, []byte(secret)); raw != 0 {
+		t.Error("the secret is stored in plaintext")
+	}
+	got := e.want(e.do(http.MethodGet, "/api/v1/data-sources/"+id, admin, nil), http.StatusOK, "get").JSON(t)
+	if _, shown := got["webhook_secret"]; shown || got["webhook_secret_set"] != true {
+		t.Errorf("GET shows %v", got)
+	}
+	patched := e.want(e.do(http.MethodPatch, "/api/v1/data-sources/"+id, admin, map[string]any{"description": "orders"}), http.StatusOK, "patch").JSON(t)
+	if _, shown := patched["webhook_secret"]; shown {
+		t.Errorf("PATCH shows the secret again: %v", patched)
+	}
+	a := e.want(e.do(http.MethodPatch, "/api/v1/data-sources/"+id, admin, map[string]any{"webhook_url": ""}), http.StatusUnprocessableEntity, "remove the URL")
+	if !strings.Contains(string(a.Body), "webhook_url") {
+		t.Errorf("the refusal does not name webhook_url: %s", a.Body)
+	}
+
+	// A manual source given a URL later gets its secret then.
+	manual := e.want(e.do(http.MethodPost, "/api/v1/data-sources", admin, map[string]any{"name": "CRM " + uuid.NewString()[:8],
+		"owner_ids": []string{owner.ID}}), http.StatusCreated, "a manual source").JSON(t)
+	if _, shown := manual["webhook_secret"]; shown || manual["webhook_secret_set"] != false {
+		t.Errorf("a manual source: %v", manual)
+	}
+	later := e.want(e.do(http.MethodPatch, "/api/v1/data-sources/"+manual["id"].(string), admin,
+		map[string]any{"mode": "webhook", "webhook_url": "https://crm.example.com/dsar"}), http.StatusOK, "made a webhook source").JSON(t)
+	if s, _ := later["webhook_secret"].(string); !webhook.ValidSecret(s) {
+		t.Errorf("a source given a URL: %v", later)
+	}
+
+	e.want(e.do(http.MethodPost, "/api/v1/data-sources/"+id+"/webhook-secret", ownerTok, map[string]any{}), http.StatusForbidden, "a source owner rotates")
+	rotated := e.want(e.do(http.MethodPost, "/api/v1/data-sources/"+id+"/webhook-secret", admin, map[string]any{}), http.StatusOK, "rotate").JSON(t)
+	if s, _ := rotated["webhook_secret"].(string); !webhook.ValidSecret(s) || s == secret {
+		t.Errorf("rotated: %v", rotated)
+	}
+	e.want(e.do(http.MethodPost, "/api/v1/data-sources/"+uuid.NewString()+"/webhook-secret", admin, map[string]any{}), http.StatusNotFound, "no such source")
 }

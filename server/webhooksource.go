@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
 )
 
 // A webhook data source's own fields: the endpoint its jobs go to, and the
@@ -17,33 +18,33 @@ import (
 // maxWebhookURL bounds a webhook URL.
 const maxWebhookURL = 2000
 
-// checkWebhookURL checks a data source's webhook URL: absolute https with a
-// host, no credentials in it, no fragment. In dev mode, http to the
-// machine itself (127.0.0.1, ::1, localhost) is allowed too, for tests and
-// a receiver on the developer's machine. "" (no endpoint) is valid.
-func checkWebhookURL(raw string, dev bool) error {
+// webhookURLProblem says what is wrong with a data source's webhook URL,
+// or "": it must be absolute https with a host, no credentials in it, no
+// fragment. In dev mode, http to the machine itself (127.0.0.1, ::1,
+// localhost) is allowed too, for tests and a receiver on the developer's
+// machine. "" (no endpoint) is fine.
+func webhookURLProblem(raw string, dev bool) string {
 	if raw == "" {
-		return nil
+		return ""
 	}
-	bad := func(why string) error { return dsar.Invalid(map[string]string{"webhook_url": why}) }
 	u, err := url.Parse(raw)
 	switch {
 	case len(raw) > maxWebhookURL:
-		return bad("must be at most 2000 characters")
+		return "must be at most 2000 characters"
 	case err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "":
-		return bad("must be an absolute URL such as https://privacy.example.com/dsar-jobs")
+		return "must be an absolute URL such as https://privacy.example.com/dsar-jobs"
 	case u.User != nil:
-		return bad("must not hold credentials: the job is signed with the data source's secret instead")
+		return "must not hold credentials: the job is signed with the data source's secret instead"
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return bad("must not have a fragment (#...)")
+		return "must not have a fragment (#...)"
 	case u.Scheme == "https":
-		return nil
+		return ""
 	case u.Scheme == "http" && dev && loopback(u.Hostname()):
-		return nil
+		return ""
 	case u.Scheme == "http" && dev:
-		return bad("must use https (http only to 127.0.0.1, ::1 or localhost in dev mode)")
+		return "must use https (http only to 127.0.0.1, ::1 or localhost in dev mode)"
 	}
-	return bad("must use https")
+	return "must use https"
 }
 
 // loopback reports whether host names the machine itself.
@@ -53,6 +54,46 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// webhookURLKept refuses a change that would leave a webhook source
+// without a webhook URL (422 naming webhook_url).
+func (s *Server) webhookURLKept(c *gin.Context, in dataSourceInput) error {
+	if in.Mode == nil && in.WebhookURL == nil {
+		return nil
+	}
+	d, err := s.DB.DataSource(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	mode, u := d.Mode, d.WebhookURL
+	if in.Mode != nil {
+		mode = *in.Mode
+	}
+	if in.WebhookURL != nil {
+		u = *in.WebhookURL
+	}
+	if mode == dsar.SourceWebhook && u == "" {
+		return dsar.Invalid(map[string]string{"webhook_url": "is required for mode webhook: where the service posts its jobs (https)"})
+	}
+	return nil
+}
+
+// webhookSecret makes the webhook secret of a source that has just been
+// given a webhook URL (and has none), and returns it to be shown this
+// once; "" when none was made. Should it fail, the source is stored
+// without a secret, which POST /api/v1/data-sources/{id}/webhook-secret
+// makes (its jobs wait in "needs attention" until then).
+func (s *Server) webhookSecret(c *gin.Context, d *store.DataSource) (string, error) {
+	if d.WebhookURL == "" || d.WebhookSecretSet {
+		return "", nil
+	}
+	secret, err := s.DB.EnsureWebhookSecret(c.Request.Context(), s.Keys, d.ID)
+	if err != nil {
+		return "", err
+	}
+	d.WebhookSecretSet = d.WebhookSecretSet || secret != ""
+	return secret, nil
 }
 
 // rotateWebhookSecret is POST /api/v1/data-sources/{id}/webhook-secret:

@@ -54,6 +54,7 @@ type DataSourcePatch struct {
 	TaskQueue   *string
 	DryRun      *bool
 	TimeLimit   *Duration
+	WebhookURL  *string // "" removes it
 }
 
 // CreateDataSource stores a new data source with its owners. An owner that
@@ -81,9 +82,9 @@ func (db *DB) CreateDataSourceWith(ctx context.Context, name, description string
 		if err := checkOwners(ctx, tx, ownerIDs); err != nil {
 			return err
 		}
-		const q = `INSERT INTO data_sources (id, name, description, mode, task_queue, dry_run, time_limit_seconds)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`
-		if _, err := tx.ExecContext(ctx, q, id, name, description, set.Mode, set.TaskQueue, set.DryRun, set.TimeLimit); err != nil {
+		const q = `INSERT INTO data_sources (id, name, description, mode, task_queue, dry_run, time_limit_seconds, webhook_url)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, ''))`
+		if _, err := tx.ExecContext(ctx, q, id, name, description, set.Mode, set.TaskQueue, set.DryRun, set.TimeLimit, set.WebhookURL); err != nil {
 			return nameTaken(err)
 		}
 		return setOwners(ctx, tx, id, ownerIDs)
@@ -94,9 +95,13 @@ func (db *DB) CreateDataSourceWith(ctx context.Context, name, description string
 	return db.DataSource(ctx, id)
 }
 
+// dataSourceColumns are the columns of a DataSource.
+const dataSourceColumns = `id, name, description, mode, task_queue, dry_run, time_limit_seconds,
+	coalesce(webhook_url, '') AS webhook_url, webhook_secret IS NOT NULL AS webhook_secret_set, created_at, updated_at`
+
 // DataSources lists the data sources that are not deleted, by name.
 func (db *DB) DataSources(ctx context.Context) ([]DataSource, error) {
-	const q = `SELECT id, name, description, mode, task_queue, dry_run, time_limit_seconds, created_at, updated_at FROM data_sources
+	const q = `SELECT ` + dataSourceColumns + ` FROM data_sources
 		WHERE deleted_at IS NULL ORDER BY lower(name), id`
 	ds := []DataSource{}
 	if err := db.SelectContext(ctx, &ds, q); err != nil {
@@ -110,7 +115,7 @@ func (db *DB) DataSource(ctx context.Context, id string) (DataSource, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return DataSource{}, dsar.Errorf(dsar.ENOTFOUND, "no such data source")
 	}
-	const q = `SELECT id, name, description, mode, task_queue, dry_run, time_limit_seconds, created_at, updated_at FROM data_sources
+	const q = `SELECT ` + dataSourceColumns + ` FROM data_sources
 		WHERE id = $1 AND deleted_at IS NULL`
 	ds := []DataSource{}
 	if err := db.SelectContext(ctx, &ds, q, id); err != nil {
@@ -185,8 +190,10 @@ func (db *DB) UpdateDataSource(ctx context.Context, id string, p DataSourcePatch
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
 		const q = `UPDATE data_sources SET name = coalesce($2, name), description = coalesce($3, description),
 			mode = coalesce($4, mode), task_queue = coalesce($5, task_queue), dry_run = coalesce($6, dry_run),
-			time_limit_seconds = coalesce($7, time_limit_seconds), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`
-		res, err := tx.ExecContext(ctx, q, id, p.Name, p.Description, p.Mode, p.TaskQueue, p.DryRun, p.TimeLimit)
+			time_limit_seconds = coalesce($7, time_limit_seconds),
+			webhook_url = CASE WHEN $8::text IS NULL THEN webhook_url ELSE nullif($8, '') END,
+			updated_at = now() WHERE id = $1 AND deleted_at IS NULL`
+		res, err := tx.ExecContext(ctx, q, id, p.Name, p.Description, p.Mode, p.TaskQueue, p.DryRun, p.TimeLimit, p.WebhookURL)
 		if err != nil {
 			return nameTaken(err)
 		}

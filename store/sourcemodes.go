@@ -30,6 +30,11 @@ type SourceSettings struct {
 	TaskQueue string          `db:"task_queue" json:"task_queue"` // SQL modes: the connector's queue
 	DryRun    bool            `db:"dry_run" json:"dry_run"`       // erasures wait for an approval of the rows matched
 	TimeLimit Duration        `db:"time_limit_seconds" json:"time_limit"`
+	// WebhookURL is where a webhook source's jobs go ("" for none);
+	// WebhookSecretSet whether the service made its signing secret (shown
+	// once, never read back: docs/webhooks.md).
+	WebhookURL       string `db:"webhook_url" json:"webhook_url"`
+	WebhookSecretSet bool   `db:"webhook_secret_set" json:"webhook_secret_set"`
 }
 
 // Duration is a time.Duration stored as whole seconds and written in JSON

@@ -42,29 +42,29 @@ type WebhookSource struct {
 	Secret string // "" when none is made
 }
 
-// SetWebhookURL sets a data source's webhook endpoint (url "" removes it).
-// When the source then has an endpoint and no secret yet, it makes one and
-// returns it: the only time it is shown, with RotateWebhookSecret's.
-// ENOTFOUND for no such source. The caller has checked url.
-func (db *DB) SetWebhookURL(ctx context.Context, keys *crypto.Keyring, id, url string) (string, error) {
+// EnsureWebhookSecret makes a secret for a data source that has a webhook
+// URL and no secret yet, and returns it: the only time it is shown, with
+// RotateWebhookSecret's. It returns "" when there is nothing to make.
+// ENOTFOUND for no such source.
+func (db *DB) EnsureWebhookSecret(ctx context.Context, keys *crypto.Keyring, id string) (string, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return "", dsar.Errorf(dsar.ENOTFOUND, "no such data source")
 	}
 	secret := ""
 	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
-		var has []bool
-		const lock = `SELECT webhook_secret IS NOT NULL FROM data_sources WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-		if err := tx.SelectContext(ctx, &has, lock, id); err != nil {
+		var rows []struct {
+			URL bool `db:"url"`
+			Has bool `db:"has"`
+		}
+		const lock = `SELECT webhook_url IS NOT NULL AS url, webhook_secret IS NOT NULL AS has FROM data_sources
+			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+		if err := tx.SelectContext(ctx, &rows, lock, id); err != nil {
 			return fmt.Errorf("store: webhook of %s: %w", id, err)
 		}
-		if len(has) == 0 {
+		if len(rows) == 0 {
 			return dsar.Errorf(dsar.ENOTFOUND, "no such data source")
 		}
-		const q = `UPDATE data_sources SET webhook_url = nullif($2, ''), updated_at = now() WHERE id = $1`
-		if _, err := tx.ExecContext(ctx, q, id, url); err != nil {
-			return fmt.Errorf("store: webhook url of %s: %w", id, Translate(err))
-		}
-		if url == "" || has[0] {
+		if !rows[0].URL || rows[0].Has {
 			return nil
 		}
 		var err error

@@ -87,7 +87,11 @@ func TestKeysRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webhookSecret, err := db.SetWebhookURL(ctx, k1, ds.ID, "https://shop.example.com/dsar")
+	hook := "https://shop.example.com/dsar"
+	if _, err := db.UpdateDataSource(ctx, ds.ID, store.DataSourcePatch{WebhookURL: &hook}); err != nil {
+		t.Fatal(err)
+	}
+	webhookSecret, err := db.EnsureWebhookSecret(ctx, k1, ds.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
