@@ -194,36 +194,6 @@ func (e *env) deletionAssigned(c crew, p person, source string) string {
 	return id
 }
 
-// detailTask is a task of the request detail.
-type detailTask struct {
-	DataSourceID string `json:"data_source_id"`
-	Status       string `json:"status"`
-	Outcome      string `json:"outcome"`
-	RecordCount  *int64 `json:"record_count"`
-	Mode         string `json:"mode"`
-	Automation   *struct {
-		State string `json:"state"`
-		Error string `json:"error"`
-	} `json:"automation"`
-}
-
-// task reads the request's task of source from the detail.
-func (e *env) task(id, token, source string) detailTask {
-	e.t.Helper()
-	var d struct {
-		Status string       `json:"status"`
-		Tasks  []detailTask `json:"tasks"`
-	}
-	e.want(e.get("/api/v1/requests/"+id, token), http.StatusOK, "request detail").json(e.t, &d)
-	for _, t := range d.Tasks {
-		if t.DataSourceID == source {
-			return t
-		}
-	}
-	e.t.Fatalf("request %s has no task of %s: %+v", id, source, d.Tasks)
-	return detailTask{}
-}
-
 // TestWebhookSourceCompletesADeletion: a deletion request assigned to a
 // webhook source is done by the owner's receiver, built from the docs:
 // the task completes by itself with the receiver's outcome and count,
@@ -236,8 +206,8 @@ func TestWebhookSourceCompletesADeletion(t *testing.T) {
 	r.records = 3
 	source := e.webhookSource(c, r, "Shop")
 	id := e.deletionAssigned(c, person{"Grace", "Hopper", "grace@example.com", "erase my account"}, source)
-	e.eventually("the webhook task completes", func() bool { return e.task(id, c.owner, source).Status == "completed" })
-	got := e.task(id, c.owner, source)
+	e.eventually("the webhook task completes", func() bool { return e.task(c.owner, id).Status == "completed" })
+	got := e.task(c.owner, id)
 	if got.Outcome != "erased" || got.RecordCount == nil || *got.RecordCount != 3 || got.Mode != "webhook" {
 		t.Errorf("the completed task: %+v", got)
 	}
@@ -261,10 +231,10 @@ func TestWebhookSourceCompletesADeletion(t *testing.T) {
 	other := e.webhookSource(c, refusing, "Newsletter")
 	id2 := e.deletionAssigned(c, person{"Alan", "Turing", "alan@example.com", "erase me"}, other)
 	e.eventually("the refused job's task needs attention", func() bool {
-		a := e.task(id2, c.owner, other).Automation
+		a := e.task(c.owner, id2).Automation
 		return a != nil && a.State == "needs_attention"
 	})
-	if a := e.task(id2, c.owner, other); a.Status == "completed" || !strings.Contains(a.Automation.Error, "HTTP 400") {
+	if a := e.task(c.owner, id2); a.Status == "completed" || !strings.Contains(a.Automation.Error, "HTTP 400") {
 		t.Errorf("the refused job's task: %+v, %+v", a, a.Automation)
 	}
 }
