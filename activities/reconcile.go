@@ -150,6 +150,10 @@ type ErasureFindings struct {
 	// Expired are requests whose access package outlived its date with no
 	// workflow left to erase it (terminated, say): erased here.
 	Expired []string `json:"expired,omitempty"`
+	// Shredded are requests whose contact details, kept for an appeal,
+	// outlived their date with no workflow left to shred them: shredded
+	// here.
+	Shredded []string `json:"shredded,omitempty"`
 }
 
 // EraseClosed finds requests closed more than EraseAfter ago whose PII is
@@ -187,7 +191,39 @@ func (a *Activities) EraseClosed(ctx context.Context, s ReconcileScope) (Erasure
 		}
 		f.Scrubbed = append(f.Scrubbed, id)
 	}
-	return f, a.expireOverdue(ctx, s, &f)
+	if err := a.expireOverdue(ctx, s, &f); err != nil {
+		return f, err
+	}
+	return f, a.shredOverdueContacts(ctx, s, &f)
+}
+
+// shredOverdueContacts shreds the contact details kept for an appeal past
+// their date (by EraseAfter) whose workflows no longer run to do it (a
+// running one shreds them itself, once an open appeal is answered).
+func (a *Activities) shredOverdueContacts(ctx context.Context, s ReconcileScope, f *ErasureFindings) error {
+	ids, err := a.DB.OverdueContacts(ctx, time.Now().Add(-EraseAfter), s.Limit)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		st, err := a.describe(ctx, s, id)
+		if err != nil {
+			return err
+		}
+		if st == workflowRunning {
+			continue
+		}
+		if _, err := a.DB.AppendAudit(ctx, store.Audit{RequestID: id, ActorKind: store.ActorSystem,
+			Action: dsar.AuditContactShredded, Detail: map[string]any{"by": reconciliationActor},
+			Key: "reconcile:" + id + ":contact_shredded"}); err != nil {
+			return err
+		}
+		if _, err := a.DB.ShredContact(ctx, id); err != nil {
+			return err
+		}
+		f.Shredded = append(f.Shredded, id)
+	}
+	return nil
 }
 
 // expireOverdue erases the access packages published past their date

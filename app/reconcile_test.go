@@ -242,6 +242,20 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 		e.exec(`INSERT INTO packages (id, request_id, status, key_id, wrapped_key, published_at, expires_at)
 			VALUES ($1, $2, 'published', 'k1', '\x00', now() - interval '2 days', now() - interval '1 hour')`, uuid.NewString(), id)
 	}
+	// Both kept the requester's contact for an appeal whose window has
+	// passed: the ended one's is shredded here, the running one's is left
+	// to its workflow.
+	for _, id := range []string{closedEnded, closedRunning} {
+		e.exec(`INSERT INTO request_contacts (request_id, key_id, wrapped_key, sealed, keep_until)
+			VALUES ($1, 'k1', '\x00', '\x00', now() - interval '1 hour')`, id)
+	}
+	contactKept := func(id string) bool {
+		var n int
+		if err := e.app.DB.Get(&n, `SELECT count(*) FROM request_contacts WHERE request_id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
 	packageStatus := func(id string) string {
 		var st string
 		if err := e.app.DB.Get(&st, `SELECT status FROM packages WHERE request_id = $1`, id); err != nil {
@@ -292,6 +306,7 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 		s, _ := e.status(stale)
 		return !orphanRowLeft && u.Accepted && ce.Scrubbed && len(e.operatorSignals(closedRunning)) > 0 &&
 			packageStatus(closedEnded) == "expired" && slices.Contains(last.Erase.Expired, closedEnded) &&
+			!contactKept(closedEnded) && slices.Contains(last.Erase.Shredded, closedEnded) &&
 			lf.Status == dsar.StatusExpired && lf.Closed && s.Status == dsar.StatusPendingEmailVerification &&
 			!e.running(orphanWorkflow) && reported
 	})
@@ -304,6 +319,9 @@ func TestReconciliationRepairsWhatFaultsLeft(t *testing.T) {
 	}
 	if st := packageStatus(closedRunning); st != "published" {
 		t.Errorf("the package of a request whose workflow runs is %s, want it left to its workflow", st)
+	}
+	if !contactKept(closedRunning) {
+		t.Error("the contact details of a request whose workflow runs must be left to its workflow")
 	}
 	if cr, _ := e.status(closedRunning); cr.Scrubbed {
 		t.Error("a closed request whose workflow runs must be left to its workflow (it may still mail the requester)")

@@ -147,3 +147,16 @@ func (db *DB) NewDataKey(ctx context.Context, keys *crypto.Keyring, id string) e
 	}
 	return nil
 }
+
+// OverdueContacts lists the requests whose contact details, kept for an
+// appeal, were due to be shredded before before (none under a legal
+// hold), at most limit, oldest first.
+func (db *DB) OverdueContacts(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	const q = `SELECT c.request_id::text FROM request_contacts c JOIN requests r ON r.id = c.request_id
+		WHERE c.keep_until < $1 AND NOT r.legal_hold_on ORDER BY c.keep_until LIMIT $2`
+	ids := []string{}
+	if err := db.SelectContext(ctx, &ids, q, before, limit); err != nil {
+		return nil, fmt.Errorf("store: overdue contacts: %w", Translate(err))
+	}
+	return ids, nil
+}

@@ -118,7 +118,7 @@ func Reconcile(ctx workflow.Context) (ReconcileReport, error) {
 
 	workflow.GetLogger(ctx).Info("reconciliation",
 		"accepted", rep.Intake.Accepted, "discarded", rep.Intake.Discarded, "captchas_swept", rep.Intake.CaptchasSwept,
-		"scrubbed", rep.Erase.Scrubbed, "erase_retried", rep.Erase.Running,
+		"scrubbed", rep.Erase.Scrubbed, "erase_retried", rep.Erase.Running, "contacts_shredded", rep.Erase.Shredded,
 		"running", rep.Survey.Running, "truncated", rep.Survey.Truncated, "orphans_abandoned", rep.Survey.Orphans, "orphans_withheld", rep.Survey.Withheld,
 		"stale_retried", rep.Survey.Stale, "ended_projected", rep.Projected, "unfinished", rep.Survey.Unfinished, "missing", rep.Survey.Missing,
 		"signalled", rep.Signalled, "errors", rep.Errors)
