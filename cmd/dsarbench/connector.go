@@ -158,6 +158,12 @@ func (b *benchEnv) connectorTask(ctx context.Context) (reqID, sourceID, token, e
 		return
 	}
 	sourceID = ds.ID
+	// Run by a connector; the request's child waits on a queue nobody
+	// polls here: the bench runs the steps itself.
+	if err = b.call(ctx, http.MethodPatch, "/api/v1/data-sources/"+sourceID, b.token, map[string]any{"mode": "postgres",
+		"task_queue": "dsarbench-connector"}, http.StatusOK, nil); err != nil {
+		return
+	}
 	var tok struct{ Token string }
 	if err = b.call(ctx, http.MethodPost, "/api/v1/data-sources/"+sourceID+"/connector-token", b.token, map[string]any{},
 		http.StatusCreated, &tok); err != nil {
