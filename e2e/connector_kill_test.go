@@ -13,6 +13,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/codec"
 	"github.com/opendsar/dsar/connector"
 	"github.com/opendsar/dsar/testenv"
 	"github.com/opendsar/dsar/workflows"
@@ -82,7 +83,7 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 	token := e.connectorToken(c.owner, c.source)
 	people := customersOf("kill")
 	ada := people[0]
-	const bulk = 60000
+	const bulk = 200000
 	o := ownerPostgres(t, people, bulk)
 	queue := "dsar-source-kill-" + c.source[:8]
 	cfgPath := filepath.Join(dir, "connector.yaml")
@@ -100,6 +101,10 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 
 	// Progress: parts have reached the service and the step's heartbeat
 	// holds its position.
+	dc, err := codec.PayloadKeyDataConverter(codec.PayloadKey(e.app.Keys))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var uploadID string
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -109,10 +114,25 @@ func TestConnectorKilledMidExportResumes(t *testing.T) {
 		if d, err := e.app.Temporal.DescribeWorkflowExecution(ctx, run.GetID(), ""); err == nil { // started yet?
 			pending = d.GetPendingActivities()
 		}
-		if parts >= 3 && len(pending) == 1 && pending[0].GetActivityType().GetName() == "ConnectorStep" && pending[0].GetHeartbeatDetails() != nil {
+		// The heartbeat, read as the connector sealed it: its position is
+		// past a part it sent.
+		var hb struct {
+			UploadID string
+			Parts    int
+		}
+		if len(pending) == 1 && pending[0].GetActivityType().GetName() == "ConnectorStep" && pending[0].GetHeartbeatDetails() != nil {
+			if err := dc.FromPayloads(pending[0].GetHeartbeatDetails(), &hb); err != nil {
+				t.Fatalf("the heartbeat's details: %v", err)
+			}
+		}
+		if parts >= 1 && hb.Parts >= 1 {
 			if err := e.app.DB.Get(&uploadID, `SELECT id FROM connector_uploads WHERE request_id = $1`, reqID); err != nil {
 				t.Fatal(err)
 			}
+			if hb.UploadID != uploadID {
+				t.Fatalf("the heartbeat names upload %s, the service holds %s", hb.UploadID, uploadID)
+			}
+			t.Logf("the heartbeat: %d parts sent", hb.Parts)
 			break
 		}
 		if time.Now().After(deadline) {

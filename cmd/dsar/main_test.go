@@ -17,6 +17,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"serve", "--help"}, {"worker", "--help"}, {"all", "--help"}, {"migrate", "--help"},
 		{"user", "create", "--help"}, {"audit", "verify", "--help"}, {"audit", "anchor", "--help"}, {"keys", "rotate", "--help"},
+		{"keys", "connector", "--help"}, {"connector", "--help"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
