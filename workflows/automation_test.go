@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -414,5 +416,63 @@ func TestContinueAsNewWithASourceRunning(t *testing.T) {
 	st := h2.run()
 	if task, _ := st.Task(crm); task.Status != TaskCompleted || task.Outcome != dsar.TaskErased || *task.RecordCount != 4 {
 		t.Errorf("the new run did not apply the child's result: %+v", task)
+	}
+}
+
+// TestWebhookSourceCompletesTheTask: a webhook source's child posts the
+// job (on the main queue, with the source's time limit) and applies the
+// owner's result; a job the endpoint refuses needs attention, and a retry
+// posts it again.
+func TestWebhookSourceCompletesTheTask(t *testing.T) {
+	h := newHarness(t)
+	withConnector(h) // the progress signals; no connector step runs
+	var jobs []activities.WebhookJobInput
+	h.env.OnActivity(a.SendWebhookJob, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.WebhookJobInput) (activities.WebhookJobResult, error) {
+			jobs = append(jobs, in)
+			if len(jobs) == 1 {
+				return activities.WebhookJobResult{}, temporal.NewNonRetryableApplicationError("HTTP 404", activities.ErrTypeWebhookRejected, nil)
+			}
+			return activities.WebhookJobResult{Outcome: dsar.TaskErased, RecordCount: 12}, nil
+		})
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, By: staff})
+	h.at(3*time.Hour, SignalSourcesAssigned, Assignment{DataSourceIDs: []string{crm}, By: staff,
+		Sources: []AssignedSource{{ID: crm, Mode: dsar.SourceWebhook, TimeLimit: 5 * time.Hour}}})
+	stuck := h.taskAt(day)
+	h.at(2*day, SignalAutomationRetry, AutomationRetry{Action: Action{ID: "retry"}, DataSourceID: crm, By: staff})
+	h.at(3*day, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff})
+	st := h.run()
+	if stuck.Automation == nil || stuck.Automation.State != AutomationNeedsAttention || stuck.Automation.ErrorType != ErrWebhookRejected ||
+		stuck.Automation.Step != StepWebhook {
+		t.Fatalf("after the refusal: %+v", stuck.Automation)
+	}
+	if len(jobs) != 2 || jobs[0].TimeLimit != 5*time.Hour || jobs[0].RequestType != dsar.RequestDeletion {
+		t.Errorf("jobs %+v", jobs)
+	}
+	task, _ := st.Task(crm)
+	if st.Status != dsar.StatusCompleted || task.Outcome != dsar.TaskErased || *task.RecordCount != 12 || task.Mode != dsar.SourceWebhook {
+		t.Errorf("final %s %+v", st.Status, task)
+	}
+}
+
+// TestWebhookTimeLimitNeedsAttention: no result within the source's time
+// limit: the task needs attention with WebhookTimeout.
+func TestWebhookTimeLimitNeedsAttention(t *testing.T) {
+	h := newHarness(t)
+	withConnector(h)
+	h.env.OnActivity(a.SendWebhookJob, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.WebhookJobInput) (activities.WebhookJobResult, error) {
+			return activities.WebhookJobResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil)
+		})
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: true, By: staff})
+	h.at(3*time.Hour, SignalSourcesAssigned, Assignment{DataSourceIDs: []string{crm}, By: staff,
+		Sources: []AssignedSource{{ID: crm, Mode: dsar.SourceWebhook}}})
+	stuck := h.taskAt(day)
+	h.rejectAt(2 * day)
+	h.run()
+	if stuck.Automation == nil || stuck.Automation.State != AutomationNeedsAttention || stuck.Automation.ErrorType != ErrWebhookTimeout {
+		t.Fatalf("after the time limit: %+v", stuck.Automation)
 	}
 }
