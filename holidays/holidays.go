@@ -111,13 +111,18 @@ func federal(y int) []time.Time {
 
 // california is the year's California state holidays on which state offices
 // close: a holiday on a Sunday is observed the Monday after; one on a
-// Saturday is not moved (Cal. Gov. Code §6700, §19853).
+// Saturday is not moved, except Veterans Day, observed the Friday before
+// (Cal. Gov. Code §§6700, 6701, 19853).
 func california(y int) []time.Time {
 	sunday := func(d time.Time) time.Time {
 		if d.Weekday() == time.Sunday {
 			return d.AddDate(0, 0, 1)
 		}
 		return d
+	}
+	veterans := sunday(day(y, time.November, 11))
+	if veterans.Weekday() == time.Saturday {
+		veterans = veterans.AddDate(0, 0, -1)
 	}
 	thanksgiving := nth(y, time.November, time.Thursday, 4)
 	return []time.Time{
@@ -128,7 +133,7 @@ func california(y int) []time.Time {
 		nth(y, time.May, time.Monday, -1),     // Memorial Day
 		sunday(day(y, time.July, 4)),
 		nth(y, time.September, time.Monday, 1), // Labor Day
-		sunday(day(y, time.November, 11)),      // Veterans Day
+		veterans,                               // Veterans Day
 		thanksgiving,
 		thanksgiving.AddDate(0, 0, 1), // the day after Thanksgiving
 		sunday(day(y, time.December, 25)),

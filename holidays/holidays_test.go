@@ -39,6 +39,10 @@ func TestCalendars(t *testing.T) {
 		// California moves a Sunday holiday to Monday, never a Saturday one.
 		{holidays.USCA, 2027, []string{"2027-01-01", "2027-01-18", "2027-02-15", "2027-03-31", "2027-05-31",
 			"2027-07-05", "2027-09-06", "2027-11-11", "2027-11-25", "2027-11-26", "2027-12-25"}},
+		// Veterans Day 2028 on a Saturday is observed the Friday before
+		// (Cal. Gov. Code §6701); New Year's Day on a Saturday is not moved.
+		{holidays.USCA, 2028, []string{"2028-01-01", "2028-01-17", "2028-02-21", "2028-03-31", "2028-05-29",
+			"2028-07-04", "2028-09-04", "2028-11-10", "2028-11-23", "2028-11-24", "2028-12-25"}},
 		// Boxing Day 2026 on a Saturday is substituted on Monday 28th.
 		{holidays.GBENG, 2026, []string{"2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25",
 			"2026-08-31", "2026-12-25", "2026-12-28"}},
