@@ -469,19 +469,33 @@ func TestConnectorFailuresThatNeedAPerson(t *testing.T) {
 		dsn     string
 		breakIt func(string) string
 		want    string
+		step    string // identify unless said
 	}{
-		{"postgres wrong password", pg, wrongPG, nil, workflows.ErrConnectorAuth},
-		{"mysql wrong password", my, wrongMy, nil, workflows.ErrConnectorAuth},
-		{"postgres role without the right", pg, unprivileged, nil, workflows.ErrConnectorAuth},
-		{"postgres missing table", pg, pg.dsn, func(s string) string { return strings.ReplaceAll(s, "FROM customers", "FROM clients") }, workflows.ErrConnectorSchema},
-		{"mysql missing column", my, my.dsn, func(s string) string { return strings.ReplaceAll(s, "WHERE email", "WHERE mail") }, workflows.ErrConnectorSchema},
+		{"postgres wrong password", pg, wrongPG, nil, workflows.ErrConnectorAuth, ""},
+		{"mysql wrong password", my, wrongMy, nil, workflows.ErrConnectorAuth, ""},
+		{"postgres role without the right", pg, unprivileged, nil, workflows.ErrConnectorAuth, ""},
+		{"postgres missing table", pg, pg.dsn, func(s string) string { return strings.ReplaceAll(s, "FROM customers", "FROM clients") }, workflows.ErrConnectorSchema, ""},
+		{"mysql missing column", my, my.dsn, func(s string) string { return strings.ReplaceAll(s, "WHERE email", "WHERE mail") }, workflows.ErrConnectorSchema, ""},
+		// The database's message quotes the email it could not read as a
+		// number: the error must not.
+		{"postgres email given to a number", pg, pg.dsn, func(s string) string {
+			return strings.ReplaceAll(s, "WHERE lower(email) = lower($1)", "WHERE id = $1")
+		}, workflows.ErrConnectorConfig, ""},
+		// The customer before their orders: a foreign key refuses it, every
+		// time; a person must put the statements in order.
+		{"postgres erasure against a foreign key", pg, pg.dsn, eraseCustomerFirst, workflows.ErrConnectorSchema, workflows.StepErase},
+		{"mysql erasure against a foreign key", my, my.dsn, eraseCustomerFirst, workflows.ErrConnectorSchema, workflows.StepErase},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := connectorConfig(e, "unused", c.source, token, tc.o, tc.dsn, 10, 1024)
 			if tc.breakIt != nil {
 				cfg = tc.breakIt(cfg)
 			}
-			_, err := step(t, cfg, reqID, c.source, workflows.StepIdentify)
+			name := tc.step
+			if name == "" {
+				name = workflows.StepIdentify
+			}
+			_, err := step(t, cfg, reqID, c.source, name)
 			var app *temporal.ApplicationError
 			if !errors.As(err, &app) || app.Type() != tc.want || !app.NonRetryable() {
 				t.Fatalf("got %v, want a non-retryable %s", err, tc.want)
@@ -499,6 +513,19 @@ func TestConnectorFailuresThatNeedAPerson(t *testing.T) {
 			t.Fatalf("got %v, want a failure to retry", err)
 		}
 	})
+}
+
+// eraseCustomerFirst puts a config's customer erasure before the orders'
+// that reference the customer.
+func eraseCustomerFirst(cfg string) string {
+	lines := strings.Split(cfg, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "erase:" {
+			lines[i+1], lines[i+2] = lines[i+2], lines[i+1]
+			return strings.Join(lines, "\n")
+		}
+	}
+	panic("the config has no erase statements")
 }
 
 // trusted reports whether the Postgres server lets dsn in whatever its
