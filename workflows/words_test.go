@@ -31,3 +31,20 @@ func TestEveryTimelineEventHasALabel(t *testing.T) {
 		t.Errorf("%d events, %d labels", len(consts), len(eventLabels))
 	}
 }
+
+// TestEveryAutomationStateHasALabel reads sourcecontract.go: every
+// Automation* state is listed and said in words.
+func TestEveryAutomationStateHasALabel(t *testing.T) {
+	consts, err := gosrc.StringConsts("sourcecontract.go", "Automation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range consts {
+		if l := AutomationStateLabel(c.Value); l == c.Value || l == "" {
+			t.Errorf("%s (%q) has no label", c.Name, c.Value)
+		}
+	}
+	if len(consts) == 0 || len(consts) != len(AutomationStates) {
+		t.Errorf("%d automation states, %d listed", len(consts), len(AutomationStates))
+	}
+}
