@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/crypto"
@@ -291,5 +293,60 @@ func TestReconciliationLeavesHeldRequestsUnerased(t *testing.T) {
 	overdue, err := db.OverduePackages(ctx, time.Now(), 10)
 	if err != nil || len(overdue) != 1 || overdue[0] != free {
 		t.Errorf("overdue packages: %v %v, want only %s", overdue, err, free)
+	}
+}
+
+// TestMigrationBackfillsRecordsOfEarlierRequests: the migration that makes
+// the compliance records gives every request accepted before it a record
+// from its row: a completion with a source not applicable is one in part,
+// a rejection names its basis, an open request has no outcome yet.
+func TestMigrationBackfillsRecordsOfEarlierRequests(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB.DB, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const records = 122 // the migration that makes compliance_records
+	if _, err := p.UpTo(ctx, records-1); err != nil {
+		t.Fatal(err)
+	}
+	pii := store.PII{FirstName: "A", LastName: "B", Email: "ab@example.com"}
+	done, refused, open := insertRequest(t, db, testKeys(t), pii, nil), insertRequest(t, db, testKeys(t), pii, nil), insertRequest(t, db, testKeys(t), pii, nil)
+	src := uuid.NewString()
+	closed := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO data_sources (id, name) VALUES ($1, 'Billing')`, []any{src}},
+		{`UPDATE requests SET status = 'completed', closed_at = $2 WHERE id = $1`, []any{done, closed}},
+		{`INSERT INTO tasks (request_id, data_source_id, status, assigned_at, last_activity_at, outcome, record_count)
+			VALUES ($1, $2, 'completed', $3, $3, 'not_applicable', 0)`, []any{done, src, closed}},
+		{`UPDATE requests SET status = 'rejected', closed_at = $2, close_reasons = '{excessive}' WHERE id = $1`, []any{refused, closed}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	if _, err := p.UpTo(ctx, records); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]dsar.RecordOutcome{done: dsar.RecordCompletedPart, refused: dsar.RecordDenied, open: ""} {
+		rec, err := db.RecordOf(ctx, id)
+		if err != nil || rec.Outcome != want || rec.Reference != dsar.Reference(id) || rec.Rule != "gdpr" || rec.RetainUntil != nil {
+			t.Errorf("record of %s: %+v %v, want outcome %q", id, rec, err, want)
+		}
+	}
+	if rec, _ := db.RecordOf(ctx, done); len(rec.Sources) != 1 || rec.Sources[0].Name != "Billing" || rec.RespondedAt == nil || !rec.RespondedAt.Equal(closed) {
+		t.Errorf("completed request's record: %+v", rec)
+	}
+	if rec, _ := db.RecordOf(ctx, refused); len(rec.DenialBasis) != 1 || rec.DenialBasis[0] != "excessive" {
+		t.Errorf("rejected request's basis: %v", rec.DenialBasis)
 	}
 }
