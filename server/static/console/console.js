@@ -1090,7 +1090,7 @@ const automationLabel = (s) => labelOf(settings.automation_states, s);
 const modeWords = (s) => {
   let words = modeLabel(s.mode);
   if (s.mode === 'postgres' || s.mode === 'mysql') words += ` (queue ${s.task_queue})`;
-  if (s.mode === 'webhook') words += ` (time limit ${s.time_limit})`;
+  if (s.mode === 'webhook') words += ` (time limit ${s.time_limit}${s.webhook_url ? `, to ${s.webhook_url}` : ''})`;
   if (s.mode && s.mode !== 'manual' && s.dry_run) words += ', dry run before erasing';
   return words;
 };
@@ -1657,7 +1657,16 @@ function warningsBox(warnings) {
 // warningWords is the warnings as words to announce after what was done.
 const warningWords = (out) => ((out && out.warnings) || []).map((w) => ' ' + w.message).join('');
 
-async function dataSourcesView(warnings) {
+// secretBox shows a data source's webhook secret, the one time the API
+// answers it.
+function secretBox(out) {
+  if (!out || !out.webhook_secret) return null;
+  return h('div', {class: 'notice', id: 'webhook-secret', role: 'alert'},
+    h('p', {}, `The webhook secret of ${out.name}, shown this once: put it in the receiver now (docs/webhooks.md).`),
+    h('p', {}, h('code', {}, out.webhook_secret)));
+}
+
+async function dataSourcesView(warnings, secret) {
   const gen = generation;
   const canEdit = ADMINISTRATORS.includes(me.role);
   const sources = (await api('GET', '/api/v1/data-sources')).items || [];
@@ -1668,6 +1677,8 @@ async function dataSourcesView(warnings) {
   const parts = [h('h1', {}, 'Data sources')];
   const box = warningsBox(warnings);
   if (box) parts.push(box);
+  const shown = secretBox(secret);
+  if (shown) parts.push(shown);
   const tbody = h('tbody');
   for (const s of sources) {
     const actions = h('td', {class: 'row-actions'});
@@ -1693,6 +1704,14 @@ async function dataSourcesView(warnings) {
       });
       actionForm(del, () => api('DELETE', `/api/v1/data-sources/${s.id}`), `Data source ${s.name} deleted.`, () => dataSourcesView());
       actions.append(edit, ' ', ask, del);
+      if (s.webhook_url) {
+        const rotate = h('form', {class: 'inline-form webhook-rotate'},
+          h('button', {type: 'submit', class: 'secondary', 'aria-label': `New webhook secret for ${s.name}`}, 'New webhook secret'));
+        actionForm(rotate, () => api('POST', `/api/v1/data-sources/${s.id}/webhook-secret`, {}),
+          `A new webhook secret for ${s.name}; the old one no longer works.`,
+          (out) => dataSourcesView(null, {name: s.name, webhook_secret: out.webhook_secret}));
+        actions.append(' ', rotate);
+      }
     }
     tbody.append(h('tr', {},
       h('th', {scope: 'row'}, s.name), h('td', {}, s.description || ''), h('td', {class: 'source-mode'}, modeWords(s)),
@@ -1718,6 +1737,7 @@ async function dataSourcesView(warnings) {
     form.task_queue.value = s.task_queue || '';
     form.dry_run.checked = !!s.dry_run;
     form.time_limit.value = s.time_limit || '';
+    form.webhook_url.value = s.webhook_url || '';
     form.querySelector('button[type=submit]').textContent = 'Save';
     if (!form.querySelector('.cancel')) {
       const cancel = h('button', {type: 'button', class: 'secondary cancel'}, 'Cancel');
@@ -1745,7 +1765,9 @@ async function dataSourcesView(warnings) {
         h('div', {class: 'choice'}, h('input', {type: 'checkbox', name: 'dry_run', id: 'source-dry-run'}),
           h('label', {for: 'source-dry-run', class: 'choice'}, 'Dry run: an erasure first counts the rows and waits for an approval')),
         field('Time limit', h('input', {type: 'text', name: 'time_limit', autocomplete: 'off', placeholder: '72h'}),
-          '(webhook: how long the owner\'s system has to answer a job)')),
+          '(webhook: how long the owner\'s system has to answer a job)'),
+        field('Webhook URL', h('input', {type: 'url', name: 'webhook_url', autocomplete: 'off', placeholder: 'https://'}),
+          '(webhook: where the signed jobs go; the secret is shown once, when saved)')),
       h('p', {class: 'buttons'}, h('button', {type: 'submit'}, 'Add the data source')));
     actionForm(form, (f) => {
       const body = {name: f.name.value, description: f.description.value,
@@ -1753,8 +1775,9 @@ async function dataSourcesView(warnings) {
         mode: f.mode.value, dry_run: f.dry_run.checked};
       if (f.task_queue.value.trim()) body.task_queue = f.task_queue.value;
       if (f.time_limit.value.trim()) body.time_limit = f.time_limit.value;
+      if (f.webhook_url.value.trim() || (editing && editing.webhook_url)) body.webhook_url = f.webhook_url.value.trim();
       return editing ? api('PATCH', `/api/v1/data-sources/${editing.id}`, body) : api('POST', '/api/v1/data-sources', body);
-    }, (out) => `Data source ${out.name} saved.${warningWords(out)}`, (out) => dataSourcesView(out && out.warnings));
+    }, (out) => `Data source ${out.name} saved.${warningWords(out)}`, (out) => dataSourcesView(out && out.warnings, out));
     parts.push(form);
   }
   if (gen !== generation) return;
