@@ -69,6 +69,13 @@ func TestAppealInBrowser(t *testing.T) {
 	if st := b.text(`section[data-appeal] .appeal-status`); !strings.Contains(st, "the decision stands") {
 		t.Errorf("the console shows the appeal as %q", st)
 	}
+	b.step("the request's page shows its appeal and whom it is about",
+		chromedp.Click(chromedp.CSS(`section[data-appeal] h2 a`)),
+		chromedp.WaitVisible(chromedp.ID("request-appeal")),
+	)
+	if st := b.text("#request-appeal"); !strings.Contains(st, "the decision stands") || !strings.Contains(st, "We hold no order under this address.") {
+		t.Errorf("the request's appeal reads %q", st)
+	}
 
 	b.step("the portal shows the decision",
 		chromedp.Navigate(e.http.URL+"/portal/requests/"+id),

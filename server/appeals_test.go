@@ -117,7 +117,14 @@ func TestAppealThroughTheAPI(t *testing.T) {
 	if _, err := e.db.RequestPII(e.ctx, e.keys, id); dsar.ErrorCode(err) != dsar.EGONE {
 		t.Errorf("the rest of the PII after close: %v", err)
 	}
-	_ = decider
+	// Staff read whom the appeal is about: the name and email kept, the rest erased.
+	d := e.want(e.do("GET", "/api/v1/requests/"+id, reviewerTok, nil), http.StatusOK, "request detail").JSON(t)
+	dap, _ := d["appeal"].(map[string]any)
+	if d["contact_kept"] != true || d["pii_erased"] != true || d["email"] != email || d["description"] != "" ||
+		d["decided_by"] != decider.ID || d["appeal_until"] == nil || dap["status"] != "upheld" {
+		t.Errorf("the request's detail: contact kept %v, erased %v, email %v, decided by %v, appeal %v",
+			d["contact_kept"], d["pii_erased"], d["email"], d["decided_by"], d["appeal"])
+	}
 }
 
 // TestNoAppealWithoutTheRight: a request under a rule without an appeal

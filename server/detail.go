@@ -115,6 +115,15 @@ type requestJSON struct {
 	PackageRequired   bool                `json:"package_required"`    // completing it needs an approved access package (GET .../package)
 	Source            string              `json:"source"`              // always "projection" (the workflow writes it with each change)
 	LegalHold         legalHoldJSON       `json:"legal_hold"`          // while on, the erasure at close waits
+
+	// Appeals: who decided the request (they may not decide its appeal),
+	// until when its requester may appeal, their appeal, and whether
+	// their name and email are kept for it after the erasure (then shown
+	// above, the rest of the PII being erased).
+	DecidedBy   *string     `json:"decided_by"`
+	AppealUntil *time.Time  `json:"appeal_until"`
+	Appeal      *appealJSON `json:"appeal"`
+	ContactKept bool        `json:"contact_kept"`
 }
 
 // getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
@@ -170,7 +179,26 @@ func (s *Server) getRequest(c *gin.Context) {
 		}
 	}
 
+	out.DecidedBy, out.AppealUntil = row.DecidedBy, row.AppealUntil
+	switch ap, err := s.DB.AppealOfRequest(c.Request.Context(), row.ID); {
+	case err == nil:
+		out.Appeal = new(appealOut(ap, time.Now()))
+	case dsar.ErrorCode(err) != dsar.ENOTFOUND:
+		s.fail(c, err)
+		return
+	}
+
 	pii, err := s.DB.RequestPII(c.Request.Context(), s.Keys, row.ID)
+	if dsar.ErrorCode(err) == dsar.EGONE && me.Role != dsar.RoleSourceOwner {
+		// Erased at close but for the name and email kept for an appeal.
+		out.PIIErased = true
+		switch contact, cerr := s.DB.RequestContact(c.Request.Context(), s.Keys, row.ID); {
+		case cerr == nil:
+			pii, err, out.ContactKept = store.PII{FirstName: contact.FirstName, LastName: contact.LastName, Email: contact.Email}, nil, true
+		case dsar.ErrorCode(cerr) != dsar.EGONE:
+			err = cerr
+		}
+	}
 	switch {
 	case dsar.ErrorCode(err) == dsar.EGONE:
 		out.PIIErased = true

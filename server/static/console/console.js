@@ -887,6 +887,9 @@ async function requestView(id) {
   // owners and admins.
   if (worker) side.push(legalHoldSection(r, reload));
 
+  // The appeal right, and the requester's appeal (decided on the Appeals page).
+  if (worker && (r.appeal || r.appeal_until)) side.push(appealSection(r));
+
   // Messages.
   if (worker) side.push(await messagesSection(id, r));
 
@@ -936,6 +939,24 @@ async function requestView(id) {
   view.replaceChildren(...head, side.length
     ? h('div', {class: 'request-layout'}, h('div', {class: 'request-main'}, ...parts), h('div', {class: 'request-side'}, ...side))
     : h('div', {}, ...parts));
+}
+
+// appealSection shows until when the requester may appeal, and their
+// appeal: its status, deadline and decision, with a link to decide it.
+function appealSection(r) {
+  const sec = h('section', {'aria-labelledby': 'appeal-title', id: 'request-appeal'}, h('h2', {id: 'appeal-title'}, 'Appeal'));
+  const a = r.appeal;
+  if (!a) {
+    sec.append(h('p', {}, `The requester may appeal until ${dateTime(r.appeal_until)}.`,
+      r.contact_kept ? ' Their name and email are kept, sealed, until then; the rest of their data is erased.' : ''));
+    return sec;
+  }
+  sec.append(h('p', {}, h('strong', {}, a.status_label), a.overdue ? h('span', {class: 'badge overdue'}, 'overdue') : null),
+    h('p', {}, `Filed ${dateTime(a.filed_at)} · decide by ${dateTime(a.deadline)}`, a.decided_at ? ` · decided ${dateTime(a.decided_at)}` : ''),
+    a.explanation ? h('p', {class: 'explanation'}, a.explanation) : null,
+    a.status === 'open' ? h('p', {}, h('a', {href: '/console/appeals'}, 'Decide it on the Appeals page'),
+      r.decided_by === me.id ? h('span', {class: 'hint'}, ' (by a colleague: you decided this request)') : null) : null);
+  return sec;
 }
 
 // legalHoldSection shows the request's legal hold and, to org owners and
