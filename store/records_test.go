@@ -269,6 +269,52 @@ func TestRetentionSweepLeavesWhatItsPeriodsAllow(t *testing.T) {
 	}
 }
 
+// TestRetentionSweepKeepsAppealRecords: a record whose request was
+// appealed is kept retention.records from the appeal's decision, not only
+// from the close (Colorado Rule 6.11 asks records of appeals to be kept 24
+// months), and kept while the appeal is undecided.
+func TestRetentionSweepKeepsAppealRecords(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	day := 24 * time.Hour
+	ago := func(d time.Duration) *time.Time { return new(now.Add(-d)) }
+	p := store.RetentionPeriods{Records: 730 * day, Messages: 180 * day, Packages: 30 * day, Sessions: 30 * day,
+		Tokens: 30 * day, IdempotencyKeys: 7 * day, BlindIndex: 365 * day}
+	put := func(filed, decided *time.Time) string {
+		id := uuid.NewString()
+		outcome := ""
+		if decided != nil {
+			outcome = "upheld"
+		}
+		if err := db.PutRecord(ctx, store.Record{RequestID: id, Reference: dsar.Reference(id), RequestType: dsar.RequestInfo,
+			RequestorType: dsar.RequestorCustomer, Rule: "us_cpa", Channel: dsar.ChannelForm, ReceivedAt: *ago(900 * day),
+			DueAt: *ago(855 * day), RespondedAt: ago(800 * day), Outcome: dsar.RecordDenied, RetainUntil: ago(70 * day),
+			AppealFiledAt: filed, AppealOutcome: outcome, AppealDecidedAt: decided}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	gone := put(ago(790*day), ago(740*day))        // decided more than the period ago
+	keptDecided := put(ago(790*day), ago(700*day)) // decided within the period
+	keptOpen := put(ago(790*day), nil)             // never decided
+	c, err := db.SweepRetention(ctx, now, p, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Records != 1 {
+		t.Errorf("records swept: %d, want 1", c.Records)
+	}
+	if _, err := db.RecordOf(ctx, gone); dsar.ErrorCode(err) != dsar.ENOTFOUND {
+		t.Errorf("the record of an appeal decided long ago is kept: %v", err)
+	}
+	for _, id := range []string{keptDecided, keptOpen} {
+		if _, err := db.RecordOf(ctx, id); err != nil {
+			t.Errorf("the record of a recent or open appeal %s went: %v", id, err)
+		}
+	}
+}
+
 // TestReconciliationLeavesHeldRequestsUnerased: the reconciliation's
 // lists of closed requests to erase and of expired packages to erase skip
 // a request under a legal hold.

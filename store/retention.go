@@ -61,6 +61,9 @@ func (db *DB) SweepRetention(ctx context.Context, now time.Time, p RetentionPeri
 				SELECT c.request_id FROM compliance_records c
 				WHERE NOT c.legal_hold AND c.responded_at IS NOT NULL
 					AND coalesce(c.retain_until, c.responded_at + $2 * interval '1 microsecond') < $1
+					-- An appeal's record (Colorado Rule 6.11) is kept the
+					-- same period from its decision; an undecided one, kept.
+					AND (c.appeal_filed_at IS NULL OR c.appeal_decided_at + $2 * interval '1 microsecond' < $1)
 					AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = c.request_id AND r.legal_hold_on)
 				LIMIT $3)`, []any{now, p.Records.Microseconds(), limit}, &c.Records},
 			{"packages", `DELETE FROM packages WHERE id IN (
