@@ -282,10 +282,15 @@ func (r *run) cancelSource(ctx workflow.Context, ds string) {
 }
 
 // cancelSources stops every child still running when the request closes.
+// Their tasks become manual: a request an appeal reopens gives them to
+// their owners (or staff retry them).
 func (r *run) cancelSources(ctx workflow.Context) {
+	now := workflow.Now(ctx)
 	for i := range r.st.Tasks {
 		if t := &r.st.Tasks[i]; t.Status != TaskCompleted && t.Automated() {
 			r.cancelSource(ctx, t.DataSourceID)
+			t.Automation = &Automation{Step: t.Automation.Step, State: AutomationManual,
+				Error: "the request closed: the system stopped", UpdatedAt: now}
 		}
 	}
 }

@@ -347,7 +347,7 @@ func TestDryRunRefusedIsManual(t *testing.T) {
 // TestDeadlineAlertsWhileASourceRetries: a connector that keeps failing
 // for a reason a retry may fix is retried without end; the request's
 // deadline warning and overdue alerts still fire, and closing the request
-// stops the child.
+// stops the child (the task is no longer the system's).
 func TestDeadlineAlertsWhileASourceRetries(t *testing.T) {
 	h := newHarness(t)
 	c := withConnector(h)
@@ -366,7 +366,7 @@ func TestDeadlineAlertsWhileASourceRetries(t *testing.T) {
 	if len(c.steps) < 100 {
 		t.Errorf("only %d attempts in a month", len(c.steps))
 	}
-	if task, _ := st.Task(crm); task.Automation.State != AutomationRunning || st.Status != dsar.StatusRejected {
+	if task, _ := st.Task(crm); task.Automation.State != AutomationManual || st.Status != dsar.StatusRejected {
 		t.Errorf("final %s %+v", st.Status, task.Automation)
 	}
 	if got := h.alertTimes(store.AlertSourceAttention); len(got) != 0 {
