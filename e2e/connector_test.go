@@ -634,9 +634,22 @@ func TestConnectorAPI(t *testing.T) {
 	}
 
 	// Once staff switch the task to manual, the connector learns nothing
-	// more.
+	// more, and an export it had under way does not reach the task.
+	var late struct {
+		UploadID string `json:"upload_id"`
+	}
+	e.want(e.postJSON("/api/v1/connector/uploads", token, map[string]any{"request_id": reqID, "name": "late.jsonl"}),
+		http.StatusCreated, "an upload before the switch").json(t, &late)
+	e.want(put(late.UploadID, 1, token, []byte(`{"n":1}`+"\n")), http.StatusNoContent, "its part 1")
 	e.act("/api/v1/requests/"+reqID+"/tasks/"+c.source+"/automation/manual", c.owner, map[string]any{"reason": "the shop's database moves"})
 	e.eventually("the task is manual", func() bool { return e.get(subject, token).status == http.StatusNotFound })
 	e.want(e.postJSON("/api/v1/connector/uploads", token, map[string]any{"request_id": reqID, "name": "more.jsonl"}),
 		http.StatusNotFound, "an upload for a task switched to manual")
+	e.want(put(late.UploadID, 2, token, []byte(`{"n":2}`+"\n")), http.StatusNotFound, "a part for a task switched to manual")
+	e.want(e.postJSON("/api/v1/connector/uploads/"+late.UploadID+"/completion", token, map[string]any{"parts": 1}),
+		http.StatusNotFound, "a completion for a task switched to manual")
+	var files int
+	if err := e.app.DB.Get(&files, `SELECT count(*) FROM task_files WHERE request_id = $1`, reqID); err != nil || files != 1 {
+		t.Errorf("%d task files after the switch (%v), want the one completed before", files, err)
+	}
 }

@@ -204,6 +204,9 @@ func (db *DB) PutConnectorPart(ctx context.Context, keys *crypto.Keyring, dataSo
 	if err != nil {
 		return err
 	}
+	if err := connectorTask(ctx, db, u.RequestID, dataSourceID); err != nil {
+		return err
+	}
 	if err := taskTakesFiles(ctx, db, u.RequestID, dataSourceID, false); err != nil {
 		return err
 	}
@@ -255,6 +258,11 @@ func (db *DB) CompleteConnectorUpload(ctx context.Context, keys *crypto.Keyring,
 	}
 	u, err := db.upload(ctx, dataSourceID, uploadID)
 	if err != nil {
+		return TaskFile{}, err
+	}
+	// Staff may have switched the task to manual while the export ran: its
+	// file is no longer the connector's to add.
+	if err := connectorTask(ctx, db, u.RequestID, dataSourceID); err != nil {
 		return TaskFile{}, err
 	}
 	var have []int
