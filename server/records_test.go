@@ -186,6 +186,11 @@ func TestRecordsExport(t *testing.T) {
 		t.Errorf("row: %v", row)
 	}
 
+	empty := e.want(e.do("GET", "/api/v1/records.csv?from=2024-01-01&to=2024-12-31", manager, nil), http.StatusOK, "records.csv, none")
+	if got := strings.TrimSpace(string(empty.Body)); got != strings.Join(recordsCSVHeader, ",") {
+		t.Errorf("a range without records: %q, want the header alone", got)
+	}
+
 	j := e.want(e.do("GET", "/api/v1/records.json?from=2025-01-01&to=2025-12-31", manager, nil), http.StatusOK, "records.json")
 	var out struct {
 		Items []store.Record `json:"items"`

@@ -175,6 +175,15 @@ type RecordFilter struct {
 
 // Records lists the compliance records f selects, oldest received first.
 func (db *DB) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+	out := []Record{}
+	err := db.RecordsEach(ctx, f, func(r Record) error { out = append(out, r); return nil })
+	return out, err
+}
+
+// RecordsEach calls fn with each compliance record f selects, oldest
+// received first, as they are read (an export streams them); an error of
+// fn stops the reading and is returned.
+func (db *DB) RecordsEach(ctx context.Context, f RecordFilter, fn func(Record) error) error {
 	var to *time.Time
 	if !f.To.IsZero() {
 		to = &f.To
@@ -182,20 +191,31 @@ func (db *DB) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
 	q := `SELECT ` + recordColumns + ` FROM compliance_records
 		WHERE received_at >= $1 AND ($2::timestamptz IS NULL OR received_at < $2) AND ($3 = '' OR rule = $3)
 		ORDER BY received_at, request_id`
-	var rows []Record
-	if err := db.SelectContext(ctx, &rows, q, f.From, to, f.Rule); err != nil {
-		return nil, fmt.Errorf("store: compliance records: %w", err)
+	rows, err := db.QueryxContext(ctx, q, f.From, to, f.Rule)
+	if err != nil {
+		return fmt.Errorf("store: compliance records: %w", err)
 	}
-	for i := range rows {
-		rows[i].Sources = []RecordSource{}
-		if err := json.Unmarshal(rows[i].SourcesJSON, &rows[i].Sources); err != nil {
-			return nil, fmt.Errorf("store: compliance record %s: sources: %w", rows[i].RequestID, err)
+	defer rows.Close()
+	for rows.Next() {
+		var r Record
+		if err := rows.StructScan(&r); err != nil {
+			return fmt.Errorf("store: compliance records: %w", err)
 		}
-		if rows[i].DenialBasis == nil {
-			rows[i].DenialBasis = pq.StringArray{}
+		r.Sources = []RecordSource{}
+		if err := json.Unmarshal(r.SourcesJSON, &r.Sources); err != nil {
+			return fmt.Errorf("store: compliance record %s: sources: %w", r.RequestID, err)
+		}
+		if r.DenialBasis == nil {
+			r.DenialBasis = pq.StringArray{}
+		}
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
-	return rows, nil
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: compliance records: %w", err)
+	}
+	return nil
 }
 
 // RecordOf is the compliance record of one request. ENOTFOUND when there
