@@ -122,17 +122,20 @@ func (r *docsReceiver) job(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
-	go r.done(job.RequestID, job.RequestType, job.CallbackURL)
+	go r.done(job.RequestID, job.RequestType, job.Subject.Email, job.CallbackURL)
 }
 
-// done does the job and posts its signed result.
-func (r *docsReceiver) done(requestID, requestType, callbackURL string) {
-	outcome := "erased"
+// done does the job (an export of the subject's account, or its erasure)
+// and posts its signed result.
+func (r *docsReceiver) done(requestID, requestType, email, callbackURL string) {
+	result := map[string]any{"status": "done", "outcome": "erased", "record_count": r.records,
+		"message": fmt.Sprintf("%d customer rows erased", r.records)}
 	if requestType == "info" {
-		outcome = "no_data"
+		result["outcome"], result["message"] = "data_provided", "the account"
+		result["files"] = []map[string]string{{"name": "account.json",
+			"content_base64": base64.StdEncoding.EncodeToString(accountExport(email))}}
 	}
-	body, _ := json.Marshal(map[string]any{"status": "done", "outcome": outcome, "record_count": r.records,
-		"message": fmt.Sprintf("%d customer rows erased", r.records)})
+	body, _ := json.Marshal(result)
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	id, ts := "msg_"+hex.EncodeToString(b), strconv.FormatInt(time.Now().Unix(), 10)
@@ -236,5 +239,49 @@ func TestWebhookSourceCompletesADeletion(t *testing.T) {
 	})
 	if a := e.task(c.owner, id2); a.Status == "completed" || !strings.Contains(a.Automation.Error, "HTTP 400") {
 		t.Errorf("the refused job's task: %+v, %+v", a, a.Automation)
+	}
+}
+
+// accountExport is what the receiver exports for the subject email.
+func accountExport(email string) []byte {
+	return []byte(`{"email": "` + email + `", "orders": 2}`)
+}
+
+// TestWebhookSourceAnswersAnAccessRequest: an access request's webhook
+// task is completed by the receiver's export, which is the task's file
+// and goes into the access package, byte for byte.
+func TestWebhookSourceAnswersAnAccessRequest(t *testing.T) {
+	e := start(t, nil)
+	c := e.crew()
+	r := newDocsReceiver(t, e.srv, "dsar.test")
+	r.records = 1
+	source := e.webhookSource(c, r, "Shop")
+	p := person{"Ada", "Lovelace", "ada@example.com", "what do you hold about me?"}
+	id := e.submit(validForm(p, e.captcha(), photo(e.t)))
+	e.want(e.postJSON("/api/v1/email-verifications", "", map[string]string{"token": e.mailToken(p.email, "confirm your email")}),
+		http.StatusOK, "verify")
+	path := "/api/v1/requests/" + id
+	e.act(path+"/identity-verification", c.owner, map[string]any{"verified": true, "note": "matches"})
+	e.act(path+"/assignments", c.owner, map[string]any{"data_source_ids": []string{source}})
+	e.eventually("the webhook task completes", func() bool { return e.task(c.owner, id).Status == "completed" })
+	if got := e.task(c.owner, id); got.Outcome != "data_provided" || got.RecordCount == nil || *got.RecordCount != 1 {
+		t.Errorf("the completed task: %+v", got)
+	}
+	var pkg struct {
+		Status string
+		Files  []struct{ Name, URL string }
+	}
+	e.eventually("the package is built", func() bool {
+		if a := e.get(path+"/package", c.owner); a.status == http.StatusOK {
+			a.json(t, &pkg)
+		}
+		return pkg.Status == "ready"
+	})
+	if len(pkg.Files) != 1 || pkg.Files[0].Name != "account.json" {
+		t.Fatalf("the package: %+v", pkg)
+	}
+	got := e.want(e.get(pkg.Files[0].URL, c.owner), http.StatusOK, "the exported file")
+	if !bytes.Equal(got.body, accountExport(p.email)) {
+		t.Errorf("the package holds %q", got.body)
 	}
 }
