@@ -69,6 +69,16 @@ func (r Rule) Due(t RequestType, received time.Time, h Holidays) time.Time {
 	return h.Add(received, r.Period, r.BusinessDays)
 }
 
+// ExtensionFor is how far the deadline of a request of type t may be
+// extended under r: none on the opt-out track (CCPA regs §7026(f) give 15
+// business days and no extension), else the rule's extension.
+func (r Rule) ExtensionFor(t RequestType) Period {
+	if r.OptOutTrack(t) != nil {
+		return Period{}
+	}
+	return r.Extension
+}
+
 // AcknowledgeBy is when receipt must be confirmed, and whether the rule asks
 // for a confirmation at all.
 func (r Rule) AcknowledgeBy(received time.Time, h Holidays) (time.Time, bool) {

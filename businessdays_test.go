@@ -74,6 +74,13 @@ func TestRuleDue(t *testing.T) {
 	if got := ca.Due(dsar.RequestInfo, received, h); !got.Equal(at(t, "2027-01-09T10:00:00Z")) {
 		t.Errorf("access due %v, want 45 days on, 2027-01-09", got)
 	}
+	// The opt-out track cannot be extended; any other request by 45 days.
+	if got := ca.ExtensionFor(dsar.RequestOptOut); !got.IsZero() {
+		t.Errorf("an opt-out may be extended by %v, want none", got)
+	}
+	if got := ca.ExtensionFor(dsar.RequestInfo); got != (dsar.Period{Days: 45}) {
+		t.Errorf("an access request may be extended by %v, want 45 days", got)
+	}
 	// 10 business days from Wednesday 25 November 2026: 30 Nov to 4 Dec and
 	// 7 to 11 December.
 	if got, ok := ca.AcknowledgeBy(received, h); !ok || !got.Equal(at(t, "2026-12-11T10:00:00Z")) {

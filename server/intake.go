@@ -635,7 +635,7 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 // with its holiday calendar), or the configured default.
 func (s *Server) deadline(country, region string, t dsar.RequestType, submitted time.Time) (time.Time, string, string, dsar.Period) {
 	if rule, hol := s.clockRule(country, region, submitted); rule != nil {
-		return rule.Due(t, submitted, hol), rule.ID, rule.Name, rule.Extension
+		return rule.Due(t, submitted, hol), rule.ID, rule.Name, rule.ExtensionFor(t)
 	}
 	return submitted.Add(s.Config.Workflow.DefaultDeadline), "default", "Default deadline",
 		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension)
