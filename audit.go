@@ -74,7 +74,10 @@ const (
 	AuditWebhookRefused        = "webhook.refused"          // a job's callback was refused (signature, stale, replay, used, expired)
 	AuditLegalHoldSet          = "legal_hold.set"
 	AuditLegalHoldLifted       = "legal_hold.lifted"
-	AuditRetentionSwept        = "retention.swept" // the retention sweep deleted what outlived its period (counts)
+	AuditRetentionSwept        = "retention.swept"               // the retention sweep deleted what outlived its period (counts)
+	AuditIdentityNotRequired   = "request.identity_not_required" // the rule forbids requiring proof of identity (opt-out track)
+	AuditClockPaused           = "request.clock_paused"          // staff stopped the clock, with a reason code
+	AuditClockResumed          = "request.clock_resumed"         // staff restarted the clock; the deadline moved
 )
 
 // auditLabels says each audit action in words, for people.
@@ -150,6 +153,9 @@ var auditLabels = map[string]string{
 	AuditLegalHoldSet:          "Legal hold placed",
 	AuditLegalHoldLifted:       "Legal hold lifted",
 	AuditRetentionSwept:        "Retention sweep deleted expired data",
+	AuditIdentityNotRequired:   "Identity not required (the law forbids asking for proof)",
+	AuditClockPaused:           "Clock stopped",
+	AuditClockResumed:          "Clock restarted, deadline moved",
 }
 
 // AuditActions lists every audit action.

@@ -20,6 +20,7 @@ const (
 	MailVerificationReminder = "verify_email_reminder"
 	MailPortalInvitation     = "portal_invitation"
 	MailExtension            = "deadline_extended"
+	MailAcknowledgement      = "acknowledgement" // confirms receipt where the rule asks (CCPA: 10 business days)
 	MailCompleted            = "request_completed"
 	MailRejected             = "request_rejected"
 	MailWithdrawn            = "request_withdrawn"
@@ -37,6 +38,7 @@ var mailLabels = map[string]string{
 	MailVerificationReminder: "verification reminder",
 	MailPortalInvitation:     "portal invitation",
 	MailExtension:            "deadline extension notice",
+	MailAcknowledgement:      "acknowledgement of receipt",
 	MailCompleted:            "completion notice",
 	MailRejected:             "rejection notice",
 	MailWithdrawn:            "withdrawal confirmation",
@@ -47,7 +49,7 @@ var mailLabels = map[string]string{
 
 // MailKinds lists every kind of requester mail.
 func MailKinds() []string {
-	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension,
+	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension, MailAcknowledgement,
 		MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn, MailAppealDecided}
 }
 
@@ -73,6 +75,8 @@ type RequesterMail struct {
 	ExtensionReason string
 	Reasons         []dsar.RejectReason
 	TokenTTL        time.Duration // the verification link's validity
+	// Received is when the request was received (the acknowledgement).
+	Received time.Time `json:",omitempty"`
 	// ExpiresAt is when the verification link expires, set by the workflow
 	// so that every attempt shows the same date; zero: TokenTTL from the
 	// first attempt.
@@ -147,6 +151,8 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	case MailExtension:
 		data["ExtensionDays"] = m.ExtensionDays
 		data["ExtensionReason"] = m.ExtensionReason
+	case MailAcknowledgement:
+		data["Received"] = locale.Date(l, m.Received)
 	case MailCompleted:
 		if err := a.completionData(ctx, l, m, data); err != nil {
 			return err

@@ -70,6 +70,10 @@ var catalog = map[string][4]string{
 		"(ein Foto oder Scan eines Ausweisdokuments: JPEG, PNG oder PDF, höchstens %s; wir löschen es, sobald Ihre Identität geprüft ist; bitte fügen Sie es erneut bei)",
 		"(une photo ou un scan d'une pièce d'identité : JPEG, PNG ou PDF, %s au maximum ; nous le supprimons dès que votre identité est vérifiée ; veuillez le joindre à nouveau)",
 		"(una foto o un escaneo de un documento de identidad: JPEG, PNG o PDF, de %s como máximo; lo eliminamos en cuanto se haya comprobado su identidad; adjúntelo de nuevo)"},
+	"form.no_document": {"No identity document is needed for this request: the law where you live does not let us ask for one. We confirm the request through your email address.",
+		"Für diese Anfrage ist kein Ausweisdokument nötig: Das Recht an Ihrem Wohnort erlaubt uns nicht, eines zu verlangen. Wir bestätigen die Anfrage über Ihre E-Mail-Adresse.",
+		"Aucune pièce d'identité n'est nécessaire pour cette demande : la loi de votre lieu de résidence ne nous permet pas d'en exiger une. Nous confirmons la demande par votre adresse e-mail.",
+		"Para esta solicitud no se necesita ningún documento de identidad: la ley de su lugar de residencia no nos permite pedirlo. Confirmamos la solicitud a través de su dirección de correo electrónico."},
 	"form.submit": {"Submit request", "Anfrage absenden", "Envoyer la demande", "Enviar solicitud"},
 
 	// The form's fields, also named in its error summary.

@@ -227,9 +227,13 @@ func projectedState(row store.Request, tasks []store.Task) workflows.State {
 	st := workflows.State{RequestID: row.ID, Status: row.Status, SubmittedAt: row.SubmittedAt, Deadline: row.Deadline,
 		OriginalDeadline: row.OriginalDeadline, DeadlineRule: row.DeadlineRule, Extended: row.ExtendedAt != nil,
 		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed,
-		RequestType: row.RequestType, PackageRequired: row.PackageRequired}
+		RequestType: row.RequestType, PackageRequired: row.PackageRequired,
+		ExtensionNoticeBy: row.ExtensionNoticeBy, PauseAllowed: row.PauseAllowed}
 	if h := row.LegalHold(); h.On {
 		st.LegalHold = &h
+	}
+	if p := row.Paused; p != nil {
+		st.Paused = &workflows.Pause{Since: p.Since, Reason: p.Reason, By: p.By}
 	}
 	st.MaxExtension, _ = dsar.ParsePeriod(row.MaxExtension) // unreadable: no extension allowed
 	for _, t := range tasks {

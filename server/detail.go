@@ -25,6 +25,7 @@ type ruleJSON struct {
 	Name      string `json:"name"`
 	Period    string `json:"period"`
 	Extension string `json:"extension"`
+	Source    string `json:"source,omitempty"` // the statute, where the rule names it
 }
 
 // deadlineRule finds the rule a request's deadline came from: a
@@ -32,7 +33,7 @@ type ruleJSON struct {
 func (s *Server) deadlineRule(row store.Request) ruleJSON {
 	for _, r := range s.Config.Jurisdictions {
 		if r.ID == row.DeadlineRule {
-			return ruleJSON{ID: r.ID, Name: r.Name, Period: r.Period.String(), Extension: r.Extension.String()}
+			return ruleJSON{ID: r.ID, Name: r.Name, Period: r.Period.String(), Extension: r.Extension.String(), Source: r.Source}
 		}
 	}
 	if row.DeadlineRule == "default" {
@@ -94,8 +95,17 @@ type requestJSON struct {
 	Overdue          bool      `json:"overdue"`
 	DeadlineRule     ruleJSON  `json:"deadline_rule"`
 	DeadlineReason   string    `json:"deadline_reason"`
-	Extended         bool      `json:"extended"`
-	Extension        any       `json:"extension"`
+	// DeadlineWhy is the workflow's own words for the deadline (the rule,
+	// its source, pauses, extension); deadline_reason for older requests.
+	DeadlineWhy       string     `json:"deadline_why"`
+	AcknowledgeBy     *time.Time `json:"acknowledge_by"`  // receipt must be confirmed by then (null: the rule asks for none)
+	AcknowledgedAt    *time.Time `json:"acknowledged_at"` // when receipt was confirmed
+	ExtensionNoticeBy *time.Time `json:"extension_notice_by"`
+	PauseAllowed      bool       `json:"pause_allowed"` // the rule lets staff stop the clock
+	Paused            *pauseJSON `json:"paused"`        // the pause under way, if any
+	IdentityRequired  bool       `json:"identity_required"`
+	Extended          bool       `json:"extended"`
+	Extension         any        `json:"extension"`
 
 	HandlerID     *string `json:"handler_id"`   // the staff member handling it, if any
 	HandlerName   *string `json:"handler_name"` // their name
@@ -124,6 +134,13 @@ type requestJSON struct {
 	AppealUntil *time.Time  `json:"appeal_until"`
 	Appeal      *appealJSON `json:"appeal"`
 	ContactKept bool        `json:"contact_kept"`
+}
+
+// pauseJSON is the pause of a request's clock under way.
+type pauseJSON struct {
+	Since       time.Time `json:"since"`
+	Reason      string    `json:"reason"`
+	ReasonLabel string    `json:"reason_label"`
 }
 
 // getRequest is GET /api/v1/requests/{id}: the request with its PII, tasks,
@@ -159,6 +176,15 @@ func (s *Server) getRequest(c *gin.Context) {
 	}
 	out.Extension = ext
 	out.DeadlineReason = deadlineReason(out)
+	out.DeadlineWhy = row.DeadlineWhy
+	if out.DeadlineWhy == "" {
+		out.DeadlineWhy = out.DeadlineReason
+	}
+	out.AcknowledgeBy, out.AcknowledgedAt, out.ExtensionNoticeBy = row.AcknowledgeBy, row.AcknowledgedAt, row.ExtensionNoticeBy
+	out.PauseAllowed, out.IdentityRequired = row.PauseAllowed, !row.IdentityNotRequired
+	if p := row.Paused; p != nil {
+		out.Paused = &pauseJSON{Since: p.Since, Reason: p.Reason, ReasonLabel: workflows.PauseReasonWords(p.Reason)}
+	}
 	out.Reference, out.HandlerID, out.HandlerName, out.AwaitingReply = row.Reference, row.HandlerID, row.HandlerName, row.AwaitingReply
 
 	if out.Tasks, err = s.detailTasks(c, row.ID, ownerScope(me)); err != nil {

@@ -219,8 +219,11 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 		sub.Language = langOf(c)
 	}
 	bad := validate(sub, s.Config.Intake.CaptchaDisabled)
+	noDocument := s.documentForbidden(sub)
 	if !haveDoc {
-		bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
+		if !noDocument {
+			bad["identity_document"] = "attach a photo or scan of an identity document (JPEG, PNG or PDF)"
+		}
 		if gate != nil && !gated {
 			var de *dsar.Error
 			if err := gate(ctx, sub, seen); errors.As(err, &de) && de.Code == dsar.EINVALID {
@@ -233,15 +236,55 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	if len(bad) > 0 {
 		return submission{}, vals, dsar.Invalid(bad)
 	}
-	doc, ct, err := checkDocument(raw)
-	if err != nil {
-		return submission{}, vals, err
+	if noDocument {
+		// The law forbids requiring proof of identity for this request: a
+		// document sent anyway is not kept (nothing would ever look at it).
+		raw = nil
+	} else {
+		doc, ct, err := checkDocument(raw)
+		if err != nil {
+			return submission{}, vals, err
+		}
+		sub.Document, sub.DocumentType = doc, ct
 	}
-	sub.Document, sub.DocumentType = doc, ct
 	docHash := sha256.Sum256(raw)
 	sub.hash = digest(docHash[:], sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
 		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha, string(sub.Language))
 	return sub, vals, nil
+}
+
+// documentForbidden reports whether the jurisdiction rule covering the
+// submission puts its request type on a track where the law forbids
+// requiring proof of identity (a California opt-out): the form then asks
+// for no document, and one sent is not kept.
+func (s *Server) documentForbidden(sub submission) bool {
+	rule, ok := s.Config.Jurisdictions.Match(sub.Country, sub.Region)
+	tr := rule.OptOutTrack(sub.RequestType)
+	return ok && tr != nil && tr.NoIdentityDocument
+}
+
+// noDocumentRule is a jurisdiction rule as the form's script reads it to
+// hide the document field: whom it covers, in the table's order (a rule
+// naming the region wins), and the request types it asks no document for.
+type noDocumentRule struct {
+	Countries []string `json:"countries"`
+	Regions   []string `json:"regions"`
+	Types     []string `json:"types"`
+}
+
+// noDocumentRules is the jurisdiction table for the form's script.
+func (s *Server) noDocumentRules() []noDocumentRule {
+	out := []noDocumentRule{}
+	for _, r := range s.Config.Jurisdictions {
+		nd := noDocumentRule{Countries: r.Countries, Regions: r.Regions, Types: []string{}}
+		for _, t := range dsar.RequestTypes {
+			if tr := r.OptOutTrack(t); tr != nil && tr.NoIdentityDocument {
+				nd.Types = append(nd.Types, string(t))
+			}
+		}
+		out = append(out, nd)
+	}
+	return out
 }
 
 // valuesOf is what was typed into the form's text fields, trimmed, to show
@@ -764,6 +807,9 @@ type FormView struct {
 	MaxUpload      string
 	Labels         map[string]string // field → its name for people, for the error summary
 	CountryNames   map[string]string
+	// NoDocumentRules is the jurisdiction table as JSON, for the script
+	// that hides the document field where the law forbids asking for it.
+	NoDocumentRules string
 }
 
 // fieldLabels name the form's fields for people, in language l.
@@ -795,8 +841,17 @@ func (s *Server) formView(c *gin.Context, vals formValues, errs map[string]strin
 		Embed: embedded(c), Values: vals, Errors: shown, Message: msg, FormKey: uuid.NewString(),
 		Countries: countriesIn(l), Regions: regionsOf(), RequestTypes: dsar.RequestTypes, RequestorTypes: dsar.RequestorTypes,
 		CaptchaOff: s.Config.Intake.CaptchaDisabled, MaxUpload: locale.Size(l, s.Config.Intake.MaxUploadBytes),
-		Labels: fieldLabels(l), CountryNames: countryNamesIn(l),
+		Labels: fieldLabels(l), CountryNames: countryNamesIn(l), NoDocumentRules: s.noDocumentRulesJSON(),
 	}
+}
+
+// noDocumentRulesJSON is noDocumentRules as JSON.
+func (s *Server) noDocumentRulesJSON() string {
+	b, err := json.Marshal(s.noDocumentRules())
+	if err != nil {
+		return "[]"
+	}
+	return string(b)
 }
 
 // formPage is GET / (and GET /embed): the request form.

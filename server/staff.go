@@ -76,6 +76,8 @@ func (s *Server) staffRoutes() {
 	s.handle(http.MethodGet, "/api/v1/requests/:id/package/zip", s.packageZip)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/package/approval", s.approvePackage)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/extension", s.extend)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/pause", s.pauseClock)
+	s.handle(http.MethodPost, "/api/v1/requests/:id/resume", s.resumeClock)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/completion", s.complete)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/rejection", s.reject)
 	s.handle(http.MethodPost, "/api/v1/requests/:id/closing-mail", s.resendClosingMail)

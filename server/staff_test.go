@@ -201,6 +201,10 @@ type newRequest struct {
 	Submitted time.Time
 	Document  []byte
 	Email     string
+	// Clocks carries the matched jurisdiction rule with its holidays into
+	// the workflow, as intake does (the deadline then counts as the rule's
+	// track says), whether or not a region is given.
+	Clocks bool
 }
 
 var pngDocument = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...)
@@ -227,6 +231,11 @@ func (e *staffEnv) request(r newRequest) string {
 	id := uuid.NewString()
 	rule, ok := e.cfg.Jurisdictions.Match(r.Country, r.Region)
 	deadline := rule.Period.AddTo(r.Submitted)
+	in := workflows.Input{Rule: ruleOf(r.Region, rule, ok)}
+	if r.Clocks && ok {
+		in.Rule, in.Holidays = e.server.clockRule(r.Country, r.Region, r.Submitted)
+		deadline = rule.Due(r.Type, r.Submitted, in.Holidays)
+	}
 	if !ok { // as intake does
 		rule = dsar.Rule{ID: "default", Name: "Default deadline", Extension: dsar.PeriodFromDuration(e.cfg.Workflow.DefaultExtension)}
 		deadline = r.Submitted.Add(e.cfg.Workflow.DefaultDeadline)
@@ -247,8 +256,8 @@ func (e *staffEnv) request(r newRequest) string {
 	}
 	_, err = e.temporal.ExecuteWorkflow(e.ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(id), TaskQueue: e.cfg.Temporal.TaskQueue},
 		workflows.WorkflowName, workflows.Input{RequestID: id, RequestType: r.Type, RequestorType: r.Requestor,
-			Country: r.Country, SubmittedAt: r.Submitted, Deadline: nr.Deadline, DeadlineRule: rule.ID, MaxExtension: rule.Extension,
-			Periods: workflows.PeriodsOf(e.cfg), Rule: ruleOf(r.Region, rule, ok)})
+			Country: r.Country, Region: r.Region, SubmittedAt: r.Submitted, Deadline: nr.Deadline, DeadlineRule: rule.ID, MaxExtension: rule.Extension,
+			Periods: workflows.PeriodsOf(e.cfg), Rule: in.Rule, Holidays: in.Holidays})
 	if err != nil {
 		e.t.Fatal(err)
 	}

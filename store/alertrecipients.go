@@ -52,6 +52,7 @@ var audiences = map[string]audience{
 	// An automated source's task that needs a person: its owners fix the
 	// connector or the endpoint, the handler decides.
 	AlertSourceAttention: {staff: true, sources: true},
+	AlertAcknowledgeDue:  {staff: true},
 	// Recorded by the digest for each user work waits on, never resolved.
 	AlertOutstanding: {},
 }

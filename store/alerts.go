@@ -30,6 +30,7 @@ const (
 	AlertAppealWarning    = "appeal_deadline_warning" // an appeal's deadline is near
 	AlertAppealOverdue    = "appeal_overdue"          // an appeal's deadline has passed undecided
 	AlertSourceAttention  = "source_attention"        // an automated data source's task needs a person: a failed step, or a dry run to approve
+	AlertAcknowledgeDue   = "acknowledge_due"         // the rule's acknowledgement deadline came and no confirmation of receipt was sent
 	// AlertOutstanding is the end-of-day notice of the recipient's open
 	// work: the digest records one per user and day for every user that
 	// work waits on (RecordOutstandingAlerts), so a user with no event that
@@ -40,7 +41,7 @@ const (
 // AlertKinds lists every alert kind.
 var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, AlertTaskStalled,
 	AlertDeadlineWarning, AlertOverdue, AlertAttention, AlertRequesterReplied,
-	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertOutstanding,
+	AlertReadyToComplete, AlertTaskDeclined, AlertWithdrawn, AlertMailFailed, AlertAcknowledgeDue, AlertOutstanding,
 	AlertAppealFiled, AlertAppealWarning, AlertAppealOverdue, AlertSourceAttention}
 
 // AlertLabel is an alert kind in words, for the digest mail.
@@ -72,6 +73,8 @@ func AlertLabel(kind string) string {
 		return "The closing mail to the requester could not be delivered"
 	case AlertSourceAttention:
 		return "An automated data source needs you: retry, approve or switch it to manual"
+	case AlertAcknowledgeDue:
+		return "Confirm receipt to the requester: the acknowledgement deadline of the law has come"
 	case AlertOutstanding:
 		return "Requests waiting on you"
 	case AlertAppealFiled:

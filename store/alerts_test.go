@@ -179,6 +179,7 @@ func TestAlertRecipientsPerKind(t *testing.T) {
 		{"task_declined", team, []string{"handler"}},
 		{"request_withdrawn", union(team, bySource), union([]string{"handler"}, bySource)},
 		{"mail_failed", team, []string{"handler"}},
+		{store.AlertAcknowledgeDue, team, []string{"handler"}},
 		{store.AlertAppealFiled, team, union([]string{"handler"}, owners)},
 		{store.AlertAppealWarning, team, union([]string{"handler"}, owners)},
 		{store.AlertAppealOverdue, team, union([]string{"handler"}, owners)},

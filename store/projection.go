@@ -44,6 +44,19 @@ type Projection struct {
 	AppealUntil *time.Time
 	Appeal      *ProjectedAppeal
 
+	// The jurisdiction rule's clocks (workflows before them send none, and
+	// a nil OriginalDeadline or an empty DeadlineWhy keeps what is
+	// stored). OriginalDeadline is the deadline before extensions, which a
+	// pause of the clock moves.
+	OriginalDeadline    *time.Time
+	AcknowledgeBy       *time.Time
+	AcknowledgedAt      *time.Time
+	ExtensionNoticeBy   *time.Time
+	PauseAllowed        bool
+	Paused              *ProjectedPause
+	IdentityNotRequired bool
+	DeadlineWhy         string
+
 	// Seq counts the workflow's projection writes (carried across
 	// continue-as-new): a write with a Seq not above the stored one changes
 	// nothing of the request and its tasks, so a late retry never
@@ -67,6 +80,22 @@ type Projection struct {
 	// LegalHold is the request's legal hold; nil (runs before legal holds)
 	// leaves the stored one as it is.
 	LegalHold *LegalHold
+}
+
+// ProjectedPause is the pause of a request's clock under way.
+type ProjectedPause struct {
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"` // identity or clarification
+	By     string    `json:"by,omitempty"`
+}
+
+// Scan reads a pause from its jsonb column.
+func (p *ProjectedPause) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok {
+		return fmt.Errorf("store: pause: want jsonb, got %T", src)
+	}
+	return json.Unmarshal(b, p)
 }
 
 // TimelineEntry is one thing that happened to a request.
@@ -148,7 +177,11 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 			decided_by = (SELECT u.id FROM users u WHERE u.id::text = $20), appeal_until = $21, accepted = true, updated_at = now(),
 			legal_hold_on = coalesce($22, legal_hold_on), legal_hold_reason = coalesce($23, legal_hold_reason),
 			legal_hold_since = CASE WHEN $22 IS NULL THEN legal_hold_since ELSE $24 END,
-			legal_hold_by = coalesce($25, legal_hold_by)
+			legal_hold_by = coalesce($25, legal_hold_by),
+			original_deadline = coalesce($26, original_deadline), acknowledge_by = coalesce($27, acknowledge_by),
+			acknowledged_at = coalesce($28, acknowledged_at), extension_notice_by = coalesce($29, extension_notice_by),
+			pause_allowed = $30, paused = $31::jsonb, identity_not_required = $32,
+			deadline_why = coalesce(nullif($33, ''), deadline_why)
 			WHERE id = $1 AND ($14 = 0 OR projection_seq < $14)`
 		var holdOn *bool
 		var holdReason, holdBy *string
@@ -159,10 +192,20 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 				holdSince = &h.Since
 			}
 		}
+		var paused *string
+		if p.Paused != nil {
+			b, err := json.Marshal(p.Paused)
+			if err != nil {
+				return fmt.Errorf("store: project request %s: pause: %w", p.RequestID, err)
+			}
+			paused = new(string(b))
+		}
 		res, err := tx.ExecContext(ctx, q, p.RequestID, p.Status, p.Deadline, p.Overdue, p.ExtendedAt,
 			p.ExtensionDays, p.ExtensionReason, p.EmailVerifiedAt, p.IdentityDecidedAt, p.IdentityVerified,
 			p.ClosedAt, pq.Array(reasons), p.CloseNote, p.Seq, timeline, p.Attention, p.IdentityNote,
-			p.ClosingMailFailed, p.PackageRequired, p.Decision, p.AppealUntil, holdOn, holdReason, holdSince, holdBy)
+			p.ClosingMailFailed, p.PackageRequired, p.Decision, p.AppealUntil, holdOn, holdReason, holdSince, holdBy,
+			p.OriginalDeadline, p.AcknowledgeBy, p.AcknowledgedAt, p.ExtensionNoticeBy, p.PauseAllowed, paused,
+			p.IdentityNotRequired, p.DeadlineWhy)
 		if err != nil {
 			return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 		}

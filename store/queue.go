@@ -413,6 +413,15 @@ type Request struct {
 	LegalHoldReason   string         `db:"legal_hold_reason" json:"-"`
 	LegalHoldSince    *time.Time     `db:"legal_hold_since" json:"-"`
 	LegalHoldBy       string         `db:"legal_hold_by" json:"-"`
+
+	// The jurisdiction rule's clocks, as the workflow projects them.
+	AcknowledgeBy       *time.Time      `db:"acknowledge_by" json:"acknowledge_by"`
+	AcknowledgedAt      *time.Time      `db:"acknowledged_at" json:"acknowledged_at"`
+	ExtensionNoticeBy   *time.Time      `db:"extension_notice_by" json:"extension_notice_by"`
+	PauseAllowed        bool            `db:"pause_allowed" json:"pause_allowed"`
+	Paused              *ProjectedPause `db:"paused" json:"paused"`
+	IdentityNotRequired bool            `db:"identity_not_required" json:"identity_not_required"`
+	DeadlineWhy         string          `db:"deadline_why" json:"deadline_why"`
 }
 
 // LegalHold is the request's legal hold as projected (On false: none).
@@ -439,7 +448,8 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
 		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel, r.language,
 		r.decided_by::text AS decided_by, r.appeal_until,
-		r.legal_hold_on, r.legal_hold_reason, r.legal_hold_since, r.legal_hold_by
+		r.legal_hold_on, r.legal_hold_reason, r.legal_hold_since, r.legal_hold_by,
+		r.acknowledge_by, r.acknowledged_at, r.extension_notice_by, r.pause_allowed, r.paused, r.identity_not_required, r.deadline_why
 		FROM requests r WHERE %s`
 	rs := []Request{}
 	if err := db.SelectContext(ctx, &rs, fmt.Sprintf(q, w.sql()), w.args...); err != nil {

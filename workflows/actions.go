@@ -127,6 +127,10 @@ func (r *run) decode(ch workflow.ReceiveChannel, name string) (pendingAction, bo
 		return take(ch, name, func(p DryRunDecision) string { return p.By }, r.onAutomationApproval)
 	case SignalLegalHold:
 		return take(ch, name, func(p LegalHoldSet) string { return p.By }, r.onLegalHold)
+	case SignalClockPaused:
+		return take(ch, name, func(p ClockPause) string { return p.By }, r.onClockPaused)
+	case SignalClockResumed:
+		return take(ch, name, func(p ClockResume) string { return p.By }, r.onClockResumed)
 	}
 	return pendingAction{}, false
 }
@@ -332,7 +336,11 @@ func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
 	r.unassigned = 0
 	r.noteAt(at, EventEmailVerified, "", "")
 	r.audit(ctx, store.ActorRequester, "", dsar.AuditEmailVerified, nil)
+	if r.clocks && r.st.IdentityNotRequired {
+		r.identityNotRequired(ctx, at)
+	}
 	r.changed(ctx)
+	r.acknowledge(ctx)
 	r.portalInvitation(ctx)
 }
 
@@ -502,6 +510,7 @@ func (r *run) onClosed(ctx workflow.Context, p Closure) {
 // it expires.
 func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons []dsar.RejectReason, note, by, nothingToSend string) {
 	r.st.ClosedAt = &at
+	r.endPause(at) // a request closed while its clock is stopped: the pause ends with it
 	r.st.CloseNote = note
 	event, mailKind := EventCompleted, activities.MailCompleted
 	r.st.Status = dsar.StatusCompleted

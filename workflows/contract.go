@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,8 @@ const (
 	SignalLegalHold        = "legal-hold"       // staff placed or lifted a legal hold (versionRecords)
 	SignalOperator         = "operator"         // an operator's answer to a step that needs attention
 	SignalHandlerSet       = "handler-set"      // the API set (or cleared) the request's handler: for the search attribute
+	SignalClockPaused      = "clock-paused"     // staff stopped the clock, where the rule allows (versionClocks)
+	SignalClockResumed     = "clock-resumed"    // staff restarted the clock: the deadline moves by the time stopped
 	QueryState             = "state"
 )
 
@@ -55,7 +58,8 @@ func ActorRoles(signal string) []dsar.Role {
 	case SignalTaskCompleted, SignalTaskDeclined, SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval:
 		return taskRoles
 	case SignalIdentityDecided, SignalSourcesAssigned, SignalDeadlineExtended, SignalRequestClosed,
-		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved:
+		SignalTaskReassigned, SignalEmailCorrected, SignalMailResent, SignalPackageApproved,
+		SignalClockPaused, SignalClockResumed:
 		return queueRoles
 	case SignalLegalHold:
 		return holdRoles
@@ -69,7 +73,7 @@ var ActionSignals = []string{SignalEmailVerified, SignalIdentityDecided, SignalS
 	SignalTaskCompleted, SignalDeadlineExtended, SignalRequestClosed,
 	SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned, SignalEmailCorrected, SignalMailResent,
 	SignalPackageApproved, SignalAppealFiled,
-	SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval, SignalLegalHold}
+	SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval, SignalLegalHold, SignalClockPaused, SignalClockResumed}
 
 // Action identifies one person's action and when they took it. Every
 // action signal's payload embeds it. The workflow records the outcome of
@@ -201,7 +205,8 @@ type Checkpoint struct {
 	Handler            string   `json:",omitempty"` // the handler mirrored in DsarHandler
 	// Sources are how the automated tasks' sources were assigned: a child
 	// started again after it failed runs as the first one did.
-	Sources []AssignedSource `json:",omitempty"`
+	Sources    []AssignedSource `json:",omitempty"`
+	AckAlerted bool             `json:",omitempty"` // the acknowledgement alert was sent
 }
 
 // StallCount is how many stall alerts a task has had since it last moved.
@@ -448,6 +453,72 @@ type State struct {
 	// LegalHold is the request's legal hold (versionRecords): while on, its
 	// erasure at close waits for the lift. Nil: never placed.
 	LegalHold *store.LegalHold `json:"legal_hold,omitempty"`
+
+	// Clocks (versionClocks), from the jurisdiction rule in Input.Rule.
+	// AcknowledgeBy is when receipt must be confirmed (nil: the rule asks
+	// for no confirmation), AcknowledgedAt when it was.
+	AcknowledgeBy  *time.Time `json:"acknowledge_by,omitempty"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	// ExtensionNoticeBy: an extension must be noticed by then (nil: any
+	// time before the deadline).
+	ExtensionNoticeBy *time.Time `json:"extension_notice_by,omitempty"`
+	// PauseAllowed: the rule lets staff stop the clock; Paused is the
+	// pause under way, Pauses those ended.
+	PauseAllowed bool    `json:"pause_allowed,omitempty"`
+	Paused       *Pause  `json:"paused,omitempty"`
+	Pauses       []Pause `json:"pauses,omitempty"`
+	// IdentityNotRequired: the request runs on a track where the law
+	// forbids requiring proof of identity; the verified email is enough.
+	IdentityNotRequired bool `json:"identity_not_required,omitempty"`
+	// DeadlineWhy says in words why the request is due when it is: the
+	// rule, its source, pauses and extension.
+	DeadlineWhy string `json:"deadline_why,omitempty"`
+}
+
+// Why the clock may stop (ClockPause.Reason): the only two grounds the laws
+// that allow a pause name.
+const (
+	PauseIdentity      = "identity"      // waiting for the information needed to confirm the requester's identity
+	PauseClarification = "clarification" // waiting for the requester to clarify what they ask for
+)
+
+// PauseReasons lists every reason the clock may stop for.
+var PauseReasons = []string{PauseIdentity, PauseClarification}
+
+// PauseReasonWords is a pause reason as the deadline's explanation says it.
+func PauseReasonWords(reason string) string {
+	switch reason {
+	case PauseIdentity:
+		return "waiting for identity"
+	case PauseClarification:
+		return "waiting for clarification"
+	}
+	return reason
+}
+
+// Pause is one stop of the clock. Until and Moved are set when it ends:
+// Moved is how far the deadline moved, in days (business days where the
+// rule counts them).
+type Pause struct {
+	Since  time.Time  `json:"since"`
+	Until  *time.Time `json:"until,omitempty"`
+	Reason string     `json:"reason"`
+	By     string     `json:"by,omitempty"`
+	Moved  int        `json:"moved,omitempty"`
+}
+
+// ClockPause is the payload of SignalClockPaused.
+type ClockPause struct {
+	Action
+	Reason string // PauseIdentity or PauseClarification
+	Note   string // staff only, in the timeline
+	By     string
+}
+
+// ClockResume is the payload of SignalClockResumed.
+type ClockResume struct {
+	Action
+	By string
 }
 
 // Task returns the task of a data source, if there is one.
@@ -498,6 +569,7 @@ func (s *State) Allows(signal string, p any) error {
 			SignalDeadlineExtended: "extend the deadline", SignalRequestClosed: "close the request",
 			SignalAutomationRetry: "retry the task's automation", SignalAutomationManual: "switch the task to manual",
 			SignalAutomationApproval: "decide the dry run",
+			SignalClockPaused:        "stop the clock", SignalClockResumed: "restart the clock",
 		}[signal])
 	}
 	switch signal {
@@ -587,6 +659,10 @@ func (s *State) Allows(signal string, p any) error {
 		if e.Reason == "" {
 			return dsar.Invalid(map[string]string{"reason": "an extension needs a reason"})
 		}
+		if by := s.ExtensionNoticeBy; by != nil && !e.At.IsZero() && e.At.After(*by) {
+			return dsar.Errorf(dsar.ECONFLICT, "cannot extend the deadline: the rule %s asks for an extension to be noticed by %s, and that date has passed",
+				s.DeadlineRule, by.UTC().Format(time.DateOnly))
+		}
 		limit := s.MaxExtension.AddTo(s.OriginalDeadline)
 		if s.Deadline.AddDate(0, 0, e.Days).After(limit) {
 			return dsar.Invalid(map[string]string{"days": fmt.Sprintf("the rule %s allows extending up to %s (%s in all)",
@@ -617,8 +693,37 @@ func (s *State) Allows(signal string, p any) error {
 		default:
 			return dsar.Invalid(map[string]string{"outcome": "must be completed or rejected"})
 		}
+	case SignalClockPaused, SignalClockResumed:
+		return s.allowsPause(signal, p)
 	default:
 		return dsar.Errorf(dsar.EINVALID, "unknown signal %q", signal)
+	}
+	return nil
+}
+
+// allowsPause checks a pause or a resumption of the clock against the
+// state: only where the rule allows it, once the email is verified, one
+// pause at a time, for a reason the law names.
+func (s *State) allowsPause(signal string, p any) error {
+	if signal == SignalClockResumed {
+		if s.Paused == nil {
+			return dsar.Errorf(dsar.ECONFLICT, "cannot restart the clock: it is not stopped (the request is %s)", s.Status)
+		}
+		return nil
+	}
+	if !s.PauseAllowed {
+		return dsar.Errorf(dsar.ECONFLICT, "cannot stop the clock: the rule %s does not allow it (the request is %s)", s.DeadlineRule, s.Status)
+	}
+	if s.Status == dsar.StatusPendingEmailVerification {
+		return dsar.Errorf(dsar.ECONFLICT, "cannot stop the clock: the request is %s", s.Status)
+	}
+	if s.Paused != nil {
+		return dsar.Errorf(dsar.ECONFLICT, "cannot stop the clock: it is stopped since %s (the request is %s)",
+			s.Paused.Since.UTC().Format(time.DateOnly), s.Status)
+	}
+	c, _ := p.(ClockPause)
+	if !slices.Contains(PauseReasons, c.Reason) {
+		return dsar.Invalid(map[string]string{"reason": "must be one of " + strings.Join(PauseReasons, ", ")})
 	}
 	return nil
 }

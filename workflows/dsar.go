@@ -58,6 +58,10 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
 	}
+	r.clocks = r.records && workflow.GetVersion(ctx, versionClocks, workflow.DefaultVersion, 1) == 1
+	if r.clocks && in.Resume == nil {
+		r.startClocks()
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.st, nil }); err != nil {
 		return r.st, err
 	}
@@ -277,6 +281,9 @@ type run struct {
 	// erasePending: the erasure at close waits for a legal hold's lift
 	// while the appeal window runs (afterClose).
 	erasePending bool
+	// The jurisdiction rule's clocks (versionClocks).
+	clocks     bool
+	ackAlerted bool // the acknowledgement alert was sent
 }
 
 type attrs struct {
@@ -296,7 +303,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 			stalls: map[string]int{}, warnedFor: c.WarnedFor, overdueNext: c.OverdueNext, extensions: c.Extensions,
 			seq: c.Seq, auditN: c.AuditN, actionIDs: c.ActionIDs, attentionN: c.AttentionN,
 			readyN: c.ReadyN, declinedN: c.DeclinedN, reassignedN: c.ReassignedN, corrections: c.Corrections,
-			handler: c.Handler, sources: c.Sources,
+			handler: c.Handler, sources: c.Sources, ackAlerted: c.AckAlerted,
 		}
 		r.in.Resume = nil
 		for _, s := range c.Stalls {
@@ -331,7 +338,7 @@ func (r *run) checkpoint() *Checkpoint {
 		WarnedFor: r.warnedFor, OverdueNext: r.overdueNext, Extensions: r.extensions,
 		Seq: r.seq, AuditN: r.auditN, ActionIDs: r.actionIDs, AttentionN: r.attentionN,
 		ReadyN: r.readyN, DeclinedN: r.declinedN, ReassignedN: r.reassignedN, Corrections: r.corrections,
-		Handler: r.handler, Sources: r.sources,
+		Handler: r.handler, Sources: r.sources, AckAlerted: r.ackAlerted,
 	}
 	for _, t := range r.st.Tasks { // the tasks' order, not the map's
 		if n, ok := r.stalls[t.DataSourceID]; ok {
@@ -403,6 +410,12 @@ func (r *run) next() (event, bool) {
 			at := t.LastActivityAt.Add(time.Duration(r.stalls[t.DataSourceID]+1) * p.StallAfter)
 			consider(event{at, TimerTaskStalled, func(ctx workflow.Context) { r.remindStalled(ctx, t.DataSourceID) }})
 		}
+	}
+	if r.clocks && st.AcknowledgeBy != nil && st.AcknowledgedAt == nil && !r.ackAlerted {
+		consider(event{*st.AcknowledgeBy, TimerAcknowledge, r.alertAcknowledge})
+	}
+	if st.Paused != nil {
+		return best, found // the clock is stopped: no deadline warning, no overdue alert
 	}
 	if !r.warnedFor.Equal(st.Deadline) && p.DeadlineWarningBefore > 0 {
 		consider(event{st.Deadline.Add(-p.DeadlineWarningBefore), TimerDeadlineWarning, r.warnDeadline})

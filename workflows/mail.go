@@ -23,11 +23,7 @@ import (
 // the event so that a retry never delivers twice. tweak, if any, adjusts the
 // mail's data.
 func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent string, tweak ...func(*activities.RequesterMail)) {
-	m := activities.RequesterMail{
-		RequestID: r.in.RequestID, Kind: kind, Key: r.wid + ":" + event, RequestType: r.in.RequestType,
-		Deadline: r.st.Deadline, ExtensionDays: r.st.ExtensionDays, ExtensionReason: r.st.ExtensionReason,
-		Reasons: r.st.CloseReasons, TokenTTL: r.in.Periods.VerificationExpiry,
-	}
+	m := r.mailOf(kind, event)
 	if kind == activities.MailVerificationReminder {
 		m.TokenTTL = r.in.Periods.VerificationExpiry - r.in.Periods.VerificationReminderAfter
 	}
@@ -37,6 +33,16 @@ func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent str
 	r.sendMail(ctx, kind, func(ctx workflow.Context) (bool, error) {
 		return true, r.mailActivity(ctx, kind, a.SendRequesterMail, m).Get(ctx, nil)
 	}, timelineEvent)
+}
+
+// mailOf is the mail of kind to the requester for event, with the state's
+// data.
+func (r *run) mailOf(kind, event string) activities.RequesterMail {
+	return activities.RequesterMail{
+		RequestID: r.in.RequestID, Kind: kind, Key: r.wid + ":" + event, RequestType: r.in.RequestType,
+		Deadline: r.st.Deadline, ExtensionDays: r.st.ExtensionDays, ExtensionReason: r.st.ExtensionReason,
+		Reasons: r.st.CloseReasons, TokenTTL: r.in.Periods.VerificationExpiry,
+	}
 }
 
 // portalInvitation invites the verified requester to the portal (no mail

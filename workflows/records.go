@@ -91,7 +91,7 @@ func (r *run) awaitLift(ctx workflow.Context) {
 // recordFacts is what the compliance record needs from the run's input.
 func (r *run) recordFacts() store.RecordFacts {
 	f := store.RecordFacts{RequestType: r.in.RequestType, RequestorType: r.in.RequestorType, Rule: r.in.DeadlineRule,
-		ReceivedAt: r.in.SubmittedAt}
+		ReceivedAt: r.in.SubmittedAt, AcknowledgedAt: r.st.AcknowledgedAt}
 	if r.in.RequestID != "" {
 		f.Channel = dsar.ChannelForm
 		if m := r.in.Manual; m != nil {

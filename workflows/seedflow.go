@@ -116,6 +116,7 @@ func (r *run) acceptedAtIntake(ctx workflow.Context, m *ManualIntake) {
 	r.audit(ctx, actorKind(m.RecordedBy), m.RecordedBy, dsar.AuditEmailVerified, map[string]any{"channel": string(m.Channel), "at_intake": true})
 	r.identityCheckedAtIntake(ctx, at, m)
 	r.changed(ctx)
+	r.acknowledge(ctx)
 	r.portalInvitation(ctx)
 }
 

@@ -49,6 +49,11 @@ const (
 	EventLegalHoldSet        = "legal_hold_set"
 	EventLegalHoldLifted     = "legal_hold_lifted"
 	EventErasureHeld         = "erasure_held" // the erasure at close waits for a legal hold's lift
+	EventAcknowledged        = "acknowledgement_sent"
+	EventAcknowledgeDue      = "acknowledgement_due"
+	EventIdentityNotRequired = "identity_not_required"
+	EventClockPaused         = "clock_paused"
+	EventClockResumed        = "clock_resumed"
 )
 
 // eventLabels says each timeline event in words, for the pages.
@@ -100,6 +105,11 @@ var eventLabels = map[string]string{
 	EventLegalHoldSet:        "Legal hold placed",
 	EventLegalHoldLifted:     "Legal hold lifted",
 	EventErasureHeld:         "Erasure waits: a legal hold is on",
+	EventAcknowledged:        "Acknowledgement of receipt sent to the requester",
+	EventAcknowledgeDue:      "Acknowledgement deadline reached without a confirmation of receipt",
+	EventIdentityNotRequired: "Identity not required: the law forbids asking for proof for this request",
+	EventClockPaused:         "Clock stopped",
+	EventClockResumed:        "Clock restarted",
 }
 
 // EventLabel is a timeline event in words; an unknown event is itself.

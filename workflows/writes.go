@@ -92,6 +92,9 @@ func (r *run) changed(ctx workflow.Context) { r.publish(ctx, true) }
 // a write from beside the loop (mail) may come while the action is still
 // half applied, and would record it with the status from before.
 func (r *run) publish(ctx workflow.Context, withCurrent bool) {
+	if r.clocks {
+		r.st.DeadlineWhy = r.deadlineWhy()
+	}
 	r.mirror(ctx)
 	r.seq++
 	outcomes := r.outcomes
@@ -162,6 +165,15 @@ func (r *run) projection(outcomes []store.ActionOutcome) store.Projection {
 		p.Decision, p.AppealUntil = st.Decision, st.AppealUntil
 		if ap := st.Appeal; ap != nil {
 			p.Appeal = &store.ProjectedAppeal{ID: ap.ID, Status: ap.Status, FiledAt: ap.FiledAt, Deadline: ap.Deadline, DecidedAt: ap.DecidedAt}
+		}
+	}
+	if r.clocks {
+		original := st.OriginalDeadline
+		p.OriginalDeadline = &original
+		p.AcknowledgeBy, p.AcknowledgedAt, p.ExtensionNoticeBy = st.AcknowledgeBy, st.AcknowledgedAt, st.ExtensionNoticeBy
+		p.PauseAllowed, p.IdentityNotRequired, p.DeadlineWhy = st.PauseAllowed, st.IdentityNotRequired, st.DeadlineWhy
+		if pz := st.Paused; pz != nil {
+			p.Paused = &store.ProjectedPause{Since: pz.Since, Reason: pz.Reason, By: pz.By}
 		}
 	}
 	if r.durable {

@@ -45,3 +45,39 @@
     }
   });
 })();
+
+// Where the law forbids requiring proof of identity for a request (a
+// California opt-out or do-not-sell request), the document field goes and a
+// note says why. The server reads the same jurisdiction table, given here in
+// its order: a rule naming the state wins over one naming the country.
+(function () {
+  'use strict';
+  var field = document.getElementById('document-field');
+  var note = document.getElementById('no-document');
+  var input = document.getElementById('identity_document');
+  var country = document.getElementById('country');
+  var region = document.getElementById('region');
+  var type = document.getElementById('request_type');
+  if (!field || !note || !input || !country || !region || !type) { return; }
+  var rules;
+  try { rules = JSON.parse(field.getAttribute('data-no-document-rules') || '[]'); } catch (e) { return; }
+  function has(list, v) { return (list || []).indexOf(v) >= 0; }
+  function match() {
+    var i;
+    if (region.value) {
+      for (i = 0; i < rules.length; i++) { if (has(rules[i].regions, region.value)) { return rules[i]; } }
+    }
+    for (i = 0; i < rules.length; i++) { if (has(rules[i].countries, country.value)) { return rules[i]; } }
+    return null;
+  }
+  function update() {
+    var rule = match();
+    var none = !!rule && has(rule.types, type.value);
+    field.hidden = none;
+    note.hidden = !none;
+    input.required = !none;
+    input.disabled = none;
+  }
+  [country, region, type].forEach(function (el) { el.addEventListener('change', update); });
+  update();
+})();

@@ -689,8 +689,9 @@ async function requestView(id) {
     fact('Description', h('span', {class: 'pre'}, r.description || '—'));
   }
   fact('Email verified', r.email_verified_at ? dateTime(r.email_verified_at) : 'not yet');
-  fact('Identity', r.identity_verified === true ? `verified ${dateTime(r.identity_decided_at)}`
-    : r.identity_verified === false ? `refused ${dateTime(r.identity_decided_at)}` : 'not decided');
+  fact('Identity', r.identity_required === false ? 'not required: the law forbids asking for proof of identity for this request'
+    : r.identity_verified === true ? `verified ${dateTime(r.identity_decided_at)}`
+      : r.identity_verified === false ? `refused ${dateTime(r.identity_decided_at)}` : 'not decided');
   if (r.identity_note) fact('Identity note', r.identity_note);
   if (r.closed_at) fact('Closed', dateTime(r.closed_at));
   if (r.close_reasons && r.close_reasons.length) fact('Reasons', r.close_reasons.map((c) => labelOf(settings.reject_reasons, c)).join(' '));
@@ -704,7 +705,18 @@ async function requestView(id) {
   // The deadline and why.
   const due = h('dl', {class: 'facts'});
   due.append(h('dt', {}, 'Due'), h('dd', {id: 'deadline'}, date(r.deadline), r.overdue ? ' (overdue)' : ''));
-  due.append(h('dt', {}, 'Why this due date'), h('dd', {}, r.deadline_reason));
+  due.append(h('dt', {}, 'Why this due date'), h('dd', {id: 'deadline-why'}, r.deadline_why || r.deadline_reason));
+  if (r.deadline_rule && r.deadline_rule.source) due.append(h('dt', {}, 'Law'), h('dd', {id: 'deadline-source'}, r.deadline_rule.source));
+  if (r.acknowledge_by) {
+    due.append(h('dt', {}, 'Receipt confirmed'), h('dd', {id: 'acknowledged'}, r.acknowledged_at
+      ? `${dateTime(r.acknowledged_at)} (due by ${date(r.acknowledge_by)})` : `not yet: due by ${date(r.acknowledge_by)}`));
+  }
+  if (r.paused) {
+    due.append(h('dt', {}, 'Clock stopped'), h('dd', {id: 'paused'}, `since ${dateTime(r.paused.since)}, ${r.paused.reason_label}`));
+  }
+  if (r.extension_notice_by && !r.extended) {
+    due.append(h('dt', {}, 'Extension notice'), h('dd', {}, `an extension must be noticed by ${date(r.extension_notice_by)}`));
+  }
   if (r.extended && r.extension) {
     due.append(h('dt', {}, 'Extension'), h('dd', {}, `${r.extension.days} days in all, latest reason: ${r.extension.reason}`, ` (from ${date(r.original_deadline)})`));
   }
@@ -862,6 +874,22 @@ async function requestView(id) {
         {days: f.days.value === '' ? 0 : Number(f.days.value), reason: f.reason.value}),
       (out) => `Deadline extended to ${date(out.deadline)}.`, reload);
       actions.append(h('details', {id: 'extend-details'}, h('summary', {}, 'Extend the deadline'), extend));
+    }
+    // Stop or restart the clock, where the rule allows it.
+    if (r.paused) {
+      const resume = h('form', {id: 'resume-form'}, h('button', {type: 'submit'}, 'Restart the clock'));
+      actionForm(resume, () => api('POST', `/api/v1/requests/${id}/resume`, {}),
+        () => 'The clock runs again; the deadline moved by the days it was stopped.', reload);
+      actions.append(resume);
+    } else if (r.pause_allowed && r.status !== 'pending_email_verification') {
+      const why = h('select', {name: 'reason'}, h('option', {value: 'identity'}, 'Waiting for identity'),
+        h('option', {value: 'clarification'}, 'Waiting for clarification'));
+      const pause = h('form', {id: 'pause-form'}, field('Why', why),
+        field('Note (for staff)', h('textarea', {name: 'note', rows: 2})),
+        h('button', {type: 'submit'}, 'Stop the clock'));
+      actionForm(pause, (f) => api('POST', `/api/v1/requests/${id}/pause`, {reason: f.reason.value, note: f.note.value}),
+        () => 'The clock is stopped: the deadline moves on when it restarts.', reload);
+      actions.append(h('details', {id: 'pause-details'}, h('summary', {}, 'Stop the clock'), pause));
     }
     // Reject.
     const reasons = h('fieldset', {}, h('legend', {}, 'Reasons (the requester reads these words)'),

@@ -1,0 +1,253 @@
+package workflows
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/holidays"
+	"github.com/opendsar/dsar/store"
+)
+
+// ruleHarness is a harness for a request under one of the shipped rules,
+// of type t, received at received: the input intake gives it (the rule's
+// deadline with its holidays).
+func ruleHarness(tb testing.TB, ruleID string, t dsar.RequestType, received time.Time) (*harness, dsar.Rule) {
+	tb.Helper()
+	i := slices.IndexFunc(dsar.DefaultRules, func(r dsar.Rule) bool { return r.ID == ruleID })
+	if i < 0 {
+		tb.Fatalf("no shipped rule %s", ruleID)
+	}
+	rule := dsar.DefaultRules[i]
+	h := newHarness(tb)
+	h.env.SetStartTime(received)
+	hol := holidays.Between(rule.Calendar, received, received.AddDate(3, 0, 0))
+	h.in.RequestType, h.in.SubmittedAt, h.in.DeadlineRule = t, received, rule.ID
+	h.in.Deadline, h.in.MaxExtension = rule.Due(t, received, hol), rule.Extension
+	h.in.Rule, h.in.Holidays = &rule, hol
+	return h, rule
+}
+
+// abs is the time of an activity the harness saw.
+func abs(d time.Duration) time.Time { return start.Add(d) }
+
+func date(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// TestCaliforniaOptOutAcrossThanksgiving: a California opt-out received on
+// the Wednesday before Thanksgiving is due in 15 business days, which skip
+// Thanksgiving and the day after (California state holidays) and the
+// weekends: Friday 18 December. Once the email is verified no identity is
+// asked for (the law forbids it), the acknowledgement goes out at once, and
+// the overdue alert comes on the 18th, not before.
+func TestCaliforniaOptOutAcrossThanksgiving(t *testing.T) {
+	received := time.Date(2026, time.November, 25, 10, 0, 0, 0, time.UTC)
+	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, received)
+	due := time.Date(2026, time.December, 18, 10, 0, 0, 0, time.UTC)
+	if !h.in.Deadline.Equal(due) {
+		t.Fatalf("intake's deadline %v, want %v", h.in.Deadline, due)
+	}
+	var verified State
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: received.Add(time.Hour)}})
+	h.queryAt(90*time.Minute, &verified)
+	h.at(2*time.Hour, SignalSourcesAssigned, Assignment{DataSourceIDs: []string{crm}, By: staff})
+	h.at(25*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	h.run()
+
+	if verified.Status != dsar.StatusIdentityVerified || !verified.IdentityNotRequired || verified.IdentityVerified != nil {
+		t.Errorf("after verifying the email: status %s, identity not required %v, verified %v; want identity_verified without a decision",
+			verified.Status, verified.IdentityNotRequired, verified.IdentityVerified)
+	}
+	if !slices.Contains(h.auditActions(), dsar.AuditIdentityNotRequired) || slices.Contains(h.auditActions(), dsar.AuditIdentityVerified) {
+		t.Errorf("audit %v: want the identity step recorded as not required", h.auditActions())
+	}
+	equal(t, "mails", h.mailKinds(), []string{activities.MailVerification, activities.MailAcknowledgement,
+		activities.MailPortalInvitation, activities.MailRejected})
+	if !slices.Contains(h.mailAudits(), "mail.sent acknowledgement") {
+		t.Errorf("mail audit %v: want the acknowledgement recorded as sent", h.mailAudits())
+	}
+	ack := h.mails[slices.Index(h.mailKinds(), activities.MailAcknowledgement)]
+	if !ack.Mail.Received.Equal(received) || !ack.Mail.Deadline.Equal(due) {
+		t.Errorf("acknowledgement says received %v, due %v", ack.Mail.Received, ack.Mail.Deadline)
+	}
+	// 10 business days from 25 November: 30 Nov to 4 Dec, 7 to 11 Dec.
+	if by := verified.AcknowledgeBy; by == nil || date(*by) != "2026-12-11" {
+		t.Errorf("acknowledge by %v, want 2026-12-11", by)
+	}
+	if len(h.alertTimes(store.AlertAcknowledgeDue)) != 0 {
+		t.Error("staff alerted of an acknowledgement that was sent")
+	}
+	overdue := h.alertTimes(store.AlertOverdue)
+	if len(overdue) == 0 || !abs(overdue[0]).Equal(due) {
+		t.Errorf("overdue alerts at %v, want the first at %v", overdue, due)
+	}
+	last := h.projections[len(h.projections)-1]
+	if last.AcknowledgedAt == nil || !last.AcknowledgedAt.Equal(received.Add(time.Hour)) {
+		t.Errorf("projected acknowledged_at %v, want the verification's time", last.AcknowledgedAt)
+	}
+	for _, want := range []string{"Due 2026-12-18", "15 business days from receipt on 2026-11-25",
+		"opt-out or do-not-sell request under California CCPA/CPRA", "Cal. Civ. Code §1798.130"} {
+		if !strings.Contains(last.DeadlineWhy, want) {
+			t.Errorf("deadline why %q lacks %q", last.DeadlineWhy, want)
+		}
+	}
+}
+
+// TestGDPRExtensionNotice: a GDPR extension noticed within the first month
+// is applied (the requester is told); one after it is refused with a
+// conflict naming the date it had to come by, and the deadline stays.
+func TestGDPRExtensionNotice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		at      time.Duration
+		applied bool
+	}{
+		{"in the first month", 20 * day, true},
+		{"after the first month", 35 * day, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := ruleHarness(t, "gdpr", dsar.RequestDeletion, start)
+			h.verifyAndAssign(crm)
+			h.at(tc.at, SignalDeadlineExtended, Extension{Action: Action{ID: "ext", At: start.Add(tc.at)}, Days: 60,
+				Reason: "many systems", By: staff})
+			h.at(tc.at+time.Hour, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+			st := h.run()
+			due := start.AddDate(0, 1, 0) // 2 April 2026
+			refusal, refused := h.refusals()["ext"]
+			if tc.applied {
+				if refused || !st.Deadline.Equal(due.AddDate(0, 0, 60)) || !slices.Contains(h.mailKinds(), activities.MailExtension) {
+					t.Errorf("refused %q, deadline %v, mails %v: want it extended by 60 days and the requester told", refusal, st.Deadline, h.mailKinds())
+				}
+				if !strings.Contains(st.DeadlineWhy, "extended by 60 days on 2026-03-22 because many systems") {
+					t.Errorf("deadline why %q", st.DeadlineWhy)
+				}
+				return
+			}
+			if !refused || !strings.HasPrefix(refusal, dsar.ECONFLICT) || !strings.Contains(refusal, "noticed by 2026-04-02") {
+				t.Errorf("refusal %q, want a conflict naming 2026-04-02", refusal)
+			}
+			if !st.Deadline.Equal(due) || slices.Contains(h.mailKinds(), activities.MailExtension) {
+				t.Errorf("deadline %v, mails %v: want it unchanged and no extension mail", st.Deadline, h.mailKinds())
+			}
+		})
+	}
+}
+
+// TestUKPauseMovesTheDeadline: under the UK GDPR staff stop the clock on
+// day 20 while they wait for identity and restart it on day 40: the
+// deadline (2 April) moves on by the 20 days stopped, to 22 April; no
+// deadline warning or overdue alert comes while the clock is stopped; the
+// timeline, the audit trail and the deadline's words say why.
+func TestUKPauseMovesTheDeadline(t *testing.T) {
+	h, _ := ruleHarness(t, "uk_gdpr", dsar.RequestInfo, start)
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	var paused State
+	h.at(20*day, SignalClockPaused, ClockPause{Reason: PauseIdentity, Note: "asked for a utility bill", By: staff})
+	h.queryAt(20*day+time.Hour, &paused)
+	h.at(40*day, SignalClockResumed, ClockResume{By: staff})
+	h.at(55*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+
+	if paused.Paused == nil || paused.Paused.Reason != PauseIdentity {
+		t.Fatalf("state while paused: %+v", paused.Paused)
+	}
+	if !strings.Contains(paused.DeadlineWhy, "paused since 2026-03-22 while waiting for identity") {
+		t.Errorf("deadline why while paused: %q", paused.DeadlineWhy)
+	}
+	want := time.Date(2026, time.April, 22, 9, 0, 0, 0, time.UTC)
+	if !st.Deadline.Equal(want) || st.Paused != nil || len(st.Pauses) != 1 || st.Pauses[0].Moved != 20 {
+		t.Errorf("deadline %v, paused %v, pauses %+v: want %v after one pause of 20 days", st.Deadline, st.Paused, st.Pauses, want)
+	}
+	var warned, overdue []string
+	for _, d := range h.alertTimes(store.AlertDeadlineWarning) {
+		warned = append(warned, date(abs(d)))
+	}
+	for _, d := range h.alertTimes(store.AlertOverdue) {
+		overdue = append(overdue, date(abs(d)))
+	}
+	if len(warned) != 1 || warned[0] != "2026-04-17" || len(overdue) == 0 || overdue[0] != "2026-04-22" {
+		t.Errorf("deadline warnings %v, overdue alerts %v: want the warning on 2026-04-17 and the first overdue on 2026-04-22", warned, overdue)
+	}
+	if !strings.Contains(st.DeadlineWhy, "paused 20 days (2026-03-22 to 2026-04-11) while waiting for identity") ||
+		!strings.Contains(st.DeadlineWhy, "1 month from receipt on 2026-03-02 under UK GDPR") {
+		t.Errorf("deadline why %q", st.DeadlineWhy)
+	}
+	acts := h.auditActions()
+	if !slices.Contains(acts, dsar.AuditClockPaused) || !slices.Contains(acts, dsar.AuditClockResumed) {
+		t.Errorf("audit %v lacks the pause", acts)
+	}
+	var events []string
+	for _, e := range st.Timeline {
+		if e.Event == EventClockPaused || e.Event == EventClockResumed {
+			events = append(events, e.Event+": "+e.Detail)
+		}
+	}
+	equal(t, "timeline", events, []string{"clock_paused: waiting for identity: asked for a utility bill",
+		"clock_resumed: the deadline moved by 20 days, due 2026-04-22T09:00:00Z"})
+}
+
+// TestCaliforniaRefusesPause: California's clock may not stop: a pause is
+// refused with a conflict and the deadline stays where it was.
+func TestCaliforniaRefusesPause(t *testing.T) {
+	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestInfo, start)
+	h.verifyAndAssign(crm)
+	h.at(5*day, SignalClockPaused, ClockPause{Action: Action{ID: "pause"}, Reason: PauseIdentity, By: staff})
+	h.at(6*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+	refusal := h.refusals()["pause"]
+	if !strings.HasPrefix(refusal, dsar.ECONFLICT) || !strings.Contains(refusal, "does not allow") {
+		t.Errorf("refusal %q, want a conflict: the rule does not allow it", refusal)
+	}
+	if !st.Deadline.Equal(start.AddDate(0, 0, 45)) || len(st.Pauses) != 0 {
+		t.Errorf("deadline %v, pauses %v: want 45 days, no pause", st.Deadline, st.Pauses)
+	}
+}
+
+// TestPauseCountsBusinessDays: under a rule that counts business days the
+// deadline moves by the business days stopped (a pause from Friday to the
+// next Tuesday stops two: Monday and Tuesday).
+func TestPauseCountsBusinessDays(t *testing.T) {
+	rule := dsar.Rule{ID: "bd", Name: "Business-day rule", Countries: []string{"DE"}, Period: dsar.Period{Days: 10},
+		BusinessDays: true, Calendar: holidays.US, Pause: true}
+	h := newHarness(t)
+	hol := holidays.Between(rule.Calendar, start, start.AddDate(1, 0, 0))
+	h.in.Rule, h.in.Holidays, h.in.DeadlineRule = &rule, hol, rule.ID
+	h.in.Deadline = rule.Due(h.in.RequestType, start, hol) // Monday 2 March + 10 business days: Monday 16 March
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(4*day, SignalClockPaused, ClockPause{Reason: PauseClarification, By: staff}) // Friday 6 March
+	h.at(8*day, SignalClockResumed, ClockResume{By: staff})                           // Tuesday 10 March
+	h.at(20*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+	if got := date(h.in.Deadline); got != "2026-03-16" {
+		t.Fatalf("deadline before the pause %s, want 2026-03-16", got)
+	}
+	if got := date(st.Deadline); got != "2026-03-18" || st.Pauses[0].Moved != 2 {
+		t.Errorf("deadline %s after moving %d business days, want 2026-03-18 after 2", got, st.Pauses[0].Moved)
+	}
+	if !strings.Contains(st.DeadlineWhy, "paused 2 business days") {
+		t.Errorf("deadline why %q", st.DeadlineWhy)
+	}
+}
+
+// TestAcknowledgementAlertWithoutMail: where the rule asks for a
+// confirmation of receipt but no automatic mail, staff are alerted once
+// when its deadline comes.
+func TestAcknowledgementAlertWithoutMail(t *testing.T) {
+	rule := dsar.Rule{ID: "ack", Name: "Acknowledging rule", Countries: []string{"DE"}, Period: dsar.Period{Days: 30},
+		Acknowledge: dsar.Period{Days: 10}, AckBusinessDays: true, Calendar: holidays.US}
+	h := newHarness(t)
+	h.in.Rule, h.in.Holidays, h.in.DeadlineRule = &rule, holidays.Between(rule.Calendar, start, start.AddDate(1, 0, 0)), rule.ID
+	h.verifyAndAssign(crm)
+	h.at(20*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	h.run()
+	// Monday 2 March 2026 + 10 business days: Monday 16 March.
+	got := h.alertTimes(store.AlertAcknowledgeDue)
+	if len(got) != 1 || date(abs(got[0])) != "2026-03-16" {
+		t.Errorf("acknowledgement alerts at %v, want one on 2026-03-16", got)
+	}
+	if slices.Contains(h.mailKinds(), activities.MailAcknowledgement) {
+		t.Error("an acknowledgement mail went out where the rule asks for none")
+	}
+}
