@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -205,6 +206,11 @@ func (c *Config) check() error {
 	if c.Service.URL == "" || perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return &ConfigError{"service.url", "required: the service's base URL (https://...)"}
 	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		// The token and the subject's email would cross the network in
+		// the clear.
+		return &ConfigError{"service.url", "must be https (http only to this machine itself)"}
+	}
 	c.Service.URL = strings.TrimRight(c.Service.URL, "/")
 	if len(c.Sources) == 0 {
 		return &ConfigError{"sources", "list at least one data source"}
@@ -349,4 +355,13 @@ func params(kind, key, q string, n int) error {
 		return &ConfigError{key, fmt.Sprintf("%s (found %d)", want, got)}
 	}
 	return nil
+}
+
+// loopback reports whether host is this machine itself.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

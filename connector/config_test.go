@@ -50,6 +50,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"  task_queue: dsar-source-1\n", "", "temporal.task_queue"},
 		{`"k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="`, `"k1:short"`, "temporal.payload_key"},
 		{"url: https://dsar.example.com/", "url: dsar.example.com", "service.url"},
+		{"url: https://dsar.example.com/", "url: http://dsar.example.com/", "service.url"},
 		{"kind: postgres", "kind: oracle", "sources[0].kind"},
 		{"    token: dsc_x\n", "", "sources[0].token"},
 		{"id: 6f1c1f9e-1f43-4a8e-9a53-0d8a1f0a2b11", "id: crm", "sources[0].id"},
@@ -70,6 +71,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%q -> %q: %v, want an error naming %s", tc.from, tc.to, err, tc.key)
 		}
+	}
+	if _, err := connector.Parse([]byte(strings.Replace(goodConfig, "https://dsar.example.com/", "http://127.0.0.1:8080/", 1))); err != nil {
+		t.Errorf("http to this machine itself: %v", err)
 	}
 	mysql := strings.NewReplacer("kind: postgres", "kind: mysql", "$1", "?", "$2", "?", "$3", "?").Replace(goodConfig)
 	if _, err := connector.Parse([]byte(mysql)); err != nil {
