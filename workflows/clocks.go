@@ -210,30 +210,30 @@ func (r *run) deadlineWhy() string {
 	st, rule := &r.st, r.in.Rule
 	date := func(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "Due %s: ", date(st.Deadline))
+	b.WriteString(fmt.Sprintf("Due %s: ", date(st.Deadline)))
 	if rule == nil {
 		days := calendarDaysBetween(st.SubmittedAt, r.in.Deadline)
-		fmt.Fprintf(&b, "%s from receipt on %s, the default deadline (no jurisdiction rule covers the requester's place of residence)",
-			periodWords(dsar.Period{Days: days}, false), date(st.SubmittedAt))
+		b.WriteString(fmt.Sprintf("%s from receipt on %s, the default deadline (no jurisdiction rule covers the requester's place of residence)",
+			periodWords(dsar.Period{Days: days}, false), date(st.SubmittedAt)))
 	} else {
 		period, business, track := rule.Period, rule.BusinessDays, ""
 		if tr := rule.OptOutTrack(r.in.RequestType); tr != nil {
 			period, business, track = tr.Period, tr.BusinessDays, " for an opt-out or do-not-sell request"
 		}
-		fmt.Fprintf(&b, "%s from receipt on %s%s under %s", periodWords(period, business), date(st.SubmittedAt), track, rule.Name)
+		b.WriteString(fmt.Sprintf("%s from receipt on %s%s under %s", periodWords(period, business), date(st.SubmittedAt), track, rule.Name))
 		if rule.Source != "" {
-			fmt.Fprintf(&b, " (%s)", rule.Source)
+			b.WriteString(fmt.Sprintf(" (%s)", rule.Source))
 		}
 	}
 	for _, p := range st.Pauses {
-		fmt.Fprintf(&b, ", paused %s (%s to %s) while %s", r.daysWords(p.Moved), date(p.Since), date(*p.Until), PauseReasonWords(p.Reason))
+		b.WriteString(fmt.Sprintf(", paused %s (%s to %s) while %s", r.daysWords(p.Moved), date(p.Since), date(*p.Until), PauseReasonWords(p.Reason)))
 	}
 	if p := st.Paused; p != nil {
-		fmt.Fprintf(&b, ", paused since %s while %s (the deadline moves on when the clock restarts)", date(p.Since), PauseReasonWords(p.Reason))
+		b.WriteString(fmt.Sprintf(", paused since %s while %s (the deadline moves on when the clock restarts)", date(p.Since), PauseReasonWords(p.Reason)))
 	}
 	if st.Extended && st.ExtendedAt != nil {
-		fmt.Fprintf(&b, ", extended by %d days on %s because %s", st.ExtensionDays, date(*st.ExtendedAt),
-			strings.TrimRight(strings.TrimSpace(st.ExtensionReason), "."))
+		b.WriteString(fmt.Sprintf(", extended by %d days on %s because %s", st.ExtensionDays, date(*st.ExtendedAt),
+			strings.TrimRight(strings.TrimSpace(st.ExtensionReason), ".")))
 	}
 	b.WriteString(".")
 	return b.String()
