@@ -151,12 +151,45 @@ func (r *run) onSourceProgress(ctx workflow.Context, p SourceProgress) {
 		r.changed(ctx)
 		r.alert(ctx, activities.AlertRequest{Kind: store.AlertSourceAttention, OrgOwners: true,
 			Key: fmt.Sprintf("source-approval-%s-%s-%d", p.DataSourceID, p.Run, p.Seq), DataSourceIDs: []string{p.DataSourceID}})
+	case AutomationRetrying:
+		r.onRetrying(ctx, before, p)
 	default:
-		if before == AutomationNeedsAttention {
+		if before == AutomationNeedsAttention || before == AutomationRetrying {
 			r.note(ctx, EventSourceResumed, "", p.DataSourceID+": "+p.Step)
 		}
 		r.changed(ctx)
 	}
+}
+
+// retryingAlertAfter is how long a task may show AutomationRetrying before
+// its source's owners and the handler are alerted (once per episode).
+const retryingAlertAfter = time.Hour
+
+// onRetrying shows a failed round of a step's retries: on the task each
+// round, in the timeline when the task starts retrying, and in one alert
+// once it has been retrying for retryingAlertAfter.
+func (r *run) onRetrying(ctx workflow.Context, before string, p SourceProgress) {
+	now := workflow.Now(ctx)
+	if r.retryingSince == nil {
+		r.retryingSince = map[string]time.Time{}
+	}
+	since, ok := r.retryingSince[p.DataSourceID]
+	if before != AutomationRetrying || !ok {
+		since = now
+		r.retryingSince[p.DataSourceID] = since
+		delete(r.retryingAlerted, p.DataSourceID)
+		r.note(ctx, EventSourceRetrying, "", fmt.Sprintf("%s: %s: %s", p.DataSourceID, p.Step, p.Error))
+	}
+	r.changed(ctx)
+	if now.Sub(since) < retryingAlertAfter || r.retryingAlerted[p.DataSourceID] {
+		return
+	}
+	if r.retryingAlerted == nil {
+		r.retryingAlerted = map[string]bool{}
+	}
+	r.retryingAlerted[p.DataSourceID] = true
+	r.alert(ctx, activities.AlertRequest{Kind: store.AlertSourceAttention, OrgOwners: true,
+		Key: fmt.Sprintf("source-retrying-%s-%s-%d", p.DataSourceID, p.Run, p.Seq), DataSourceIDs: []string{p.DataSourceID}})
 }
 
 // sourceDone completes the task with the child's result.

@@ -369,8 +369,51 @@ func TestDeadlineAlertsWhileASourceRetries(t *testing.T) {
 	if task, _ := st.Task(crm); task.Automation.State != AutomationManual || st.Status != dsar.StatusRejected {
 		t.Errorf("final %s %+v", st.Status, task.Automation)
 	}
+	// One alert once the task has been retrying for an hour, not one a round.
+	if got := h.alertTimes(store.AlertSourceAttention); len(got) != 1 || got[0] < 3*time.Hour+retryingAlertAfter || got[0] > 3*time.Hour+2*retryingAlertAfter {
+		t.Errorf("source attention alerts of a retryable failure at %v", got)
+	}
+}
+
+// TestRetryableFailureShowsRetryingThenCompletes: the source's database is
+// down for three rounds of attempts: the task shows "retrying" with the
+// error in words (no "(type: ..., retryable: ...)" suffix), the timeline
+// says so once, no alert is sent within the hour, and when the database is
+// back the task completes.
+func TestRetryableFailureShowsRetryingThenCompletes(t *testing.T) {
+	h := newHarness(t)
+	withPackages(h)
+	c := withConnector(h)
+	c.answer = func(step string, n int) (StepResult, error) {
+		if step == StepIdentify && n < 3*stepRoundAttempts {
+			return StepResult{}, temporal.NewApplicationError("dial tcp: connect: connection refused", "ConnectionRefused")
+		}
+		return defaultStep(step), nil
+	}
+	h.assignAutomated(false)
+	mid := h.taskAt(3*time.Hour + 2*time.Minute)
+	h.rejectAt(5 * day)
+	st := h.run()
+	if mid.Automation == nil || mid.Automation.State != AutomationRetrying || mid.Automation.ErrorType != "ConnectionRefused" ||
+		mid.Automation.Error != "dial tcp: connect: connection refused" {
+		t.Fatalf("while the database is down: %+v", mid.Automation)
+	}
+	if n := slices.Index(c.steps, StepExport); n != 3*stepRoundAttempts+1 {
+		t.Errorf("steps %v", c.steps)
+	}
+	task, _ := st.Task(crm)
+	if task.Status != TaskCompleted || task.Outcome != dsar.TaskDataProvided || task.Automation.State != AutomationDone {
+		t.Errorf("after the database is back: %+v %+v", task, task.Automation)
+	}
+	var kinds []string
+	for _, e := range st.Timeline {
+		if e.Event == EventSourceRetrying || e.Event == EventSourceResumed {
+			kinds = append(kinds, e.Event)
+		}
+	}
+	equal(t, "timeline", kinds, []string{EventSourceRetrying, EventSourceResumed})
 	if got := h.alertTimes(store.AlertSourceAttention); len(got) != 0 {
-		t.Errorf("a retryable failure alerted as needing attention at %v", got)
+		t.Errorf("alerted within the hour at %v", got)
 	}
 }
 

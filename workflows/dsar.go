@@ -276,6 +276,11 @@ type run struct {
 	// workflow, and how its source was assigned (carried across runs).
 	connectors bool
 	sources    []AssignedSource
+	// retryingSince: per data source, when its task began retrying
+	// (AutomationRetrying); retryingAlerted: alerted for that episode.
+	// Not carried across runs: a new run counts the hour again.
+	retryingSince   map[string]time.Time
+	retryingAlerted map[string]bool
 	// records: legal holds keep the erasure at close waiting (versionRecords).
 	records bool
 	// erasePending: the erasure at close waits for a legal hold's lift

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -25,6 +26,31 @@ const (
 	stepAttempt     = 24 * time.Hour // one attempt of a step: a long export, heartbeating
 )
 
+// versionSourceRounds is the change id of steps retried in rounds: a step
+// that fails for a reason a retry can fix is tried stepRoundAttempts times
+// by the activity's policy; when the round fails the child tells the
+// request's workflow (AutomationRetrying, with the error in words), waits
+// (roundWait) and starts another round, without end. Before it, the
+// activity's policy retried without end and the task showed "running".
+const versionSourceRounds = "source-rounds"
+
+// Rounds of a step's retries (versionSourceRounds).
+const (
+	stepRoundAttempts = 4
+	roundFirstWait    = time.Minute
+	roundMaxWait      = 10 * time.Minute
+)
+
+// roundWait is the wait after the n-th failed round (n from 1): doubling
+// from roundFirstWait up to roundMaxWait.
+func roundWait(n int) time.Duration {
+	d := roundFirstWait
+	for i := 1; i < n && d < roundMaxWait; i++ {
+		d *= 2
+	}
+	return min(d, roundMaxWait)
+}
+
 // stepNonRetryable are the failures that need a person: the task needs
 // attention until staff retry it or switch it to manual.
 var stepNonRetryable = []string{ErrConnectorConfig, ErrConnectorAuth, ErrConnectorSchema, ErrWebhookRejected, ErrWebhookTimeout}
@@ -39,6 +65,7 @@ var stepNonRetryable = []string{ErrConnectorConfig, ErrConnectorAuth, ErrConnect
 func DSARSource(ctx workflow.Context, in SourceInput) (SourceResult, error) {
 	s := &source{in: in, log: workflow.GetLogger(ctx), wid: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		run: workflow.GetInfo(ctx).WorkflowExecution.RunID}
+	s.rounds = workflow.GetVersion(ctx, versionSourceRounds, workflow.DefaultVersion, 1) == 1
 	var res SourceResult
 	var err error
 	switch {
@@ -68,6 +95,7 @@ type source struct {
 	seq    int // progress signals so far
 	auditN int // audit events so far: their keys
 	step   string
+	rounds bool // retryable failures are retried in rounds, shown (versionSourceRounds)
 }
 
 // access finds the subject and exports their rows into a task file.
@@ -178,16 +206,22 @@ func (s *source) webhook(ctx workflow.Context) (SourceResult, error) {
 const DefaultWebhookTimeLimit = 72 * time.Hour
 
 // runStep runs one connector step until it succeeds: retryable failures
-// are retried by the activity's policy without end; a failure that needs a
-// person waits for a retry (or for the request's workflow to cancel this
-// child when staff switch the task to manual).
+// are retried without end (in rounds, each shown to people, with
+// versionSourceRounds; by the activity's policy alone before it); a
+// failure that needs a person waits for a retry (or for the request's
+// workflow to cancel this child when staff switch the task to manual).
 func (s *source) runStep(ctx workflow.Context, step string) (StepResult, error) {
+	attempts := int32(retryForever)
+	if s.rounds {
+		attempts = stepRoundAttempts
+	}
+	round := 0
 	for {
 		s.enter(ctx, step)
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: stepAttempt, HeartbeatTimeout: stepHeartbeat, Summary: "connector " + step,
 			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-				MaximumInterval: stepMaxInterval, MaximumAttempts: retryForever, NonRetryableErrorTypes: stepNonRetryable},
+				MaximumInterval: stepMaxInterval, MaximumAttempts: attempts, NonRetryableErrorTypes: stepNonRetryable},
 		})
 		var res StepResult
 		err := workflow.ExecuteActivity(actx, ActivityConnectorStep,
@@ -200,10 +234,37 @@ func (s *source) runStep(ctx workflow.Context, step string) (StepResult, error) 
 			return res, err
 		}
 		msg, kind := stepFault(err)
+		if s.rounds && retryable(err) {
+			round++
+			if err := s.retrying(ctx, step, msg, kind, roundWait(round)); err != nil {
+				return res, err
+			}
+			continue
+		}
 		if err := s.attention(ctx, step, msg, kind); err != nil {
 			return res, err
 		}
 	}
+}
+
+// retryable is whether a step's failure is one a retry can fix: not one
+// that needs a person (stepNonRetryable, or marked non-retryable).
+func retryable(err error) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return !app.NonRetryable() && !slices.Contains(stepNonRetryable, app.Type())
+	}
+	var canceled *temporal.CanceledError
+	return !errors.As(err, &canceled)
+}
+
+// retrying tells the request's workflow that a round of step's attempts
+// failed and another starts after wait. It returns an error only when this
+// child is cancelled meanwhile.
+func (s *source) retrying(ctx workflow.Context, step, msg, kind string, wait time.Duration) error {
+	s.log.Warn("source step failed a round; retrying", "step", step, "type", kind, "wait", wait)
+	s.progress(ctx, SourceProgress{Step: step, State: AutomationRetrying, Error: msg, ErrorType: kind})
+	return workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "retry " + step}).Get(ctx, nil)
 }
 
 // stepDetail is a step's evidence for the audit trail: counts, the export
@@ -227,7 +288,7 @@ func stepDetail(res StepResult) map[string]any {
 func stepFault(err error) (string, string) {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		return app.Error(), app.Type()
+		return app.Message(), app.Type() // Error() adds "(type: X, retryable: ...)"
 	}
 	var timeout *temporal.TimeoutError
 	if errors.As(err, &timeout) {

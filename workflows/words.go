@@ -43,7 +43,8 @@ const (
 	EventSourceAttention     = "source_needs_attention"  // an automated source's step needs a person
 	EventSourceApproval      = "source_waiting_approval" // a dry run waits for the erasure's approval
 	EventSourceApproved      = "source_erasure_approved"
-	EventSourceResumed       = "source_resumed" // the step that needed attention runs again
+	EventSourceResumed       = "source_resumed"  // the step that needed attention runs again
+	EventSourceRetrying      = "source_retrying" // a step keeps failing for a reason a retry can fix
 	EventSourceRetried       = "source_retried"
 	EventSourceManual        = "source_switched_to_manual"
 	EventLegalHoldSet        = "legal_hold_set"
@@ -100,6 +101,7 @@ var eventLabels = map[string]string{
 	EventSourceApproval:      "Dry run: the erasure waits for approval",
 	EventSourceApproved:      "Dry run's erasure approved",
 	EventSourceResumed:       "Automated data source running again",
+	EventSourceRetrying:      "Automated data source failing: the system retries",
 	EventSourceRetried:       "Automated data source retried",
 	EventSourceManual:        "Automated task switched to manual",
 	EventLegalHoldSet:        "Legal hold placed",
