@@ -61,6 +61,7 @@ const (
 	AuditConnectorSubjectRead  = "connector.subject_read"              // a source's connector read the subject's email
 	AuditConnectorStep         = "connector.step"                      // a step of an automated source ran: counts, file hash, verify result
 	AuditAutomationAttention   = "task.automation_attention"           // an automated source's step needs a person
+	AuditAutomationNoConnector = "task.automation_no_connector"        // no connector polls an automated source's task queue
 	AuditAutomationRetried     = "task.automation_retried"             // staff retried the step that needed attention
 	AuditAutomationManual      = "task.automation_manual"              // staff switched an automated task to manual
 	AuditAutomationApproval    = "task.automation_approval"            // staff approved or refused a dry run's erasure
@@ -139,6 +140,7 @@ var auditLabels = map[string]string{
 	AuditConnectorTokenCreated: "Connector token created",
 	AuditConnectorSubjectRead:  "Connector read the subject's email",
 	AuditAutomationAttention:   "Automated task needs attention",
+	AuditAutomationNoConnector: "Automated task: no connector polls its task queue",
 	AuditAutomationRetried:     "Automated task retried",
 	AuditAutomationManual:      "Automated task switched to manual",
 	AuditAutomationApproval:    "Dry run erasure decided",

@@ -135,6 +135,7 @@ func (r *run) onSourceProgress(ctx workflow.Context, p SourceProgress) {
 	t.Automation = &Automation{Step: p.Step, State: p.State, Error: p.Error, ErrorType: p.ErrorType, Matched: p.Matched, UpdatedAt: now}
 	t.LastActivityAt = now
 	delete(r.stalls, p.DataSourceID)
+	delete(r.beforeNoConnector, p.DataSourceID) // the child runs: a connector polls
 	switch p.State {
 	case AutomationDone:
 		r.sourceDone(ctx, t, p)

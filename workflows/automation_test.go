@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ type connector struct {
 	steps  []string        // the steps run, in order
 	at     []time.Duration // when each ran
 	answer func(step string, n int) (StepResult, error)
+	// pollers answers the watch of the source's task queue (nil: a
+	// connector polls it).
+	pollers func(in activities.QueuePollersInput) (activities.QueuePollers, error)
+	watched []time.Duration // when the queue was checked
 }
 
 // withConnector makes crm a postgres source (mail stays manual) and
@@ -45,6 +50,14 @@ func withConnector(h *harness) *connector {
 			return c.answer(in.Step, n)
 		}
 		return defaultStep(in.Step), nil
+	})
+	var a *activities.Activities
+	h.env.OnActivity(a.QueuePollers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.QueuePollersInput) (activities.QueuePollers, error) {
+		c.watched = append(c.watched, h.env.Now().Sub(start))
+		if c.pollers != nil {
+			return c.pollers(in)
+		}
+		return activities.QueuePollers{Known: true, Seen: true, LastSeen: h.env.Now()}, nil
 	})
 	// The test suite delivers signals to children only: the child's
 	// progress reaches the request's workflow through this mock.
@@ -517,5 +530,62 @@ func TestWebhookTimeLimitNeedsAttention(t *testing.T) {
 	h.run()
 	if stuck.Automation == nil || stuck.Automation.State != AutomationNeedsAttention || stuck.Automation.ErrorType != ErrWebhookTimeout {
 		t.Fatalf("after the time limit: %+v", stuck.Automation)
+	}
+}
+
+// TestNoConnectorPollsTheQueue: the source's task queue has no poller (the
+// connector was never started): the child never runs, and the request's
+// workflow notices at its next check: the task shows no_connector with the
+// queue in words, the timeline and the audit trail say so and one
+// source_attention alert goes out (not one a check). Temporal answering
+// an error changes nothing. When a connector polls again, the task goes
+// back to what the child last said, and the timeline says so.
+func TestNoConnectorPollsTheQueue(t *testing.T) {
+	h := newHarness(t)
+	c := withConnector(h)
+	back := 3*time.Hour + time.Hour
+	// The dry run's count is the child's last word: then nothing polls.
+	var queues []string
+	c.pollers = func(in activities.QueuePollersInput) (activities.QueuePollers, error) {
+		queues = append(queues, in.TaskQueue)
+		now := h.env.Now().Sub(start)
+		switch {
+		case now < 3*time.Hour+25*time.Minute:
+			return activities.QueuePollers{Known: true}, nil
+		case now < 3*time.Hour+35*time.Minute:
+			return activities.QueuePollers{}, errors.New("temporal: unavailable")
+		case now < back:
+			return activities.QueuePollers{Known: true}, nil
+		}
+		return activities.QueuePollers{Known: true, Seen: true, LastSeen: h.env.Now()}, nil
+	}
+	h.assignAutomated(true)
+	stuck := h.taskAt(3*time.Hour + 30*time.Minute)
+	after := h.taskAt(back + sourceWatchEvery + time.Minute)
+	h.rejectAt(5 * day)
+	st := h.run()
+	if stuck.Automation == nil || stuck.Automation.State != AutomationNoConnector ||
+		!strings.Contains(stuck.Automation.Error, "no connector has polled task queue dsar-source-crm since") {
+		t.Fatalf("with no connector: %+v", stuck.Automation)
+	}
+	if len(queues) == 0 || queues[0] != "dsar-source-crm" || len(c.watched) == 0 || c.watched[0] != 3*time.Hour+sourceWatchEvery {
+		t.Errorf("checks of %v at %v", queues, c.watched)
+	}
+	// The dry run's alert at 3h, then one for the missing connector.
+	if got := h.alertTimes(store.AlertSourceAttention); len(got) != 2 || got[1] != 3*time.Hour+sourceWatchEvery {
+		t.Errorf("source attention alerts at %v", got)
+	}
+	if !slices.Contains(h.auditActions(), dsar.AuditAutomationNoConnector) {
+		t.Errorf("audit: %v", h.auditActions())
+	}
+	var events []string
+	for _, e := range st.Timeline {
+		if e.Event == EventSourceNoConnector || (e.Event == EventSourceResumed && strings.Contains(e.Detail, "polls task queue")) {
+			events = append(events, e.Event)
+		}
+	}
+	equal(t, "timeline", events, []string{EventSourceNoConnector, EventSourceResumed})
+	if after.Automation == nil || after.Automation.State != AutomationWaitingApproval || after.Automation.Matched != 7 {
+		t.Errorf("once a connector polls: %+v", after.Automation)
 	}
 }

@@ -59,6 +59,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
 	}
 	r.clocks = r.records && workflow.GetVersion(ctx, versionClocks, workflow.DefaultVersion, 1) == 1
+	r.sourceWatch = r.clocks && workflow.GetVersion(ctx, versionSourceWatch, workflow.DefaultVersion, 1) == 1
 	if r.clocks && in.Resume == nil {
 		r.startClocks()
 	}
@@ -281,6 +282,13 @@ type run struct {
 	// Not carried across runs: a new run counts the hour again.
 	retryingSince   map[string]time.Time
 	retryingAlerted map[string]bool
+	// The watch of SQL sources' task queues (versionSourceWatch):
+	// watchedAt is the last check; beforeNoConnector, per data source, the
+	// automation its child last reported before no_connector. Not carried
+	// across runs: a new run checks again.
+	sourceWatch       bool
+	watchedAt         time.Time
+	beforeNoConnector map[string]Automation
 	// records: legal holds keep the erasure at close waiting (versionRecords).
 	records bool
 	// erasePending: the erasure at close waits for a legal hold's lift
@@ -415,6 +423,9 @@ func (r *run) next() (event, bool) {
 			at := t.LastActivityAt.Add(time.Duration(r.stalls[t.DataSourceID]+1) * p.StallAfter)
 			consider(event{at, TimerTaskStalled, func(ctx workflow.Context) { r.remindStalled(ctx, t.DataSourceID) }})
 		}
+	}
+	if e, ok := r.watchEvent(); ok {
+		consider(e)
 	}
 	if r.clocks && st.AcknowledgeBy != nil && st.AcknowledgedAt == nil && !r.ackAlerted {
 		consider(event{*st.AcknowledgeBy, TimerAcknowledge, r.alertAcknowledge})

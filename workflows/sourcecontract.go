@@ -43,20 +43,23 @@ const (
 const (
 	AutomationRunning         = "running"
 	AutomationNeedsAttention  = "needs_attention"
-	AutomationRetrying        = "retrying" // a step failed a round of retries (the source is away?): the system tries again
+	AutomationNoConnector     = "no_connector" // no connector polls the SQL source's task queue: nothing runs (versionSourceWatch)
+	AutomationRetrying        = "retrying"     // a step failed a round of retries (the source is away?): the system tries again
 	AutomationWaitingApproval = "waiting_approval"
 	AutomationDone            = "done"
 	AutomationManual          = "manual" // staff switched the task to manual: its owners do it
 )
 
 // AutomationStates lists every automation state.
-var AutomationStates = []string{AutomationRunning, AutomationRetrying, AutomationNeedsAttention, AutomationWaitingApproval, AutomationDone, AutomationManual}
+var AutomationStates = []string{AutomationRunning, AutomationRetrying, AutomationNoConnector, AutomationNeedsAttention, AutomationWaitingApproval, AutomationDone, AutomationManual}
 
 // AutomationStateLabel is an automation state in words.
 func AutomationStateLabel(s string) string {
 	switch s {
 	case AutomationRunning:
 		return "Running"
+	case AutomationNoConnector:
+		return "No connector: nothing polls the source's task queue; start its connector"
 	case AutomationRetrying:
 		return "Retrying: the source keeps failing; the system tries again"
 	case AutomationNeedsAttention:

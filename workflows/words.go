@@ -43,8 +43,9 @@ const (
 	EventSourceAttention     = "source_needs_attention"  // an automated source's step needs a person
 	EventSourceApproval      = "source_waiting_approval" // a dry run waits for the erasure's approval
 	EventSourceApproved      = "source_erasure_approved"
-	EventSourceResumed       = "source_resumed"  // the step that needed attention runs again
-	EventSourceRetrying      = "source_retrying" // a step keeps failing for a reason a retry can fix
+	EventSourceResumed       = "source_resumed"      // the step that needed attention runs again
+	EventSourceRetrying      = "source_retrying"     // a step keeps failing for a reason a retry can fix
+	EventSourceNoConnector   = "source_no_connector" // no connector polls the source's task queue
 	EventSourceRetried       = "source_retried"
 	EventSourceManual        = "source_switched_to_manual"
 	EventLegalHoldSet        = "legal_hold_set"
@@ -102,6 +103,7 @@ var eventLabels = map[string]string{
 	EventSourceApproved:      "Dry run's erasure approved",
 	EventSourceResumed:       "Automated data source running again",
 	EventSourceRetrying:      "Automated data source failing: the system retries",
+	EventSourceNoConnector:   "Automated data source: no connector polls its task queue",
 	EventSourceRetried:       "Automated data source retried",
 	EventSourceManual:        "Automated task switched to manual",
 	EventLegalHoldSet:        "Legal hold placed",

@@ -1214,7 +1214,7 @@ function automationBox(id, t, open, reload) {
   const base = `/api/v1/requests/${id}/tasks/${t.data_source_id}/automation`;
   const box = h('div', {class: 'automation', 'data-state': a.state},
     h('p', {}, h('strong', {}, modeLabel(t.mode) + ': '), automationLabel(a.state), a.step ? ` (step: ${a.step})` : ''));
-  if (['needs_attention', 'retrying'].includes(a.state) && a.error) box.append(h('p', {class: 'declined'}, h('strong', {}, 'Error: '), a.error));
+  if (['needs_attention', 'retrying', 'no_connector'].includes(a.state) && a.error) box.append(h('p', {class: 'declined'}, h('strong', {}, 'Error: '), a.error));
   if (a.state === 'manual' && a.error) box.append(h('p', {}, h('strong', {}, 'Why manual: '), a.error));
   if (a.state === 'waiting_approval') box.append(h('p', {}, `The erasure would touch ${a.matched || 0} row(s).`));
   if (!open || ['done', 'manual'].includes(a.state)) return box;
