@@ -68,11 +68,7 @@ func (s *Server) fileAppeal(c *gin.Context, reason string) (actionAnswer, error)
 	if err != nil {
 		return actionAnswer{}, err
 	}
-	note := func(string) error {
-		_, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: row.ID, Sender: store.SenderRequester,
-			ActorID: acc.ID, Body: "I appeal the decision on this request. My reasons: " + reason})
-		return err
-	}
+	note := s.requesterNote(c, row.ID, acc.ID, "I appeal the decision on this request. My reasons: "+reason)
 	var p workflows.AppealFiling
 	return s.actOnWith(c, row, "portal:"+acc.ID, workflows.SignalAppealFiled, func(a workflows.Action) any { p.Action = a; return p }, note)
 }

@@ -47,11 +47,7 @@ func (s *Server) withdraw(c *gin.Context, reason string) (actionAnswer, error) {
 	// sealed like every message, read by staff in the thread.
 	var note func(string) error
 	if reason != "" {
-		note = func(string) error {
-			_, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: row.ID, Sender: store.SenderRequester,
-				ActorID: acc.ID, Body: "I am withdrawing this request. My reason: " + reason})
-			return err
-		}
+		note = s.requesterNote(c, row.ID, acc.ID, "I am withdrawing this request. My reason: "+reason)
 	}
 	var p workflows.Withdrawal
 	return s.actOnWith(c, row, "portal:"+acc.ID, workflows.SignalWithdrawn, func(a workflows.Action) any { p.Action = a; return p }, note)
@@ -92,4 +88,15 @@ func (s *Server) portalWithdrawForm(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/portal/requests/"+url.PathEscape(c.Param("id"))+"?sent=withdrawn")
+}
+
+// requesterNote is an action's note that records the requester's words as
+// a message on the request (sealed like every message, read by staff in
+// the thread) in the same step as the action.
+func (s *Server) requesterNote(c *gin.Context, requestID, accountID, body string) func(string) error {
+	return func(string) error {
+		_, err := s.DB.AddMessage(c.Request.Context(), s.Keys, store.NewMessage{RequestID: requestID, Sender: store.SenderRequester,
+			ActorID: accountID, Body: body})
+		return err
+	}
 }
