@@ -210,7 +210,7 @@ func accessTable() []rule {
 		{Method: "POST", Path: "/api/v1/requests/:id/handler", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "the handler must be an active org owner, admin or manager"},
 		{Method: "POST", Path: "/api/v1/requests/:id/legal-hold", Who: staff, Roles: administrators, Denied: http.StatusForbidden,
-			Scope: "placing one needs a reason; requests opened before legal holds: 409"},
+			Scope: "placing one needs a reason; requests opened before legal holds, while their workflow runs: 409"},
 		{Method: "GET", Path: "/api/v1/requests/:id/audit.json", Who: staff, Roles: queueWorkers, Denied: http.StatusForbidden,
 			Scope: "a file for a regulator: the request's audit events with the chain's hashes"},
 

@@ -33,6 +33,10 @@ const (
 	actionBudget = 5 * time.Second
 )
 
+// errEnded marks signalAndAwait's ECONFLICT for a workflow that is no
+// longer running (the signal found none).
+var errEnded = errors.New(" (the workflow has ended)")
+
 // actionAnswer is what became of a staff action: the workflow's outcome,
 // or, while none is recorded (no worker took it yet), Pending with the
 // request's current status.
@@ -123,7 +127,8 @@ func (s *Server) actOnWith(c *gin.Context, row store.Request, actor, signal stri
 // (the request row's, or its appeal's) and waits up to the budget for the
 // outcome the workflow records for the request: applied, refused (the
 // error), or none yet (Pending, with the request's current status). A
-// workflow that is no longer running is ECONFLICT saying ended.
+// workflow that is no longer running is ECONFLICT saying ended (wrapping
+// errEnded).
 func (s *Server) signalAndAwait(c *gin.Context, row store.Request, wid, ended, id, signal string, p any) (actionAnswer, error) {
 	ctx := c.Request.Context()
 	sctx, cancel := context.WithTimeout(ctx, signalTimeout)
@@ -132,7 +137,7 @@ func (s *Server) signalAndAwait(c *gin.Context, row store.Request, wid, ended, i
 		var nf *serviceerror.NotFound
 		switch {
 		case errors.As(err, &nf):
-			return actionAnswer{}, dsar.Errorf(dsar.ECONFLICT, "%s", ended)
+			return actionAnswer{}, fmt.Errorf("%w%w", dsar.Errorf(dsar.ECONFLICT, "%s", ended), errEnded)
 		case sctx.Err() != nil:
 			return actionAnswer{}, dsar.Errorf(dsar.EUNAVAILABLE, "the request's workflow could not be reached in time; try again")
 		}

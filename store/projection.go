@@ -78,7 +78,10 @@ type Projection struct {
 	// fields above (see records.go); written in the same transaction.
 	Record RecordFacts
 	// LegalHold is the request's legal hold; nil (runs before legal holds)
-	// leaves the stored one as it is.
+	// leaves the stored one as it is, and so does a write with Seq 0 (the
+	// reconciliation's final state of an ended workflow, whose own last
+	// write recorded its hold): once a workflow has ended, only the API
+	// changes the hold (SetEndedLegalHold).
 	LegalHold *LegalHold
 }
 
@@ -186,7 +189,7 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		var holdOn *bool
 		var holdReason, holdBy *string
 		var holdSince *time.Time
-		if h := p.LegalHold; h != nil {
+		if h := p.LegalHold; h != nil && p.Seq != 0 {
 			holdOn, holdReason, holdBy = &h.On, &h.Reason, &h.By
 			if h.On {
 				holdSince = &h.Since

@@ -51,24 +51,55 @@ func (s *State) allowsLegalHold(p any) error {
 	return nil
 }
 
-// onLegalHold places or lifts the hold. The audit trail, which holds no
-// free text, proves which reason was given by its hash.
+// onLegalHold places or lifts the hold.
 func (r *run) onLegalHold(ctx workflow.Context, p LegalHoldSet) {
 	if !r.allowed(ctx, SignalLegalHold, p, p.By) {
 		return
 	}
 	at := r.when(ctx, p.Action)
-	if p.On {
-		r.st.LegalHold = &store.LegalHold{On: true, Reason: strings.TrimSpace(p.Reason), Since: at, By: p.By}
-		r.noteAt(at, EventLegalHoldSet, p.By, "")
-		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditLegalHoldSet, map[string]any{"reason_sha256": digest(r.st.LegalHold.Reason)})
-	} else {
-		since := r.st.LegalHold.Since
-		r.st.LegalHold = &store.LegalHold{On: false}
-		r.noteAt(at, EventLegalHoldLifted, p.By, "")
-		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditLegalHoldLifted, map[string]any{"since": since.UTC().Format("2006-01-02T15:04:05Z07:00")})
+	var was store.LegalHold
+	if r.st.LegalHold != nil {
+		was = *r.st.LegalHold
 	}
+	ch := legalHoldChange(p, was, at)
+	r.st.LegalHold = &ch.Hold
+	r.noteAt(at, ch.Timeline.Event, p.By, "")
+	r.audit(ctx, ch.Audit.ActorKind, p.By, ch.Audit.Action, ch.Audit.Detail)
 	r.changed(ctx)
+}
+
+// legalHoldChange is what placing or lifting hold p at at records (was is
+// the hold before): the hold it leaves, the timeline's entry and the audit
+// event. The audit trail, which holds no free text, proves which
+// reason was given by its hash; a lift says since when the hold was on.
+func legalHoldChange(p LegalHoldSet, was store.LegalHold, at time.Time) store.LegalHoldChange {
+	ch := store.LegalHoldChange{Hold: store.LegalHold{On: false}, Timeline: TimelineEntry{At: at, Event: EventLegalHoldLifted, Actor: p.By},
+		Audit: store.Audit{ActorKind: actorKind(p.By), ActorID: p.By, Action: dsar.AuditLegalHoldLifted,
+			Detail: map[string]any{"since": was.Since.UTC().Format("2006-01-02T15:04:05Z07:00")}}}
+	if p.On {
+		ch.Hold = store.LegalHold{On: true, Reason: strings.TrimSpace(p.Reason), Since: at, By: p.By}
+		ch.Timeline.Event = EventLegalHoldSet
+		ch.Audit.Action, ch.Audit.Detail = dsar.AuditLegalHoldSet, map[string]any{"reason_sha256": digest(ch.Hold.Reason)}
+	}
+	return ch
+}
+
+// EndedLegalHold is the change staff's hold p makes to a request whose
+// workflow has ended, cur being its hold as stored: what the workflow
+// would have recorded (the same hold, timeline entry and audit event, at
+// the time of p's action), or why not, in the workflow's words (ECONFLICT:
+// a hold already on, or none to lift; EINVALID: no reason). After the end
+// the erasure is done; the hold keeps what the retention sweep would
+// delete (store.SetEndedLegalHold writes it).
+func EndedLegalHold(p LegalHoldSet, cur store.LegalHold) (store.LegalHoldChange, error) {
+	var st State
+	if cur.On {
+		st.LegalHold = &cur
+	}
+	if err := st.allowsLegalHold(p); err != nil {
+		return store.LegalHoldChange{}, err
+	}
+	return legalHoldChange(p, cur, p.At.UTC()), nil
 }
 
 // awaitLift keeps a closed request's erasure waiting while a legal hold is

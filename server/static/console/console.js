@@ -994,7 +994,9 @@ function legalHoldSection(r, reload) {
   const sec = h('section', {'aria-labelledby': 'hold-title', id: 'legal-hold'}, h('h2', {id: 'hold-title'}, 'Legal hold'));
   sec.append(hold.on
     ? h('p', {id: 'hold-state'}, h('strong', {}, 'On'), ` since ${dateTime(hold.since)}: ${hold.reason}. `,
-      'The erasure at close waits until the hold is lifted; deadlines run as ever.')
+      r.pii_erased
+        ? 'The retention sweep keeps what is left of this request (its record, messages and package) until the hold is lifted.'
+        : 'The erasure at close waits until the hold is lifted; deadlines run as ever.')
     : h('p', {id: 'hold-state'}, 'None. A hold keeps this request\'s data from being erased at close, and from the retention sweep, until it is lifted.'));
   if (!ADMINISTRATORS.includes(me.role)) return sec;
   const form = hold.on
