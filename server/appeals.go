@@ -276,14 +276,30 @@ func (s *Server) portalAppealOf(c *gin.Context, l locale.Lang, id string) (*port
 		}
 	}
 	if ap.Status == dsar.AppealUpheld {
-		for _, r := range s.Config.Jurisdictions {
-			if r.ID == row.DeadlineRule && r.Appeal != nil {
-				out.Authority, out.AuthorityContact = r.Appeal.Authority, r.Appeal.Contact
-				if u, err := url.Parse(r.Appeal.Contact); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
-					out.AuthorityURL = u.String()
-				}
-			}
+		out.Authority, out.AuthorityContact = s.appealAuthority(row)
+		if u, err := url.Parse(out.AuthorityContact); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
+			out.AuthorityURL = u.String()
 		}
 	}
 	return out, nil
+}
+
+// appealAuthority is the authority a requester whose appeal was upheld may
+// complain to, and its complaint contact: those of the rule captured at
+// intake, which the request's workflow carries and names in its mail
+// (whatever the configuration says now); for a request from before they
+// were stored with it, those of the configured rule of its id.
+func (s *Server) appealAuthority(row store.Request) (authority, contact string) {
+	if row.AppealAuthority != nil {
+		if row.AppealContact != nil {
+			contact = *row.AppealContact
+		}
+		return *row.AppealAuthority, contact
+	}
+	for _, r := range s.Config.Jurisdictions {
+		if r.ID == row.DeadlineRule && r.Appeal != nil {
+			return r.Appeal.Authority, r.Appeal.Contact
+		}
+	}
+	return "", ""
 }

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/workflows"
 )
 
 // TestAppealThroughTheAPI: a Virginia requester whose request was
@@ -124,6 +127,65 @@ func TestAppealThroughTheAPI(t *testing.T) {
 		d["decided_by"] != decider.ID || d["appeal_until"] == nil || dap["status"] != "upheld" {
 		t.Errorf("the request's detail: contact kept %v, erased %v, email %v, decided by %v, appeal %v",
 			d["contact_kept"], d["pii_erased"], d["email"], d["decided_by"], d["appeal"])
+	}
+}
+
+// TestPortalNamesTheAppealAuthorityCapturedAtIntake: a Virginia request
+// is recorded; then the configured Virginia rule names another authority.
+// Its appeal is upheld: the mail names the authority of the rule captured
+// at intake, which the workflow carries, and so does the portal, not the
+// one configured now.
+func TestPortalNamesTheAppealAuthorityCapturedAtIntake(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, deciderTok := e.user(dsar.RoleManager)
+	_, reviewerTok := e.user(dsar.RoleAdmin)
+	const email = "va-captured@example.org"
+	body := manualForm(email, map[string]any{"country": "US", "region": "US-VA", "identity_checked": true,
+		"identity_note": "called back on the number we hold"})
+	id := stringOf(e.want(e.do("POST", "/api/v1/requests/manual", deciderTok, body), http.StatusCreated, "record").JSON(t)["id"])
+	t.Cleanup(func() {
+		_ = e.temporal.TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "test over")
+		_ = e.temporal.TerminateWorkflow(context.Background(), workflows.AppealWorkflowID(id), "", "test over")
+	})
+	captured, _ := e.cfg.Jurisdictions.Match("US", "US-VA")
+	rules := slices.Clone(e.cfg.Jurisdictions)
+	for i := range rules {
+		if rules[i].ID == captured.ID {
+			changed := *rules[i].Appeal
+			changed.Authority, changed.Contact = "Virginia Consumer Protection Section", "https://example.org/complaints"
+			rules[i].Appeal = &changed
+		}
+	}
+	e.cfg.Jurisdictions = rules // the configuration changes after intake
+
+	e.eventually("the request starts identity-verified", func() bool {
+		r, err := e.db.Request(e.ctx, id, "")
+		return err == nil && r.Status == dsar.StatusIdentityVerified
+	})
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", deciderTok, map[string]any{"reasons": []string{"manifestly_unfounded"}}),
+		http.StatusOK, "reject")
+	requester := e.portalSession(id, email)
+	filed := e.want(e.do("POST", "/api/v1/portal/requests/"+id+"/appeal", requester, map[string]any{"reason": "I disagree."}),
+		http.StatusCreated, "appeal").JSON(t)
+	e.eventually("the appeal's workflow runs", func() bool {
+		_, err := e.temporal.DescribeWorkflowExecution(e.ctx, workflows.AppealWorkflowID(id), "")
+		return err == nil
+	})
+	e.want(e.do("POST", "/api/v1/appeals/"+stringOf(filed["id"])+"/decision", reviewerTok,
+		map[string]any{"outcome": "upheld", "explanation": "We hold nothing more."}), http.StatusOK, "decide")
+
+	want := captured.Appeal
+	e.eventually("the decision is mailed with the authority", func() bool {
+		ms := e.mailsTo(email)
+		return len(ms) > 0 && strings.Contains(ms[0].Text, "We hold nothing more.")
+	})
+	if m := e.mailsTo(email)[0]; !strings.Contains(m.Text, want.Authority) || strings.Contains(m.Text, "Consumer Protection Section") {
+		t.Errorf("the mail names another authority than the one captured:\n%s", m.Text)
+	}
+	ap, _ := e.want(e.do("GET", "/api/v1/portal/requests/"+id, requester, nil), http.StatusOK, "portal detail").JSON(t)["appeal"].(map[string]any)
+	if ap["status"] != "upheld" || ap["authority"] != want.Authority || ap["authority_contact"] != want.Contact {
+		t.Errorf("the portal names %v (%v), want %q (%q) as the mail does", ap["authority"], ap["authority_contact"], want.Authority, want.Contact)
 	}
 }
 

@@ -626,6 +626,9 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 		nr.Hold = &store.IntakeHold{NetworkKey: s.networkKey(sub.ClientIP), Limits: s.intakeLimits()}
 	}
 	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, sub.RequestType, nr.SubmittedAt)
+	if rule, ok := s.Config.Jurisdictions.Match(sub.Country, sub.Region); ok && rule.ID == nr.DeadlineRule {
+		nr.Appeal = rule.Appeal // the rule startWorkflow carries into the workflow
+	}
 	var err error
 	nr.Sealed, err = store.NewSealedRequest(s.Keys, id, store.PII{
 		FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email, Description: sub.Description,

@@ -251,6 +251,9 @@ func (e *staffEnv) request(r newRequest) string {
 	if r.Document != nil {
 		nr.DocumentType, nr.DocumentSize = "image/png", len(r.Document)
 	}
+	if in.Rule != nil {
+		nr.Appeal = in.Rule.Appeal // stored with the request, as intake does
+	}
 	if err := e.db.CreateRequest(e.ctx, nr); err != nil {
 		e.t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ type NewRequest struct {
 	// Hold, when set, is recorded with the request (see IntakeHold), in the
 	// same statement and only if it fits its limits.
 	Hold *IntakeHold
+	// Appeal is the appeal right of the jurisdiction rule the request's
+	// workflow carries (nil: none): its authority and contact are stored,
+	// so that the portal names the ones the mail does.
+	Appeal *dsar.AppealRule
 }
 
 // IntakeHold is what a request from the public form holds while its email
@@ -178,8 +182,8 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		request AS (
 			INSERT INTO requests (id, accepted, status, request_type, requestor_type, country, region,
 				submitted_at, deadline, original_deadline, deadline_rule, deadline_rule_name, max_extension, email_hash, pii,
-				channel, recorded_by, language)
-			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid, $28
+				channel, recorded_by, language, appeal_authority, appeal_contact)
+			SELECT $1, false, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $21, $22::uuid, $28, $30, $31
 			FROM hold WHERE hold.refusal = '' AND ($14::text IS NULL OR EXISTS (SELECT 1 FROM captcha))
 			RETURNING id),
 		request_key AS (
@@ -210,6 +214,10 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 	if r.RecordedBy != "" {
 		recordedBy = &r.RecordedBy
 	}
+	var authority, contact *string // SQL NULL without an appeal right
+	if a := r.Appeal; a != nil {
+		authority, contact = &a.Authority, &a.Contact
+	}
 	st, err := db.prepared(ctx, q)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, err)
@@ -230,7 +238,8 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		string(r.RequestType), string(r.RequestorType), r.Country, r.Region, r.SubmittedAt, r.Deadline,
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
 		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy,
-		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, string(r.Language.Or()), captchaKey)
+		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, string(r.Language.Or()), captchaKey,
+		authority, contact)
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}

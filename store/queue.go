@@ -413,6 +413,11 @@ type Request struct {
 	LegalHoldReason   string         `db:"legal_hold_reason" json:"-"`
 	LegalHoldSince    *time.Time     `db:"legal_hold_since" json:"-"`
 	LegalHoldBy       string         `db:"legal_hold_by" json:"-"`
+	// AppealAuthority and AppealContact are the appeal authority of the
+	// rule captured at intake (nil: no appeal right, or a request from
+	// before they were stored).
+	AppealAuthority *string `db:"appeal_authority" json:"-"`
+	AppealContact   *string `db:"appeal_contact" json:"-"`
 
 	// The jurisdiction rule's clocks, as the workflow projects them.
 	AcknowledgeBy       *time.Time      `db:"acknowledge_by" json:"acknowledge_by"`
@@ -448,7 +453,7 @@ func (db *DB) Request(ctx context.Context, id, ownerID string) (Request, error) 
 		r.extended_at, r.extension_days, r.extension_reason, r.email_verified_at, r.identity_decided_at,
 		r.identity_verified, r.identity_note, r.closing_mail_failed, r.package_required, r.closed_at, r.close_reasons, r.close_note, r.scrubbed_at, r.channel, r.language,
 		r.decided_by::text AS decided_by, r.appeal_until,
-		r.legal_hold_on, r.legal_hold_reason, r.legal_hold_since, r.legal_hold_by,
+		r.legal_hold_on, r.legal_hold_reason, r.legal_hold_since, r.legal_hold_by, r.appeal_authority, r.appeal_contact,
 		r.acknowledge_by, r.acknowledged_at, r.extension_notice_by, r.pause_allowed, r.paused, r.identity_not_required, r.deadline_why
 		FROM requests r WHERE %s`
 	rs := []Request{}
