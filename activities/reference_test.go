@@ -15,7 +15,7 @@ import (
 // the console and the portal show, near its top, in its text and HTML.
 func TestRequesterMailsCarryTheReference(t *testing.T) {
 	f, srv := resendFixture(t, "digest")
-	for _, kind := range []string{activities.MailVerification, activities.MailVerificationReminder, activities.MailExtension,
+	for _, kind := range []string{activities.MailVerification, activities.MailVerificationReminder, activities.MailAccepted, activities.MailExtension,
 		activities.MailCompleted, activities.MailRejected, activities.MailWithdrawn, activities.MailPortalInvitation} {
 		to := strings.ReplaceAll(kind, "_", "-") + "@example.org"
 		id := f.request(store.PII{FirstName: "Ada", Email: to})
@@ -43,17 +43,20 @@ func TestRequesterMailsCarryTheReference(t *testing.T) {
 }
 
 // TestVerificationMailsEchoNothingTyped: the verification mail and its
-// reminder go to an address nobody has shown to be theirs yet, so they
-// carry nothing the sender typed (a stranger could type someone else's
-// address and a name or message for them to read); once the address is
-// verified, mail greets the requester by name.
+// reminder go to an address nobody has shown to be theirs yet, and so do
+// the mail that an opt-out accepted at submission is acted on and any mail
+// after it while its link is not opened (AddressUnverified): they carry
+// nothing the sender typed (a stranger could type someone else's address
+// and a name or message for them to read); once the address is verified,
+// mail greets the requester by name.
 func TestVerificationMailsEchoNothingTyped(t *testing.T) {
 	f, srv := resendFixture(t, "digest")
-	for _, kind := range []string{activities.MailVerification, activities.MailVerificationReminder} {
+	for _, kind := range []string{activities.MailVerification, activities.MailVerificationReminder, activities.MailAccepted,
+		activities.MailCompleted} {
 		to := "unverified-" + strings.ReplaceAll(kind, "_", "-") + "@example.org"
 		id := f.request(store.PII{FirstName: "Call 0900 555 to claim", LastName: "Zanzibar", Email: to})
 		if err := f.acts.SendRequesterMail(f.ctx, activities.RequesterMail{RequestID: id, Kind: kind, Key: "dsar-" + id + ":" + kind,
-			RequestType: dsar.RequestInfo, TokenTTL: time.Hour}); err != nil {
+			RequestType: dsar.RequestOptOut, TokenTTL: time.Hour, Received: time.Now(), AddressUnverified: kind == activities.MailCompleted}); err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
 		m := mailTo(t, srv, to)

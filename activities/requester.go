@@ -21,10 +21,14 @@ const (
 	MailPortalInvitation     = "portal_invitation"
 	MailExtension            = "deadline_extended"
 	MailAcknowledgement      = "acknowledgement" // confirms receipt where the rule asks (CCPA: 10 business days)
-	MailCompleted            = "request_completed"
-	MailRejected             = "request_rejected"
-	MailWithdrawn            = "request_withdrawn"
-	MailAppealDecided        = "appeal_decided" // the decision on the requester's appeal
+	// MailAccepted tells the requester of an opt-out accepted at submission
+	// that it was received and is acted on; its link (a verification
+	// token) lets them follow it in the portal, and nothing waits for it.
+	MailAccepted      = "request_accepted"
+	MailCompleted     = "request_completed"
+	MailRejected      = "request_rejected"
+	MailWithdrawn     = "request_withdrawn"
+	MailAppealDecided = "appeal_decided" // the decision on the requester's appeal
 	// Sent by the API, not the workflow; recorded in the audit trail the
 	// same way.
 	MailMessageWaiting = "message_waiting" // a staff message waits in the portal
@@ -39,6 +43,7 @@ var mailLabels = map[string]string{
 	MailPortalInvitation:     "portal invitation",
 	MailExtension:            "deadline extension notice",
 	MailAcknowledgement:      "acknowledgement of receipt",
+	MailAccepted:             "notice that the request is received and acted on",
 	MailCompleted:            "completion notice",
 	MailRejected:             "rejection notice",
 	MailWithdrawn:            "withdrawal confirmation",
@@ -50,7 +55,7 @@ var mailLabels = map[string]string{
 // MailKinds lists every kind of requester mail.
 func MailKinds() []string {
 	return []string{MailVerification, MailVerificationReminder, MailPortalInvitation, MailExtension, MailAcknowledgement,
-		MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn, MailAppealDecided}
+		MailAccepted, MailCompleted, MailRejected, MailWithdrawn, MailMessageWaiting, MailPortalSignIn, MailAppealDecided}
 }
 
 // MailLabel is a kind of requester mail in words; an unknown kind is
@@ -77,6 +82,11 @@ type RequesterMail struct {
 	TokenTTL        time.Duration // the verification link's validity
 	// Received is when the request was received (the acknowledgement).
 	Received time.Time `json:",omitempty"`
+	// AddressUnverified: the mail goes to an address not shown to be the
+	// requester's (an opt-out accepted at submission, its link not yet
+	// opened), so it carries nothing they typed (their name), as the
+	// verification mails do not.
+	AddressUnverified bool `json:",omitempty"`
 	// ExpiresAt is when the verification link expires, set by the workflow
 	// so that every attempt shows the same date; zero: TokenTTL from the
 	// first attempt.
@@ -133,12 +143,14 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	data["RequestType"] = RequestTypeIn(l, m.RequestType)
 	data["Deadline"] = locale.Date(l, m.Deadline)
 	data["PortalURL"] = a.link("/portal", nil)
-	tmpl := m.Kind
-	switch m.Kind {
-	case MailVerification, MailVerificationReminder:
+	if m.AddressUnverified || m.Kind == MailVerification || m.Kind == MailVerificationReminder || m.Kind == MailAccepted {
 		// The address is not yet shown to be the requester's: whoever typed
 		// it may not own it, so nothing they typed (their name) goes to it.
 		delete(data, "FirstName")
+	}
+	tmpl := m.Kind
+	switch m.Kind {
+	case MailVerification, MailVerificationReminder, MailAccepted:
 		raw, expires, err := a.linkToken(ctx, store.TokenEmailVerification, m.RequestID, a.Keys.BlindIndex(pii.Email), m.Key,
 			m.ExpiresAt, m.TokenTTL)
 		if err != nil {
@@ -146,6 +158,10 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 		}
 		data["Link"] = a.link("/verify-email", url.Values{"token": {raw}})
 		data["Expires"] = locale.Date(l, expires)
+		if m.Kind == MailAccepted {
+			data["Received"] = locale.Date(l, m.Received)
+			break
+		}
 		data["Reminder"] = m.Kind == MailVerificationReminder
 		tmpl = MailVerification
 	case MailExtension:

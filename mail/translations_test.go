@@ -12,8 +12,13 @@ import (
 
 // requesterMails are the mails to requesters; staff_alerts is staff's and
 // stays English.
-var requesterMails = []string{"verify_email", "portal_invitation", "deadline_extended", "request_completed", "request_rejected",
-	"request_withdrawn", "message_waiting", "portal_sign_in", "appeal_decided"}
+var requesterMails = []string{"verify_email", "request_accepted", "portal_invitation", "deadline_extended", "request_completed",
+	"request_rejected", "request_withdrawn", "message_waiting", "portal_sign_in", "appeal_decided", "acknowledgement"}
+
+// company is the company as the mail templates read it.
+type company struct {
+	Name, PrivacyURL, PrimaryColor, AccentColor, AuthorityName, AuthorityURL string
+}
 
 // englishWords are words an English mail cannot do without and no German,
 // French or Spanish one uses: one in a translation is English left behind.
@@ -26,9 +31,6 @@ func TestEveryMailTranslated(t *testing.T) {
 	tmpl, err := mail.LoadTemplates()
 	if err != nil {
 		t.Fatal(err)
-	}
-	type company struct {
-		Name, PrivacyURL, PrimaryColor, AccentColor, AuthorityName, AuthorityURL string
 	}
 	for _, l := range locale.Langs {
 		for _, name := range requesterMails {
@@ -73,3 +75,30 @@ func TestEveryMailTranslated(t *testing.T) {
 var tagRE = regexp.MustCompile(`<[^>]*>`)
 
 func stripTags(s string) string { return tagRE.ReplaceAllString(s, " ") }
+
+// TestGreetingWithoutName renders every requester mail in every language
+// without the requester's name, as a mail to an address not yet shown to
+// be theirs goes (an opt-out accepted at submission): the greeting reads
+// without it, leaving no gap.
+func TestGreetingWithoutName(t *testing.T) {
+	tmpl, err := mail.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap := regexp.MustCompile(`(Hello|Guten Tag|Bonjour) ,|Estimado/a :`)
+	for _, l := range locale.Langs {
+		for _, name := range requesterMails {
+			data := map[string]any{"Company": company{Name: "Acme", AccentColor: "#654321"}, "Signature": "Acme", "RequestType": "X",
+				"Deadline": "D", "Received": "R", "PortalURL": "https://acme.example/portal", "Link": "https://acme.example/l", "Expires": "E"}
+			m, err := tmpl.RenderIn(l, name, "z@example.org", data)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", l, name, err)
+			}
+			for part, text := range map[string]string{"text": m.Text, "html": stripTags(m.HTML)} {
+				if g := gap.FindString(text); g != "" {
+					t.Errorf("%s/%s %s: %q, a gap for the missing name:\n%s", l, name, part, g, text)
+				}
+			}
+		}
+	}
+}
