@@ -77,6 +77,7 @@ const (
 	AuditLegalHoldLifted       = "legal_hold.lifted"
 	AuditRetentionSwept        = "retention.swept"               // the retention sweep deleted what outlived its period (counts)
 	AuditIdentityNotRequired   = "request.identity_not_required" // the rule forbids requiring proof of identity (opt-out track)
+	AuditOptOutAccepted        = "request.accepted_unconfirmed"  // an opt-out accepted at submission, without email confirmation, under its rule
 	AuditClockPaused           = "request.clock_paused"          // staff stopped the clock, with a reason code
 	AuditClockResumed          = "request.clock_resumed"         // staff restarted the clock; the deadline moved
 )
@@ -156,6 +157,7 @@ var auditLabels = map[string]string{
 	AuditLegalHoldLifted:       "Legal hold lifted",
 	AuditRetentionSwept:        "Retention sweep deleted expired data",
 	AuditIdentityNotRequired:   "Identity not required (the law forbids asking for proof)",
+	AuditOptOutAccepted:        "Accepted without email confirmation (the law forbids requiring a verifiable request for an opt-out)",
 	AuditClockPaused:           "Clock stopped",
 	AuditClockResumed:          "Clock restarted, deadline moved",
 }

@@ -76,7 +76,9 @@ func (a *Activities) SendWebhookJob(ctx context.Context, in WebhookJobInput) (We
 	if err != nil {
 		return none, classify(err)
 	}
-	if req.EmailVerifiedAt == nil {
+	// An unverified address goes to no endpoint, except that of an opt-out
+	// accepted at submission, which the law forbids making wait for it.
+	if req.EmailVerifiedAt == nil && !req.AcceptedUnconfirmed() {
 		return none, temporal.NewNonRetryableApplicationError("the requester's email address is not verified", ErrTypeInvalid, nil)
 	}
 	pii, err := a.DB.RequestPII(ctx, a.Keys, in.RequestID)

@@ -14,7 +14,7 @@ import (
 
 // Alert kinds: what a staff alert is about.
 const (
-	AlertNewRequest       = "new_request"             // a request was verified and waits for data sources
+	AlertNewRequest       = "new_request"             // a request was verified (or an opt-out accepted at submission) and waits for data sources
 	AlertUnassigned       = "unassigned"              // still no data sources, days after verification
 	AlertTaskAssigned     = "task_assigned"           // a data source the recipient owns was assigned
 	AlertTaskStalled      = "task_stalled"            // a task has not moved for days
@@ -48,7 +48,7 @@ var AlertKinds = []string{AlertNewRequest, AlertUnassigned, AlertTaskAssigned, A
 func AlertLabel(kind string) string {
 	switch kind {
 	case AlertNewRequest:
-		return "New verified request waiting for data sources"
+		return "New request waiting for data sources (email verified, or an opt-out taken at once)"
 	case AlertUnassigned:
 		return "Request still has no data sources assigned"
 	case AlertTaskAssigned:

@@ -429,6 +429,15 @@ type Request struct {
 	DeadlineWhy         string          `db:"deadline_why" json:"deadline_why"`
 }
 
+// AcceptedUnconfirmed reports whether the request is an opt-out accepted at
+// submission whose address is not confirmed: its rule forbids requiring
+// proof of identity, it is past the email's step, and the email was never
+// verified. The law forbids making it wait for the confirmation.
+func (r Request) AcceptedUnconfirmed() bool {
+	return r.IdentityNotRequired && r.EmailVerifiedAt == nil &&
+		r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired
+}
+
 // LegalHold is the request's legal hold as projected (On false: none).
 func (r Request) LegalHold() LegalHold {
 	h := LegalHold{On: r.LegalHoldOn, Reason: r.LegalHoldReason, By: r.LegalHoldBy}

@@ -331,12 +331,15 @@ func (r *run) onEmailVerified(ctx workflow.Context, p EmailVerified) {
 		return
 	}
 	at := r.when(ctx, p.Action)
-	r.st.Status = dsar.StatusAwaitingIdentity
+	accepted := r.st.OptOutAcceptedAt != nil // already in the queue: only the address is confirmed
+	if !accepted {
+		r.st.Status = dsar.StatusAwaitingIdentity
+		r.unassigned = 0
+	}
 	r.st.EmailVerifiedAt = &at
-	r.unassigned = 0
 	r.noteAt(at, EventEmailVerified, "", "")
 	r.audit(ctx, store.ActorRequester, "", dsar.AuditEmailVerified, nil)
-	if r.clocks && r.st.IdentityNotRequired {
+	if r.clocks && r.st.IdentityNotRequired && !accepted {
 		r.identityNotRequired(ctx, at)
 	}
 	r.changed(ctx)
@@ -547,7 +550,7 @@ func (r *run) close(ctx workflow.Context, at time.Time, outcome string, reasons 
 		r.alert(ctx, activities.AlertRequest{Kind: store.AlertWithdrawn, Key: "withdrawn", OrgOwners: true,
 			DataSourceIDs: r.openSources()})
 	}
-	if r.st.EmailVerifiedAt != nil {
+	if r.st.EmailVerifiedAt != nil || r.st.OptOutAcceptedAt != nil {
 		if r.seedFlow {
 			r.closingKind = mailKind
 		}

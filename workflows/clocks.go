@@ -61,9 +61,12 @@ func (r *run) businessDays() bool {
 // acknowledge sends the requester the acknowledgement of receipt where the
 // rule asks for an automatic one, once the address is verified (nothing is
 // sent to an address not shown to be theirs). AcknowledgedAt is set when
-// the mail has gone.
+// the mail has gone. An opt-out accepted at submission has none: its
+// accepted mail confirmed receipt (should that mail fail, the rule's
+// acknowledgement alert tells staff).
 func (r *run) acknowledge(ctx workflow.Context) {
-	if !r.clocks || r.in.Rule == nil || !r.in.Rule.AckMail || r.st.AcknowledgeBy == nil || r.st.AcknowledgedAt != nil {
+	if !r.clocks || r.in.Rule == nil || !r.in.Rule.AckMail || r.st.AcknowledgeBy == nil || r.st.AcknowledgedAt != nil ||
+		r.st.OptOutAcceptedAt != nil {
 		return
 	}
 	m := r.mailOf(activities.MailAcknowledgement, "acknowledgement")

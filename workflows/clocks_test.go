@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/holidays"
@@ -41,10 +43,13 @@ func date(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 // Thanksgiving and the day after (California state holidays) and the
 // weekends: Friday 18 December. Once the email is verified no identity is
 // asked for (the law forbids it), the acknowledgement goes out at once, and
-// the overdue alert comes on the 18th, not before.
+// the overdue alert comes on the 18th, not before. (A run started before
+// versionOptOutAccepted, which waited for the email: optout_test.go has
+// the opt-out accepted at submission.)
 func TestCaliforniaOptOutAcrossThanksgiving(t *testing.T) {
 	received := time.Date(2026, time.November, 25, 10, 0, 0, 0, time.UTC)
 	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, received)
+	h.env.OnGetVersion(versionOptOutAccepted, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	due := time.Date(2026, time.December, 18, 10, 0, 0, 0, time.UTC)
 	if !h.in.Deadline.Equal(due) {
 		t.Fatalf("intake's deadline %v, want %v", h.in.Deadline, due)

@@ -470,6 +470,12 @@ type State struct {
 	// IdentityNotRequired: the request runs on a track where the law
 	// forbids requiring proof of identity; the verified email is enough.
 	IdentityNotRequired bool `json:"identity_not_required,omitempty"`
+	// OptOutAcceptedAt is when a request on such a track was accepted at
+	// submission, without waiting for the email to be confirmed
+	// (versionOptOutAccepted); nil for every other request. The email may
+	// still be confirmed after it (EmailVerifiedAt), which changes nothing
+	// of the request's course.
+	OptOutAcceptedAt *time.Time `json:"opt_out_accepted_at,omitempty"`
 	// DeadlineWhy says in words why the request is due when it is: the
 	// rule, its source, pauses and extension.
 	DeadlineWhy string `json:"deadline_why,omitempty"`
@@ -574,7 +580,9 @@ func (s *State) Allows(signal string, p any) error {
 	}
 	switch signal {
 	case SignalEmailVerified:
-		if s.Status != dsar.StatusPendingEmailVerification {
+		// An opt-out accepted at submission takes the confirmation once,
+		// whatever its status: it records the address as the requester's.
+		if s.Status != dsar.StatusPendingEmailVerification && (s.OptOutAcceptedAt == nil || s.EmailVerifiedAt != nil) {
 			return conflict("verify the email")
 		}
 	case SignalIdentityDecided:

@@ -60,6 +60,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	}
 	r.clocks = r.records && workflow.GetVersion(ctx, versionClocks, workflow.DefaultVersion, 1) == 1
 	r.sourceWatch = r.clocks && workflow.GetVersion(ctx, versionSourceWatch, workflow.DefaultVersion, 1) == 1
+	r.optOutAccepted = r.sourceWatch && workflow.GetVersion(ctx, versionOptOutAccepted, workflow.DefaultVersion, 1) == 1
 	if r.clocks && in.Resume == nil {
 		r.startClocks()
 	}
@@ -70,6 +71,8 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		r.note(ctx, EventSubmitted, "", "")
 		if m := in.Manual; m != nil && m.IdentityChecked && r.seedFlow {
 			r.acceptedAtIntake(ctx, m) // no link to click: staff checked who the requester is
+		} else if r.acceptsOptOut() {
+			r.acceptOptOut(ctx) // the law forbids waiting for the link to be clicked
 		} else {
 			r.changed(ctx)
 			r.requesterMail(ctx, activities.MailVerification, "verification", EventVerificationSent)
@@ -297,6 +300,9 @@ type run struct {
 	// The jurisdiction rule's clocks (versionClocks).
 	clocks     bool
 	ackAlerted bool // the acknowledgement alert was sent
+	// optOutAccepted: an opt-out whose law forbids requiring a verifiable
+	// request is accepted at submission (versionOptOutAccepted).
+	optOutAccepted bool
 }
 
 type attrs struct {
@@ -411,8 +417,8 @@ func (r *run) next() (event, bool) {
 		}
 		return best, found
 	}
-	if st.Status.Unassigned() && st.EmailVerifiedAt != nil && (r.unassigned == 0 || p.ReminderEvery > 0) {
-		consider(event{st.EmailVerifiedAt.Add(time.Duration(r.unassigned) * p.ReminderEvery), TimerUnassignedReminder, r.remindUnassigned})
+	if q := r.queuedAt(); st.Status.Unassigned() && q != nil && (r.unassigned == 0 || p.ReminderEvery > 0) {
+		consider(event{q.Add(time.Duration(r.unassigned) * p.ReminderEvery), TimerUnassignedReminder, r.remindUnassigned})
 	}
 	if p.StallAfter > 0 {
 		for i := range st.Tasks {
@@ -482,7 +488,7 @@ func (r *run) remindUnassigned(ctx workflow.Context) {
 	}
 	r.alert(ctx, activities.AlertRequest{Kind: kind, Key: fmt.Sprintf("unassigned-%d", n), OrgOwners: true})
 	now := workflow.Now(ctx)
-	r.unassigned = periodsSince(*r.st.EmailVerifiedAt, now, r.in.Periods.ReminderEvery) + 1
+	r.unassigned = periodsSince(*r.queuedAt(), now, r.in.Periods.ReminderEvery) + 1
 }
 
 func (r *run) remindStalled(ctx workflow.Context, dataSourceID string) {

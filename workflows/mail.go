@@ -42,6 +42,7 @@ func (r *run) mailOf(kind, event string) activities.RequesterMail {
 		RequestID: r.in.RequestID, Kind: kind, Key: r.wid + ":" + event, RequestType: r.in.RequestType,
 		Deadline: r.st.Deadline, ExtensionDays: r.st.ExtensionDays, ExtensionReason: r.st.ExtensionReason,
 		Reasons: r.st.CloseReasons, TokenTTL: r.in.Periods.VerificationExpiry,
+		AddressUnverified: r.st.OptOutAcceptedAt != nil && r.st.EmailVerifiedAt == nil,
 	}
 }
 

@@ -54,6 +54,7 @@ const (
 	EventAcknowledged        = "acknowledgement_sent"
 	EventAcknowledgeDue      = "acknowledgement_due"
 	EventIdentityNotRequired = "identity_not_required"
+	EventOptOutAccepted      = "accepted_without_email_confirmation" // an opt-out taken at submission (versionOptOutAccepted)
 	EventClockPaused         = "clock_paused"
 	EventClockResumed        = "clock_resumed"
 )
@@ -112,6 +113,7 @@ var eventLabels = map[string]string{
 	EventAcknowledged:        "Acknowledgement of receipt sent to the requester",
 	EventAcknowledgeDue:      "Acknowledgement deadline reached without a confirmation of receipt",
 	EventIdentityNotRequired: "Identity not required: the law forbids asking for proof for this request",
+	EventOptOutAccepted:      "Accepted without email confirmation: the law forbids requiring a verifiable request for an opt-out",
 	EventClockPaused:         "Clock stopped",
 	EventClockResumed:        "Clock restarted",
 }

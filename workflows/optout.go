@@ -1,0 +1,71 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
+	"github.com/opendsar/dsar/store"
+)
+
+// versionOptOutAccepted is the change id of the opt-out accepted at
+// submission: where the request's rule puts it on an opt-out track whose law
+// forbids requiring a verifiable request (CCPA regs §7026, a California
+// opt-out or do-not-sell request), it goes to the staff queue at once,
+// without waiting for the email to be confirmed, and neither a verification
+// reminder nor an expiry is scheduled. Runs started before it wait for the
+// email as every request does. Chained after versionSourceWatch.
+const versionOptOutAccepted = "optout-accepted"
+
+// acceptsOptOut reports whether a new request is accepted at submission: the
+// change is in, and its rule forbids requiring proof of identity for its
+// type (startClocks set IdentityNotRequired). A request staff recorded is
+// accepted the same way unless they checked the requester's identity
+// (acceptedAtIntake, which also confirms the address).
+func (r *run) acceptsOptOut() bool {
+	return r.optOutAccepted && r.st.IdentityNotRequired && r.in.Rule != nil
+}
+
+// acceptOptOut accepts an opt-out at submission: the step of the email and
+// the step of identity are recorded as not required, the request waits for
+// data sources (the unassigned reminders count from now), and the requester
+// is mailed that their request was received and is acted on, with a link to
+// follow it in the portal. That mail confirms receipt, so it stands for the
+// rule's acknowledgement when it goes. Opening the link records the address
+// as confirmed (onEmailVerified) but nothing waits for it.
+func (r *run) acceptOptOut(ctx workflow.Context) {
+	at := workflow.Now(ctx)
+	r.st.OptOutAcceptedAt = &at
+	r.unassigned = 0
+	r.noteAt(at, EventOptOutAccepted, "", r.in.Rule.Name)
+	r.audit(ctx, store.ActorSystem, "", dsar.AuditOptOutAccepted, map[string]any{"rule": r.in.Rule.ID,
+		"request_type": string(r.in.RequestType)})
+	r.identityNotRequired(ctx, at)
+	r.changed(ctx)
+	m := r.mailOf(activities.MailAccepted, "accepted")
+	m.Received = r.st.SubmittedAt
+	acknowledges := r.st.AcknowledgeBy != nil && r.st.AcknowledgedAt == nil
+	r.sendMail(ctx, activities.MailAccepted, func(ctx workflow.Context) (bool, error) {
+		if err := r.mailActivity(ctx, activities.MailLabel(m.Kind), a.SendRequesterMail, m).Get(ctx, nil); err != nil {
+			return false, err
+		}
+		if acknowledges {
+			at := workflow.Now(ctx)
+			r.st.AcknowledgedAt = &at
+		}
+		return true, nil
+	}, EventAcknowledged)
+}
+
+// queuedAt is when the request reached the staff queue, which the
+// unassigned reminders count from: when its opt-out was accepted at
+// submission, else when the email was verified; nil while it waits for the
+// email.
+func (r *run) queuedAt() *time.Time {
+	if r.st.OptOutAcceptedAt != nil {
+		return r.st.OptOutAcceptedAt
+	}
+	return r.st.EmailVerifiedAt
+}
