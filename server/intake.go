@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -251,6 +252,17 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	sub.hash = digest(docHash[:], sub.FirstName, sub.LastName, sub.Email, sub.Country, sub.Region,
 		string(sub.RequestorType), string(sub.RequestType), sub.Description, sub.Captcha, string(sub.Language))
 	return sub, vals, nil
+}
+
+// initialStatus is the status a new request's answer gives: identity
+// verified for an opt-out the workflow accepts at submission (its rule
+// forbids requiring a verifiable request, and no document is asked for:
+// documentForbidden), pending_email_verification for every other one.
+func (s *Server) initialStatus(sub submission) dsar.Status {
+	if s.documentForbidden(sub) {
+		return dsar.StatusIdentityVerified
+	}
+	return dsar.StatusPendingEmailVerification
 }
 
 // documentForbidden reports whether the jurisdiction rule covering the
@@ -592,7 +604,7 @@ func (s *Server) resume(ctx context.Context, id string, sub submission) (status 
 	if err := s.auditRecorded(ctx, id, sub); err != nil {
 		return 0, nil, true, err
 	}
-	body, _ = json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
+	body, _ = json.Marshal(submitted{ID: id, Status: s.initialStatus(sub)})
 	return sub.created(), body, true, nil
 }
 
@@ -672,7 +684,7 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 		return 0, nil, err
 	}
 	s.Log.Info("request submitted", "id", id, "type", sub.RequestType, "country", sub.Country, "channel", nr.Channel)
-	body, _ := json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification})
+	body, _ := json.Marshal(submitted{ID: id, Status: s.initialStatus(sub)})
 	return sub.created(), body, nil
 }
 
@@ -864,7 +876,8 @@ func (s *Server) formPage(c *gin.Context) {
 
 // submitForm is the form's own POST: the same as the API, answered with the
 // form again (errors beside the fields, what was typed kept) or a redirect
-// to the "check your inbox" page.
+// to the "check your inbox" page, or for an opt-out accepted at submission
+// to the "received and acted on" one.
 func (s *Server) submitForm(c *gin.Context) {
 	sub, vals, err := s.readSubmission(c, s.admitUpload(c, true))
 	if err == nil {
@@ -895,16 +908,25 @@ func (s *Server) submitForm(c *gin.Context) {
 		s.pages.Render(c, status, "form", s.formView(c, vals, de.Fields, msg))
 		return
 	}
-	to := "/submitted"
+	q := url.Values{}
 	if embedded(c) {
-		to += "?embed=1"
+		q.Set("embed", "1")
+	}
+	if s.initialStatus(sub) != dsar.StatusPendingEmailVerification {
+		q.Set("accepted", "1")
+	}
+	to := "/submitted"
+	if len(q) > 0 {
+		to += "?" + q.Encode()
 	}
 	c.Redirect(http.StatusSeeOther, to)
 }
 
-// submittedPage is the "check your inbox" page.
+// submittedPage is the "check your inbox" page, or with accepted=1 the
+// page of an opt-out accepted at submission: nothing to confirm, the mail
+// only lets the requester follow the request.
 func (s *Server) submittedPage(c *gin.Context) {
-	s.pages.Render(c, http.StatusOK, "submitted", gin.H{"Embed": embedded(c)})
+	s.pages.Render(c, http.StatusOK, "submitted", gin.H{"Embed": embedded(c), "Accepted": c.Query("accepted") == "1"})
 }
 
 // verifyEmail verifies the email of the request the token belongs to and
@@ -963,28 +985,49 @@ func (s *Server) verifyAPI(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"request_id": id, "status": dsar.StatusAwaitingIdentity})
+	status := dsar.StatusAwaitingIdentity
+	if r, err := s.DB.Request(c.Request.Context(), id, ""); err == nil && r.IdentityNotRequired && r.Status != dsar.StatusPendingEmailVerification {
+		status = r.Status // an opt-out accepted at submission: the confirmation does not move it
+	}
+	c.JSON(http.StatusOK, gin.H{"request_id": id, "status": status})
 }
 
 // verifyPage is GET /verify-email: it verifies nothing (mail scanners
 // prefetch links), but shows a button that posts the token.
 func (s *Server) verifyPage(c *gin.Context) {
 	token := c.Query("token")
-	if _, err := s.DB.PeekToken(c.Request.Context(), token, store.TokenEmailVerification); err != nil {
+	t, err := s.DB.PeekToken(c.Request.Context(), token, store.TokenEmailVerification)
+	if err != nil {
 		s.messagePage(c, err)
 		return
 	}
-	s.pages.Render(c, http.StatusOK, "verify", gin.H{"Token": token})
+	s.pages.Render(c, http.StatusOK, "verify", gin.H{"Token": token, "Accepted": s.acceptedUnconfirmed(c.Request.Context(), t.RequestID)})
+}
+
+// acceptedUnconfirmed reports whether request id (nil: none) is an opt-out
+// accepted at submission whose address is not yet confirmed; false when it
+// cannot be read (the pages then say what they say of every request).
+func (s *Server) acceptedUnconfirmed(ctx context.Context, id *string) bool {
+	if id == nil {
+		return false
+	}
+	r, err := s.DB.Request(ctx, *id, "")
+	return err == nil && r.AcceptedUnconfirmed()
 }
 
 // verifyForm is the verification page's POST.
 func (s *Server) verifyForm(c *gin.Context) {
 	token := c.PostForm("token")
-	if _, err := s.verifyEmail(c.Request.Context(), token); err != nil {
+	id, err := s.verifyEmail(c.Request.Context(), token)
+	if err != nil {
 		s.messagePage(c, err)
 		return
 	}
-	s.pages.Render(c, http.StatusOK, "verified", gin.H{"Token": token})
+	noIdentity := false
+	if r, err := s.DB.Request(c.Request.Context(), id, ""); err == nil {
+		noIdentity = r.IdentityNotRequired
+	}
+	s.pages.Render(c, http.StatusOK, "verified", gin.H{"Token": token, "NoIdentity": noIdentity})
 }
 
 // messagePage shows an error as a page.

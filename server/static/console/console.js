@@ -1450,8 +1450,11 @@ async function messagesSection(id, r) {
     })) : null)));
   sec.append(list);
   // Nobody can read a message on a request whose email was never verified
-  // (the API refuses one while it waits for the verification).
-  const canWrite = !!r.email_verified_at && !['pending_email_verification', 'expired'].includes(r.status);
+  // (the API refuses one while it waits for the verification), except an
+  // opt-out accepted at submission: its requester follows it in the portal
+  // from the link they were mailed, confirmed or not.
+  const canWrite = (!!r.email_verified_at || r.identity_required === false) &&
+    !['pending_email_verification', 'expired'].includes(r.status);
   const closed = CLOSED.includes(r.status) || !!r.closed_at;
   if (canWrite) {
     const hint = closed
