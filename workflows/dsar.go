@@ -39,8 +39,10 @@ const (
 )
 
 // DSAR is the workflow of one request, from submission to close. It sends
-// the verification email first, then waits for signals and timers until the
-// request is completed, rejected or expired, and returns its final state.
+// the verification email first (an opt-out the law forbids making wait for
+// it is accepted at once instead: acceptOptOut), then waits for signals and
+// timers until the request is completed, rejected or expired, and returns
+// its final state.
 func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r := newRun(ctx, in)
 	// Version 1 runs the database activities as local activities: the same
