@@ -23,6 +23,11 @@ type Rule struct {
 	// Calendar is the holiday calendar's id (see package holidays): "us",
 	// "us-ca", "gb-eng"; empty: weekends only.
 	Calendar string `mapstructure:"calendar" json:"calendar,omitempty"`
+	// Timezone is the IANA time zone in which business days and holidays
+	// are read ("America/Los_Angeles"): a request received there on a
+	// Friday evening counts from that Friday. Calendar periods are the
+	// same instant in any zone. Empty: UTC.
+	Timezone string `mapstructure:"timezone" json:"timezone,omitempty"`
 	// ExtensionNotice says how the requester must be told of an extension
 	// (words for staff).
 	ExtensionNotice string `mapstructure:"extension_notice" json:"extension_notice,omitempty"`

@@ -633,6 +633,11 @@ func (c *Config) Validate() error {
 		if !holidays.Known(r.Calendar) {
 			return bad(fmt.Sprintf("jurisdictions[%d].calendar", i), "unknown holiday calendar %q (known: us, us-ca, gb-eng)", r.Calendar)
 		}
+		if r.Timezone != "" {
+			if _, err := dsar.LoadZone(r.Timezone); err != nil {
+				return bad(fmt.Sprintf("jurisdictions[%d].timezone", i), "unknown time zone %q (want an IANA name such as America/Los_Angeles)", r.Timezone)
+			}
+		}
 		if r.OptOut != nil && r.OptOut.Period.IsZero() {
 			return bad(fmt.Sprintf("jurisdictions[%d].opt_out.period", i), "an opt-out track needs a period")
 		}

@@ -24,8 +24,9 @@ func TestDevDefaultsAreComplete(t *testing.T) {
 	if r, ok := cfg.Jurisdictions.Match("DE", ""); !ok || r.ID != "gdpr" {
 		t.Errorf("shipped rules should cover Germany with GDPR, got %+v %v", r, ok)
 	}
-	if r, _ := cfg.Jurisdictions.Match("US", "US-CA"); r.OptOut == nil || !r.OptOut.NoIdentityDocument || r.Acknowledge.Days != 10 {
-		t.Errorf("the shipped California rule should keep its opt-out track and acknowledgement, got %+v", r)
+	if r, _ := cfg.Jurisdictions.Match("US", "US-CA"); r.OptOut == nil || !r.OptOut.NoIdentityDocument || r.Acknowledge.Days != 10 ||
+		r.Timezone != "America/Los_Angeles" {
+		t.Errorf("the shipped California rule should keep its opt-out track, acknowledgement and time zone, got %+v", r)
 	}
 	if r, _ := cfg.Jurisdictions.Match("US", "US-VA"); r.Appeal == nil || r.Appeal.Period.Days != 60 {
 		t.Errorf("the shipped Virginia rule should keep its appeal, got %+v", r)
@@ -169,6 +170,7 @@ jurisdictions:
     extension: P1M
     business_days: true
     calendar: us-ca
+    timezone: America/Los_Angeles
     extension_notice_within: P20D
     acknowledge: P5D
     ack_business_days: true
@@ -207,7 +209,7 @@ jurisdictions:
 	if !ok || r.ID != "test_rule" || r.Period.Days != 10 || r.Extension.Months != 1 {
 		t.Errorf("jurisdictions from the file: %+v %v", r, ok)
 	}
-	if !r.BusinessDays || r.Calendar != "us-ca" || r.ExtensionNoticeWithin.Days != 20 || r.Acknowledge.Days != 5 ||
+	if !r.BusinessDays || r.Calendar != "us-ca" || r.Timezone != "America/Los_Angeles" || r.ExtensionNoticeWithin.Days != 20 || r.Acknowledge.Days != 5 ||
 		!r.AckBusinessDays || !r.AckMail || !r.Pause || r.Source != "Test Act s. 1" {
 		t.Errorf("the rule's clocks from the file: %+v", r)
 	}
@@ -221,11 +223,14 @@ jurisdictions:
 }
 
 // TestJurisdictionClocksValidated: a rule naming a holiday calendar the
-// service cannot compute, or an appeal without its periods, is refused at
-// start-up with the key named.
+// service cannot compute, a time zone it cannot load (or the machine's own,
+// which differs between machines), or an appeal without its periods, is
+// refused at start-up with the key named.
 func TestJurisdictionClocksValidated(t *testing.T) {
 	for _, tc := range []struct{ rule, wantKey string }{
 		{"calendar: mars", "jurisdictions[0].calendar"},
+		{"timezone: Mars/Olympus_Mons", "jurisdictions[0].timezone"},
+		{"timezone: Local", "jurisdictions[0].timezone"},
 		{"appeal: {authority: X}", "jurisdictions[0].appeal"},
 		{"opt_out: {no_identity_document: true}", "jurisdictions[0].opt_out.period"},
 	} {

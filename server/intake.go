@@ -637,11 +637,14 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 	} else {
 		nr.Hold = &store.IntakeHold{NetworkKey: s.networkKey(sub.ClientIP), Limits: s.intakeLimits()}
 	}
-	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension = s.deadline(sub.Country, sub.Region, sub.RequestType, nr.SubmittedAt)
+	var err error
+	nr.Deadline, nr.DeadlineRule, nr.DeadlineRuleName, nr.MaxExtension, err = s.deadline(sub.Country, sub.Region, sub.RequestType, nr.SubmittedAt)
+	if err != nil {
+		return 0, nil, err
+	}
 	if rule, ok := s.Config.Jurisdictions.Match(sub.Country, sub.Region); ok && rule.ID == nr.DeadlineRule {
 		nr.Appeal = rule.Appeal // the rule startWorkflow carries into the workflow
 	}
-	var err error
 	nr.Sealed, err = store.NewSealedRequest(s.Keys, id, store.PII{
 		FirstName: sub.FirstName, LastName: sub.LastName, Email: sub.Email, Description: sub.Description,
 	}, sub.Document)
@@ -690,13 +693,17 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 
 // deadline applies the jurisdiction rule of the requester's residence (its
 // opt-out track for opt-out and do-not-sell requests, business days counted
-// with its holiday calendar), or the configured default.
-func (s *Server) deadline(country, region string, t dsar.RequestType, submitted time.Time) (time.Time, string, string, dsar.Period) {
-	if rule, hol := s.clockRule(country, region, submitted); rule != nil {
-		return rule.Due(t, submitted, hol), rule.ID, rule.Name, rule.ExtensionFor(t)
+// with its holiday calendar in its time zone), or the configured default.
+func (s *Server) deadline(country, region string, t dsar.RequestType, submitted time.Time) (time.Time, string, string, dsar.Period, error) {
+	rule, days, err := s.clockRule(country, region, submitted)
+	if err != nil {
+		return time.Time{}, "", "", dsar.Period{}, err
+	}
+	if rule != nil {
+		return rule.Due(t, submitted, days), rule.ID, rule.Name, rule.ExtensionFor(t), nil
 	}
 	return submitted.Add(s.Config.Workflow.DefaultDeadline), "default", "Default deadline",
-		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension)
+		dsar.PeriodFromDuration(s.Config.Workflow.DefaultExtension), nil
 }
 
 // holidayReach is how far past receipt the holidays a workflow carries go:
@@ -704,14 +711,22 @@ func (s *Server) deadline(country, region string, t dsar.RequestType, submitted 
 const holidayReach = 3 // years
 
 // clockRule is the jurisdiction rule covering a requester, as the workflow
-// carries it, with the holidays of its calendar from the day of receipt; nil
-// when none covers them (the default deadline).
-func (s *Server) clockRule(country, region string, submitted time.Time) (*dsar.Rule, dsar.Holidays) {
+// carries it, with its business days: the holidays of its calendar from the
+// date of receipt in the rule's time zone on; nil when none covers them
+// (the default deadline). The error, a zone this binary cannot load, cannot
+// happen once config is validated.
+func (s *Server) clockRule(country, region string, submitted time.Time) (*dsar.Rule, dsar.Workdays, error) {
 	rule, ok := s.Config.Jurisdictions.Match(country, region)
 	if !ok {
-		return nil, nil
+		return nil, dsar.Workdays{}, nil
 	}
-	return &rule, holidays.Between(rule.Calendar, submitted, submitted.AddDate(holidayReach, 0, 0))
+	days, err := rule.Workdays(nil)
+	if err != nil {
+		return nil, dsar.Workdays{}, fmt.Errorf("server: clocks of %s: %w", rule.ID, err)
+	}
+	from := days.Local(submitted)
+	days.Holidays = holidays.Between(rule.Calendar, from, from.AddDate(holidayReach, 0, 0))
+	return &rule, days, nil
 }
 
 // startWorkflow starts the request's workflow, its id the request's id. A
@@ -732,11 +747,16 @@ func (s *Server) startWorkflow(ctx context.Context, r store.NewRequest, manual *
 		ImmediateAlerts: s.Config.Alerts.Mode == "immediate",
 		Manual:          manual,
 	}
-	if rule, hol := s.clockRule(r.Country, r.Region, r.SubmittedAt); rule != nil && rule.ID == r.DeadlineRule {
-		in.Rule, in.Holidays = rule, hol
+	rule, days, err := s.clockRule(r.Country, r.Region, r.SubmittedAt)
+	if err != nil {
+		return err
+	}
+	if rule != nil && rule.ID == r.DeadlineRule {
+		// The rule carries its time zone (Rule.Timezone) to the workflow.
+		in.Rule, in.Holidays = rule, days.Holidays
 	}
 	summary, details := workflows.Summary(in, r.DeadlineRuleName)
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(r.ID),
 		StaticSummary:            summary,
 		StaticDetails:            details,

@@ -78,7 +78,7 @@ func TestManualRequest(t *testing.T) {
 	if d["language"] != "de" || d["language_name"] != "Deutsch" {
 		t.Errorf("the request writes in %v (%v), want de (Deutsch), as recorded", d["language"], d["language_name"])
 	}
-	formDeadline, ruleID, _, _ := e.server.deadline("DE", "", dsar.RequestInfo, received)
+	formDeadline, ruleID, _, _, _ := e.server.deadline("DE", "", dsar.RequestInfo, received)
 	rule, _ := e.cfg.Jurisdictions.Match("DE", "")
 	if got := mustTime(t, d["deadline"]); !got.Equal(formDeadline) || !got.Equal(rule.Period.AddTo(received)) {
 		t.Errorf("deadline %v, want %v (%s from %v)", got, formDeadline, rule.Period, received)

@@ -233,8 +233,12 @@ func (e *staffEnv) request(r newRequest) string {
 	deadline := rule.Period.AddTo(r.Submitted)
 	in := workflows.Input{Rule: ruleOf(r.Region, rule, ok)}
 	if r.Clocks && ok {
-		in.Rule, in.Holidays = e.server.clockRule(r.Country, r.Region, r.Submitted)
-		deadline = rule.Due(r.Type, r.Submitted, in.Holidays)
+		matched, days, err := e.server.clockRule(r.Country, r.Region, r.Submitted)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		in.Rule, in.Holidays = matched, days.Holidays
+		deadline = rule.Due(r.Type, r.Submitted, days)
 	}
 	if !ok { // as intake does
 		rule = dsar.Rule{ID: "default", Name: "Default deadline", Extension: dsar.PeriodFromDuration(e.cfg.Workflow.DefaultExtension)}

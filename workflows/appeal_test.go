@@ -41,7 +41,7 @@ func newAppealHarness(t *testing.T, region string) *appealHarness {
 		t.Fatalf("no shipped rule for %s %s", country, region)
 	}
 	h.in.Country, h.in.Region, h.in.DeadlineRule, h.in.Rule = country, region, rule.ID, &rule
-	h.in.Deadline = rule.Due(h.in.RequestType, start, nil)
+	h.in.Deadline = rule.Due(h.in.RequestType, start, dsar.Workdays{})
 	h.env.RegisterWorkflowWithOptions(Appeal, workflow.RegisterOptions{Name: AppealWorkflowName})
 	now := func() time.Duration { return h.env.Now().Sub(start) }
 	h.env.OnActivity(a.ScrubKeepingContact, mock.Anything, mock.Anything, mock.Anything).Return(

@@ -222,7 +222,7 @@ func (r *run) expirePackage(ctx workflow.Context) {
 // requester), then the appeal's own workflow.
 func (r *run) fileAppeal(ctx workflow.Context, p pendingAction) {
 	rule := r.in.Rule.Appeal
-	deadline := r.in.Holidays.Add(p.at, rule.Period, rule.BusinessDays)
+	deadline := r.workdays().Add(p.at, rule.Period, rule.BusinessDays)
 	id := uuid.NewSHA1(appealNamespace, []byte(r.in.RequestID)).String()
 	r.st.Appeal = &AppealState{ID: id, Status: dsar.AppealOpen, FiledAt: p.at, Deadline: deadline}
 	if p.action.ID != "" {
@@ -282,7 +282,7 @@ func (r *run) reopen(ctx workflow.Context, at time.Time, by string) {
 		st.Status = dsar.StatusIdentityVerified
 	}
 	st.ClosedAt, st.CloseReasons, st.CloseNote, st.NothingToSend, st.AppealUntil = nil, nil, "", "", nil
-	st.Deadline = r.in.Rule.Due(r.in.RequestType, at, r.in.Holidays)
+	st.Deadline = r.in.Rule.Due(r.in.RequestType, at, r.workdays())
 	st.OriginalDeadline = st.Deadline
 	st.Extended, st.ExtensionDays, st.ExtensionReason, st.ExtendedAt = false, 0, "", nil
 	st.Overdue, st.ClosingMailFailed = false, false

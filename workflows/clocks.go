@@ -32,7 +32,7 @@ func (r *run) startClocks() {
 	if rule == nil {
 		return
 	}
-	if by, ok := rule.AcknowledgeBy(st.SubmittedAt, r.in.Holidays); ok {
+	if by, ok := rule.AcknowledgeBy(st.SubmittedAt, r.workdays()); ok {
 		st.AcknowledgeBy = &by
 	}
 	if !rule.Extension.IsZero() && !rule.ExtensionNoticeWithin.IsZero() {
@@ -43,6 +43,22 @@ func (r *run) startClocks() {
 	if tr := rule.OptOutTrack(r.in.RequestType); tr != nil && tr.NoIdentityDocument {
 		st.IdentityNotRequired = true
 	}
+}
+
+// workdays are the business days of the request's rule: the holidays the
+// input carries, their dates read in the rule's time zone. A rule carried
+// without one (every run started before rules had zones) reads them in the
+// workflow's times' own zone, UTC, as it always did: those runs compute the
+// same clocks and their histories replay unchanged without a GetVersion,
+// while a run started with a zone counts in it. A zone this worker cannot
+// load fails the workflow task, which Temporal retries (on a worker that
+// can), rather than counting in another zone.
+func (r *run) workdays() dsar.Workdays {
+	days, err := r.in.Rule.Workdays(r.in.Holidays)
+	if err != nil {
+		panic(fmt.Sprintf("workflows: business days of %s: %v", r.in.RequestID, err))
+	}
+	return days
 }
 
 // businessDays reports whether the request's deadline counts business days:
@@ -85,7 +101,7 @@ func (r *run) acknowledge(ctx workflow.Context) {
 // deadline has come and no confirmation of receipt went out.
 func (r *run) alertAcknowledge(ctx workflow.Context) {
 	r.ackAlerted = true
-	r.note(ctx, EventAcknowledgeDue, "", "confirm receipt to the requester: due "+r.st.AcknowledgeBy.UTC().Format(time.DateOnly))
+	r.note(ctx, EventAcknowledgeDue, "", "confirm receipt to the requester: due "+r.workdays().Local(r.st.AcknowledgeBy.UTC()).Format(time.DateOnly))
 	r.alert(ctx, activities.AlertRequest{Kind: store.AlertAcknowledgeDue, Key: "acknowledge-due"})
 	r.changed(ctx)
 }
@@ -145,12 +161,12 @@ func (r *run) endPause(at time.Time) int {
 		return 0
 	}
 	pz := *st.Paused
-	h := r.in.Holidays
 	var moved int
 	shift := func(t time.Time) time.Time { return t.AddDate(0, 0, moved) }
 	if r.businessDays() {
-		moved = h.BusinessDaysBetween(pz.Since, at)
-		shift = func(t time.Time) time.Time { return h.AddBusinessDays(t, moved) }
+		days := r.workdays()
+		moved = days.BusinessDaysBetween(pz.Since, at)
+		shift = func(t time.Time) time.Time { return days.AddBusinessDays(t, moved) }
 	} else {
 		moved = calendarDaysBetween(pz.Since, at)
 	}
@@ -208,10 +224,17 @@ func periodWords(p dsar.Period, business bool) string {
 }
 
 // deadlineWhy says why the request is due when it is: the period and the
-// rule with its source, the pauses, the extension.
+// rule with its source, the pauses, the extension. Where business days
+// count in a rule's time zone its dates are that zone's, and it names it.
 func (r *run) deadlineWhy() string {
 	st, rule := &r.st, r.in.Rule
 	date := func(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+	zone := ""
+	if r.businessDays() && rule.Timezone != "" {
+		days := r.workdays()
+		date = func(t time.Time) string { return days.Local(t).Format(time.DateOnly) }
+		zone = " (" + dsar.ZoneWords(rule.Timezone) + ")"
+	}
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("Due %s: ", date(st.Deadline)))
 	if rule == nil {
@@ -223,7 +246,7 @@ func (r *run) deadlineWhy() string {
 		if tr := rule.OptOutTrack(r.in.RequestType); tr != nil {
 			period, business, track = tr.Period, tr.BusinessDays, " for an opt-out or do-not-sell request"
 		}
-		b.WriteString(fmt.Sprintf("%s from receipt on %s%s under %s", periodWords(period, business), date(st.SubmittedAt), track, rule.Name))
+		b.WriteString(fmt.Sprintf("%s from receipt on %s%s%s under %s", periodWords(period, business), date(st.SubmittedAt), zone, track, rule.Name))
 		if rule.Source != "" {
 			b.WriteString(fmt.Sprintf(" (%s)", rule.Source))
 		}

@@ -16,7 +16,7 @@ import (
 
 // ruleHarness is a harness for a request under one of the shipped rules,
 // of type t, received at received: the input intake gives it (the rule's
-// deadline with its holidays).
+// deadline with its holidays from the date of receipt in its zone).
 func ruleHarness(tb testing.TB, ruleID string, t dsar.RequestType, received time.Time) (*harness, dsar.Rule) {
 	tb.Helper()
 	i := slices.IndexFunc(dsar.DefaultRules, func(r dsar.Rule) bool { return r.ID == ruleID })
@@ -26,10 +26,15 @@ func ruleHarness(tb testing.TB, ruleID string, t dsar.RequestType, received time
 	rule := dsar.DefaultRules[i]
 	h := newHarness(tb)
 	h.env.SetStartTime(received)
-	hol := holidays.Between(rule.Calendar, received, received.AddDate(3, 0, 0))
+	days, err := rule.Workdays(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	from := days.Local(received)
+	days.Holidays = holidays.Between(rule.Calendar, from, from.AddDate(3, 0, 0))
 	h.in.RequestType, h.in.SubmittedAt, h.in.DeadlineRule = t, received, rule.ID
-	h.in.Deadline, h.in.MaxExtension = rule.Due(t, received, hol), rule.Extension
-	h.in.Rule, h.in.Holidays = &rule, hol
+	h.in.Deadline, h.in.MaxExtension = rule.Due(t, received, days), rule.Extension
+	h.in.Rule, h.in.Holidays = &rule, days.Holidays
 	return h, rule
 }
 
@@ -97,6 +102,62 @@ func TestCaliforniaOptOutAcrossThanksgiving(t *testing.T) {
 		if !strings.Contains(last.DeadlineWhy, want) {
 			t.Errorf("deadline why %q lacks %q", last.DeadlineWhy, want)
 		}
+	}
+}
+
+// TestCaliforniaOptOutFridayEvening: an opt-out received at 18:00 on
+// Friday 11 December 2026 in California (02:00 UTC on Saturday the 12th)
+// is counted from that Friday in Pacific time. By hand, from Friday 11
+// December: 14-18 Dec are days 1-5, 21-24 Dec 6-9, Christmas (Friday 25)
+// is a holiday, 28-31 Dec are 10-13, New Year's Day (Friday 1 January) a
+// holiday, Monday 4 January 14 and Tuesday 5 January 15: due Tuesday 5
+// January 2027 at 18:00 Pacific, 02:00 UTC on the 6th. The acknowledgement,
+// 10 business days, is due Monday 28 December at 18:00 Pacific.
+//
+// A run started before rules had zones (its rule carries none, its
+// holidays were taken from the UTC date) keeps the UTC answer it always
+// had, so its history replays: counted from Saturday 12 December, due at
+// 02:00 UTC on 5 January (18:00 on Monday 4 January in California), the
+// acknowledgement at 02:00 UTC on 28 December.
+func TestCaliforniaOptOutFridayEvening(t *testing.T) {
+	received := time.Date(2026, time.December, 12, 2, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name, zone, due, ackBy, why string
+	}{
+		{"in Pacific time", "America/Los_Angeles", "2027-01-06T02:00:00Z", "2026-12-29T02:00:00Z",
+			"Due 2027-01-05: 15 business days from receipt on 2026-12-11 (Pacific time) for an opt-out or do-not-sell request under California CCPA/CPRA"},
+		{"an input without a zone, as before", "", "2027-01-05T02:00:00Z", "2026-12-28T02:00:00Z",
+			"Due 2027-01-05: 15 business days from receipt on 2026-12-12 for an opt-out or do-not-sell request under California CCPA/CPRA"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, rule := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, received)
+			if rule.Timezone != c.zone { // the input intake made before rules had zones
+				rule.Timezone = ""
+				h.in.Rule, h.in.Holidays = &rule, holidays.Between(rule.Calendar, received, received.AddDate(3, 0, 0))
+				h.in.Deadline = rule.Due(h.in.RequestType, received, dsar.Workdays{Holidays: h.in.Holidays})
+			}
+			due, err := time.Parse(time.RFC3339, c.due)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !h.in.Deadline.Equal(due) {
+				t.Fatalf("intake's deadline %v, want %v", h.in.Deadline, due)
+			}
+			h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: received.Add(time.Hour)}})
+			h.at(30*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+			h.run()
+			overdue := h.alertTimes(store.AlertOverdue)
+			if len(overdue) == 0 || !abs(overdue[0]).Equal(due) {
+				t.Errorf("overdue alerts at %v, want the first at %v", overdue, due)
+			}
+			last := h.projections[len(h.projections)-1]
+			if by := last.AcknowledgeBy; by == nil || by.UTC().Format(time.RFC3339) != c.ackBy {
+				t.Errorf("acknowledge by %v, want %s", by, c.ackBy)
+			}
+			if !strings.Contains(last.DeadlineWhy, c.why) {
+				t.Errorf("deadline why %q lacks %q", last.DeadlineWhy, c.why)
+			}
+		})
 	}
 }
 
@@ -219,7 +280,7 @@ func TestPauseCountsBusinessDays(t *testing.T) {
 	h := newHarness(t)
 	hol := holidays.Between(rule.Calendar, start, start.AddDate(1, 0, 0))
 	h.in.Rule, h.in.Holidays, h.in.DeadlineRule = &rule, hol, rule.ID
-	h.in.Deadline = rule.Due(h.in.RequestType, start, hol) // Monday 2 March + 10 business days: Monday 16 March
+	h.in.Deadline = rule.Due(h.in.RequestType, start, dsar.Workdays{Holidays: hol}) // Monday 2 March + 10 business days: Monday 16 March
 	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
 	h.at(4*day, SignalClockPaused, ClockPause{Reason: PauseClarification, By: staff}) // Friday 6 March
 	h.at(8*day, SignalClockResumed, ClockResume{By: staff})                           // Tuesday 10 March
@@ -232,6 +293,40 @@ func TestPauseCountsBusinessDays(t *testing.T) {
 		t.Errorf("deadline %s after moving %d business days, want 2026-03-18 after 2", got, st.Pauses[0].Moved)
 	}
 	if !strings.Contains(st.DeadlineWhy, "paused 2 business days") {
+		t.Errorf("deadline why %q", st.DeadlineWhy)
+	}
+}
+
+// TestPauseCountsBusinessDaysInTheRuleZone: a pause is counted in the
+// rule's time zone. Stopped at 18:00 on Friday 6 March 2026 in California
+// (02:00 UTC on Saturday) and restarted at 17:30 on Monday 9 March (00:30
+// UTC on Tuesday, the clocks gone forward on Sunday), it stopped one
+// business day, Monday; read in UTC it would be two. The deadline, Monday
+// 16 March at 01:00 Pacific, moves to Tuesday 17 March at 01:00.
+func TestPauseCountsBusinessDaysInTheRuleZone(t *testing.T) {
+	rule := dsar.Rule{ID: "bd", Name: "Business-day rule", Countries: []string{"US"}, Period: dsar.Period{Days: 10},
+		BusinessDays: true, Calendar: holidays.US, Pause: true, Timezone: "America/Los_Angeles"}
+	h := newHarness(t)
+	days, err := rule.Workdays(holidays.Between(rule.Calendar, start, start.AddDate(1, 0, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.in.Country, h.in.Rule, h.in.Holidays, h.in.DeadlineRule = "US", &rule, days.Holidays, rule.ID
+	h.in.Deadline = rule.Due(h.in.RequestType, start, days) // 01:00 on Monday 2 March in California
+	pausedAt := time.Date(2026, time.March, 7, 2, 0, 0, 0, time.UTC)
+	resumedAt := time.Date(2026, time.March, 10, 0, 30, 0, 0, time.UTC)
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(time.Hour)}})
+	h.at(pausedAt.Sub(start), SignalClockPaused, ClockPause{Reason: PauseClarification, By: staff})
+	h.at(resumedAt.Sub(start), SignalClockResumed, ClockResume{By: staff})
+	h.at(20*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+	if want := time.Date(2026, time.March, 16, 8, 0, 0, 0, time.UTC); !h.in.Deadline.Equal(want) {
+		t.Fatalf("deadline before the pause %v, want %v", h.in.Deadline, want)
+	}
+	if want := time.Date(2026, time.March, 17, 8, 0, 0, 0, time.UTC); !st.Deadline.Equal(want) || st.Pauses[0].Moved != 1 {
+		t.Errorf("deadline %v after moving %d business days, want %v after 1", st.Deadline, st.Pauses[0].Moved, want)
+	}
+	if !strings.Contains(st.DeadlineWhy, "paused 1 business day (2026-03-06 to 2026-03-09)") {
 		t.Errorf("deadline why %q", st.DeadlineWhy)
 	}
 }

@@ -157,8 +157,13 @@ type Input struct {
 	// extension notice, appeal) read it, never config. Nil for the default
 	// deadline and on runs started before it was carried.
 	Rule *dsar.Rule `json:",omitempty"`
-	// Holidays are the non-business days of Rule's calendar from receipt on,
-	// so business-day arithmetic in the workflow needs no calendar.
+	// Holidays are the non-business days of Rule's calendar from the date
+	// of receipt on, so business-day arithmetic in the workflow needs no
+	// calendar. Their dates, and every date business days are counted by,
+	// are read in the zone the rule carries (Rule.Timezone, beside its
+	// calendar, so the two cannot disagree). A rule carried before rules
+	// had zones has none: such a run reads dates in UTC as it always did,
+	// and its history replays unchanged without a GetVersion.
 	Holidays        dsar.Holidays `json:",omitempty"`
 	Periods         Periods
 	ImmediateAlerts bool // send staff alerts at once instead of in the daily digest

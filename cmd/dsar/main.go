@@ -19,6 +19,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// The time zone database in the binary: a jurisdiction rule's zone
+	// loads, and its business days are counted the same, on a machine
+	// or image without one (docs/decisions.md).
+	_ "time/tzdata"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/app"
