@@ -48,8 +48,10 @@ type manualBody struct {
 // readManual parses and validates a request staff record, with the form's
 // own checks of the form's fields (the same input gets the same 422 naming
 // the field) and those of its channel, date and identity check. recordedBy
-// is the staff user. Errors are *dsar.Error; EINVALID names every bad field.
-func readManual(c *gin.Context, recordedBy string, now time.Time) (submission, error) {
+// is the staff user; rules the jurisdiction table, whose rule covering the
+// requester says the zone a date of receipt is read in. Errors are
+// *dsar.Error; EINVALID names every bad field.
+func readManual(c *gin.Context, recordedBy string, now time.Time, rules dsar.Rules) (submission, error) {
 	var b manualBody
 	if err := bindJSON(c, &b); err != nil {
 		return submission{}, err
@@ -73,7 +75,11 @@ func readManual(c *gin.Context, recordedBy string, now time.Time) (submission, e
 		}
 		bad["channel"] = "choose how the request arrived: " + strings.Join(names, ", ")
 	}
-	received, why := parseReceivedAt(strings.TrimSpace(b.ReceivedAt), now)
+	zone, err := receivedZone(rules, sub.Country, sub.Region)
+	if err != nil {
+		return submission{}, err
+	}
+	received, why := parseReceivedAt(strings.TrimSpace(b.ReceivedAt), now, zone)
 	if why != "" {
 		bad["received_at"] = why
 	}
@@ -100,33 +106,54 @@ func readManual(c *gin.Context, recordedBy string, now time.Time) (submission, e
 }
 
 // parseReceivedAt reads when a request was received: an RFC 3339 time, or
-// a date (its start, UTC). It is refused (why says so) in the future, where
-// a date is in the future only once it has begun nowhere on Earth, or more
-// than maxReceivedAgo before now. A time a little ahead is taken as now.
-func parseReceivedAt(v string, now time.Time) (time.Time, string) {
+// a date (its start in zone, where the rule covering the requester counts
+// its days). It is refused (why says so) in the future, where a date is in
+// the future only once it has begun nowhere on Earth, or more than
+// maxReceivedAgo before now. A time a little ahead, or a date begun
+// elsewhere but not yet in zone, is taken as now.
+func parseReceivedAt(v string, now time.Time, zone *time.Location) (time.Time, string) {
 	if v == "" {
 		return time.Time{}, "enter when the request was received (a date, or an RFC 3339 time)"
 	}
 	now = now.UTC().Truncate(time.Second)
 	t, err := time.Parse(time.RFC3339, v)
-	latest := now.Add(receivedSkew)
-	if err != nil {
-		if t, err = time.Parse(time.DateOnly, v); err != nil {
+	if err == nil {
+		t = t.UTC().Truncate(time.Second)
+		if t.After(now.Add(receivedSkew)) {
+			return time.Time{}, "is in the future"
+		}
+	} else {
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
 			return time.Time{}, "must be a date (2006-01-02) or an RFC 3339 time"
 		}
 		// The date has begun somewhere once it is that date at UTC+14.
-		latest = now.Add(14 * time.Hour).Truncate(24 * time.Hour)
+		if d.After(now.Add(14 * time.Hour).Truncate(24 * time.Hour)) {
+			return time.Time{}, "is in the future"
+		}
+		t = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, zone).UTC()
 	}
-	t = t.UTC().Truncate(time.Second)
 	switch {
-	case t.After(latest):
-		return time.Time{}, "is in the future"
 	case t.Before(now.Add(-maxReceivedAgo)):
 		return time.Time{}, "is more than a year ago; check the date"
 	case t.After(now):
 		t = now
 	}
 	return t, ""
+}
+
+// receivedZone is the time zone a date of receipt is read in: the one the
+// rule covering the requester counts its days in, UTC without one.
+func receivedZone(rules dsar.Rules, country, region string) (*time.Location, error) {
+	rule, ok := rules.Match(country, region)
+	if !ok {
+		return time.UTC, nil
+	}
+	days, err := rule.Workdays(nil)
+	if err != nil || days.Zone == nil {
+		return time.UTC, err
+	}
+	return days.Zone, nil
 }
 
 // recordManual is POST /api/v1/requests/manual: staff record a request that
@@ -136,7 +163,7 @@ func parseReceivedAt(v string, now time.Time) (time.Time, string) {
 // the same id and records nothing more.
 func (s *Server) recordManual(c *gin.Context) {
 	s.submitWith(c, func(c *gin.Context) (submission, error) {
-		return readManual(c, staffUser(c).ID, time.Now())
+		return readManual(c, staffUser(c).ID, time.Now(), s.Config.Jurisdictions)
 	})
 }
 

@@ -245,15 +245,25 @@ func TestManualRequestRefusals(t *testing.T) {
 }
 
 // TestParseReceivedAt pins the edges of received_at: a date counts from
-// its start (UTC) and may be today anywhere on Earth; a time a little
-// ahead is now; a year back is the limit.
+// its start in the zone the requester's rule counts days in (UTC here, but
+// for the Pacific cases) and may be today anywhere on Earth; a time a
+// little ahead is now; a year back is the limit.
 func TestParseReceivedAt(t *testing.T) {
 	now := time.Date(2026, 12, 1, 20, 30, 0, 0, time.UTC)
+	pacific, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		in   string
 		want time.Time
 		bad  bool
+		zone *time.Location
 	}{
+		{in: "2026-11-28", want: time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC), zone: pacific},
+		{in: "2026-12-01", want: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), zone: pacific},
+		{in: "2026-12-02", want: now, zone: pacific}, // begun in Asia, not yet in California
+		{in: "2026-12-03", bad: true, zone: pacific},
 		{in: "2026-11-28", want: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)},
 		{in: "2026-12-01", want: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 		{in: "2026-12-02", want: now}, // already 2 December east of UTC+3:30
@@ -266,9 +276,25 @@ func TestParseReceivedAt(t *testing.T) {
 		{in: "", bad: true},
 		{in: "01/12/2026", bad: true},
 	} {
-		got, why := parseReceivedAt(c.in, now)
+		if c.zone == nil {
+			c.zone = time.UTC
+		}
+		got, why := parseReceivedAt(c.in, now, c.zone)
 		if c.bad != (why != "") || !c.bad && !got.Equal(c.want) {
 			t.Errorf("parseReceivedAt(%q) = %v, %q; want %v (refused: %v)", c.in, got, why, c.want, c.bad)
+		}
+	}
+}
+
+// TestReceivedZone: a date of receipt is read where the requester's rule
+// counts days: Pacific time in California, UTC under the GDPR (no zone) and
+// where no rule covers the requester.
+func TestReceivedZone(t *testing.T) {
+	for _, c := range []struct{ country, region, want string }{
+		{"US", "US-CA", "America/Los_Angeles"}, {"GB", "", "Europe/London"}, {"DE", "", "UTC"}, {"JP", "", "UTC"},
+	} {
+		if got, err := receivedZone(dsar.DefaultRules, c.country, c.region); err != nil || got.String() != c.want {
+			t.Errorf("%s %s: %v (%v), want %s", c.country, c.region, got, err, c.want)
 		}
 	}
 }
