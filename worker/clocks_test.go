@@ -39,8 +39,14 @@ func TestClocksOnDevServer(t *testing.T) {
 	}
 	rule.Acknowledge, rule.AckBusinessDays, rule.AckMail = dsar.Period{Days: 10}, true, true
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	hol := dsar.Holidays(holidays.Between(rule.Calendar, now, now.AddDate(3, 0, 0)))
-	deadline := rule.Due(dsar.RequestDeletion, now, hol)
+	days, err := rule.Workdays(nil) // as intake: the holidays from the date of receipt in the rule's zone
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := days.Local(now)
+	days.Holidays = holidays.Between(rule.Calendar, from, from.AddDate(3, 0, 0))
+	hol := days.Holidays
+	deadline := rule.Due(dsar.RequestDeletion, now, days)
 	email := "una@example.net"
 	id := insertRequest(t, db, keys, store.PII{FirstName: "Una", LastName: "Kingdom", Email: email, Description: "delete me"}, now, deadline)
 	in := l.input(id, now, deadline)
