@@ -12,6 +12,20 @@ import (
 	"github.com/opendsar/dsar/workflows"
 )
 
+// ruleDays are the business days of rule for a request received at
+// received, as intake gives them: its calendar's holidays for three years
+// from the date of receipt in the rule's zone.
+func ruleDays(t *testing.T, rule dsar.Rule, received time.Time) dsar.Workdays {
+	t.Helper()
+	days, err := rule.Workdays(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := days.Local(received)
+	days.Holidays = holidays.Between(rule.Calendar, from, from.AddDate(3, 0, 0))
+	return days
+}
+
 // TestClocksOnDevServer runs the jurisdiction rule's clocks on the dev
 // server, and records the history for the replay test. The rule is the UK
 // GDPR's (the clock may stop, an extension must be noticed within a
@@ -39,12 +53,7 @@ func TestClocksOnDevServer(t *testing.T) {
 	}
 	rule.Acknowledge, rule.AckBusinessDays, rule.AckMail = dsar.Period{Days: 10}, true, true
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	days, err := rule.Workdays(nil) // as intake: the holidays from the date of receipt in the rule's zone
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := days.Local(now)
-	days.Holidays = holidays.Between(rule.Calendar, from, from.AddDate(3, 0, 0))
+	days := ruleDays(t, rule, now)
 	hol := days.Holidays
 	deadline := rule.Due(dsar.RequestDeletion, now, days)
 	email := "una@example.net"

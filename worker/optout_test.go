@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/opendsar/dsar"
-	"github.com/opendsar/dsar/holidays"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -35,8 +34,9 @@ func TestOptOutAcceptedOnDevServer(t *testing.T) {
 	i := slices.IndexFunc(dsar.DefaultRules, func(r dsar.Rule) bool { return r.ID == "us_ccpa" })
 	rule := dsar.DefaultRules[i]
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	hol := holidays.Between(rule.Calendar, now, now.AddDate(3, 0, 0))
-	deadline := rule.Due(dsar.RequestOptOut, now, hol)
+	days := ruleDays(t, rule, now)
+	hol := days.Holidays
+	deadline := rule.Due(dsar.RequestOptOut, now, days)
 	const email = "olive@example.net"
 	id := insertRequest(t, db, keys, store.PII{FirstName: "Olive", Email: email}, now, deadline)
 	if _, err := db.Exec(`UPDATE requests SET request_type = 'opt_out', country = 'US', region = 'US-CA', deadline_rule = 'us_ccpa' WHERE id = $1`, id); err != nil {
