@@ -128,6 +128,11 @@ type formValues map[string]string
 type submitted struct {
 	ID     string      `json:"id"`
 	Status dsar.Status `json:"status"`
+	// EmailConfirmationRequired is false for an opt-out the workflow
+	// accepts at submission (acceptedAtSubmission): it goes on without
+	// the requester confirming their address. Status stays the one the
+	// request is created with, as the contract gives it.
+	EmailConfirmationRequired bool `json:"email_confirmation_required"`
 }
 
 // maxFormText bounds the text parts of a submission together.
@@ -254,15 +259,19 @@ func (s *Server) readSubmission(c *gin.Context, gate uploadGate) (submission, fo
 	return sub, vals, nil
 }
 
-// initialStatus is the status a new request's answer gives: identity
-// verified for an opt-out the workflow accepts at submission (its rule
-// forbids requiring a verifiable request, and no document is asked for:
-// documentForbidden), pending_email_verification for every other one.
-func (s *Server) initialStatus(sub submission) dsar.Status {
-	if s.documentForbidden(sub) {
-		return dsar.StatusIdentityVerified
-	}
-	return dsar.StatusPendingEmailVerification
+// acceptedAtSubmission reports whether the workflow accepts the request at
+// submission, without the requester confirming their address: an opt-out
+// whose rule forbids requiring a verifiable request, for which no document
+// is asked either (documentForbidden).
+func (s *Server) acceptedAtSubmission(sub submission) bool { return s.documentForbidden(sub) }
+
+// submittedAnswer is the answer to a new request: its id and the status it
+// is created with; the workflow moves an opt-out accepted at submission on
+// from there in its first step.
+func (s *Server) submittedAnswer(id string, sub submission) []byte {
+	body, _ := json.Marshal(submitted{ID: id, Status: dsar.StatusPendingEmailVerification,
+		EmailConfirmationRequired: !s.acceptedAtSubmission(sub)})
+	return body
 }
 
 // documentForbidden reports whether the jurisdiction rule covering the
@@ -604,8 +613,7 @@ func (s *Server) resume(ctx context.Context, id string, sub submission) (status 
 	if err := s.auditRecorded(ctx, id, sub); err != nil {
 		return 0, nil, true, err
 	}
-	body, _ = json.Marshal(submitted{ID: id, Status: s.initialStatus(sub)})
-	return sub.created(), body, true, nil
+	return sub.created(), s.submittedAnswer(id, sub), true, nil
 }
 
 // workflowStartTimeout bounds the wait for Temporal when starting a
@@ -687,8 +695,7 @@ func (s *Server) create(ctx context.Context, sub submission, id, idemKey string)
 		return 0, nil, err
 	}
 	s.Log.Info("request submitted", "id", id, "type", sub.RequestType, "country", sub.Country, "channel", nr.Channel)
-	body, _ := json.Marshal(submitted{ID: id, Status: s.initialStatus(sub)})
-	return sub.created(), body, nil
+	return sub.created(), s.submittedAnswer(id, sub), nil
 }
 
 // deadline applies the jurisdiction rule of the requester's residence (its
@@ -932,7 +939,7 @@ func (s *Server) submitForm(c *gin.Context) {
 	if embedded(c) {
 		q.Set("embed", "1")
 	}
-	if s.initialStatus(sub) != dsar.StatusPendingEmailVerification {
+	if s.acceptedAtSubmission(sub) {
 		q.Set("accepted", "1")
 	}
 	to := "/submitted"

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/bench"
 	"github.com/opendsar/dsar/metrics"
 	"github.com/opendsar/dsar/store"
@@ -121,6 +122,9 @@ func submittedID(t *testing.T, a answer, what string) string {
 	var got submitted
 	if err := json.Unmarshal(a.Body, &got); err != nil || got.ID == "" {
 		t.Fatalf("%s: %s", what, a.Body)
+	}
+	if got.Status != dsar.StatusPendingEmailVerification {
+		t.Errorf("%s: answer status %q, want the contract's pending_email_verification", what, got.Status)
 	}
 	return got.ID
 }

@@ -26,8 +26,8 @@ func TestCaliforniaOptOutQueuedWithoutConfirmation(t *testing.T) {
 	fields["country"], fields["region"], fields["request_type"] = "US", "US-CA", "do_not_sell"
 	a := submitFrom(t, e.http.URL, "192.0.2.30", fields, nil)
 	id := submittedID(t, a, "a California do-not-sell request")
-	if st := a.JSON(t)["status"]; st != string(dsar.StatusIdentityVerified) {
-		t.Errorf("answer status %v, want identity_verified: the request needs no confirmation", st)
+	if ans := a.JSON(t); ans["status"] != string(dsar.StatusPendingEmailVerification) || ans["email_confirmation_required"] != false {
+		t.Errorf("answer %v, want the contract's status pending_email_verification and email_confirmation_required false: the request needs no confirmation", ans)
 	}
 
 	inQueue := func() bool {
