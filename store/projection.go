@@ -83,6 +83,10 @@ type Projection struct {
 	// write recorded its hold): once a workflow has ended, only the API
 	// changes the hold (SetEndedLegalHold).
 	LegalHold *LegalHold
+	// Audits are audit events appended to the trail in the same
+	// transaction, in order (whatever Seq says), each once by its Key as
+	// AppendAuditTx does: a retried write stores none twice.
+	Audits []Audit `json:",omitempty"`
 }
 
 // ProjectedPause is the pause of a request's clock under way.
@@ -154,10 +158,12 @@ type ProjectedTask struct {
 // transaction, unless the row holds a newer projection already (a Seq not
 // above the stored one): such a stale write changes nothing of the request
 // and its tasks, and is no error. It is idempotent: writing the same
-// projection twice leaves the same rows. In the same transaction it records
-// p.Actions (the first outcome of an action id is kept) and announces each on
-// ActionsChannel. ENOTFOUND when the request row does not exist. A task whose
-// data source does not exist is skipped.
+// projection twice leaves the same rows. In the same transaction it appends
+// p.Audits to the audit trail and records p.Actions (the first outcome of an
+// action id is kept), announcing each on ActionsChannel; a failure stores
+// none of it. ENOTFOUND when the request row does not exist: the audit
+// events are stored all the same (the trail keeps what happened), nothing
+// else. A task whose data source does not exist is skipped.
 func (db *DB) Project(ctx context.Context, p Projection) error {
 	reasons := p.CloseReasons
 	if reasons == nil {
@@ -171,7 +177,8 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		}
 		timeline = new(string(b))
 	}
-	return db.Tx(ctx, func(tx *sqlx.Tx) error {
+	gone := false
+	err := db.Tx(ctx, func(tx *sqlx.Tx) error {
 		const q = `UPDATE requests SET status = $2, deadline = $3, overdue = $4, extended_at = $5,
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
@@ -218,7 +225,11 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 				return fmt.Errorf("store: project request %s: %w", p.RequestID, Translate(err))
 			}
 			if !exists {
-				return dsar.Errorf(dsar.ENOTFOUND, "no request %s to project", p.RequestID)
+				gone = true
+				return db.appendAudits(ctx, tx, p.Audits)
+			}
+			if err := db.appendAudits(ctx, tx, p.Audits); err != nil {
+				return err
 			}
 			return recordActions(ctx, tx, p.RequestID, p.Actions) // a newer projection is stored
 		}
@@ -257,8 +268,28 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		if err := upsertRecord(ctx, tx, p); err != nil {
 			return err
 		}
+		// The audit rows last: the chain's lock is taken after the
+		// request's row, as every other writer of both does, and held
+		// for the shortest time.
+		if err := db.appendAudits(ctx, tx, p.Audits); err != nil {
+			return err
+		}
 		return recordActions(ctx, tx, p.RequestID, p.Actions)
 	})
+	if err == nil && gone {
+		return dsar.Errorf(dsar.ENOTFOUND, "no request %s to project", p.RequestID)
+	}
+	return err
+}
+
+// appendAudits appends evs to the audit trail inside tx, in order.
+func (db *DB) appendAudits(ctx context.Context, tx *sqlx.Tx, evs []Audit) error {
+	for _, a := range evs {
+		if _, err := db.AppendAuditTx(ctx, tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // HasPortalAccountFor reports whether a portal account exists for the
