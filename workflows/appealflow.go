@@ -238,6 +238,7 @@ func (r *run) fileAppeal(ctx workflow.Context, p pendingAction) {
 // one if it must (ParentClosePolicy abandon).
 func (r *run) startAppeal(ctx workflow.Context) workflow.ChildWorkflowFuture {
 	ap := r.st.Appeal
+	r.flushAudits(ctx)
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            AppealWorkflowID(r.in.RequestID),
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
@@ -317,6 +318,7 @@ func (r *run) reopen(ctx workflow.Context, at time.Time, by string) {
 func (r *run) closedWait(ctx workflow.Context, until time.Time, summary string, accept func(pendingAction) bool, fut workflow.Future) (pendingAction, bool) {
 	for !r.abandoned {
 		r.collect(ctx)
+		r.flushAudits(ctx)
 		for len(r.pending) > 0 {
 			p := r.pending[0]
 			r.pending = r.pending[1:]

@@ -104,6 +104,7 @@ func (r *run) startSource(ctx workflow.Context, src AssignedSource) {
 	}
 	in := SourceInput{RequestID: r.in.RequestID, DataSourceID: src.ID, RequestType: r.in.RequestType, Mode: src.Mode,
 		DryRun: src.DryRun, TimeLimit: src.TimeLimit, MainQueue: main}
+	r.flushAudits(ctx) // the trail shows what led to the child before what it does
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: SourceWorkflowID(r.in.RequestID, src.ID), TaskQueue: queue,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
@@ -310,6 +311,7 @@ func (r *run) onAutomationApproval(ctx workflow.Context, p DryRunDecision) {
 
 // cancelSource asks a task's child to stop (it may be gone already).
 func (r *run) cancelSource(ctx workflow.Context, ds string) {
+	r.flushAudits(ctx)
 	if err := workflow.RequestCancelExternalWorkflow(ctx, SourceWorkflowID(r.in.RequestID, ds), "").Get(ctx, nil); err != nil {
 		r.log.Info("source child not cancelled (not running)", "data_source_id", ds, "error", err)
 	}

@@ -63,6 +63,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.clocks = r.records && workflow.GetVersion(ctx, versionClocks, workflow.DefaultVersion, 1) == 1
 	r.sourceWatch = r.clocks && workflow.GetVersion(ctx, versionSourceWatch, workflow.DefaultVersion, 1) == 1
 	r.optOutAccepted = r.sourceWatch && workflow.GetVersion(ctx, versionOptOutAccepted, workflow.DefaultVersion, 1) == 1
+	r.oneWrite = r.sourceWatch && workflow.GetVersion(ctx, versionOneWrite, workflow.DefaultVersion, 1) == 1
 	if r.clocks && in.Resume == nil {
 		r.startClocks()
 	}
@@ -101,6 +102,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 func (r *run) loop(ctx workflow.Context) (State, error) {
 	for !r.st.Status.Closed() && !r.abandoned {
 		r.collect(ctx)
+		r.flushAudits(ctx) // before the run waits or ends: what no projection write took
 		wantCAN := workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 		if wantCAN && len(r.pending) == 0 && r.mailPending == 0 {
 			// The history is long (a request open for many months): carry
@@ -140,6 +142,7 @@ func (r *run) loop(ctx workflow.Context) (State, error) {
 	}
 	r.joinMail(ctx)
 	r.refuseRemaining(ctx)
+	r.flushAudits(ctx)
 	return r.st, nil
 }
 
@@ -305,6 +308,10 @@ type run struct {
 	// optOutAccepted: an opt-out whose law forbids requiring a verifiable
 	// request is accepted at submission (versionOptOutAccepted).
 	optOutAccepted bool
+	// oneWrite: audit events wait for the next projection write and
+	// commit with it (versionOneWrite); audits are those waiting.
+	oneWrite bool
+	audits   []store.Audit
 }
 
 type attrs struct {

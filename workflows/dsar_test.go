@@ -46,6 +46,10 @@ type harness struct {
 	alerts      []seen
 	audits      []store.Audit
 	projections []store.Projection
+	// writes lists every audit and projection write as it was made: "audit
+	// <action>" for one on its own, "project" followed by the audit
+	// actions the projection carried (versionOneWrite).
+	writes      []string
 	projectedAt []time.Duration // when each projection was written
 	deletedDocs int
 	scrubbed    int
@@ -149,6 +153,7 @@ func newHarness(t testing.TB) *harness {
 				return err
 			}
 			h.audits = append(h.audits, ev)
+			h.writes = append(h.writes, "audit "+ev.Action)
 			return nil
 		})
 	h.env.OnActivity(a.Project, mock.Anything, mock.Anything).Return(
@@ -156,8 +161,17 @@ func newHarness(t testing.TB) *harness {
 			if err := h.db("Project"); err != nil {
 				return err
 			}
+			w := "project"
+			for _, ev := range p.Audits { // one transaction: any row failing fails it all
+				if err := h.db("Audit " + ev.Action); err != nil {
+					return err
+				}
+				w += " " + ev.Action
+			}
+			h.audits = append(h.audits, p.Audits...)
 			h.projections = append(h.projections, p)
 			h.projectedAt = append(h.projectedAt, now())
+			h.writes = append(h.writes, w)
 			return nil
 		})
 	h.env.OnActivity(a.DeleteIdentityDocument, mock.Anything, mock.Anything).Return(

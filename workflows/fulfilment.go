@@ -104,6 +104,7 @@ func (s *State) allowsApproval(p any) error {
 // package is a product of the request's data, not a write the request
 // waits on.
 func (r *run) packageStep(ctx workflow.Context, summary string, result any, fn any, args ...any) error {
+	r.flushAudits(ctx)
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: buildAttempt, HeartbeatTimeout: buildHeartbeat, ScheduleToCloseTimeout: buildGiveUp, Summary: summary,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},

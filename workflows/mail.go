@@ -114,6 +114,7 @@ func (r *run) sendMail(ctx workflow.Context, kind string, send func(workflow.Con
 
 // joinMail waits until every mail started beside the main loop is done.
 func (r *run) joinMail(ctx workflow.Context) {
+	r.flushAudits(ctx)
 	if r.mailPending > 0 {
 		_ = workflow.Await(ctx, func() bool { return r.mailPending == 0 || r.abandoned })
 	}

@@ -51,6 +51,12 @@ const versionDurable = "durable-core"
 // new (the API refuses them first: their signals are not taken).
 const versionSeedFlow = "seed-flow"
 
+// versionOneWrite is the change id of audit events that travel in the
+// projection write after them: a staff action's audit row and its outcome
+// commit in one transaction (one local activity, not two). Runs started
+// before it keep a write per audit event until they continue as new.
+const versionOneWrite = "one-write"
+
 // Metric names the workflow emits (through the worker's metrics handler).
 const MetricAttention = "dsar_workflow_attention"
 
@@ -66,12 +72,33 @@ func (r *run) noteAt(at time.Time, event, actor, detail string) {
 
 // audit appends to the audit trail. detail holds no PII. Each event's key
 // is derived from the workflow id and a counter carried across runs, so a
-// retried append stores one row.
+// retried append stores one row. On versionOneWrite the event waits, in
+// order, for the next projection write, which stores it in its own
+// transaction; what no projection write takes is written on its own before
+// the workflow waits or runs anything else (flushAudits).
 func (r *run) audit(ctx workflow.Context, kind, actor, action string, detail map[string]any) {
 	r.auditN++
 	ev := store.Audit{RequestID: r.in.RequestID, ActorKind: kind, ActorID: actor, Action: action, Detail: detail,
 		Key: fmt.Sprintf("%s#%d", r.wid, r.auditN)}
+	if r.oneWrite {
+		r.audits = append(r.audits, ev)
+		return
+	}
 	r.write(ctx, "audit "+action, a.Audit, ev)
+}
+
+// flushAudits writes the audit events still waiting for a projection write,
+// each on its own, in order. The workflow calls it before anything that
+// waits (every write but the projection's, a timer or signal, mail, the end
+// of the run) and before anything another workflow sees (a child started,
+// signalled or cancelled), so an event is never held past a step that the
+// audit trail should show after it, nor lost when the run ends.
+func (r *run) flushAudits(ctx workflow.Context) {
+	evs := r.audits
+	r.audits = nil // taken first: each write below flushes too
+	for _, ev := range evs {
+		r.write(ctx, "audit "+ev.Action, a.Audit, ev)
+	}
 }
 
 // alert records staff alerts about this request.
@@ -90,7 +117,9 @@ func (r *run) changed(ctx workflow.Context) { r.publish(ctx, true) }
 // publish writes the projection (and mirrors the state). Only the main
 // loop's writes carry the outcome of the action being applied (current):
 // a write from beside the loop (mail) may come while the action is still
-// half applied, and would record it with the status from before.
+// half applied, and would record it with the status from before. Every
+// write carries the audit events waiting for it (versionOneWrite), in the
+// same transaction.
 func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 	if r.clocks {
 		r.st.DeadlineWhy = r.deadlineWhy()
@@ -103,7 +132,9 @@ func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 		outcomes = append(outcomes, r.current...)
 		r.current = nil
 	}
-	r.write(ctx, "project "+string(r.st.Status), a.Project, r.projection(outcomes))
+	p := r.projection(outcomes)
+	p.Audits, r.audits = r.audits, nil
+	r.write(ctx, "project "+string(r.st.Status), a.Project, p)
 }
 
 // mirror sets the search attributes and current details from the state.
@@ -254,6 +285,7 @@ func (r *run) must(ctx workflow.Context, summary string, exec func(workflow.Cont
 
 // mustGet is must for a step with a result, read into result.
 func (r *run) mustGet(ctx workflow.Context, summary string, result any, exec func(workflow.Context) workflow.Future) bool {
+	r.flushAudits(ctx) // the projection's own write has taken them
 	for attempt := 0; ; attempt++ {
 		if r.abandoned {
 			return false

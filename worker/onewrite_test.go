@@ -1,0 +1,112 @@
+package worker_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+	"github.com/opendsar/dsar/workflows"
+)
+
+// TestStaffActionsWriteOnceOnDevServer runs a request through its life on
+// the dev server with ids on its actions, as the API sends them, each
+// answered once its outcome is recorded (versionOneWrite: with its audit
+// row, in one write). The trail holds every event of the run once and the
+// chain verifies. It records the history for
+// the replay test.
+func TestStaffActionsWriteOnceOnDevServer(t *testing.T) {
+	l := newLifecycle(t)
+	db, keys := l.app.DB, l.app.Keys
+	owner := l.orgOwner()
+	crm, err := db.CreateDataSource(l.ctx, "CRM", "", []string{owner.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	deadline := now.Add(time.Hour)
+	id := insertRequest(t, db, keys, store.PII{FirstName: "Wes", Email: "wes@example.net"}, now, deadline)
+	in := l.input(id, now, deadline)
+	in.Periods.VerificationReminderAfter = time.Hour // no reminder in this run
+	in.Periods.DeadlineWarningBefore = 0
+	run := l.start(id, in)
+	eventually(t, "the verification mail", func() bool { return len(l.mailsTo("wes@example.net")) > 0 })
+
+	// act sends an action and waits for its outcome, as the API does.
+	n := 0
+	act := func(signal string, payload func(workflows.Action) any, want dsar.Status, applied bool) {
+		t.Helper()
+		n++
+		a := workflows.Action{ID: fmt.Sprintf("action-%d", n), RequestID: id, At: time.Now()}
+		if err := l.app.Temporal.SignalWorkflow(l.ctx, workflows.WorkflowID(id), "", signal, payload(a)); err != nil {
+			t.Fatal(err)
+		}
+		o, ok, err := db.AwaitAction(l.ctx, id, a.ID)
+		if err != nil || !ok || o.Applied != applied || o.Status != want {
+			t.Fatalf("%s: outcome %+v (%v, %v); want applied %v, %s", signal, o, ok, err, applied, want)
+		}
+	}
+	act(workflows.SignalEmailVerified, func(a workflows.Action) any { return workflows.EmailVerified{Action: a} },
+		dsar.StatusAwaitingIdentity, true)
+	act(workflows.SignalIdentityDecided, func(a workflows.Action) any {
+		return workflows.IdentityDecision{Action: a, Verified: true, Note: "passport", By: owner.ID}
+	}, dsar.StatusIdentityVerified, true)
+	act(workflows.SignalSourcesAssigned, func(a workflows.Action) any {
+		return workflows.Assignment{Action: a, DataSourceIDs: []string{crm.ID}, By: owner.ID}
+	}, dsar.StatusInProgress, true)
+	act(workflows.SignalRequestClosed, func(a workflows.Action) any { // a task is open: refused
+		return workflows.Closure{Action: a, Outcome: workflows.OutcomeCompleted, By: owner.ID}
+	}, dsar.StatusInProgress, false)
+	act(workflows.SignalDeadlineExtended, func(a workflows.Action) any {
+		return workflows.Extension{Action: a, Days: 3, Reason: "volume", By: owner.ID}
+	}, dsar.StatusInProgress, true)
+	act(workflows.SignalTaskCompleted, func(a workflows.Action) any {
+		return workflows.TaskCompletion{Action: a, DataSourceID: crm.ID, Note: "deleted", Outcome: dsar.TaskErased, By: owner.ID}
+	}, dsar.StatusReadyToClose, true)
+	act(workflows.SignalRequestClosed, func(a workflows.Action) any {
+		return workflows.Closure{Action: a, Outcome: workflows.OutcomeCompleted, By: owner.ID}
+	}, dsar.StatusCompleted, true)
+
+	var final workflows.State
+	if err := run.Get(l.ctx, &final); err != nil {
+		t.Fatal(err)
+	}
+	if final.Status != dsar.StatusCompleted {
+		t.Fatalf("final status %s", final.Status)
+	}
+	evs, err := db.RequestAudit(l.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each of the run's keys once (the mail's records, written beside the
+	// main loop, may commit before or after the step they run beside).
+	var actions []string
+	stored := map[string]bool{}
+	for _, ev := range evs {
+		actions = append(actions, ev.Action)
+		if ev.Key != nil {
+			stored[*ev.Key] = true
+		}
+	}
+	for i := range evs {
+		if want := fmt.Sprintf("%s#%d", workflows.WorkflowID(id), i+1); !stored[want] {
+			t.Errorf("the trail %v has no row keyed %s", actions, want)
+		}
+	}
+	for _, want := range []string{dsar.AuditEmailVerified, dsar.AuditIdentityVerified, dsar.AuditSourcesAssigned,
+		dsar.AuditSignalIgnored, dsar.AuditDeadlineExtended, dsar.AuditTaskCompleted, dsar.AuditClosed(dsar.StatusCompleted),
+		dsar.AuditPIIScrubbed, dsar.AuditMailSent} {
+		found := false
+		for _, a := range actions {
+			found = found || a == want
+		}
+		if !found {
+			t.Errorf("the trail %v has no %s", actions, want)
+		}
+	}
+	if _, brk, err := db.VerifyAudit(l.ctx); err != nil || brk != nil {
+		t.Errorf("audit chain: %v %v", brk, err)
+	}
+	l.export(id, "dsar_one_write.json")
+}

@@ -1,0 +1,135 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/store"
+)
+
+// oneWriteRequest runs a request through its life with ids on the staff's
+// actions, a signal the state refuses (no id: nothing else to write) and
+// an extension, on the new path or, with old, on the path before
+// versionOneWrite.
+func oneWriteRequest(t *testing.T, old bool) *harness {
+	t.Helper()
+	h := newHarness(t)
+	if old {
+		h.env.OnGetVersion(versionOneWrite, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
+	act := func(id string, d time.Duration) Action { return Action{ID: id, At: start.Add(d)} }
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: act("verify", time.Hour)})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Action: act("decide", 2*time.Hour), Verified: true, By: staff})
+	h.at(150*time.Minute, SignalRequestClosed, Closure{Outcome: OutcomeCompleted, By: staff}) // refused: no task done
+	h.at(3*time.Hour, SignalSourcesAssigned, Assignment{Action: act("assign", 3*time.Hour), DataSourceIDs: []string{crm}, By: staff})
+	h.at(4*time.Hour, SignalDeadlineExtended, Extension{Action: act("extend", 4*time.Hour), Days: 3, Reason: "volume", By: staff})
+	h.at(day, SignalTaskCompleted, TaskCompletion{Action: act("done", day), DataSourceID: crm, By: staff})
+	h.at(2*day, SignalRequestClosed, Closure{Action: act("close", 2*day), Outcome: OutcomeCompleted, By: staff})
+	if st := h.run(); st.Status != dsar.StatusCompleted {
+		t.Fatalf("status %s", st.Status)
+	}
+	return h
+}
+
+// writeOf is the write (h.writes) that carried action id's outcome.
+func (h *harness) writeOf(id string) string {
+	n := -1
+	for i, p := range h.projections {
+		if slices.ContainsFunc(p.Actions, func(o store.ActionOutcome) bool { return o.ActionID == id }) {
+			n = i
+		}
+	}
+	for _, w := range h.writes {
+		if strings.HasPrefix(w, "project") {
+			if n == 0 {
+				return w
+			}
+			n--
+		}
+	}
+	return ""
+}
+
+// TestActionAuditTravelsWithItsOutcome: on versionOneWrite a staff action's
+// audit row goes in the projection write that records its outcome (one
+// write for the action, not two); a run before it writes the row first,
+// on its own. Either way the trail holds the same events, each key once,
+// in the order of their keys.
+func TestActionAuditTravelsWithItsOutcome(t *testing.T) {
+	newPath, oldPath := oneWriteRequest(t, false), oneWriteRequest(t, true)
+
+	if w := newPath.writeOf("decide"); w != "project "+dsar.AuditIdentityVerified {
+		t.Errorf("the decision's outcome went in %q; want the projection carrying its audit row", w)
+	}
+	if slices.Contains(newPath.writes, "audit "+dsar.AuditIdentityVerified) {
+		t.Error("the decision's audit row was written on its own too")
+	}
+	if w := oldPath.writeOf("decide"); w != "project" {
+		t.Errorf("before one-write the decision's outcome went in %q; want a projection alone", w)
+	}
+	if i := slices.Index(oldPath.writes, "audit "+dsar.AuditIdentityVerified); i < 0 || oldPath.writes[i+1] != "project" {
+		t.Errorf("before one-write: writes %v; want the audit row, then the projection", oldPath.writes)
+	}
+	for _, id := range []string{"verify", "assign", "extend", "done", "close"} {
+		if w := newPath.writeOf(id); !strings.HasPrefix(w, "project ") {
+			t.Errorf("action %s: its outcome went in %q, without its audit row", id, w)
+		}
+	}
+
+	standalone := func(h *harness) (n int) {
+		for _, w := range h.writes {
+			if strings.HasPrefix(w, "audit ") {
+				n++
+			}
+		}
+		return n
+	}
+	t.Logf("audit rows written on their own: %d before one-write, %d on it (of %d)",
+		standalone(oldPath), standalone(newPath), len(newPath.audits))
+	if standalone(newPath) >= standalone(oldPath) {
+		t.Errorf("one-write wrote %d audit rows on their own, the old path %d", standalone(newPath), standalone(oldPath))
+	}
+	// The refused closure (no id) goes with the projection of its refusal.
+	if !slices.Contains(newPath.writes, "project "+dsar.AuditSignalIgnored) {
+		t.Errorf("the refused closure's audit row: writes %v", newPath.writes)
+	}
+
+	equal(t, "audit trail", newPath.auditActions(), oldPath.auditActions())
+	equal(t, "mail records", newPath.mailAudits(), oldPath.mailAudits())
+	for _, h := range []*harness{newPath, oldPath} {
+		var keys []int
+		for _, a := range h.audits {
+			n, err := strconv.Atoi(a.Key[strings.LastIndex(a.Key, "#")+1:])
+			if err != nil {
+				t.Fatalf("audit key %q", a.Key)
+			}
+			keys = append(keys, n)
+		}
+		want := make([]int, len(keys))
+		for i := range want {
+			want[i] = i + 1
+		}
+		equal(t, fmt.Sprintf("audit keys (%d)", len(keys)), keys, want)
+	}
+}
+
+// TestHeldAuditsAreWrittenBeforeTheRunEnds: an audit event no projection
+// write follows (the refusal of an action without an id, after the
+// request closed) is written before the workflow ends, not dropped.
+func TestHeldAuditsAreWrittenBeforeTheRunEnds(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
+	h.at(2*time.Hour, SignalIdentityDecided, IdentityDecision{Verified: false, By: staff})
+	h.at(2*time.Hour, SignalDeadlineExtended, Extension{Days: 3, Reason: "volume", By: staff}) // after the decision, refused
+	h.run()
+	if got := h.writes[len(h.writes)-1]; got != "audit "+dsar.AuditSignalIgnored {
+		t.Errorf("writes %v: the refusal's audit row is not written last, on its own", h.writes)
+	}
+}
