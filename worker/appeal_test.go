@@ -19,10 +19,7 @@ import (
 func TestAppealReversedOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	reviewer, err := db.CreateUser(l.ctx, store.User{Email: "rev@example.com", Name: "Rex Reviewer", Role: dsar.RoleAdmin, PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +57,10 @@ func TestAppealReversedOnDevServer(t *testing.T) {
 
 	l.signal(id, workflows.SignalAppealFiled, workflows.AppealFiling{Action: workflows.Action{ID: "appeal", At: time.Now()}})
 	eventually(t, "the appeal taken", func() bool { return l.state(id).Appeal != nil })
+	eventually(t, "the appeal's workflow", func() bool { // started once the appeal is taken: a moment later
+		_, err := l.app.Temporal.DescribeWorkflowExecution(l.ctx, workflows.AppealWorkflowID(id), "")
+		return err == nil
+	})
 	if err := l.app.Temporal.SignalWorkflow(l.ctx, workflows.AppealWorkflowID(id), "", workflows.SignalAppealDecided, workflows.AppealDecision{
 		Action:  workflows.Action{ID: "decision", At: time.Now(), RequestID: id},
 		Outcome: dsar.AppealReversed, Explanation: "The CRM holds your orders after all.", By: reviewer.ID}); err != nil {

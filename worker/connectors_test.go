@@ -24,10 +24,7 @@ import (
 func TestAutomatedSourceOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db := l.app.DB
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	queue := "crm-" + l.app.Config.Temporal.TaskQueue
 	crm, err := db.CreateDataSourceWith(l.ctx, "CRM", "", []string{owner.ID}, store.SourceSettings{Mode: dsar.SourcePostgres, TaskQueue: queue})
 	if err != nil {

@@ -17,10 +17,7 @@ import (
 func TestFulfilmentOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	crm, err := db.CreateDataSource(l.ctx, "CRM", "", []string{owner.ID})
 	if err != nil {
 		t.Fatal(err)

@@ -15,10 +15,7 @@ import (
 func TestLegalHoldOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	deadline := now.Add(time.Hour)
 	id := insertRequest(t, db, keys, store.PII{FirstName: "Ada", Email: "ada@example.net"}, now, deadline)

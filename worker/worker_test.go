@@ -98,6 +98,16 @@ func newLifecycle(t *testing.T) *lifecycle {
 	return &lifecycle{t: t, ctx: ctx, app: a, addr: addr, outbox: a.Outbox}
 }
 
+// orgOwner creates Olga, an org owner.
+func (l *lifecycle) orgOwner() store.User {
+	l.t.Helper()
+	u, err := l.app.DB.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return u
+}
+
 func (l *lifecycle) start(id string, in workflows.Input) client.WorkflowRun {
 	l.t.Helper()
 	run, err := l.app.Temporal.ExecuteWorkflow(l.ctx, client.StartWorkflowOptions{
@@ -203,10 +213,7 @@ func (l *lifecycle) export(id, name string) {
 func TestLifecycleOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	crmOwner, err := db.CreateUser(l.ctx, store.User{Email: "crm@example.com", Name: "Carl CRM", Role: dsar.RoleSourceOwner, PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
