@@ -140,11 +140,12 @@ func (r Rule) Due(t RequestType, received time.Time, w Workdays) time.Time {
 }
 
 // ExtensionFor is how far the deadline of a request of type t may be
-// extended under r: none on the opt-out track (CCPA regs §7026(f) give 15
-// business days and no extension), else the rule's extension.
+// extended under r: the opt-out track's own extension when it governs t
+// (none on California's: CCPA regs §7026(f) give 15 business days and no
+// more), else the rule's extension.
 func (r Rule) ExtensionFor(t RequestType) Period {
-	if r.OptOutTrack(t) != nil {
-		return Period{}
+	if tr := r.OptOutTrack(t); tr != nil {
+		return tr.Extension
 	}
 	return r.Extension
 }

@@ -138,6 +138,18 @@ func TestRuleDue(t *testing.T) {
 	if got := ca.ExtensionFor(dsar.RequestInfo); got != (dsar.Period{Days: 45}) {
 		t.Errorf("an access request may be extended by %v, want 45 days", got)
 	}
+	// Oregon's opt-outs need no authentication but keep the 45 days and the
+	// extension of any other request.
+	or, _ := dsar.DefaultRules.Match("US", "US-OR")
+	if tr := or.OptOutTrack(dsar.RequestOptOut); tr == nil || !tr.NoIdentityDocument {
+		t.Errorf("Oregon's opt-out track %+v, want one that asks no identity document", tr)
+	}
+	if got := or.ExtensionFor(dsar.RequestOptOut); got != (dsar.Period{Days: 45}) {
+		t.Errorf("an Oregon opt-out may be extended by %v, want 45 days", got)
+	}
+	if got, want := or.Due(dsar.RequestOptOut, received, dsar.Workdays{}), received.AddDate(0, 0, 45); !got.Equal(want) {
+		t.Errorf("an Oregon opt-out is due %v, want 45 calendar days on, %v", got, want)
+	}
 	// 10 business days from Wednesday 25 November 2026: 30 Nov to 4 Dec and
 	// 7 to 11 December.
 	if got, ok := ca.AcknowledgeBy(received, h); !ok || !got.Equal(at(t, "2026-12-11T10:00:00Z")) {

@@ -56,6 +56,9 @@ type Rule struct {
 type Track struct {
 	Period       Period `mapstructure:"period" json:"period"`
 	BusinessDays bool   `mapstructure:"business_days" json:"business_days,omitempty"`
+	// Extension is how far the track's deadline may be extended: none
+	// unless set (California's 15 business days allow none).
+	Extension Period `mapstructure:"extension" json:"extension,omitzero"`
 	// NoIdentityDocument: the law forbids requiring proof of identity for
 	// these requests; the form asks for none and verification is skipped.
 	NoIdentityDocument bool `mapstructure:"no_identity_document" json:"no_identity_document,omitempty"`

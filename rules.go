@@ -81,8 +81,7 @@ var DefaultRules = Rules{
 	usState("us_ucpa", "Utah UCPA", "US-UT", mountain, "Utah Code §13-61-203", nil),
 	usState("us_tdpsa", "Texas TDPSA", "US-TX", central, "Tex. Bus. & Com. Code §§541.052-541.053",
 		attorneyGeneral(60, "Texas Attorney General", "https://www.texasattorneygeneral.gov/consumer-protection/file-consumer-complaint")),
-	usState("us_ocpa", "Oregon OCPA", "US-OR", pacific, "Or. Rev. Stat. §646A.576",
-		attorneyGeneral(45, "Oregon Department of Justice", "https://www.doj.state.or.us/consumer-protection/")),
+	oregon(),
 	usState("us_mcdpa_mt", "Montana MCDPA", "US-MT", mountain, "Mont. Code Ann. §30-14-2808",
 		attorneyGeneral(60, "Montana Department of Justice, Office of Consumer Protection", "https://dojmt.gov/consumer/")),
 	func() Rule {
@@ -123,4 +122,15 @@ var DefaultRules = Rules{
 		ExtensionNoticeWithin: Period{Days: 30},
 		Source:                "PIPEDA (S.C. 2000, c. 5), s. 8(3)-(5)",
 	},
+}
+
+// oregon is Oregon's rule: the common shape, and opt-outs complied with
+// "without requiring authentication" (ORS 646A.576(5)(e)): no identity
+// document, accepted at submission, on the same 45 days and extension as
+// the other requests. Appeals are decided within 45 days (646A.576(6)(d)).
+func oregon() Rule {
+	r := usState("us_ocpa", "Oregon OCPA", "US-OR", pacific, "Or. Rev. Stat. §646A.576(5)-(6)",
+		attorneyGeneral(45, "Oregon Department of Justice", "https://www.doj.state.or.us/consumer-protection/"))
+	r.OptOut = &Track{Period: r.Period, Extension: r.Extension, NoIdentityDocument: true}
+	return r
 }

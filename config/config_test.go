@@ -180,6 +180,7 @@ jurisdictions:
     opt_out:
       period: P7D
       business_days: true
+      extension: P3D
       no_identity_document: true
     appeal:
       window: P30D
@@ -213,7 +214,7 @@ jurisdictions:
 		!r.AckBusinessDays || !r.AckMail || !r.Pause || r.Source != "Test Act s. 1" {
 		t.Errorf("the rule's clocks from the file: %+v", r)
 	}
-	if o := r.OptOut; o == nil || o.Period.Days != 7 || !o.BusinessDays || !o.NoIdentityDocument {
+	if o := r.OptOut; o == nil || o.Period.Days != 7 || !o.BusinessDays || o.Extension.Days != 3 || !o.NoIdentityDocument {
 		t.Errorf("the opt-out track from the file: %+v", o)
 	}
 	if a := r.Appeal; a == nil || a.Window.Days != 30 || a.Period.Days != 60 || a.Authority != "Test Authority" ||

@@ -130,4 +130,22 @@ func TestOptOutFormAsksNoDocument(t *testing.T) {
 	if a.Status != http.StatusUnprocessableEntity || errorOf(t, a).Fields["identity_document"] == "" {
 		t.Errorf("an access request without a document: %d %s, want 422 naming identity_document", a.Status, a.Body)
 	}
+
+	// Oregon: opt-outs without authentication (ORS 646A.576(5)(e)), on the
+	// rule's 45 days; accepted at submission like California's.
+	oregon := intakeFields("oregon@example.org", captchaFrom(t, e.http.URL))
+	oregon["country"], oregon["region"], oregon["request_type"] = "US", "US-OR", "opt_out"
+	or := submitFrom(t, e.http.URL, "192.0.2.22", oregon, nil)
+	orID := submittedID(t, or, "an Oregon opt-out without a document")
+	if or.JSON(t)["email_confirmation_required"] != false {
+		t.Errorf("an Oregon opt-out answered %s, want email_confirmation_required false", or.Body)
+	}
+	e.eventually("the Oregon opt-out is in the queue unconfirmed", func() bool {
+		r, err := e.db.Request(e.ctx, orID, "")
+		return err == nil && r.Status == dsar.StatusIdentityVerified && r.EmailVerifiedAt == nil
+	})
+	od := e.want(e.do("GET", "/api/v1/requests/"+orID, tok, nil), http.StatusOK, "detail").JSON(t)
+	if due := mustTime(t, od["deadline"]).Sub(mustTime(t, od["submitted_at"])); due != 45*24*time.Hour {
+		t.Errorf("an Oregon opt-out is due %v after receipt, want 45 days", due)
+	}
 }
