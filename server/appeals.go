@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -194,7 +195,7 @@ func (s *Server) decideAppeal(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	a, err := s.signalAndAwait(c, row, workflows.AppealWorkflowID(row.ID), "the appeal has just been decided", id, workflows.SignalAppealDecided, d)
+	a, err := s.signalAppeal(c, row, ap.ID, id, d)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -204,6 +205,38 @@ func (s *Server) decideAppeal(c *gin.Context) {
 		return
 	}
 	s.answerDecision(c, ap.ID, a.Outcome, nil)
+}
+
+// appealStartWait is how long a decision waits for the workflow of an
+// appeal still open to exist: the request's workflow starts it right after
+// recording the appeal, so a decision sent at once may come first.
+const appealStartWait = 5 * time.Second
+
+// signalAppeal sends the decision to the appeal's workflow and awaits its
+// outcome. An appeal still open whose workflow is not there yet is being
+// opened: the decision is sent again as soon as it is, and answered 503
+// (nothing applied, try again) if it is not within appealStartWait, as
+// while no worker runs. An appeal decided meanwhile gets the 409.
+func (s *Server) signalAppeal(c *gin.Context, row store.Request, appealID, id string, d workflows.AppealDecision) (actionAnswer, error) {
+	ctx := c.Request.Context()
+	wait := time.NewTimer(appealStartWait)
+	defer wait.Stop()
+	for {
+		a, err := s.signalAndAwait(c, row, workflows.AppealWorkflowID(row.ID), "the appeal has just been decided", id, workflows.SignalAppealDecided, d)
+		if !errors.Is(err, errEnded) {
+			return a, err
+		}
+		if ap, rerr := s.DB.AppealByID(ctx, appealID); rerr != nil || ap.Status != dsar.AppealOpen {
+			return a, err
+		}
+		select {
+		case <-wait.C:
+			return actionAnswer{}, dsar.Errorf(dsar.EUNAVAILABLE, "the appeal is still being opened (its workflow has not started); nothing was applied, try again in a moment")
+		case <-ctx.Done():
+			return actionAnswer{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // answerDecision answers a decision with a recorded outcome: the appeal as

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -222,4 +223,29 @@ func TestNoAppealWithoutTheRight(t *testing.T) {
 func stringOf(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// TestAppealDecidedTheMomentItIsFiled: staff deciding an appeal the moment
+// the requester files it (before the request's workflow has started the
+// appeal's) get the decision applied, not a refusal saying it was decided.
+func TestAppealDecidedTheMomentItIsFiled(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, deciderTok := e.user(dsar.RoleManager)
+	_, reviewerTok := e.user(dsar.RoleAdmin)
+	for i := range 3 {
+		email := fmt.Sprintf("at-once-%d@example.org", i)
+		id := e.request(newRequest{Email: email, Country: "US", Region: "US-VA"})
+		e.verifyEmail(id)
+		requester := e.portalSession(id, email)
+		e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", deciderTok, map[string]any{"reasons": []string{"manifestly_unfounded"}}),
+			http.StatusOK, "reject")
+		filed := e.want(e.do("POST", "/api/v1/portal/requests/"+id+"/appeal", requester, map[string]any{"reason": "Please look again."}),
+			http.StatusCreated, "appeal").JSON(t)
+		got := e.want(e.do("POST", "/api/v1/appeals/"+stringOf(filed["id"])+"/decision", reviewerTok,
+			map[string]any{"outcome": "upheld", "explanation": "We looked again."}), http.StatusOK, "a decision sent at once").JSON(t)
+		if got["status"] != "upheld" {
+			t.Errorf("appeal %d decided at once: %v", i, got)
+		}
+	}
 }
