@@ -70,9 +70,11 @@ type options struct {
 	queue       int
 	queueRuns   int
 	actions     int
-	scale       int
-	scaleTimer  time.Duration
-	alerts      int
+	// actionPace is the pause before each paced staff action.
+	actionPace time.Duration
+	scale      int
+	scaleTimer time.Duration
+	alerts     int
 	// connectorRows are the subject's rows a connector exports and erases.
 	connectorRows int
 	keep          bool
@@ -117,7 +119,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.intake, "intake", 1000, "form submissions (and raw workflow starts) to time")
 	fs.IntVar(&o.queue, "queue", 1_000_000, "requests seeded into the queue")
 	fs.IntVar(&o.queueRuns, "queue-runs", 2000, "queue pages (and bare queries) to time")
-	fs.IntVar(&o.actions, "actions", 50, "staff actions to time")
+	fs.IntVar(&o.actions, "actions", 50, "staff actions to time, paced and again back to back")
+	fs.DurationVar(&o.actionPace, "action-pace", 300*time.Millisecond, "pause before each paced staff action (a person's pace)")
 	fs.IntVar(&o.scale, "scale", 10_000, "open requests waiting on timers")
 	fs.DurationVar(&o.scaleTimer, "scale-timer", 0, "when their verification expires, after submission (default: enough to start them all)")
 	fs.IntVar(&o.alerts, "alerts", 100_000, "pending alerts in the digest")
@@ -800,57 +803,104 @@ func (b *benchEnv) waitStatus(ctx context.Context, id string, status dsar.Status
 // actionLatency times staff action → applied and answered: the API
 // answers an action with the outcome the workflow recorded (200 and the
 // state it left), so the answer is the end of the action. The detail is
-// then read once: it must show that state already.
+// then read once: it must show that state already. The actions are timed
+// twice: paced as a person acts (a pause before each, so the last one's
+// follow-up work, such as the identity document's deletion, is done), and
+// back to back (each sent as the last is answered, sharing the cores with
+// its follow-up).
 func (b *benchEnv) actionLatency(ctx context.Context, r *results) error {
-	b.logf("preparing %d requests awaiting identity", b.o.actions)
-	ids, err := b.awaitingIdentity(ctx, b.o.actions)
+	n := b.o.actions
+	b.logf("preparing %d requests awaiting identity", 2*n)
+	ids, err := b.awaitingIdentity(ctx, 2*n)
 	if err != nil {
 		return err
 	}
-	b.logf("timing %d identity decisions", len(ids))
-	lat := make([]time.Duration, 0, len(ids))
-	sent, answered := make([]time.Time, len(ids)), make([]time.Time, len(ids))
+	b.logf("timing %d identity decisions %s apart, then %d back to back", n, b.o.actionPace, n)
+	paced, err := b.timeActions(ctx, ids[:n], b.o.actionPace)
+	if err != nil {
+		return err
+	}
+	burst, err := b.timeActions(ctx, ids[n:], 0)
+	if err != nil {
+		return err
+	}
+	was := "202, then the detail polled until it changed"
+	note := fmt.Sprintf("%d identity decisions, one every %s as a person acts: POST until its 200 with the applied state (the detail shows it at once)", n, b.o.actionPace)
+	r.add(figure{Name: "action → applied and answered, p50", Value: bench.Millis(bench.Percentile(paced.lat, 50)), Unit: "ms",
+		Was: 50, WasNote: was, AimMax: 30, Note: note})
+	r.add(figure{Name: "action → applied and answered, p99", Value: bench.Millis(bench.Percentile(paced.lat, 99)), Unit: "ms",
+		Was: 97, WasNote: was, AimMax: 150})
+	r.add(figure{Name: "action back to back → applied and answered, p50 / p99", Value: bench.Millis(bench.Percentile(burst.lat, 50)), Unit: "ms",
+		Note: fmt.Sprintf("p99 %.1f ms; %d decisions, each sent as the last was answered, beside its follow-up work", bench.Millis(bench.Percentile(burst.lat, 99)), n)})
+	for _, run := range []struct {
+		name string
+		t    actionTimes
+	}{{"paced", paced}, {"back to back", burst}} {
+		if err := b.actionBreakdown(ctx, r, run.name, run.t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// actionTimes are the requests a run of actions went to, when each was
+// sent and answered, and the latencies.
+type actionTimes struct {
+	ids            []string
+	sent, answered []time.Time
+	lat            []time.Duration
+}
+
+// timeActions decides the identity of each request in ids, one at a time,
+// after pausing pace before each.
+func (b *benchEnv) timeActions(ctx context.Context, ids []string, pace time.Duration) (actionTimes, error) {
+	t := actionTimes{ids: ids, sent: make([]time.Time, len(ids)), answered: make([]time.Time, len(ids))}
 	for i, id := range ids {
-		t0 := time.Now()
-		sent[i] = t0
+		if pace > 0 {
+			select {
+			case <-time.After(pace):
+			case <-ctx.Done():
+				return t, ctx.Err()
+			}
+		}
+		t.sent[i] = time.Now()
 		var answer struct {
 			Status dsar.Status `json:"status"`
 		}
 		if err := b.call(ctx, http.MethodPost, "/api/v1/requests/"+id+"/identity-verification", b.token,
 			map[string]any{"verified": true, "note": "bench"}, http.StatusOK, &answer); err != nil {
-			return err
+			return t, err
 		}
-		answered[i] = time.Now()
-		lat = append(lat, answered[i].Sub(t0))
+		t.answered[i] = time.Now()
+		t.lat = append(t.lat, t.answered[i].Sub(t.sent[i]))
 		if answer.Status != dsar.StatusIdentityVerified {
-			return fmt.Errorf("request %s: the action was answered %s, want %s", id, answer.Status, dsar.StatusIdentityVerified)
+			return t, fmt.Errorf("request %s: the action was answered %s, want %s", id, answer.Status, dsar.StatusIdentityVerified)
 		}
 		if err := b.waitStatus(ctx, id, dsar.StatusIdentityVerified, 0, 0); err != nil {
-			return fmt.Errorf("the detail after the answer: %w", err)
+			return t, fmt.Errorf("the detail after the answer: %w", err)
 		}
 	}
-	note := fmt.Sprintf("%d identity decisions: POST until its 200 with the applied state (the detail shows it at once)", len(ids))
-	was := "202, then the detail polled until it changed"
-	r.add(figure{Name: "action → applied and answered, p50", Value: bench.Millis(bench.Percentile(lat, 50)), Unit: "ms",
-		Was: 50, WasNote: was, AimMax: 30, Note: note})
-	r.add(figure{Name: "action → applied and answered, p99", Value: bench.Millis(bench.Percentile(lat, 99)), Unit: "ms",
-		Was: 97, WasNote: was, AimMax: 150})
-	// Where the time goes, from the histories (the server's clock is this
-	// machine's): until the signal is in the history, until a worker has
-	// started the task it woke, and from then until the answer.
+	return t, nil
+}
+
+// actionBreakdown adds where a run's time went, from the histories (the
+// server's clock is this machine's): until the signal is in the history,
+// until a worker has started the task it woke, and from then until the
+// answer.
+func (b *benchEnv) actionBreakdown(ctx context.Context, r *results, name string, at actionTimes) error {
 	var toSignal, toTask, inTask, toAnswer []time.Duration
-	for i, id := range ids[:min(len(ids), 20)] {
+	for i, id := range at.ids[:min(len(at.ids), 20)] {
 		t, err := b.signalAndTask(ctx, id, workflows.SignalIdentityDecided)
 		if err != nil {
 			return err
 		}
-		toSignal = append(toSignal, t.signaled.Sub(sent[i]))
+		toSignal = append(toSignal, t.signaled.Sub(at.sent[i]))
 		toTask = append(toTask, t.started.Sub(t.signaled))
 		inTask = append(inTask, t.completed.Sub(t.started))
-		toAnswer = append(toAnswer, answered[i].Sub(t.started))
+		toAnswer = append(toAnswer, at.answered[i].Sub(t.started))
 	}
 	p50 := func(ds []time.Duration) float64 { return bench.Millis(bench.Percentile(ds, 50)) }
-	r.add(figure{Name: "action: POST → signal in the history, p50", Value: p50(toSignal), Unit: "ms",
+	r.add(figure{Name: "action (" + name + "): POST → signal in the history, p50", Value: p50(toSignal), Unit: "ms",
 		Note: fmt.Sprintf("then a worker started the task it woke in %.1f ms; the answer came %.1f ms after that, the task completed %.1f ms after it started (p50s of %d histories)",
 			p50(toTask), p50(toAnswer), p50(inTask), len(toSignal))})
 	return nil
