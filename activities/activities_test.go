@@ -505,3 +505,76 @@ func TestEveryMailKindHasALabel(t *testing.T) {
 		}
 	}
 }
+
+// TestMailDatesInTheRequestsZone: a California opt-out received at 18:00
+// on Friday 11 December 2026, Pacific time (02:00 UTC on Saturday), is
+// told in every language that it was received on the 11th and is due on
+// 5 January, the Pacific dates its deadline was counted in; the same mail
+// without a zone (no rule, or one from before rules had zones) keeps the
+// UTC dates, the 12th and 6 January. Every date of the mail is the zone's:
+// the link's expiry, the package's, the appeal's.
+func TestMailDatesInTheRequestsZone(t *testing.T) {
+	f := newFixture(t)
+	sent := &sentMail{}
+	f.acts.Mailer = sent
+	received := time.Date(2026, 12, 12, 2, 0, 0, 0, time.UTC) // Friday 18:00 Pacific
+	due := time.Date(2027, 1, 6, 2, 0, 0, 0, time.UTC)        // 15 business days on: Tuesday 5 January, 18:00 Pacific
+	for _, c := range []struct {
+		lang          string
+		zone          string
+		received, due string
+	}{
+		{"en", "America/Los_Angeles", "11 December 2026", "5 January 2027"},
+		{"de", "America/Los_Angeles", "11. Dezember 2026", "5. Januar 2027"},
+		{"fr", "America/Los_Angeles", "11 décembre 2026", "5 janvier 2027"},
+		{"es", "America/Los_Angeles", "11 de diciembre de 2026", "5 de enero de 2027"},
+		{"en", "", "12 December 2026", "6 January 2027"},
+		{"de", "", "12. Dezember 2026", "6. Januar 2027"},
+	} {
+		id := f.request(alice)
+		if _, err := f.db.Exec(`UPDATE requests SET language = $2, deadline_rule = 'us_ccpa' WHERE id = $1`, id, c.lang); err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range []string{activities.MailAcknowledgement, activities.MailAccepted} {
+			sent.msgs = nil
+			if err := f.acts.SendRequesterMail(f.ctx, activities.RequesterMail{RequestID: id, Kind: kind, Key: id + ":" + kind,
+				RequestType: dsar.RequestOptOut, Deadline: due, Received: received, ExpiresAt: due, Zone: c.zone}); err != nil {
+				t.Fatalf("%s %s: %v", c.lang, kind, err)
+			}
+			if len(sent.msgs) != 1 {
+				t.Fatalf("%s %s: %d mails", c.lang, kind, len(sent.msgs))
+			}
+			m := sent.msgs[0]
+			for _, want := range []string{c.received, c.due} {
+				if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+					t.Errorf("the %s %s mail in zone %q does not say %q:\n%s", c.lang, kind, c.zone, want, m.Text)
+				}
+			}
+			if c.lang == "en" && (!strings.Contains(m.Text, "on "+c.received+".") || !strings.Contains(m.Text, "by "+c.due+" at the latest")) {
+				t.Errorf("the %s mail in zone %q:\n%s", kind, c.zone, m.Text)
+			}
+		}
+	}
+
+	// The closing mail's dates: the package's expiry and the appeal's end.
+	id := f.request(alice)
+	sent.msgs = nil
+	until := time.Date(2027, 3, 1, 3, 0, 0, 0, time.UTC) // 28 February, 19:00 Pacific
+	if err := f.acts.SendRequesterMail(f.ctx, activities.RequesterMail{RequestID: id, Kind: activities.MailCompleted, Key: id + ":completed",
+		RequestType: dsar.RequestInfo, Package: &activities.MailPackage{Size: 2048, ExpiresAt: until}, AppealUntil: &until,
+		Zone: "America/Los_Angeles"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := sent.msgs[0]; !strings.Contains(m.Text, "available until 28 February 2027") || !strings.Contains(m.Text, "appeal our decision until 28 February 2027") {
+		t.Errorf("the completion mail's dates are not Pacific:\n%s", m.Text)
+	}
+	// The portal invitation's link expiry.
+	sent.msgs = nil
+	if _, err := f.acts.SendPortalInvitation(f.ctx, activities.PortalInvitation{RequestID: id, Key: id + ":invite", ExpiresAt: received,
+		Zone: "America/Los_Angeles"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := sent.msgs[0]; !strings.Contains(m.Text, "11 December 2026") {
+		t.Errorf("the invitation's expiry is not Pacific:\n%s", m.Text)
+	}
+}

@@ -196,10 +196,11 @@ func (a *Activities) DiscardPackage(ctx context.Context, requestID string) error
 }
 
 // completionData adds the answer to a completion mail's data: the
-// package's size and expiry, or each data source's outcome.
-func (a *Activities) completionData(ctx context.Context, l locale.Lang, m RequesterMail, data map[string]any) error {
+// package's size and expiry (its date in zone loc), or each data source's
+// outcome.
+func (a *Activities) completionData(ctx context.Context, l locale.Lang, loc *time.Location, m RequesterMail, data map[string]any) error {
 	if m.Package != nil {
-		data["Package"] = map[string]any{"Size": locale.SizeSI(l, m.Package.Size), "Expires": locale.Date(l, m.Package.ExpiresAt)}
+		data["Package"] = map[string]any{"Size": locale.SizeSI(l, m.Package.Size), "Expires": locale.DateIn(l, m.Package.ExpiresAt, loc)}
 	}
 	data["NothingToSend"] = m.NothingToSend
 	if len(m.Sources) == 0 {

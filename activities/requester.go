@@ -104,6 +104,12 @@ type RequesterMail struct {
 	// appeal (MailAppealDecided).
 	AppealUntil *time.Time  `json:",omitempty"`
 	Appeal      *MailAppeal `json:",omitempty"`
+
+	// Zone is the IANA time zone the mail's dates are written in: the
+	// request's rule's, so that a request received at 18:00 on a Friday in
+	// California reads as received that Friday. Empty (no rule, or a rule
+	// carried before rules had zones): UTC.
+	Zone string `json:",omitempty"`
 }
 
 // MailAppeal is the decision on an appeal as its mail tells of it. Upheld
@@ -125,7 +131,8 @@ type MailPackage struct {
 // SendRequesterMail renders and sends one mail to the requester. The
 // verification mails carry a single-use link made from the mail's key: a
 // retried attempt sends the same link and body, so the mail provider's
-// idempotency answers "already sent", never a failure. Errors: EGONE
+// idempotency answers "already sent", never a failure. Its dates are the
+// days in m.Zone. Errors: EGONE
 // (non-retryable) once the request's PII is erased; permanent mail failures
 // are non-retryable.
 func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) error {
@@ -141,7 +148,12 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 	data["RequestID"] = m.RequestID
 	data["Reference"] = dsar.Reference(m.RequestID) // as the console and the portal show it
 	data["RequestType"] = RequestTypeIn(l, m.RequestType)
-	data["Deadline"] = locale.Date(l, m.Deadline)
+	loc, err := mailZone(m.Zone)
+	if err != nil {
+		return err
+	}
+	date := func(t time.Time) string { return locale.DateIn(l, t, loc) }
+	data["Deadline"] = date(m.Deadline)
 	data["PortalURL"] = a.link("/portal", nil)
 	if m.AddressUnverified || m.Kind == MailVerification || m.Kind == MailVerificationReminder || m.Kind == MailAccepted {
 		// The address is not yet shown to be the requester's: whoever typed
@@ -157,9 +169,9 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 			return err
 		}
 		data["Link"] = a.link("/verify-email", url.Values{"token": {raw}})
-		data["Expires"] = locale.Date(l, expires)
+		data["Expires"] = date(expires)
 		if m.Kind == MailAccepted {
-			data["Received"] = locale.Date(l, m.Received)
+			data["Received"] = date(m.Received)
 			break
 		}
 		data["Reminder"] = m.Kind == MailVerificationReminder
@@ -168,9 +180,9 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 		data["ExtensionDays"] = m.ExtensionDays
 		data["ExtensionReason"] = m.ExtensionReason
 	case MailAcknowledgement:
-		data["Received"] = locale.Date(l, m.Received)
+		data["Received"] = date(m.Received)
 	case MailCompleted:
-		if err := a.completionData(ctx, l, m, data); err != nil {
+		if err := a.completionData(ctx, l, loc, m, data); err != nil {
 			return err
 		}
 	case MailWithdrawn:
@@ -194,9 +206,20 @@ func (a *Activities) SendRequesterMail(ctx context.Context, m RequesterMail) err
 		return classify(dsar.Errorf(dsar.EINVALID, "unknown requester mail %q", m.Kind))
 	}
 	if m.AppealUntil != nil && (m.Kind == MailRejected || m.Kind == MailCompleted) {
-		data["AppealUntil"] = locale.Date(l, *m.AppealUntil)
+		data["AppealUntil"] = date(*m.AppealUntil)
 	}
 	return a.send(ctx, l, tmpl, pii.Email, m.Key, data)
+}
+
+// mailZone loads the time zone a requester mail's dates are written in
+// ("" is UTC). A zone this worker cannot load is an error the retries may
+// outlast (on another worker), never a mail dated in another zone.
+func mailZone(name string) (*time.Location, error) {
+	loc, err := dsar.LoadZone(name)
+	if err != nil {
+		return nil, fmt.Errorf("activities: mail dates: %w", err)
+	}
+	return loc, nil
 }
 
 // requesterAddress is the requester's name and address: from the
@@ -221,6 +244,9 @@ type PortalInvitation struct {
 	RequestID string
 	Key       string
 	ExpiresAt time.Time
+	// Zone is the time zone the link's expiry is written in, as
+	// RequesterMail.Zone.
+	Zone string `json:",omitempty"`
 }
 
 // SendPortalInvitation invites the requester to set a portal password,
@@ -228,6 +254,10 @@ type PortalInvitation struct {
 // verification mail, every attempt sends the same link and body. It reports
 // whether a mail went out.
 func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitation) (bool, error) {
+	loc, err := mailZone(in.Zone)
+	if err != nil {
+		return false, err
+	}
 	pii, err := a.DB.RequestPII(ctx, a.Keys, in.RequestID)
 	if err != nil {
 		return false, classify(fmt.Errorf("activities: requester of %s: %w", in.RequestID, err))
@@ -250,7 +280,7 @@ func (a *Activities) SendPortalInvitation(ctx context.Context, in PortalInvitati
 	data["RequestID"] = in.RequestID
 	data["Reference"] = dsar.Reference(in.RequestID)
 	data["Link"] = a.link("/portal/accounts/new", url.Values{"token": {raw}})
-	data["Expires"] = locale.Date(l, expires)
+	data["Expires"] = locale.DateIn(l, expires, loc)
 	if err := a.send(ctx, l, MailPortalInvitation, pii.Email, in.Key, data); err != nil {
 		return false, err
 	}

@@ -171,13 +171,21 @@ var months = [4][12]string{
 	{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"},
 }
 
-// Date writes t's day (in UTC) as people of language l do: 2 March 2027,
-// 2. März 2027, 2 mars 2027, 2 de marzo de 2027. The zero time is "".
-func Date(l Lang, t time.Time) string {
+// Date writes t's day in UTC as people of language l do; see DateIn.
+func Date(l Lang, t time.Time) string { return DateIn(l, t, time.UTC) }
+
+// DateIn writes t's day in zone loc (nil: UTC) as people of language l do:
+// 2 March 2027, 2. März 2027, 2 mars 2027, 2 de marzo de 2027. A request's
+// dates are written in its rule's zone, so that a requester in California
+// reads the Pacific day on which they wrote. The zero time is "".
+func DateIn(l Lang, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.UTC()
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
 	d, m, y := t.Day(), months[index(l.Or())][t.Month()-1], t.Year()
 	switch l.Or() {
 	case German:
@@ -192,17 +200,45 @@ func Date(l Lang, t time.Time) string {
 	return fmt.Sprintf("%d %s %d", d, m, y)
 }
 
-// Stamp writes t (in UTC) as a date and a time of day: 2 March 2027, 14:05
-// UTC in English, with the date as Date writes it.
-func Stamp(l Lang, t time.Time) string {
+// Stamp writes t in UTC as a date and a time of day; see StampIn.
+func Stamp(l Lang, t time.Time) string { return StampIn(l, t, time.UTC) }
+
+// StampIn writes t in zone loc (nil: UTC) as a date and a time of day
+// named with its zone, so a reader elsewhere can tell the hour: 2 March
+// 2027, 14:05 UTC in English; 2 March 2027, 06:05 PST in Pacific time,
+// with the date as DateIn writes it. A zone without a lettered abbreviation
+// is named by its offset (UTC-03).
+func StampIn(l Lang, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
+	}
+	if loc == nil {
+		loc = time.UTC
 	}
 	sep := ", "
 	if l.Or() == French {
 		sep = " à "
 	}
-	return Date(l, t) + sep + t.UTC().Format("15:04") + " UTC"
+	t = t.In(loc)
+	return DateIn(l, t, loc) + sep + t.Format("15:04") + " " + zoneName(t)
+}
+
+// zoneName names t's zone as its clocks show it: its abbreviation (UTC,
+// PST, BST), or its offset from UTC where the zone has none in letters.
+func zoneName(t time.Time) string {
+	name, offset := t.Zone()
+	if name != "" && (name[0] >= 'A' && name[0] <= 'Z') {
+		return name
+	}
+	sign := "+"
+	if offset < 0 {
+		sign, offset = "-", -offset
+	}
+	h, m := offset/3600, offset%3600/60
+	if m != 0 {
+		return fmt.Sprintf("UTC%s%02d:%02d", sign, h, m)
+	}
+	return fmt.Sprintf("UTC%s%02d", sign, h)
 }
 
 // Number writes an integer with the language's digit grouping: 12,345;

@@ -104,6 +104,44 @@ func TestDatesAndNumbers(t *testing.T) {
 	}
 }
 
+// TestDatesInAZone: a request's dates are read in its rule's zone. A
+// Californian's Friday 18:00 (02:00 UTC on Saturday) is Friday's date in
+// Pacific time, Saturday's in UTC; a time names its zone.
+func TestDatesInAZone(t *testing.T) {
+	pacific, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saoPaulo, err := time.LoadLocation("America/Sao_Paulo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	friday := time.Date(2026, 12, 12, 2, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		l           locale.Lang
+		loc         *time.Location
+		date, stamp string
+	}{
+		{locale.English, pacific, "11 December 2026", "11 December 2026, 18:00 PST"},
+		{locale.German, pacific, "11. Dezember 2026", "11. Dezember 2026, 18:00 PST"},
+		{locale.French, pacific, "11 décembre 2026", "11 décembre 2026 à 18:00 PST"},
+		{locale.Spanish, pacific, "11 de diciembre de 2026", "11 de diciembre de 2026, 18:00 PST"},
+		{locale.English, nil, "12 December 2026", "12 December 2026, 02:00 UTC"},
+		{locale.English, time.UTC, "12 December 2026", "12 December 2026, 02:00 UTC"},
+		{locale.English, saoPaulo, "11 December 2026", "11 December 2026, 23:00 UTC-03"},
+	} {
+		if got := locale.DateIn(c.l, friday, c.loc); got != c.date {
+			t.Errorf("%s in %v: %q, want %q", c.l, c.loc, got, c.date)
+		}
+		if got := locale.StampIn(c.l, friday, c.loc); got != c.stamp {
+			t.Errorf("%s in %v: %q, want %q", c.l, c.loc, got, c.stamp)
+		}
+	}
+	if got := locale.Date(locale.English, friday); got != "12 December 2026" {
+		t.Errorf("Date reads UTC: %q", got)
+	}
+}
+
 func TestErrorsTranslated(t *testing.T) {
 	if got := locale.Error(locale.German, "enter your first name"); got != "Bitte geben Sie Ihren Vornamen ein" {
 		t.Errorf("German: %q", got)

@@ -118,7 +118,8 @@ func TestCaliforniaOptOutAcrossThanksgiving(t *testing.T) {
 // holidays were taken from the UTC date) keeps the UTC answer it always
 // had, so its history replays: counted from Saturday 12 December, due at
 // 02:00 UTC on 5 January (18:00 on Monday 4 January in California), the
-// acknowledgement at 02:00 UTC on 28 December.
+// acknowledgement at 02:00 UTC on 28 December. Its mail is dated in UTC, as
+// before; a run with the zone dates it in Pacific time.
 func TestCaliforniaOptOutFridayEvening(t *testing.T) {
 	received := time.Date(2026, time.December, 12, 2, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -156,6 +157,12 @@ func TestCaliforniaOptOutFridayEvening(t *testing.T) {
 			}
 			if !strings.Contains(last.DeadlineWhy, c.why) {
 				t.Errorf("deadline why %q lacks %q", last.DeadlineWhy, c.why)
+			}
+			// The requester's mail is dated in the same zone (none: UTC).
+			for _, m := range h.mails {
+				if m.What != activities.MailPortalInvitation && m.Mail.Zone != c.zone {
+					t.Errorf("the %s mail is dated in zone %q, want %q", m.What, m.Mail.Zone, c.zone)
+				}
 			}
 		})
 	}

@@ -36,20 +36,32 @@ func (r *run) requesterMail(ctx workflow.Context, kind, event, timelineEvent str
 }
 
 // mailOf is the mail of kind to the requester for event, with the state's
-// data.
+// data, its dates written in the request's zone.
 func (r *run) mailOf(kind, event string) activities.RequesterMail {
 	return activities.RequesterMail{
 		RequestID: r.in.RequestID, Kind: kind, Key: r.wid + ":" + event, RequestType: r.in.RequestType,
 		Deadline: r.st.Deadline, ExtensionDays: r.st.ExtensionDays, ExtensionReason: r.st.ExtensionReason,
 		Reasons: r.st.CloseReasons, TokenTTL: r.in.Periods.VerificationExpiry,
 		AddressUnverified: r.st.OptOutAcceptedAt != nil && r.st.EmailVerifiedAt == nil,
+		Zone:              r.mailZone(),
 	}
+}
+
+// mailZone is the time zone of the request's rule, in which the
+// requester's mail is dated: "" (UTC) without a rule, and for a rule
+// carried before rules had zones, whose mail stays dated in UTC. It only
+// changes an activity's input, which replay does not compare.
+func (r *run) mailZone() string {
+	if r.in.Rule == nil {
+		return ""
+	}
+	return r.in.Rule.Timezone
 }
 
 // portalInvitation invites the verified requester to the portal (no mail
 // when they already have an account).
 func (r *run) portalInvitation(ctx workflow.Context) {
-	in := activities.PortalInvitation{RequestID: r.in.RequestID, Key: r.wid + ":portal-invitation"}
+	in := activities.PortalInvitation{RequestID: r.in.RequestID, Key: r.wid + ":portal-invitation", Zone: r.mailZone()}
 	r.sendMail(ctx, activities.MailPortalInvitation, func(ctx workflow.Context) (bool, error) {
 		var sent bool
 		err := r.mailActivity(ctx, "portal invitation", a.SendPortalInvitation, in).Get(ctx, &sent)
