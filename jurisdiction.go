@@ -91,6 +91,16 @@ func (r Rule) OptOutTrack(t RequestType) *Track {
 // requester's region wins over one that names the country.
 type Rules []Rule
 
+// ByID returns the rule whose id is id, and whether there is one.
+func (rs Rules) ByID(id string) (Rule, bool) {
+	for _, r := range rs {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
 // Match returns the rule that covers a requester living in country (ISO
 // 3166-1 alpha-2) and region (ISO 3166-2, may be empty), and whether one does.
 func (rs Rules) Match(country, region string) (Rule, bool) {

@@ -288,6 +288,7 @@ func (s *Server) portalAppealOf(c *gin.Context, l locale.Lang, id string) (*port
 	if err != nil {
 		return nil, err
 	}
+	loc := s.zoneOf(row.DeadlineRule) // the page's dates; the API's are UTC instants
 	ap, err := s.DB.AppealOfRequest(ctx, id)
 	switch {
 	case dsar.ErrorCode(err) == dsar.ENOTFOUND:
@@ -295,17 +296,17 @@ func (s *Server) portalAppealOf(c *gin.Context, l locale.Lang, id string) (*port
 			return nil, nil
 		}
 		until := row.AppealUntil.UTC()
-		return &portalAppealJSON{CanAppeal: time.Now().Before(until), Until: &until, UntilText: locale.Date(l, until)}, nil
+		return &portalAppealJSON{CanAppeal: time.Now().Before(until), Until: &until, UntilText: locale.DateIn(l, until, loc)}, nil
 	case err != nil:
 		return nil, err
 	}
 	deadline := ap.Deadline.UTC()
 	out := &portalAppealJSON{ID: ap.ID, Status: ap.Status, StatusLabel: locale.T(l, "appeal.status."+string(ap.Status)),
-		FiledAt: new(ap.FiledAt.UTC()), Deadline: &deadline, DeadlineText: locale.Date(l, deadline)}
+		FiledAt: new(ap.FiledAt.UTC()), Deadline: &deadline, DeadlineText: locale.DateIn(l, deadline, loc)}
 	if ap.Status.Decided() {
 		out.Explanation = ap.Explanation
 		if ap.DecidedAt != nil {
-			out.DecidedAt, out.DecidedText = new(ap.DecidedAt.UTC()), locale.Date(l, *ap.DecidedAt)
+			out.DecidedAt, out.DecidedText = new(ap.DecidedAt.UTC()), locale.DateIn(l, *ap.DecidedAt, loc)
 		}
 	}
 	if ap.Status == dsar.AppealUpheld {

@@ -575,11 +575,30 @@ func requesterStatus(l locale.Lang, st dsar.Status) string {
 	return string(st)
 }
 
-func requestRow(l locale.Lang, r store.PortalRequest) portalRequestRow {
+// requestRow is request r on the portal's pages in language l, its dates
+// those of zone loc.
+func requestRow(l locale.Lang, loc *time.Location, r store.PortalRequest) portalRequestRow {
 	return portalRequestRow{ID: r.ID, Ref: dsar.Reference(r.ID), Type: activities.RequestTypeIn(l, r.RequestType), Status: string(r.Status),
-		StatusLabel: requesterStatus(l, r.Status), Closed: r.Status.Closed(), Submitted: locale.Date(l, r.SubmittedAt),
-		SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339), Deadline: locale.Date(l, r.Deadline),
+		StatusLabel: requesterStatus(l, r.Status), Closed: r.Status.Closed(), Submitted: locale.DateIn(l, r.SubmittedAt, loc),
+		SubmittedAt: r.SubmittedAt.UTC().Format(time.RFC3339), Deadline: locale.DateIn(l, r.Deadline, loc),
 		DeadlineAt: r.Deadline.UTC().Format(time.RFC3339), Unread: r.Unread}
+}
+
+// zoneOf is the time zone the requester reads request dates in: that of
+// the configured rule with the request's rule id, where its deadline was
+// counted (mail from the workflow uses the zone of the rule it carries);
+// UTC for the default deadline, a rule without a zone, or one no longer
+// configured. The pages show dates in it; the API answers UTC instants.
+func (s *Server) zoneOf(rule string) *time.Location {
+	r, ok := s.Config.Jurisdictions.ByID(rule)
+	if !ok {
+		return time.UTC
+	}
+	loc, err := dsar.LoadZone(r.Timezone)
+	if err != nil { // refused at start-up; not reached
+		return time.UTC
+	}
+	return loc
 }
 
 // portalRequestsPage lists the requester's requests.
@@ -591,7 +610,7 @@ func (s *Server) portalRequestsPage(c *gin.Context) {
 	}
 	rows := make([]portalRequestRow, 0, len(reqs))
 	for _, r := range reqs {
-		rows = append(rows, requestRow(langOf(c), r))
+		rows = append(rows, requestRow(langOf(c), s.zoneOf(r.Rule), r))
 	}
 	s.pages.Render(c, http.StatusOK, "portal_requests", gin.H{"Requests": rows})
 }
@@ -691,7 +710,8 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 		s.fail(c, err)
 		return
 	}
-	v := portalRequestView{Request: requestRow(langOf(c), r), Facts: requestFacts(langOf(c), about), Form: form, Body: body, MaxUpload: locale.Size(langOf(c), s.Config.Intake.MaxUploadBytes),
+	loc := s.zoneOf(r.Rule)
+	v := portalRequestView{Request: requestRow(langOf(c), loc, r), Facts: requestFacts(langOf(c), loc, about), Form: form, Body: body, MaxUpload: locale.Size(langOf(c), s.Config.Intake.MaxUploadBytes),
 		CanReply:    r.Status != dsar.StatusPendingEmailVerification && r.Status != dsar.StatusExpired,
 		CanWithdraw: !r.Status.Closed(), Appeal: appeal}
 	if pkg != nil {
@@ -700,12 +720,12 @@ func (s *Server) renderRequestPage(c *gin.Context, status int, form pageForm, bo
 			v.Package.URL = "/portal/requests/" + url.PathEscape(r.ID) + "/package"
 		}
 		if pkg.ExpiresAt != nil {
-			v.Package.Until, v.Package.UntilAt = locale.Date(langOf(c), *pkg.ExpiresAt), pkg.ExpiresAt.UTC().Format(time.RFC3339)
+			v.Package.Until, v.Package.UntilAt = locale.DateIn(langOf(c), *pkg.ExpiresAt, loc), pkg.ExpiresAt.UTC().Format(time.RFC3339)
 		}
 	}
 	for _, m := range msgs {
 		row := portalMessageRow{ID: m.ID, Mine: m.Sender == store.SenderRequester, From: "You", Body: m.Body,
-			Sent: locale.Stamp(langOf(c), m.CreatedAt), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),
+			Sent: locale.StampIn(langOf(c), m.CreatedAt, loc), SentAt: m.CreatedAt.UTC().Format(time.RFC3339),
 			New: m.Sender == store.SenderStaff && m.ReadByRequesterAt == nil}
 		if !row.Mine {
 			row.From = "Privacy team"

@@ -155,15 +155,16 @@ type portalRequestFacts struct {
 	Reasons          []string
 }
 
-// requestFacts turns what the portal says of a request into the page's words.
-func requestFacts(l locale.Lang, a portalRequestAbout) portalRequestFacts {
+// requestFacts turns what the portal says of a request into the page's
+// words, its dates those of zone loc.
+func requestFacts(l locale.Lang, loc *time.Location, a portalRequestAbout) portalRequestFacts {
 	f := portalRequestFacts{StatusHelp: requesterStatusHelp(l, a.Status), Description: a.Description,
 		Extended: a.ExtendedAt != nil, ExtensionReason: a.ExtensionReason, Outcome: a.Outcome, Reasons: a.Reasons}
 	if f.Extended {
-		f.OriginalDeadline = locale.Date(l, a.OriginalDeadline)
+		f.OriginalDeadline = locale.DateIn(l, a.OriginalDeadline, loc)
 	}
 	if a.ClosedAt != nil {
-		f.Closed, f.ClosedAt = locale.Date(l, *a.ClosedAt), a.ClosedAt.UTC().Format(time.RFC3339)
+		f.Closed, f.ClosedAt = locale.DateIn(l, *a.ClosedAt, loc), a.ClosedAt.UTC().Format(time.RFC3339)
 	}
 	return f
 }

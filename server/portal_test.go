@@ -364,3 +364,100 @@ func TestPortalPages(t *testing.T) {
 	page("POST", "/portal/logout", nil, http.StatusOK, "You have logged out")
 	page("GET", "/portal/requests/"+id, nil, http.StatusOK, `id="login-form"`)
 }
+
+// TestPortalDatesInTheRequestsZone: the portal's pages write a request's
+// dates in its rule's time zone, as its mail does. A California request
+// received at 18:00 on Friday 11 December 2026, Pacific time (02:00 UTC on
+// Saturday), reads as submitted on the 11th, with its deadline, the one it
+// was extended from, the time of a message (named as Pacific), the day it
+// closed and the last day to appeal in Pacific time; a GDPR request (no zone) received at the same instant
+// reads the UTC date, the 12th. The API answers the same UTC instants.
+func TestPortalDatesInTheRequestsZone(t *testing.T) {
+	e := newPortalEnv(t, nil)
+	received := time.Date(2026, 12, 12, 2, 0, 0, 0, time.UTC)
+	california := e.insertRequest("ada@example.org", dsar.StatusInProgress)
+	europe := e.insertRequest("ada@example.org", dsar.StatusInProgress)
+	for _, r := range []struct{ id, rule string }{{california, "us_ccpa"}, {europe, "gdpr"}} {
+		if _, err := e.db.ExecContext(e.ctx, `UPDATE requests SET deadline_rule = $2, submitted_at = $3, original_deadline = $4,
+			deadline = $5, extended_at = $3, extension_reason = 'many systems' WHERE id = $1`, r.id, r.rule, received,
+			time.Date(2027, 1, 26, 2, 0, 0, 0, time.UTC), time.Date(2027, 3, 12, 2, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := e.insertRequest("ada@example.org", dsar.StatusCompleted)
+	if _, err := e.db.ExecContext(e.ctx, `UPDATE requests SET deadline_rule = 'us_ccpa', closed_at = $2, appeal_until = $3 WHERE id = $1`,
+		closed, received, time.Date(2027, 3, 1, 3, 0, 0, 0, time.UTC)); err != nil { // until 28 February, 19:00 Pacific
+		t.Fatal(err)
+	}
+	m, err := e.db.AddMessage(e.ctx, e.keys, store.NewMessage{RequestID: california, Sender: store.SenderStaff, Body: "We are on it."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(e.ctx, `UPDATE messages SET created_at = $2 WHERE id = $1`, m.ID, received.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	page := func(path string, form url.Values) string {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		if form == nil {
+			resp, err = client.Get(e.srv.URL + path)
+		} else {
+			resp, err = client.PostForm(e.srv.URL+path, form)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d:\n%s", path, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	tok := e.verificationToken(california, "ada@example.org")
+	page("/portal/accounts", url.Values{"token": {tok}, "password": {"long enough"}, "password_confirm": {"long enough"}})
+	list := page("/portal/login", url.Values{"email": {"ada@example.org"}, "password": {"long enough"}})
+	for _, want := range []string{
+		`<time datetime="2026-12-12T02:00:00Z">11 December 2026</time>`, // California
+		`<time datetime="2026-12-12T02:00:00Z">12 December 2026</time>`, // GDPR
+		`<time datetime="2027-03-12T02:00:00Z">11 March 2027</time>`,
+		`<time datetime="2027-03-12T02:00:00Z">12 March 2027</time>`,
+	} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the list of requests lacks %s:\n%s", want, list)
+		}
+	}
+	for _, c := range []struct {
+		id   string
+		want []string
+	}{
+		{california, []string{`<time datetime="2026-12-12T02:00:00Z">11 December 2026</time>`, "extended from 25 January 2027",
+			`<time datetime="2026-12-12T02:30:00Z">11 December 2026, 18:30 PST</time>`}},
+		{europe, []string{`<time datetime="2026-12-12T02:00:00Z">12 December 2026</time>`, "extended from 26 January 2027"}},
+		{closed, []string{`<time datetime="2026-12-12T02:00:00Z">11 December 2026</time>`, "28 February 2027"}},
+	} {
+		body := page("/portal/requests/"+c.id, nil)
+		for _, want := range c.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("the page of %s lacks %s:\n%s", c.id, want, body)
+			}
+		}
+	}
+
+	// The API answers instants, in UTC.
+	var session struct{ Token string }
+	e.decode(e.expect("POST", "/api/v1/portal/sessions", "", map[string]string{"email": "ada@example.org", "password": "long enough"},
+		http.StatusCreated), &session)
+	var got struct {
+		SubmittedAt string `json:"submitted_at"`
+		Deadline    string `json:"deadline"`
+	}
+	e.decode(e.expect("GET", "/api/v1/portal/requests/"+california, session.Token, nil, http.StatusOK), &got)
+	if got.SubmittedAt != "2026-12-12T02:00:00Z" || got.Deadline != "2027-03-12T02:00:00Z" {
+		t.Errorf("the API answers %+v, want the UTC instants", got)
+	}
+}

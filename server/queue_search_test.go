@@ -417,7 +417,7 @@ func TestQueueCSVExport(t *testing.T) {
 // staff search by (the portal's pages and its API share requestRow).
 func TestPortalShowsTheQueuesReference(t *testing.T) {
 	id := uuid.NewString()
-	if got := requestRow(locale.English, store.PortalRequest{ID: id}).Ref; got != dsar.Reference(id) {
+	if got := requestRow(locale.English, time.UTC, store.PortalRequest{ID: id}).Ref; got != dsar.Reference(id) {
 		t.Fatalf("the portal shows %q, the queue %q", got, dsar.Reference(id))
 	}
 }

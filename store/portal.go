@@ -167,10 +167,13 @@ type PortalRequest struct {
 	Deadline    time.Time        `db:"deadline" json:"deadline"`
 	ClosedAt    *time.Time       `db:"closed_at" json:"closed_at,omitempty"`
 	Unread      int              `db:"unread" json:"unread"`
+	// Rule is the id of the request's deadline rule ("default" when none
+	// matched), whose time zone the portal's pages write its dates in.
+	Rule string `db:"deadline_rule" json:"-"`
 }
 
 // portalRequestColumns are a PortalRequest's columns of requests r.
-const portalRequestColumns = `r.id, r.request_type, r.status, r.submitted_at, r.deadline, r.closed_at,
+const portalRequestColumns = `r.id, r.request_type, r.status, r.submitted_at, r.deadline, r.closed_at, r.deadline_rule,
 		(SELECT count(*) FROM messages m WHERE m.request_id = r.id AND m.sender = 'staff' AND m.read_by_requester_at IS NULL) AS unread`
 
 const portalRequestQuery = `SELECT ` + portalRequestColumns + `
