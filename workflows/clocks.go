@@ -224,13 +224,14 @@ func periodWords(p dsar.Period, business bool) string {
 }
 
 // deadlineWhy says why the request is due when it is: the period and the
-// rule with its source, the pauses, the extension. Where business days
-// count in a rule's time zone its dates are that zone's, and it names it.
+// rule with its source, the pauses, the extension. Where the rule has a time
+// zone its dates are that zone's (as the requester's mail gives them), and
+// it names it.
 func (r *run) deadlineWhy() string {
 	st, rule := &r.st, r.in.Rule
 	date := func(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 	zone := ""
-	if r.businessDays() && rule.Timezone != "" {
+	if rule != nil && rule.Timezone != "" {
 		days := r.workdays()
 		date = func(t time.Time) string { return days.Local(t).Format(time.DateOnly) }
 		zone = " (" + dsar.ZoneWords(rule.Timezone) + ")"

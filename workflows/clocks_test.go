@@ -244,7 +244,7 @@ func TestUKPauseMovesTheDeadline(t *testing.T) {
 		t.Errorf("deadline warnings %v, overdue alerts %v: want the warning on 2026-04-17 and the first overdue on 2026-04-22", warned, overdue)
 	}
 	if !strings.Contains(st.DeadlineWhy, "paused 20 days (2026-03-22 to 2026-04-11) while waiting for identity") ||
-		!strings.Contains(st.DeadlineWhy, "1 month from receipt on 2026-03-02 under UK GDPR") {
+		!strings.Contains(st.DeadlineWhy, "1 month from receipt on 2026-03-02 (UK time) under UK GDPR") {
 		t.Errorf("deadline why %q", st.DeadlineWhy)
 	}
 	acts := h.auditActions()
