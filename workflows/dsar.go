@@ -88,7 +88,11 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		if in.Resume != nil {
 			r.resumePackage(ctx)
 		}
-		return r.loop(ctx)
+		st, err := r.loop(ctx)
+		if r.abandoned {
+			err = r.keepAudits(ctx)
+		}
+		return st, err
 	}
 	return r.legacyLoop(ctx)
 }
@@ -312,6 +316,10 @@ type run struct {
 	// commit with it (versionOneWrite); audits are those waiting.
 	oneWrite bool
 	audits   []store.Audit
+	// carried are the audit events taken by projection writes that have
+	// not succeeded yet: written on their own if an operator abandons the
+	// workflow meanwhile (versionKeepAudits).
+	carried []store.Audit
 }
 
 type attrs struct {

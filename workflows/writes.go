@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"github.com/opendsar/dsar"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -56,6 +58,13 @@ const versionSeedFlow = "seed-flow"
 // commit in one transaction (one local activity, not two). Runs started
 // before it keep a write per audit event until they continue as new.
 const versionOneWrite = "one-write"
+
+// versionKeepAudits is the change id of the audit events a projection
+// write carried (versionOneWrite) when an operator abandoned the workflow
+// while that write failed: they are written on their own before the
+// workflow ends (keepAudits), as they were before one-write. Runs before
+// it drop them with the write.
+const versionKeepAudits = "abandon-keeps-audits"
 
 // Metric names the workflow emits (through the worker's metrics handler).
 const MetricAttention = "dsar_workflow_attention"
@@ -134,7 +143,39 @@ func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 	}
 	p := r.projection(outcomes)
 	p.Audits, r.audits = r.audits, nil
-	r.write(ctx, "project "+string(r.st.Status), a.Project, p)
+	r.carried = append(r.carried, p.Audits...)
+	if r.write(ctx, "project "+string(r.st.Status), a.Project, p) {
+		r.carried = slices.DeleteFunc(r.carried, func(ev store.Audit) bool {
+			return slices.ContainsFunc(p.Audits, func(w store.Audit) bool { return w.Key == ev.Key })
+		})
+	}
+}
+
+// keepAudits is the end of a workflow an operator abandoned: the audit
+// events carried by projection writes that never succeeded (the one that
+// failed for good, and any beside it) are written on their own, in order,
+// each retried like any write (their keys store each once, should a
+// failed write have stored it after all). One that cannot be written
+// either is not passed over in silence: the error returned, which fails
+// the workflow, names each such event by its key and action.
+func (r *run) keepAudits(ctx workflow.Context) error {
+	if len(r.carried) == 0 || workflow.GetVersion(ctx, versionKeepAudits, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	var lost []string
+	for _, ev := range r.carried {
+		if err := workflow.ExecuteLocalActivity(r.writeOptions(ctx, "audit "+ev.Action), a.Audit, ev).Get(ctx, nil); err != nil {
+			r.log.Error("audit event of an abandoned workflow not written", "key", ev.Key, "action", ev.Action, "error", err)
+			lost = append(lost, ev.Key+" "+ev.Action)
+		}
+	}
+	r.carried = nil
+	if len(lost) > 0 {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"abandoned; these audit events could not be written and are missing from the trail: %s", strings.Join(lost, ", ")),
+			"AuditLost", nil)
+	}
+	return nil
 }
 
 // mirror sets the search attributes and current details from the state.
@@ -251,11 +292,16 @@ func (r *run) writeInto(ctx workflow.Context, summary string, result any, fn any
 		return true
 	}
 	return r.mustGet(ctx, summary, result, func(ctx workflow.Context) workflow.Future {
-		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
-		})
-		return workflow.ExecuteLocalActivity(ctx, fn, args...)
+		return workflow.ExecuteLocalActivity(r.writeOptions(ctx, summary), fn, args...)
+	})
+}
+
+// writeOptions is ctx with the options of a write's local activity: tried
+// for writeAttempt at a time, retried with backoff for up to writeGiveUp.
+func (r *run) writeOptions(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: writeAttempt, ScheduleToCloseTimeout: writeGiveUp, Summary: summary,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: writeMaxInterval, MaximumAttempts: retryForever},
 	})
 }
 

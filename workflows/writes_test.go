@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
 )
 
@@ -131,5 +133,64 @@ func TestHeldAuditsAreWrittenBeforeTheRunEnds(t *testing.T) {
 	h.run()
 	if got := h.writes[len(h.writes)-1]; got != "audit "+dsar.AuditSignalIgnored {
 		t.Errorf("writes %v: the refusal's audit row is not written last, on its own", h.writes)
+	}
+}
+
+// abandonedWhileProjecting runs a request whose projection writes fail for
+// good from the email's verification on (the request row is gone), until
+// an operator abandons the workflow; the verification's audit row is the
+// one its projection write carried (versionOneWrite). failAudit, when set,
+// also fails every audit write that way. It returns the harness, run to
+// its end.
+func abandonedWhileProjecting(t *testing.T, failAudit bool) *harness {
+	t.Helper()
+	h := newHarness(t)
+	gone := temporal.NewNonRetryableApplicationError("no request to project", activities.ErrTypeNotFound, nil)
+	h.fail = func(what string) error {
+		switch {
+		case h.env.Now().Sub(start) < time.Hour:
+			return nil
+		case what == "Project", failAudit && strings.HasPrefix(what, "Audit "):
+			return gone
+		}
+		return nil
+	}
+	h.at(time.Hour, SignalEmailVerified, EmailVerified{})
+	h.at(3*time.Hour, SignalOperator, OperatorAction{Action: OperatorAbandon, Reason: "row gone", By: "reconciliation"})
+	h.env.ExecuteWorkflow(WorkflowName, h.in)
+	if !h.env.IsWorkflowCompleted() {
+		t.Fatal("the abandoned workflow did not end")
+	}
+	return h
+}
+
+// TestAbandonKeepsTheAuditsItsWriteCarried: an operator abandons the
+// workflow while the projection write that carries an action's audit row
+// fails for good. The row is written on its own before the workflow ends,
+// as it was before one-write: the trail keeps what happened.
+func TestAbandonKeepsTheAuditsItsWriteCarried(t *testing.T) {
+	h := abandonedWhileProjecting(t, false)
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatalf("the abandoned workflow ended with %v", err)
+	}
+	if !slices.Contains(h.auditActions(), dsar.AuditEmailVerified) {
+		t.Errorf("the trail %v lost the verification that the abandoned write carried (writes %v)", h.auditActions(), h.writes)
+	}
+	for i, at := range h.projectedAt {
+		if at >= time.Hour {
+			t.Errorf("projection %d written at %v, after the row was gone", i, at)
+		}
+	}
+}
+
+// TestAbandonSaysWhichAuditsItLost: when the carried audit row cannot be
+// written on its own either, the workflow ends failed, naming the row's
+// key and action, rather than ending as if the trail were whole.
+func TestAbandonSaysWhichAuditsItLost(t *testing.T) {
+	h := abandonedWhileProjecting(t, true)
+	err := h.env.GetWorkflowError()
+	lost := fmt.Sprintf("#%d %s", len(h.audits)+1, dsar.AuditEmailVerified) // the key after those written, and the action
+	if err == nil || !strings.Contains(err.Error(), lost) {
+		t.Errorf("the workflow ended with %v; want a failure naming %q", err, lost)
 	}
 }
