@@ -407,7 +407,12 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 		r.st.Tasks = append(r.st.Tasks, t)
 		added = append(added, id)
 	}
-	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditSourcesAssigned, map[string]any{"data_source_ids": added})
+	audit := func() {
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditSourcesAssigned, map[string]any{"data_source_ids": added})
+	}
+	if !r.oneWrite || len(added) == 0 {
+		audit()
+	}
 	if len(added) == 0 {
 		r.noteAt(now, EventSourcesAssigned, p.By, "no new data source")
 		return
@@ -415,6 +420,9 @@ func (r *run) onAssigned(ctx workflow.Context, p Assignment) {
 	r.st.Status = dsar.StatusInProgress
 	if r.fulfil {
 		r.discardPackage(ctx, p.By, "a data source was added: it is built again once its task is done")
+	}
+	if r.oneWrite {
+		audit() // after the package's discard, a write of its own: the row goes in the outcome's write
 	}
 	for _, id := range added {
 		r.noteAt(now, EventSourcesAssigned, p.By, id)

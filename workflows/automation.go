@@ -261,18 +261,30 @@ func (r *run) onAutomationManual(ctx workflow.Context, p ManualSwitch) {
 	if !r.allowed(ctx, SignalAutomationManual, p, p.By) {
 		return
 	}
-	r.toManual(ctx, r.when(ctx, p.Action), p.DataSourceID, p.By, strings.TrimSpace(p.Reason), p.Action.ID)
-	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditAutomationManual, map[string]any{"data_source_id": p.DataSourceID})
+	audit := func() {
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditAutomationManual, map[string]any{"data_source_id": p.DataSourceID})
+	}
+	r.toManual(ctx, r.when(ctx, p.Action), p.DataSourceID, p.By, strings.TrimSpace(p.Reason), p.Action.ID, audit)
+	if !r.oneWrite {
+		audit() // runs before one-write audit the switch after its outcome's write, as they did
+	}
 }
 
-// toManual cancels a task's child and gives the task to its owners.
-func (r *run) toManual(ctx workflow.Context, at time.Time, ds, by, reason, key string) {
+// toManual cancels a task's child and gives the task to its owners. On
+// versionOneWrite it calls audit, the staff action's audit, once the child
+// is asked to stop and before the write that records the action's outcome,
+// which carries the row: the answer never comes before it. Runs before
+// one-write audit where their callers always did (audit is not called).
+func (r *run) toManual(ctx workflow.Context, at time.Time, ds, by, reason, key string, audit func()) {
 	t, _ := r.st.Task(ds)
 	t.Automation = &Automation{Step: t.Automation.Step, State: AutomationManual, Error: reason, UpdatedAt: at}
 	t.Status, t.LastActivityAt = TaskOpen, at
 	delete(r.stalls, ds)
 	r.noteAt(at, EventSourceManual, by, ds+": "+reason)
 	r.cancelSource(ctx, ds)
+	if r.oneWrite {
+		audit()
+	}
 	r.changed(ctx)
 	r.alert(ctx, activities.AlertRequest{Kind: store.AlertTaskAssigned, Key: fmt.Sprintf("manual-%s-%s", ds, key), DataSourceIDs: []string{ds}})
 }
@@ -284,15 +296,21 @@ func (r *run) onAutomationApproval(ctx workflow.Context, p DryRunDecision) {
 		return
 	}
 	now := r.when(ctx, p.Action)
-	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditAutomationApproval, map[string]any{"data_source_id": p.DataSourceID, "approved": p.Approved})
+	audit := func() {
+		r.audit(ctx, actorKind(p.By), p.By, dsar.AuditAutomationApproval, map[string]any{"data_source_id": p.DataSourceID, "approved": p.Approved})
+	}
 	if !p.Approved {
+		if !r.oneWrite {
+			audit() // runs before one-write audit a refusal before the child is cancelled, as they did
+		}
 		reason := "the dry run's erasure was not approved"
 		if n := strings.TrimSpace(p.Note); n != "" {
 			reason += ": " + n
 		}
-		r.toManual(ctx, now, p.DataSourceID, p.By, reason, p.Action.ID)
+		r.toManual(ctx, now, p.DataSourceID, p.By, reason, p.Action.ID, audit)
 		return
 	}
+	audit()
 	t, _ := r.st.Task(p.DataSourceID)
 	t.Automation.State, t.Automation.UpdatedAt = AutomationRunning, now
 	t.LastActivityAt = now

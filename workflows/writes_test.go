@@ -42,21 +42,30 @@ func oneWriteRequest(t *testing.T, old bool) *harness {
 
 // writeOf is the write (h.writes) that carried action id's outcome.
 func (h *harness) writeOf(id string) string {
+	if i := h.writeIndex(id); i >= 0 {
+		return h.writes[i]
+	}
+	return ""
+}
+
+// writeIndex is the index in h.writes of the write that carried action
+// id's outcome (-1: none).
+func (h *harness) writeIndex(id string) int {
 	n := -1
 	for i, p := range h.projections {
 		if slices.ContainsFunc(p.Actions, func(o store.ActionOutcome) bool { return o.ActionID == id }) {
 			n = i
 		}
 	}
-	for _, w := range h.writes {
+	for i, w := range h.writes {
 		if strings.HasPrefix(w, "project") {
 			if n == 0 {
-				return w
+				return i
 			}
 			n--
 		}
 	}
-	return ""
+	return -1
 }
 
 // TestActionAuditTravelsWithItsOutcome: on versionOneWrite a staff action's
@@ -119,6 +128,79 @@ func TestActionAuditTravelsWithItsOutcome(t *testing.T) {
 			want[i] = i + 1
 		}
 		equal(t, fmt.Sprintf("audit keys (%d)", len(keys)), keys, want)
+	}
+}
+
+// actionWrites runs script, in which staff take an action with id "act",
+// on the new path or, with old, on the path before versionOneWrite, and
+// checks the action was applied.
+func actionWrites(t *testing.T, old bool, script func(h *harness)) *harness {
+	t.Helper()
+	h := newHarness(t)
+	if old {
+		h.env.OnGetVersion(versionOneWrite, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
+	script(h)
+	h.run()
+	if o, ok := h.answer("act"); !ok || !o.Applied {
+		t.Fatalf("the action answered %+v (%v)", o, ok)
+	}
+	return h
+}
+
+// TestActionWithMoreStepsAuditsInItsOutcomesWrite: on versionOneWrite an
+// action that runs another step before its outcome's write (a switch of an
+// automated task to manual and a dry run's refused erasure cancel the
+// child; an assignment discards the access package built before) is
+// audited in the write that records its outcome: the answer never comes
+// before the audit row (the switch's row used to follow it) and the
+// action takes one write (the others' rows went in one of their own, just
+// before it). Runs before one-write keep their order of writes.
+func TestActionWithMoreStepsAuditsInItsOutcomesWrite(t *testing.T) {
+	act := Action{ID: "act", At: start.Add(2 * day)}
+	answered := func(signal string, payload any) func(*harness) {
+		return func(h *harness) {
+			withConnector(h)
+			h.assignAutomated(true) // the dry run waits for approval
+			h.at(2*day, signal, payload)
+			h.rejectAt(5 * day)
+		}
+	}
+	for _, c := range []struct {
+		name, audit string
+		script      func(*harness)
+		oldAfter    bool // before one-write the row is written on its own after the outcome's write, else before it
+	}{
+		{"switch to manual", dsar.AuditAutomationManual, answered(SignalAutomationManual,
+			ManualSwitch{Action: act, DataSourceID: crm, Reason: "schema changes", By: staff}), true},
+		{"refused dry run", dsar.AuditAutomationApproval, answered(SignalAutomationApproval,
+			DryRunDecision{Action: act, DataSourceID: crm, Approved: false, Note: "too many rows", By: staff}), false},
+		{"assignment discarding the package", dsar.AuditSourcesAssigned, func(h *harness) {
+			withPackages(h)
+			h.verifyAndAssign(crm)
+			h.at(day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff, Outcome: dsar.TaskDataProvided})
+			h.at(2*day, SignalSourcesAssigned, Assignment{Action: act, DataSourceIDs: []string{mail}, By: staff})
+			h.rejectAt(3 * day)
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			newPath, oldPath := actionWrites(t, false, c.script), actionWrites(t, true, c.script)
+			if w := newPath.writeOf("act"); w != "project "+c.audit {
+				t.Errorf("the outcome went in %q; want the projection carrying its audit row (writes %v)", w, newPath.writes)
+			}
+			if slices.Contains(newPath.writes, "audit "+c.audit) {
+				t.Error("the audit row was written on its own too")
+			}
+			i, next := oldPath.writeIndex("act"), -1
+			if c.oldAfter {
+				next = 1
+			}
+			if i < 0 || i+next < 0 || i+next >= len(oldPath.writes) || oldPath.writes[i] != "project" || oldPath.writes[i+next] != "audit "+c.audit {
+				t.Errorf("before one-write: writes %v, the outcome's at %d; want the audit row on its own right %s it",
+					oldPath.writes, i, map[bool]string{true: "after", false: "before"}[c.oldAfter])
+			}
+			equal(t, "audit trail", newPath.auditActions(), oldPath.auditActions())
+		})
 	}
 }
 
