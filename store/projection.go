@@ -64,7 +64,8 @@ type Projection struct {
 	// always writes.
 	Seq int64
 	// Timeline is the request's timeline, so that the request detail reads
-	// Postgres only.
+	// Postgres only (nil keeps the stored one; with Seq 0, the stored
+	// entries it lacks are kept after it: see Project).
 	Timeline []TimelineEntry
 	// Attention names a step that failed for good and waits for an
 	// operator ("" when none).
@@ -161,7 +162,10 @@ type ProjectedTask struct {
 // projection twice leaves the same rows. In the same transaction it appends
 // p.Audits to the audit trail and records p.Actions (the first outcome of an
 // action id is kept), announcing each on ActionsChannel; a failure stores
-// none of it. ENOTFOUND when the request row does not exist: the audit
+// none of it. A write with Seq 0 (the reconciliation's final state of an
+// ended workflow) keeps, after the workflow's timeline, the stored entries
+// that timeline lacks: those the API wrote once the workflow had ended
+// (SetEndedLegalHold). ENOTFOUND when the request row does not exist: the audit
 // events are stored all the same (the trail keeps what happened), nothing
 // else. A task whose data source does not exist is skipped.
 func (db *DB) Project(ctx context.Context, p Projection) error {
@@ -182,7 +186,10 @@ func (db *DB) Project(ctx context.Context, p Projection) error {
 		const q = `UPDATE requests SET status = $2, deadline = $3, overdue = $4, extended_at = $5,
 			extension_days = $6, extension_reason = $7, email_verified_at = $8, identity_decided_at = $9,
 			identity_verified = $10, closed_at = $11, close_reasons = $12, close_note = $13,
-			projection_seq = greatest(projection_seq, $14), timeline = coalesce($15::jsonb, timeline),
+			projection_seq = greatest(projection_seq, $14), timeline = CASE WHEN $14 = 0 AND $15::jsonb IS NOT NULL
+				THEN $15::jsonb || coalesce((SELECT jsonb_agg(s.e ORDER BY s.n) FROM jsonb_array_elements(requests.timeline) WITH ORDINALITY s(e, n)
+					WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements($15::jsonb) w(e) WHERE w.e = s.e)), '[]'::jsonb)
+				ELSE coalesce($15::jsonb, timeline) END,
 			attention = $16, identity_note = $17, closing_mail_failed = $18, package_required = $19,
 			decided_by = (SELECT u.id FROM users u WHERE u.id::text = $20), appeal_until = $21, accepted = true, updated_at = now(),
 			legal_hold_on = coalesce($22, legal_hold_on), legal_hold_reason = coalesce($23, legal_hold_reason),
