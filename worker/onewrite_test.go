@@ -1,11 +1,14 @@
 package worker_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
 	"github.com/opendsar/dsar/workflows"
 )
@@ -79,31 +82,44 @@ func TestStaffActionsWriteOnceOnDevServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each of the run's keys once (the mail's records, written beside the
-	// main loop, may commit before or after the step they run beside).
+	// The trail is whole: the run's own count of events (each action's,
+	// the refusal's, the erasure's, and a mail.sent for each mail the
+	// requester got), each under one of the keys 1..that count. The mail's
+	// records, written beside the main loop, may commit before or after the
+	// step they run beside, so the order is not checked.
+	want := []string{dsar.AuditEmailVerified, dsar.AuditIdentityVerified, dsar.AuditSourcesAssigned,
+		dsar.AuditSignalIgnored, dsar.AuditDeadlineExtended, dsar.AuditTaskCompleted, dsar.AuditClosed(dsar.StatusCompleted),
+		dsar.AuditPIIScrubbed}
+	for range l.mailsTo("wes@example.net") {
+		want = append(want, dsar.AuditMailSent)
+	}
 	var actions []string
 	stored := map[string]bool{}
+	closingMail := false
 	for _, ev := range evs {
 		actions = append(actions, ev.Action)
 		if ev.Key != nil {
 			stored[*ev.Key] = true
 		}
+		var d struct{ Kind string }
+		_ = json.Unmarshal(ev.Detail, &d)
+		closingMail = closingMail || (ev.Action == dsar.AuditMailSent && d.Kind == activities.MailCompleted)
 	}
-	for i := range evs {
-		if want := fmt.Sprintf("%s#%d", workflows.WorkflowID(id), i+1); !stored[want] {
-			t.Errorf("the trail %v has no row keyed %s", actions, want)
+	slices.Sort(actions)
+	slices.Sort(want)
+	if !slices.Equal(actions, want) {
+		t.Errorf("the trail holds %v; want %v", actions, want)
+	}
+	for i := range want {
+		if key := fmt.Sprintf("%s#%d", workflows.WorkflowID(id), i+1); !stored[key] {
+			t.Errorf("the trail %v has no row keyed %s", actions, key)
 		}
 	}
-	for _, want := range []string{dsar.AuditEmailVerified, dsar.AuditIdentityVerified, dsar.AuditSourcesAssigned,
-		dsar.AuditSignalIgnored, dsar.AuditDeadlineExtended, dsar.AuditTaskCompleted, dsar.AuditClosed(dsar.StatusCompleted),
-		dsar.AuditPIIScrubbed, dsar.AuditMailSent} {
-		found := false
-		for _, a := range actions {
-			found = found || a == want
-		}
-		if !found {
-			t.Errorf("the trail %v has no %s", actions, want)
-		}
+	if len(stored) != len(want) {
+		t.Errorf("%d keys in the trail, want %d", len(stored), len(want))
+	}
+	if !closingMail {
+		t.Errorf("the trail %v does not record the closing mail", actions)
 	}
 	if _, brk, err := db.VerifyAudit(l.ctx); err != nil || brk != nil {
 		t.Errorf("audit chain: %v %v", brk, err)
