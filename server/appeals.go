@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/locale"
@@ -216,17 +218,19 @@ const appealStartWait = 5 * time.Second
 // outcome. An appeal still open whose workflow is not there yet is being
 // opened: the decision is sent again as soon as it is, and answered 503
 // (nothing applied, try again) if it is not within appealStartWait, as
-// while no worker runs. An appeal decided meanwhile gets the 409.
+// while no worker runs. An appeal decided meanwhile, or whose workflow has
+// ended (its row may still read open), gets the 409 at once.
 func (s *Server) signalAppeal(c *gin.Context, row store.Request, appealID, id string, d workflows.AppealDecision) (actionAnswer, error) {
 	ctx := c.Request.Context()
+	wid := workflows.AppealWorkflowID(row.ID)
 	wait := time.NewTimer(appealStartWait)
 	defer wait.Stop()
 	for {
-		a, err := s.signalAndAwait(c, row, workflows.AppealWorkflowID(row.ID), "the appeal has just been decided", id, workflows.SignalAppealDecided, d)
+		a, err := s.signalAndAwait(c, row, wid, "the appeal has just been decided", id, workflows.SignalAppealDecided, d)
 		if !errors.Is(err, errEnded) {
 			return a, err
 		}
-		if ap, rerr := s.DB.AppealByID(ctx, appealID); rerr != nil || ap.Status != dsar.AppealOpen {
+		if ap, rerr := s.DB.AppealByID(ctx, appealID); rerr != nil || ap.Status != dsar.AppealOpen || s.ranAndEnded(ctx, wid) {
 			return a, err
 		}
 		select {
@@ -237,6 +241,15 @@ func (s *Server) signalAppeal(c *gin.Context, row store.Request, appealID, id st
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// ranAndEnded reports whether workflow wid has run and is no longer
+// running. No execution yet, or a Temporal that cannot be asked, is false.
+func (s *Server) ranAndEnded(ctx context.Context, wid string) bool {
+	dctx, cancel := context.WithTimeout(ctx, signalTimeout)
+	defer cancel()
+	d, err := s.Temporal.DescribeWorkflowExecution(dctx, wid, "")
+	return err == nil && d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // answerDecision answers a decision with a recorded outcome: the appeal as

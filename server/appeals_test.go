@@ -234,18 +234,65 @@ func TestAppealDecidedTheMomentItIsFiled(t *testing.T) {
 	_, deciderTok := e.user(dsar.RoleManager)
 	_, reviewerTok := e.user(dsar.RoleAdmin)
 	for i := range 3 {
-		email := fmt.Sprintf("at-once-%d@example.org", i)
-		id := e.request(newRequest{Email: email, Country: "US", Region: "US-VA"})
-		e.verifyEmail(id)
-		requester := e.portalSession(id, email)
-		e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", deciderTok, map[string]any{"reasons": []string{"manifestly_unfounded"}}),
-			http.StatusOK, "reject")
-		filed := e.want(e.do("POST", "/api/v1/portal/requests/"+id+"/appeal", requester, map[string]any{"reason": "Please look again."}),
-			http.StatusCreated, "appeal").JSON(t)
-		got := e.want(e.do("POST", "/api/v1/appeals/"+stringOf(filed["id"])+"/decision", reviewerTok,
-			map[string]any{"outcome": "upheld", "explanation": "We looked again."}), http.StatusOK, "a decision sent at once").JSON(t)
+		_, appeal := e.appealFiled(fmt.Sprintf("at-once-%d@example.org", i), deciderTok)
+		got := e.want(e.decide(appeal, reviewerTok), http.StatusOK, "a decision sent at once").JSON(t)
 		if got["status"] != "upheld" {
 			t.Errorf("appeal %d decided at once: %v", i, got)
 		}
+	}
+}
+
+// appealFiled makes a Virginia request whose requester (email) appeals its
+// rejection by the holder of deciderTok, and returns the request's id and
+// the appeal's.
+func (e *staffEnv) appealFiled(email, deciderTok string) (id, appeal string) {
+	e.t.Helper()
+	id = e.request(newRequest{Email: email, Country: "US", Region: "US-VA"})
+	e.verifyEmail(id)
+	requester := e.portalSession(id, email)
+	e.want(e.do("POST", "/api/v1/requests/"+id+"/rejection", deciderTok, map[string]any{"reasons": []string{"manifestly_unfounded"}}),
+		http.StatusOK, "reject")
+	filed := e.want(e.do("POST", "/api/v1/portal/requests/"+id+"/appeal", requester, map[string]any{"reason": "Please look again."}),
+		http.StatusCreated, "appeal").JSON(e.t)
+	return id, stringOf(filed["id"])
+}
+
+// decide upholds appeal, by the holder of token.
+func (e *staffEnv) decide(appeal, token string) answer {
+	e.t.Helper()
+	return e.do("POST", "/api/v1/appeals/"+appeal+"/decision", token, map[string]any{"outcome": "upheld", "explanation": "We looked again."})
+}
+
+// TestDecisionOnAnEndedAppealIsRefusedAtOnce: an appeal whose workflow has
+// ended (terminated by an operator) while its row still reads open is
+// refused at once with 409, not after waiting for a workflow that is
+// "still being opened" (503).
+func TestDecisionOnAnEndedAppealIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, deciderTok := e.user(dsar.RoleManager)
+	_, reviewerTok := e.user(dsar.RoleAdmin)
+	id, appeal := e.appealFiled("ended-appeal@example.org", deciderTok)
+	wid := workflows.AppealWorkflowID(id)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := e.temporal.DescribeWorkflowExecution(e.ctx, wid, ""); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the appeal's workflow did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.temporal.TerminateWorkflow(e.ctx, wid, "", "an operator ended it"); err != nil {
+		t.Fatal(err)
+	}
+	if ap, err := e.db.AppealByID(e.ctx, appeal); err != nil || ap.Status != dsar.AppealOpen {
+		t.Fatalf("the appeal's row: %+v %v; want it still open", ap, err)
+	}
+	began := time.Now()
+	e.want(e.decide(appeal, reviewerTok), http.StatusConflict, "a decision on an ended appeal")
+	if took := time.Since(began); took > appealStartWait/2 {
+		t.Errorf("the refusal took %v: it waited for a workflow that had ended", took)
 	}
 }
