@@ -133,7 +133,7 @@ func (a *Activities) SettleIntake(ctx context.Context, s ReconcileScope) (Intake
 		}
 		f.Accepted = append(f.Accepted, id)
 	}
-	if f.CaptchasSwept, err = a.DB.SweepCaptchas(ctx); err != nil {
+	if f.CaptchasSwept, err = a.DB.SweepCaptchas(ctx, a.Config.Workflow.VerificationExpiry); err != nil {
 		return f, err
 	}
 	if f.PendingFilesSwept, err = a.DB.SweepPendingFiles(ctx, time.Now().Add(-PendingFileAfter)); err != nil {

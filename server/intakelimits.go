@@ -43,10 +43,13 @@ func (s *Server) networkKey(ip string) []byte {
 	return s.Keys.BlindIndex("intake network " + intakeNetwork(ip))
 }
 
-// intakeLimits are the configured bounds of unconfirmed requests.
+// intakeLimits are the configured bounds of unconfirmed requests; an opt-out
+// accepted at submission counts for as long as a request waiting for its
+// email would before it expires.
 func (s *Server) intakeLimits() store.IntakeLimits {
 	in := s.Config.Intake
-	return store.IntakeLimits{PerEmail: in.UnverifiedPerEmail, PerNetwork: in.UnverifiedPerNetwork, Budget: in.UnverifiedBytes}
+	return store.IntakeLimits{PerEmail: in.UnverifiedPerEmail, PerNetwork: in.UnverifiedPerNetwork, Budget: in.UnverifiedBytes,
+		Window: s.Config.Workflow.VerificationExpiry}
 }
 
 // captchaLoadFresh is how long a process reuses its count of recent

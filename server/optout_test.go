@@ -1,12 +1,15 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opendsar/dsar"
+	"github.com/opendsar/dsar/mail"
 	"github.com/opendsar/dsar/workflows"
 )
 
@@ -85,4 +88,66 @@ func TestCaliforniaOptOutQueuedWithoutConfirmation(t *testing.T) {
 	if !inQueue() {
 		t.Error("the confirmed opt-out left the queue")
 	}
+}
+
+// californiaOptOut submits a California opt-out for email from the form's
+// API, as a client at ip.
+func californiaOptOut(t *testing.T, e *staffEnv, ip, email string) answer {
+	t.Helper()
+	fields := intakeFields(email, captchaFrom(t, e.http.URL))
+	fields["country"], fields["region"], fields["request_type"] = "US", "US-CA", "opt_out"
+	return submitFrom(t, e.http.URL, ip, fields, nil)
+}
+
+// acceptedMails are the mails to email saying a request is acted on.
+func (e *staffEnv) acceptedMails(email string) int {
+	e.t.Helper()
+	return len(slices.DeleteFunc(e.mailsTo(email), func(m mail.OutboxMail) bool { return !strings.Contains(m.Subject, "acting on it") }))
+}
+
+// TestAcceptedOptOutsCountTowardTheEmailCap: opt-outs accepted at
+// submission whose address nobody confirmed count toward the cap of
+// unconfirmed requests per email, from any network: the fourth to one
+// address is refused as a fourth unconfirmed request of any kind is (429
+// naming the email), nothing is stored and no fourth mail goes to that
+// address. Once one of them is confirmed it counts no more.
+func TestAcceptedOptOutsCountTowardTheEmailCap(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, map[string]any{"http.trusted_proxies": []string{"127.0.0.1/32", "::1/128"}})
+	const victim = "victim@example.org"
+	var ids []string
+	for i, ip := range []string{"192.0.2.1", "198.51.100.2", "203.0.113.3"} {
+		ids = append(ids, submittedID(t, californiaOptOut(t, e, ip, victim), fmt.Sprintf("opt-out %d", i+1)))
+	}
+	e.eventually("the three accepted at submission, each mailed", func() bool {
+		for _, id := range ids {
+			if r, err := e.db.Request(e.ctx, id, ""); err != nil || r.Status != dsar.StatusIdentityVerified {
+				return false
+			}
+		}
+		return e.acceptedMails(victim) == 3
+	})
+
+	over := californiaOptOut(t, e, "2001:db8:9::4", victim)
+	want := ErrorDetail{Code: dsar.ERATELIMITED,
+		Message: "requests from this email address are already waiting for it to be confirmed; confirm them with the link we emailed, or wait until they expire",
+		Fields:  map[string]string{"email": "has too many requests waiting for their email to be confirmed; use the link we emailed you"}}
+	if got := errorOf(t, over); over.Status != http.StatusTooManyRequests || !reflect.DeepEqual(got, want) {
+		t.Fatalf("a fourth opt-out to one unconfirmed address: %d %+v, want 429 %+v", over.Status, got, want)
+	}
+	var stored int
+	if err := e.db.Get(&stored, `SELECT count(*) FROM requests WHERE email_hash = $1`, e.keys.BlindIndex(victim)); err != nil || stored != 3 {
+		t.Errorf("requests stored for the address: %d (%v), want 3", stored, err)
+	}
+	if n := e.acceptedMails(victim); n != 3 {
+		t.Errorf("%d mails to the address, want 3", n)
+	}
+
+	// Its owner opens one link: that request counts no more.
+	e.confirm(e.http.URL, ids[0], victim)
+	e.eventually("the address of the first recorded as confirmed", func() bool {
+		r, err := e.db.Request(e.ctx, ids[0], "")
+		return err == nil && r.EmailVerifiedAt != nil
+	})
+	submittedID(t, californiaOptOut(t, e, "2001:db8:9::4", victim), "an opt-out once one is confirmed")
 }

@@ -48,7 +48,10 @@ type NewRequest struct {
 
 // IntakeHold is what a request from the public form holds while its email
 // is unconfirmed: a place under its email's and its client network's caps,
-// and its sealed document's bytes in the budget of all of them. The email's
+// and its sealed document's bytes in the budget of all of them. An opt-out
+// accepted at submission holds it too, though it no longer waits for its
+// email, until its address is confirmed or IntakeLimits.Window has passed
+// since its submission (intake_hold_counts). The email's
 // key is the request's blind index (Sealed.EmailHash); NetworkKey is a
 // keyed hash of the client's network, never an address.
 type IntakeHold struct {
@@ -58,10 +61,15 @@ type IntakeHold struct {
 
 // IntakeLimits bound what unconfirmed requests hold: how many per email and
 // per client network, and how many bytes of identity documents in all.
+// Window is how long after its submission an opt-out accepted at
+// submission counts while its address is unconfirmed: the verification
+// expiry, the time a request waiting for its email counts before it
+// expires.
 type IntakeLimits struct {
 	PerEmail   int
 	PerNetwork int
 	Budget     int64
+	Window     time.Duration
 }
 
 // Answers to a submission beyond an IntakeLimits: ERATELIMITED (429) for
@@ -97,13 +105,13 @@ func holdRefused(refusal string) error {
 // lets intake refuse before it reads an upload; CreateRequest checks again
 // under locks.
 func (db *DB) IntakeHoldRefusal(ctx context.Context, emailKey, networkKey []byte, l IntakeLimits) error {
-	const q = `SELECT intake_hold_refusal($1, $2, 0, $3, $4, $5, false)`
+	const q = `SELECT intake_hold_refusal($1, $2, 0, $3, $4, $5, make_interval(secs => $6), false)`
 	var email any // SQL NULL when not known
 	if emailKey != nil {
 		email = emailKey
 	}
 	var refusal string
-	if err := db.GetContext(ctx, &refusal, q, email, networkKey, l.PerEmail, l.PerNetwork, l.Budget); err != nil {
+	if err := db.GetContext(ctx, &refusal, q, email, networkKey, l.PerEmail, l.PerNetwork, l.Budget, l.Window.Seconds()); err != nil {
 		return fmt.Errorf("store: intake limits: %w", err)
 	}
 	return holdRefused(refusal)
@@ -174,7 +182,7 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 	// locks are always taken before the redemption's.
 	const q = `WITH hold AS (
 			SELECT CASE WHEN $23::bytea IS NULL THEN ''
-				ELSE intake_hold_refusal($12, $23, $24, $25, $26, $27, true) END AS refusal),
+				ELSE intake_hold_refusal($12, $23, $24, $25, $26, $27, make_interval(secs => $32), true) END AS refusal),
 		captcha AS (
 			INSERT INTO captcha_redemptions (signature, expires_at, idem_key)
 			SELECT $14::text, $15, nullif($29::text, '') FROM hold WHERE $14::text IS NOT NULL AND hold.refusal = ''
@@ -239,7 +247,7 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 		r.DeadlineRule, r.DeadlineRuleName, r.MaxExtension.String(), r.Sealed.EmailHash, r.Sealed.PII,
 		sig, expires, r.Sealed.KeyID, r.Sealed.WrappedKey, r.DocumentType, r.DocumentSize, doc, string(channel), recordedBy,
 		network, held, limits.PerEmail, limits.PerNetwork, limits.Budget, string(r.Language.Or()), captchaKey,
-		authority, contact)
+		authority, contact, limits.Window.Seconds())
 	if err != nil {
 		return fmt.Errorf("store: insert request %s: %w", r.ID, Translate(err))
 	}
@@ -254,13 +262,16 @@ func (db *DB) CreateRequest(ctx context.Context, r NewRequest) error {
 
 // SweepCaptchas forgets the redemptions of captchas that have expired (an
 // expired challenge is refused anyway) and returns how many it forgot. It
-// also deletes the intake holds of requests no longer waiting for their
-// email (expired, or confirmed while a release failed): they count for
-// nothing, and need not keep their network's hash.
-func (db *DB) SweepCaptchas(ctx context.Context) (int64, error) {
+// also deletes the intake holds that count no more under window (see
+// IntakeLimits.Window): of requests expired, confirmed while a release
+// failed, or accepted opt-outs past the window. They count for nothing,
+// and need not keep their network's hash.
+func (db *DB) SweepCaptchas(ctx context.Context, window time.Duration) (int64, error) {
 	const qh = `DELETE FROM intake_holds h USING requests r
-		WHERE r.id = h.request_id AND r.status <> 'pending_email_verification'`
-	if _, err := db.ExecContext(ctx, qh); err != nil {
+		WHERE r.id = h.request_id
+			AND NOT intake_hold_counts(r.status, r.identity_not_required, r.email_verified_at, r.submitted_at,
+				make_interval(secs => $1))`
+	if _, err := db.ExecContext(ctx, qh, window.Seconds()); err != nil {
 		return 0, fmt.Errorf("store: sweep intake holds: %w", err)
 	}
 	res, err := db.ExecContext(ctx, `DELETE FROM captcha_redemptions WHERE expires_at < now()`)

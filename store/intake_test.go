@@ -140,7 +140,7 @@ func TestSweepCaptchasForgetsOnlyExpiredOnes(t *testing.T) {
 		VALUES ('old', now() - interval '1 second'), ('live', now() + interval '1 minute')`); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.SweepCaptchas(ctx); err != nil || n != 1 {
+	if n, err := db.SweepCaptchas(ctx, time.Hour); err != nil || n != 1 {
 		t.Fatalf("swept %d (%v), want 1", n, err)
 	}
 	var left []string
@@ -188,5 +188,72 @@ func TestIdempotencyKeys(t *testing.T) {
 	}
 	if _, err := db.BeginIdempotent(ctx, "other scope", "k", "hash-z"); err != nil {
 		t.Errorf("the same key in another scope: %v", err)
+	}
+}
+
+// TestAcceptedOptOutHoldsCountUntilConfirmed: an opt-out accepted at
+// submission (identity not required, past the email's step) counts toward
+// its email's and network's caps while its address is unconfirmed, it is
+// open and it was submitted within the window, as a request waiting for its
+// email does; confirmed, closed, older or of another track, it counts no
+// more, and the sweep forgets its hold.
+func TestAcceptedOptOutHoldsCountUntilConfirmed(t *testing.T) {
+	db := testenv.DB(t)
+	ctx := context.Background()
+	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)), nil, "")
+	const window = 7 * 24 * time.Hour
+	limits := store.IntakeLimits{PerEmail: 2, PerNetwork: 100, Budget: 1 << 30, Window: window}
+	network := keys.BlindIndex("intake network 192.0.2.0/24")
+	first, second := newRequest(t, keys, ""), newRequest(t, keys, "")
+	for _, r := range []store.NewRequest{first, second} {
+		r.Hold = &store.IntakeHold{NetworkKey: network, Limits: limits}
+		if err := db.CreateRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	email := first.Sealed.EmailHash
+	if err := db.IntakeHoldRefusal(ctx, email, network, limits); dsar.ErrorCode(err) != dsar.ERATELIMITED {
+		t.Fatalf("a third unconfirmed request for the email: %v, want ERATELIMITED", err)
+	}
+	// Both accepted at submission, their address unconfirmed.
+	if _, err := db.Exec(`UPDATE requests SET status = 'identity_verified', identity_not_required = true`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what, set string
+		counts    bool
+	}{
+		{"accepted, unconfirmed", "email_verified_at = NULL", true},
+		{"accepted, in progress", "status = 'in_progress'", true},
+		{"accepted, confirmed", "email_verified_at = now()", false},
+		{"accepted, closed", "status = 'completed'", false},
+		{"accepted, submitted before the window", "submitted_at = now() - interval '8 days'", false},
+		{"accepted, submitted within the window", "submitted_at = now() - interval '6 days'", true},
+		{"on the usual track, past the email's step", "identity_not_required = false", false},
+	} {
+		const reset = `UPDATE requests SET status = 'identity_verified', identity_not_required = true, email_verified_at = NULL,
+			submitted_at = now() WHERE id = $1`
+		if _, err := db.Exec(reset, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`UPDATE requests SET `+c.set+` WHERE id = $1`, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		err := db.IntakeHoldRefusal(ctx, email, network, limits)
+		if refused := dsar.ErrorCode(err) == dsar.ERATELIMITED; refused != c.counts {
+			t.Errorf("%s: a third request for the email: %v; want refused %v", c.what, err, c.counts)
+		}
+	}
+	// Once its window has passed it counts no more: the sweep forgets its
+	// hold and keeps the other's.
+	if _, err := db.Exec(`UPDATE requests SET submitted_at = now() - interval '8 days' WHERE id = $1`, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SweepCaptchas(ctx, window); err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	if err := db.Select(&held, `SELECT request_id::text FROM intake_holds`); err != nil || len(held) != 1 || held[0] != first.ID {
+		t.Errorf("holds after the sweep: %v (%v), want only the one still counting", held, err)
 	}
 }
