@@ -233,7 +233,15 @@ func projectedState(row store.Request, tasks []store.Task) workflows.State {
 		OriginalDeadline: row.OriginalDeadline, DeadlineRule: row.DeadlineRule, Extended: row.ExtendedAt != nil,
 		ExtensionDays: row.ExtensionDays, Overdue: row.Overdue, ClosingMailFailed: row.ClosingMailFailed,
 		RequestType: row.RequestType, PackageRequired: row.PackageRequired,
-		ExtensionNoticeBy: row.ExtensionNoticeBy, PauseAllowed: row.PauseAllowed}
+		ExtensionNoticeBy: row.ExtensionNoticeBy, PauseAllowed: row.PauseAllowed,
+		EmailVerifiedAt: row.EmailVerifiedAt, IdentityNotRequired: row.IdentityNotRequired}
+	if row.AcceptedUnconfirmed() {
+		// An opt-out accepted at submission (its address may be corrected):
+		// the row keeps no time of the acceptance, which came with the
+		// submission, and Allows reads only that there was one.
+		at := row.SubmittedAt
+		st.OptOutAcceptedAt = &at
+	}
 	if h := row.LegalHold(); h.On {
 		st.LegalHold = &h
 	}

@@ -10,9 +10,11 @@ import (
 )
 
 // correctEmail is PUT /api/v1/requests/{id}/email {"email"}: staff correct
-// an address mistyped at intake, while it is still unverified (409
-// otherwise). The corrected address is staged sealed; the workflow applies
-// it when it takes the action, voids the old links and sends a new one.
+// an address mistyped at intake, while it is still unconfirmed: the request
+// waits for it, or is an opt-out accepted at submission (409 otherwise).
+// The corrected address is staged sealed; the workflow applies it when it
+// takes the action, voids the old links and mails the new address a new
+// one (with the notice that an accepted opt-out is acted on).
 func (s *Server) correctEmail(c *gin.Context) {
 	var in struct {
 		Email string `json:"email"`

@@ -151,3 +151,49 @@ func TestAcceptedOptOutsCountTowardTheEmailCap(t *testing.T) {
 	})
 	submittedID(t, californiaOptOut(t, e, "2001:db8:9::4", victim), "an opt-out once one is confirmed")
 }
+
+// TestAcceptedOptOutAddressCorrectedThroughTheAPI: an opt-out accepted at
+// submission under a mistyped address is corrected through the API while
+// the address is unconfirmed: the request stays identity verified, the
+// corrected address is told the request is acted on (without the name),
+// the old address's link no longer works and the new one confirms it;
+// once confirmed, the address cannot be corrected and the 409 says why.
+func TestAcceptedOptOutAddressCorrectedThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	e := newStaffEnv(t, nil)
+	_, manager := e.user(dsar.RoleManager)
+	const typo, right = "ada@exmaple.org", "ada@example.org"
+	id := submittedID(t, californiaOptOut(t, e, "", typo), "an opt-out to a mistyped address")
+	e.eventually("the mistyped address told it is acted on", func() bool { return e.acceptedMails(typo) == 1 })
+	oldLink := linkIn(t, e, typo)
+
+	path := "/api/v1/requests/" + id + "/email"
+	fixed := e.want(e.do("PUT", path, manager, map[string]any{"email": right}), http.StatusOK, "correct").JSON(t)
+	if fixed["status"] != string(dsar.StatusIdentityVerified) {
+		t.Errorf("the correction's answer %v, want the request still identity_verified", fixed)
+	}
+	e.eventually("the corrected address told it is acted on", func() bool { return e.acceptedMails(right) == 1 })
+	if m := e.mailsTo(right)[0]; strings.Contains(m.Text, "Ada") {
+		t.Errorf("the mail to the corrected, unconfirmed address names the requester:\n%s", m.Text)
+	}
+	if p, err := e.db.RequestPII(e.ctx, e.keys, id); err != nil || p.Email != right {
+		t.Fatalf("the request's address is %q (%v)", p.Email, err)
+	}
+	if r, err := e.db.Request(e.ctx, id, ""); err != nil || r.Status != dsar.StatusIdentityVerified || r.EmailVerifiedAt != nil {
+		t.Errorf("after the correction: %s, verified at %v (%v); want identity_verified, unconfirmed", r.Status, r.EmailVerifiedAt, err)
+	}
+	e.want(e.do("POST", "/api/v1/email-verifications", "", map[string]string{"token": oldLink}), http.StatusGone, "the old link")
+	v := e.want(e.do("POST", "/api/v1/email-verifications", "", map[string]string{"token": linkIn(t, e, right)}),
+		http.StatusOK, "the new link").JSON(t)
+	if v["status"] != string(dsar.StatusIdentityVerified) {
+		t.Errorf("confirmation answer %v, want the request still identity_verified", v)
+	}
+	e.eventually("the corrected address confirmed", func() bool {
+		r, err := e.db.Request(e.ctx, id, "")
+		return err == nil && r.EmailVerifiedAt != nil
+	})
+	late := e.want(e.do("PUT", path, manager, map[string]any{"email": "ada2@example.org"}), http.StatusConflict, "after the confirmation")
+	if msg := errorOf(t, late).Message; !strings.Contains(msg, "it was confirmed") {
+		t.Errorf("the refusal says %q, want that the address was confirmed", msg)
+	}
+}

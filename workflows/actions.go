@@ -176,6 +176,9 @@ func (r *run) apply(ctx workflow.Context, p pendingAction) {
 	if err == nil && !r.records && p.signal == SignalLegalHold {
 		err = errBeforeLegalHolds
 	}
+	if err == nil && !r.optOutCorrection && p.signal == SignalEmailCorrected && r.st.Status != dsar.StatusPendingEmailVerification {
+		err = errBeforeOptOutCorrection
+	}
 	if err == nil && r.checkActors {
 		var ok bool
 		if ok, err = r.checkActor(ctx, p); !ok {

@@ -486,6 +486,13 @@ type State struct {
 	DeadlineWhy string `json:"deadline_why,omitempty"`
 }
 
+// acceptedUnconfirmed reports whether the request is an open opt-out
+// accepted at submission whose address is not confirmed yet: one whose
+// address staff may still correct.
+func (s *State) acceptedUnconfirmed() bool {
+	return s.OptOutAcceptedAt != nil && s.EmailVerifiedAt == nil && !s.Status.Closed()
+}
+
 // Why the clock may stop (ClockPause.Reason): the only two grounds the laws
 // that allow a pause name.
 const (
@@ -581,6 +588,7 @@ func (s *State) Allows(signal string, p any) error {
 			SignalAutomationRetry: "retry the task's automation", SignalAutomationManual: "switch the task to manual",
 			SignalAutomationApproval: "decide the dry run",
 			SignalClockPaused:        "stop the clock", SignalClockResumed: "restart the clock",
+			SignalEmailCorrected: "correct the email address",
 		}[signal])
 	}
 	switch signal {
@@ -658,8 +666,14 @@ func (s *State) Allows(signal string, p any) error {
 	case SignalPackageApproved:
 		return s.allowsApproval(p)
 	case SignalEmailCorrected:
-		if s.Status != dsar.StatusPendingEmailVerification {
-			return dsar.Errorf(dsar.ECONFLICT, "cannot correct the email address: it is verified already (the request is %s)", s.Status)
+		// While the address is unconfirmed: the request waits for it, or is
+		// an opt-out accepted at submission (versionOptOutCorrection).
+		switch {
+		case s.Status == dsar.StatusPendingEmailVerification || s.acceptedUnconfirmed():
+		case s.EmailVerifiedAt != nil:
+			return dsar.Errorf(dsar.ECONFLICT, "cannot correct the email address: it was confirmed (the request is %s)", s.Status)
+		default:
+			return dsar.Errorf(dsar.ECONFLICT, "cannot correct the email address: the request no longer waits for it to be confirmed (the request is %s)", s.Status)
 		}
 	case SignalDeadlineExtended:
 		e, _ := p.(Extension)

@@ -64,6 +64,7 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r.sourceWatch = r.clocks && workflow.GetVersion(ctx, versionSourceWatch, workflow.DefaultVersion, 1) == 1
 	r.optOutAccepted = r.sourceWatch && workflow.GetVersion(ctx, versionOptOutAccepted, workflow.DefaultVersion, 1) == 1
 	r.oneWrite = r.sourceWatch && workflow.GetVersion(ctx, versionOneWrite, workflow.DefaultVersion, 1) == 1
+	r.optOutCorrection = r.optOutAccepted && workflow.GetVersion(ctx, versionOptOutCorrection, workflow.DefaultVersion, 1) == 1
 	if r.clocks && in.Resume == nil {
 		r.startClocks()
 	}
@@ -312,6 +313,9 @@ type run struct {
 	// optOutAccepted: an opt-out whose law forbids requiring a verifiable
 	// request is accepted at submission (versionOptOutAccepted).
 	optOutAccepted bool
+	// optOutCorrection: the address of an opt-out accepted at submission
+	// may be corrected while unconfirmed (versionOptOutCorrection).
+	optOutCorrection bool
 	// oneWrite: audit events wait for the next projection write and
 	// commit with it (versionOneWrite); audits are those waiting.
 	oneWrite bool

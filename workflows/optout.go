@@ -19,6 +19,20 @@ import (
 // email as every request does. Chained after versionSourceWatch.
 const versionOptOutAccepted = "optout-accepted"
 
+// versionOptOutCorrection is the change id of the correction of an accepted
+// opt-out's address: while it is not confirmed, staff may correct an
+// address mistyped at intake as they may while a request waits for its
+// email; the request stays where it is and the new address is sent the
+// notice that the request is acted on (onEmailCorrected). Runs started
+// before it refuse the correction once the request has left
+// pending_email_verification. Chained after versionOptOutAccepted.
+const versionOptOutCorrection = "optout-correction"
+
+// errBeforeOptOutCorrection refuses the correction of an accepted opt-out's
+// address on a run started before versionOptOutCorrection.
+var errBeforeOptOutCorrection = dsar.Errorf(dsar.ECONFLICT,
+	"cannot correct the email address: this request was accepted before an accepted opt-out's address could be corrected")
+
 // acceptsOptOut reports whether a new request is accepted at submission: the
 // change is in, and its rule forbids requiring proof of identity for its
 // type (startClocks set IdentityNotRequired). A request staff recorded is

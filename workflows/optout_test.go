@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +144,71 @@ func TestOptOutBeforeAcceptanceStillWaits(t *testing.T) {
 	}
 	equal(t, "mails", h.mailKinds(), []string{activities.MailVerification, activities.MailVerificationReminder})
 	equal(t, "audit", h.auditActions(), []string{dsar.AuditExpired, "request.pii_scrubbed"})
+}
+
+// TestAcceptedOptOutAddressCorrected: staff correct the mistyped address of
+// an opt-out accepted at submission while it is unconfirmed: the
+// correction is applied (the old links stop working), the request stays
+// identity verified in the queue, and the corrected address is sent the
+// notice that the request is acted on, under a key of its own (a new link),
+// without the name. Once the requester confirmed the address it cannot be
+// corrected, and the refusal says so.
+func TestAcceptedOptOutAddressCorrected(t *testing.T) {
+	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, start)
+	var corrected State
+	h.at(day, SignalEmailCorrected, EmailCorrection{Action: Action{ID: "fix", At: start.Add(day)}, By: staff})
+	h.queryAt(day+time.Minute, &corrected)
+	h.at(2*day, SignalEmailVerified, EmailVerified{Action: Action{At: start.Add(2 * day)}})
+	h.at(3*day, SignalEmailCorrected, EmailCorrection{Action: Action{ID: "late", At: start.Add(3 * day)}, By: staff})
+	h.at(4*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+
+	if corrected.Status != dsar.StatusIdentityVerified || corrected.EmailVerifiedAt != nil || corrected.OptOutAcceptedAt == nil {
+		t.Errorf("after the correction: status %s, email verified at %v, accepted at %v; want still identity_verified, unconfirmed",
+			corrected.Status, corrected.EmailVerifiedAt, corrected.OptOutAcceptedAt)
+	}
+	if h.corrected != 1 {
+		t.Errorf("the correction was applied %d times, want once", h.corrected)
+	}
+	equal(t, "projected statuses", slices.Compact(h.projectedStatuses()), []dsar.Status{dsar.StatusIdentityVerified, dsar.StatusRejected})
+	equal(t, "mails", h.mailKinds(), []string{activities.MailAccepted, activities.MailAccepted, activities.MailPortalInvitation,
+		activities.MailRejected})
+	first, again := h.mails[0], h.mails[1]
+	if again.At != day || again.Key == first.Key || !again.Mail.AddressUnverified || !again.Mail.Received.Equal(start) ||
+		!again.Mail.Deadline.Equal(h.in.Deadline) {
+		t.Errorf("the notice to the corrected address: %+v; want it at the correction, under a key of its own, no name, the same dates", again)
+	}
+	if o, ok := h.answer("fix"); !ok || !o.Applied {
+		t.Errorf("the correction's answer: %+v (%v), want applied", o, ok)
+	}
+	if o, ok := h.answer("late"); !ok || o.Applied || o.Code != dsar.ECONFLICT || !strings.Contains(o.Reason, "it was confirmed") {
+		t.Errorf("a correction after the confirmation: %+v (%v), want refused as confirmed", o, ok)
+	}
+	events := timelineEvents(st)
+	if i := slices.Index(events, EventEmailCorrected); i < 0 || !slices.Contains(events[i:], EventAcceptedResent) ||
+		slices.Contains(events, EventVerificationSent) {
+		t.Errorf("timeline %v: want the correction, then the notice sent to the corrected address, and no verification mail", events)
+	}
+	if acts := h.auditActions(); !slices.Contains(acts, dsar.AuditEmailCorrected) {
+		t.Errorf("audit %v: the correction is not in it", acts)
+	}
+}
+
+// TestAcceptedOptOutCorrectionBeforeTheChange: a run started before
+// versionOptOutCorrection refuses the correction of an accepted opt-out's
+// address, saying why; nothing is applied and no mail goes.
+func TestAcceptedOptOutCorrectionBeforeTheChange(t *testing.T) {
+	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, start)
+	h.env.OnGetVersion(versionOptOutCorrection, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.at(day, SignalEmailCorrected, EmailCorrection{Action: Action{ID: "fix", At: start.Add(day)}, By: staff})
+	h.at(2*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	h.run()
+
+	if h.corrected != 0 {
+		t.Errorf("the correction was applied %d times on a run before the change", h.corrected)
+	}
+	equal(t, "mails", h.mailKinds(), []string{activities.MailAccepted, activities.MailRejected})
+	if o, ok := h.answer("fix"); !ok || o.Applied || o.Reason != dsar.ErrorMessage(errBeforeOptOutCorrection) {
+		t.Errorf("the correction's answer: %+v (%v), want refused as before the change", o, ok)
+	}
 }

@@ -73,9 +73,12 @@ func (r *run) onTaskReassigned(ctx workflow.Context, p TaskReassignment) {
 		DataSourceIDs: []string{p.DataSourceID}})
 }
 
-// onEmailCorrected starts verification again for the corrected address
-// (the API stored it): a new link, and the reminder and expiry counted
-// from now.
+// onEmailCorrected puts the corrected address in place (the API staged it;
+// the links sent to the old one stop working). A request waiting for its
+// email starts verification again: a new link, and the reminder and expiry
+// counted from now. An opt-out accepted at submission stays where it is;
+// the new address is sent the notice that the request is acted on, with a
+// link of its own (versionOptOutCorrection).
 func (r *run) onEmailCorrected(ctx workflow.Context, p EmailCorrection) {
 	if !r.allowed(ctx, SignalEmailCorrected, p, p.By) {
 		return
@@ -96,10 +99,18 @@ func (r *run) onEmailCorrected(ctx workflow.Context, p EmailCorrection) {
 		return
 	}
 	r.corrections++
-	r.verifyBase, r.reminded = workflow.Now(ctx), false
+	accepted := r.st.Status != dsar.StatusPendingEmailVerification // an opt-out accepted at submission
+	if !accepted {
+		r.verifyBase, r.reminded = workflow.Now(ctx), false
+	}
 	r.noteAt(now, EventEmailCorrected, p.By, "")
 	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditEmailCorrected, nil)
 	r.changed(ctx)
+	if accepted {
+		r.requesterMail(ctx, activities.MailAccepted, fmt.Sprintf("accepted-%d", r.corrections), EventAcceptedResent,
+			func(m *activities.RequesterMail) { m.Received = r.st.SubmittedAt })
+		return
+	}
 	r.requesterMail(ctx, activities.MailVerification, fmt.Sprintf("verification-%d", r.corrections), EventVerificationSent)
 }
 

@@ -54,7 +54,8 @@ const (
 	EventAcknowledged        = "acknowledgement_sent"
 	EventAcknowledgeDue      = "acknowledgement_due"
 	EventIdentityNotRequired = "identity_not_required"
-	EventOptOutAccepted      = "accepted_without_email_confirmation" // an opt-out taken at submission (versionOptOutAccepted)
+	EventOptOutAccepted      = "accepted_without_email_confirmation"  // an opt-out taken at submission (versionOptOutAccepted)
+	EventAcceptedResent      = "acceptance_sent_to_corrected_address" // its address corrected (versionOptOutCorrection)
 	EventClockPaused         = "clock_paused"
 	EventClockResumed        = "clock_resumed"
 )
@@ -114,6 +115,7 @@ var eventLabels = map[string]string{
 	EventAcknowledgeDue:      "Acknowledgement deadline reached without a confirmation of receipt",
 	EventIdentityNotRequired: "Identity not required: the law forbids asking for proof for this request",
 	EventOptOutAccepted:      "Accepted without email confirmation: the law forbids requiring a verifiable request for an opt-out",
+	EventAcceptedResent:      "Notice that the request is acted on sent to the corrected address",
 	EventClockPaused:         "Clock stopped",
 	EventClockResumed:        "Clock restarted",
 }

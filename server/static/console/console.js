@@ -811,14 +811,22 @@ async function requestView(id) {
     sec.append(form);
     parts.push(sec);
   }
-  if (worker && r.status === 'pending_email_verification' && !r.pii_erased) {
+  // An opt-out accepted at submission is acted on before anyone confirms
+  // its address: a mistyped one may be corrected until it is confirmed.
+  const acceptedUnconfirmed = r.identity_required === false && !r.email_verified_at &&
+    r.status !== 'pending_email_verification' && !CLOSED.includes(r.status);
+  if (worker && (r.status === 'pending_email_verification' || acceptedUnconfirmed) && !r.pii_erased) {
     const sec = h('section', {'aria-labelledby': 'email-title'}, h('h2', {id: 'email-title'}, 'Correct the email address'),
-      h('p', {}, 'If the address was mistyped, correct it: the links sent to the old one stop working and a new link goes to this one.'));
+      h('p', {}, acceptedUnconfirmed
+        ? 'Nobody has confirmed this address yet. If it was mistyped, correct it: the links sent to the old one stop working, ' +
+          'and this one is told the request is acted on, with a new link. The request stays where it is.'
+        : 'If the address was mistyped, correct it: the links sent to the old one stop working and a new link goes to this one.'));
     const form = h('form', {id: 'email-form', class: 'inline-form'},
       field('Email address', h('input', {type: 'email', name: 'email', autocomplete: 'off'})),
-      h('button', {type: 'submit', class: 'secondary'}, 'Correct and send a new link'));
+      h('button', {type: 'submit', class: 'secondary'}, acceptedUnconfirmed ? 'Correct and tell the new address' : 'Correct and send a new link'));
     actionForm(form, (f) => api('PUT', `/api/v1/requests/${id}/email`, {email: f.email.value}),
-      'Address corrected; a new verification link is on its way.', reload);
+      acceptedUnconfirmed ? 'Address corrected; the notice that the request is acted on is on its way to it.'
+        : 'Address corrected; a new verification link is on its way.', reload);
     sec.append(form);
     parts.push(sec);
   }
