@@ -560,6 +560,22 @@ func (s *State) OpenTasks() int {
 	return n
 }
 
+// closedActionWords say what a person tried to do, for the refusal of an
+// action on a closed request ("cannot withdraw the request: the request is
+// completed"). Every action signal has its words (a test checks).
+var closedActionWords = map[string]string{
+	SignalEmailVerified: "verify the email", SignalIdentityDecided: "decide identity",
+	SignalSourcesAssigned: "assign data sources", SignalTaskCompleted: "complete a task",
+	SignalDeadlineExtended: "extend the deadline", SignalRequestClosed: "close the request",
+	SignalWithdrawn: "withdraw the request", SignalTaskDeclined: "decline the task",
+	SignalTaskReassigned: "reassign the task", SignalPackageApproved: "approve the access package",
+	SignalOperator: "answer for a step that needs attention", SignalHandlerSet: "set the handler",
+	SignalAutomationRetry: "retry the task's automation", SignalAutomationManual: "switch the task to manual",
+	SignalAutomationApproval: "decide the dry run",
+	SignalClockPaused:        "stop the clock", SignalClockResumed: "restart the clock",
+	SignalEmailCorrected: "correct the email address",
+}
+
 // Allows reports whether the request in state s accepts the signal with
 // payload p, and if not, a *dsar.Error (ECONFLICT, or EINVALID for a bad
 // payload) saying why. The API calls it before signalling, to answer 409;
@@ -581,15 +597,11 @@ func (s *State) Allows(signal string, p any) error {
 		return nil
 	}
 	if s.Status.Closed() {
-		return conflict(map[string]string{
-			SignalEmailVerified: "verify the email", SignalIdentityDecided: "decide identity",
-			SignalSourcesAssigned: "assign data sources", SignalTaskCompleted: "complete a task",
-			SignalDeadlineExtended: "extend the deadline", SignalRequestClosed: "close the request",
-			SignalAutomationRetry: "retry the task's automation", SignalAutomationManual: "switch the task to manual",
-			SignalAutomationApproval: "decide the dry run",
-			SignalClockPaused:        "stop the clock", SignalClockResumed: "restart the clock",
-			SignalEmailCorrected: "correct the email address",
-		}[signal])
+		what, ok := closedActionWords[signal]
+		if !ok {
+			what = "act on it"
+		}
+		return conflict(what)
 	}
 	switch signal {
 	case SignalEmailVerified:

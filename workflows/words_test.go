@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/internal/gosrc"
 )
 
@@ -46,5 +48,24 @@ func TestEveryAutomationStateHasALabel(t *testing.T) {
 	}
 	if len(consts) == 0 || len(consts) != len(AutomationStates) {
 		t.Errorf("%d automation states, %d listed", len(consts), len(AutomationStates))
+	}
+}
+
+// TestEveryRefusalOnAClosedRequestSaysWhat: an action on a closed request
+// is refused with what the person tried to do, never "cannot :".
+func TestEveryRefusalOnAClosedRequestSaysWhat(t *testing.T) {
+	st := State{Status: dsar.StatusCompleted}
+	for _, sig := range []string{SignalEmailVerified, SignalIdentityDecided, SignalSourcesAssigned, SignalTaskCompleted,
+		SignalDeadlineExtended, SignalRequestClosed, SignalWithdrawn, SignalTaskDeclined, SignalTaskReassigned,
+		SignalEmailCorrected, SignalPackageApproved, SignalOperator, SignalHandlerSet, SignalClockPaused, SignalClockResumed,
+		SignalAutomationRetry, SignalAutomationManual, SignalAutomationApproval} {
+		err := st.Allows(sig, nil)
+		if dsar.ErrorCode(err) != dsar.ECONFLICT {
+			t.Errorf("%s on a completed request: %v, want a conflict", sig, err)
+			continue
+		}
+		if msg := err.Error(); closedActionWords[sig] == "" || !strings.Contains(msg, "cannot "+closedActionWords[sig]+":") {
+			t.Errorf("%s on a completed request refused with %q: no words for what was tried", sig, msg)
+		}
 	}
 }
