@@ -230,8 +230,12 @@ func (s *Server) signalAppeal(c *gin.Context, row store.Request, appealID, id st
 		if !errors.Is(err, errEnded) {
 			return a, err
 		}
-		if ap, rerr := s.DB.AppealByID(ctx, appealID); rerr != nil || ap.Status != dsar.AppealOpen || s.ranAndEnded(ctx, wid) {
+		ap, rerr := s.DB.AppealByID(ctx, appealID)
+		if rerr != nil || ap.Status != dsar.AppealOpen {
 			return a, err
+		}
+		if s.ranAndEnded(ctx, wid) {
+			return actionAnswer{}, fmt.Errorf("%w%w", dsar.Errorf(dsar.ECONFLICT, "the appeal's workflow has ended without a decision (the appeal is %s); an operator must look at it", ap.Status), errEnded)
 		}
 		select {
 		case <-wait.C:

@@ -91,9 +91,11 @@ func DSAR(ctx workflow.Context, in Input) (State, error) {
 		}
 		st, err := r.loop(ctx)
 		if r.abandoned {
-			err = r.keepAudits(ctx)
+			if kerr := r.keepAudits(ctx); kerr != nil {
+				return st, kerr
+			}
 		}
-		return st, err
+		return st, err // the loop's own end (a continue-as-new included) stands
 	}
 	return r.legacyLoop(ctx)
 }

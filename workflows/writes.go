@@ -106,7 +106,9 @@ func (r *run) flushAudits(ctx workflow.Context) {
 	evs := r.audits
 	r.audits = nil // taken first: each write below flushes too
 	for _, ev := range evs {
-		r.write(ctx, "audit "+ev.Action, a.Audit, ev)
+		if !r.write(ctx, "audit "+ev.Action, a.Audit, ev) {
+			r.carried = append(r.carried, ev) // abandoned: keepAudits writes it or names it
+		}
 	}
 }
 
@@ -159,6 +161,7 @@ func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 // either is not passed over in silence: the error returned, which fails
 // the workflow, names each such event by its key and action.
 func (r *run) keepAudits(ctx workflow.Context) error {
+	r.carried, r.audits = append(r.carried, r.audits...), nil // and any still waiting for a write
 	if len(r.carried) == 0 || workflow.GetVersion(ctx, versionKeepAudits, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}

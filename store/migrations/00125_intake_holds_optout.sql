@@ -20,10 +20,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 
-DROP FUNCTION intake_hold_refusal(bytea, bytea, bigint, integer, integer, bigint, boolean);
-
--- intake_hold_refusal is as in 00078_intake_holds, but counts the holds
--- intake_hold_counts names, with the window p_window.
+-- The new intake_hold_refusal takes the window as one more argument: an
+-- overload beside 00078's, which stays for API servers not yet upgraded
+-- (workers, which migrate on start, are upgraded first) and is to be
+-- dropped in a later release. It is as in 00078_intake_holds, but counts
+-- the holds intake_hold_counts names, with the window p_window.
 -- +goose StatementBegin
 CREATE FUNCTION intake_hold_refusal(p_email bytea, p_network bytea, p_bytes bigint,
     p_per_email integer, p_per_network integer, p_budget bigint, p_window interval, p_lock boolean) RETURNS text
@@ -65,38 +66,3 @@ $$;
 -- +goose Down
 DROP FUNCTION intake_hold_refusal(bytea, bytea, bigint, integer, integer, bigint, interval, boolean);
 DROP FUNCTION intake_hold_counts(text, boolean, timestamptz, timestamptz, interval);
--- +goose StatementBegin
-CREATE FUNCTION intake_hold_refusal(p_email bytea, p_network bytea, p_bytes bigint,
-    p_per_email integer, p_per_network integer, p_budget bigint, p_lock boolean) RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    n    bigint;
-    held bigint;
-BEGIN
-    IF p_lock THEN
-        IF p_email IS NOT NULL THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended('dsar intake email ' || encode(p_email, 'hex'), 0));
-        END IF;
-        PERFORM pg_advisory_xact_lock(hashtextextended('dsar intake network ' || encode(p_network, 'hex'), 0));
-    END IF;
-    IF p_email IS NOT NULL THEN
-        SELECT count(*) INTO n FROM intake_holds h JOIN requests r ON r.id = h.request_id
-            WHERE h.email_key = p_email AND r.status = 'pending_email_verification';
-        IF n >= p_per_email THEN
-            RETURN 'email';
-        END IF;
-    END IF;
-    SELECT count(*) INTO n FROM intake_holds h JOIN requests r ON r.id = h.request_id
-        WHERE h.network_key = p_network AND r.status = 'pending_email_verification';
-    IF n >= p_per_network THEN
-        RETURN 'network';
-    END IF;
-    SELECT coalesce(sum(h.bytes), 0) INTO held FROM intake_holds h JOIN requests r ON r.id = h.request_id
-        WHERE r.status = 'pending_email_verification';
-    IF held + greatest(p_bytes, 1) > p_budget THEN
-        RETURN 'budget';
-    END IF;
-    RETURN '';
-END
-$$;
--- +goose StatementEnd
