@@ -58,19 +58,27 @@ func (r *run) acceptOptOut(ctx workflow.Context) {
 		"request_type": string(r.in.RequestType)})
 	r.identityNotRequired(ctx, at)
 	r.changed(ctx)
-	m := r.mailOf(activities.MailAccepted, "accepted")
+	r.sendAccepted(ctx, "accepted", EventAcknowledged)
+}
+
+// sendAccepted mails the requester that the opt-out is accepted and acted
+// on (for event, with the timeline's timelineEvent). Where the rule asks
+// for receipt to be confirmed and it is not yet, the mail confirms it: so
+// does the one sent again to a corrected address, when the first went to a
+// mistyped one.
+func (r *run) sendAccepted(ctx workflow.Context, event, timelineEvent string) {
+	m := r.mailOf(activities.MailAccepted, event)
 	m.Received = r.st.SubmittedAt
-	acknowledges := r.st.AcknowledgeBy != nil && r.st.AcknowledgedAt == nil
 	r.sendMail(ctx, activities.MailAccepted, func(ctx workflow.Context) (bool, error) {
 		if err := r.mailActivity(ctx, activities.MailLabel(m.Kind), a.SendRequesterMail, m).Get(ctx, nil); err != nil {
 			return false, err
 		}
-		if acknowledges {
+		if r.st.AcknowledgeBy != nil && r.st.AcknowledgedAt == nil {
 			at := workflow.Now(ctx)
 			r.st.AcknowledgedAt = &at
 		}
 		return true, nil
-	}, EventAcknowledged)
+	}, timelineEvent)
 }
 
 // queuedAt is when the request reached the staff queue, which the

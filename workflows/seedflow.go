@@ -107,8 +107,7 @@ func (r *run) onEmailCorrected(ctx workflow.Context, p EmailCorrection) {
 	r.audit(ctx, actorKind(p.By), p.By, dsar.AuditEmailCorrected, nil)
 	r.changed(ctx)
 	if accepted {
-		r.requesterMail(ctx, activities.MailAccepted, fmt.Sprintf("accepted-%d", r.corrections), EventAcceptedResent,
-			func(m *activities.RequesterMail) { m.Received = r.st.SubmittedAt })
+		r.sendAccepted(ctx, fmt.Sprintf("accepted-%d", r.corrections), EventAcceptedResent)
 		return
 	}
 	r.requesterMail(ctx, activities.MailVerification, fmt.Sprintf("verification-%d", r.corrections), EventVerificationSent)
