@@ -79,6 +79,13 @@ func (db *DB) ApplyEmailCorrection(ctx context.Context, id, actionID string) (bo
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return fmt.Errorf("store: apply email correction of %s: %w", id, Translate(err))
 		}
+		// The request's hold on intake's caps moves to the corrected
+		// address: the mistyped one gets its slot back.
+		const qh = `UPDATE intake_holds h SET email_key = r.email_hash FROM requests r
+			WHERE h.request_id = $1 AND r.id = h.request_id AND h.email_key IS NOT NULL`
+		if _, err := tx.ExecContext(ctx, qh, id); err != nil {
+			return fmt.Errorf("store: move the intake hold of %s: %w", id, Translate(err))
+		}
 		const qt = `UPDATE tokens SET expires_at = least(expires_at, now()) WHERE request_id = $1 AND kind = $2 AND used_at IS NULL`
 		if _, err := tx.ExecContext(ctx, qt, id, TokenEmailVerification); err != nil {
 			return fmt.Errorf("store: void verification links of %s: %w", id, Translate(err))

@@ -20,6 +20,10 @@ func TestEmailCorrectionBelongsToItsAction(t *testing.T) {
 	db := testenv.DB(t)
 	keys, _ := crypto.NewKeyring("k1", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)), nil, "")
 	id := insertRequest(t, db, keys, store.PII{FirstName: "Ada", Email: "ada@exmaple.org"}, nil)
+	if _, err := db.Exec(`INSERT INTO intake_holds (request_id, email_key, network_key, bytes) VALUES ($1, $2, $3, 0)`,
+		id, keys.BlindIndex("ada@exmaple.org"), []byte("net")); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := db.StageEmailCorrection(ctx, keys, id, "ada@example.org", "first"); err != nil {
 		t.Fatal(err)
@@ -51,6 +55,10 @@ func TestEmailCorrectionBelongsToItsAction(t *testing.T) {
 	var hash []byte
 	if err := db.Get(&hash, `SELECT email_hash FROM requests WHERE id = $1`, id); err != nil || !bytes.Equal(hash, keys.BlindIndex("ada@example.com")) {
 		t.Fatalf("the blind index does not follow the address (%v)", err)
+	}
+	var held []byte
+	if err := db.Get(&held, `SELECT email_key FROM intake_holds WHERE request_id = $1`, id); err != nil || !bytes.Equal(held, keys.BlindIndex("ada@example.com")) {
+		t.Fatalf("the intake hold stays on the mistyped address (%v): it would keep a slot of its cap", err)
 	}
 	if err := db.StageEmailCorrection(ctx, keys, id, "ada@example.net", "third"); err != nil {
 		t.Fatal(err)
