@@ -212,3 +212,27 @@ func TestAcceptedOptOutCorrectionBeforeTheChange(t *testing.T) {
 		t.Errorf("the correction's answer: %+v (%v), want refused as before the change", o, ok)
 	}
 }
+
+// TestAcceptedOptOutCorrectionConfirmsReceipt: the accepted notice to a
+// mistyped address fails (the provider down for its day of retries); the
+// notice sent again to the corrected address confirms receipt, so the
+// rule's acknowledgement deadline raises no alert.
+func TestAcceptedOptOutCorrectionConfirmsReceipt(t *testing.T) {
+	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, start)
+	h.mailDown = []window{{0, 36 * time.Hour}}
+	h.at(2*day, SignalEmailCorrected, EmailCorrection{Action: Action{ID: "fix", At: start.Add(2 * day)}, By: staff})
+	h.at(20*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
+	st := h.run()
+
+	if st.AcknowledgedAt == nil || st.AcknowledgedAt.Before(start.Add(2*day)) {
+		t.Errorf("acknowledged at %v, want when the notice reached the corrected address", st.AcknowledgedAt)
+	}
+	for _, al := range h.alerts {
+		if al.What == store.AlertAcknowledgeDue {
+			t.Errorf("a %s alert at %v although the corrected address was told", al.What, al.At)
+		}
+	}
+	if kinds := h.mailKinds(); len(kinds) == 0 || kinds[0] != activities.MailAccepted {
+		t.Errorf("mails %v, want the accepted notice (to the corrected address) first", kinds)
+	}
+}
