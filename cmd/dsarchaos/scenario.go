@@ -66,10 +66,12 @@ func (s *scenario) expected() dsar.Status {
 	return dsar.StatusCompleted
 }
 
-// step is one staff action and the status that shows it applied.
+// step is one staff action and the status that shows it applied, or,
+// for an action that leaves the status as it is, done.
 type step struct {
-	to dsar.Status
-	do func(ctx context.Context) (int, []byte, error)
+	to   dsar.Status
+	do   func(ctx context.Context) (int, []byte, error)
+	done func(ctx context.Context) bool
 }
 
 // steps are the staff actions of the scenario after the email is verified.
@@ -81,20 +83,35 @@ func (c *chaos) steps(s *scenario) []step {
 		}
 	}
 	if s.reject {
-		return []step{{dsar.StatusRejected, post(path+"/identity-verification", map[string]any{"verified": false, "note": "no match"})}}
+		return []step{{dsar.StatusRejected, post(path+"/identity-verification", map[string]any{"verified": false, "note": "no match"}), nil}}
 	}
 	return []step{
-		{dsar.StatusIdentityVerified, post(path+"/identity-verification", map[string]any{"verified": true, "note": "matches"})},
-		{dsar.StatusInProgress, post(path+"/assignments", map[string]any{"data_source_ids": []string{c.source}})},
-		{dsar.StatusReadyToClose, post(path+"/tasks/"+c.source+"/completion", map[string]any{"note": "exported"})},
-		{dsar.StatusCompleted, post(path+"/completion", map[string]any{"note": "sent"})},
+		{dsar.StatusIdentityVerified, post(path+"/identity-verification", map[string]any{"verified": true, "note": "matches"}), nil},
+		{dsar.StatusInProgress, post(path+"/assignments", map[string]any{"data_source_ids": []string{c.source}}), nil},
+		{dsar.StatusReadyToClose, post(path+"/tasks/"+c.source+"/completion", map[string]any{"note": "exported"}), nil},
+		// An access request's package is reviewed and approved before the
+		// completion sends it (refused with 409 while it is being built).
+		{dsar.StatusReadyToClose, post(path+"/package/approval", map[string]any{"note": "reviewed"}), c.packageApproved(path)},
+		{dsar.StatusCompleted, post(path+"/completion", map[string]any{"note": "sent"}), nil},
+	}
+}
+
+// packageApproved reports whether the package of the request at path is
+// approved (or already published).
+func (c *chaos) packageApproved(path string) func(ctx context.Context) bool {
+	return func(ctx context.Context) bool {
+		var p struct {
+			Status string `json:"status"`
+		}
+		status, _, err := c.call(ctx, http.MethodGet, path+"/package", c.owner, nil, &p)
+		return err == nil && status == http.StatusOK && (p.Status == "approved" || p.Status == "published")
 	}
 }
 
 // walk does the steps in order.
 func (c *chaos) walk(ctx context.Context, s *scenario, steps []step) error {
 	for _, st := range steps {
-		if err := c.step(ctx, s.id, st.to, st.do); err != nil {
+		if err := c.step(ctx, s.id, st); err != nil {
 			return fmt.Errorf("to %s: %w", st.to, err)
 		}
 	}
@@ -227,24 +244,30 @@ func (c *chaos) verifyEmail(ctx context.Context, s *scenario) error {
 	if err != nil {
 		return err
 	}
-	if err := c.step(ctx, s.id, dsar.StatusAwaitingIdentity, func(ctx context.Context) (int, []byte, error) {
+	if err := c.step(ctx, s.id, step{to: dsar.StatusAwaitingIdentity, do: func(ctx context.Context) (int, []byte, error) {
 		return c.call(ctx, http.MethodPost, "/api/v1/email-verifications", "", map[string]string{"token": tok}, nil)
-	}); err != nil {
+	}}); err != nil {
 		return fmt.Errorf("verify email: %w", err)
 	}
 	return nil
 }
 
-// step does an action until the request shows status to. The action is
+// step does an action until the request shows status to (or its done
+// says so). The action is
 // sent with one Idempotency-Key however often it is sent again (an answer
 // lost with a killed API, an outage), so the API answers a repeat with the
 // first answer; a refusal (409) is tried again under a new key once the
 // request shows the status the action expects.
-func (c *chaos) step(ctx context.Context, id string, to dsar.Status, action func(context.Context) (int, []byte, error)) error {
+func (c *chaos) step(ctx context.Context, id string, st step) error {
+	to := st.to
+	applied := st.done
+	if applied == nil {
+		applied = func(ctx context.Context) bool { got, _ := c.status(ctx, id); return got == string(to) }
+	}
 	kctx := withKey(ctx, "chaos-"+uuid.NewString())
 	deadline := time.Now().Add(c.patience())
 	for {
-		status, body, err := action(kctx)
+		status, body, err := st.do(kctx)
 		c.answered(status, err)
 		switch {
 		case err == nil && status == http.StatusConflict:
@@ -254,7 +277,7 @@ func (c *chaos) step(ctx context.Context, id string, to dsar.Status, action func
 			return fmt.Errorf("%d %.200s", status, body)
 		}
 		for range 20 {
-			if got, _ := c.status(ctx, id); got == string(to) {
+			if applied(ctx) {
 				return nil
 			}
 			time.Sleep(100 * time.Millisecond)
