@@ -114,6 +114,10 @@ func (c *chaos) start(ctx context.Context) error {
 		"workflow.assignment_alert_every":      c.warnBefore().String(),
 		"workflow.verification_reminder_after": "1h",
 		"workflow.verification_expiry":         "2h",
+		// A published access package expires within the run, so a
+		// completed request's workflow deletes it and ends before the
+		// checks (its erasure waits for nothing else).
+		"fulfilment.package_ttl": "2m",
 	}
 	env := []string{}
 	m := map[string]any{"http.addr": "127.0.0.1:0"}
