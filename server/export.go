@@ -57,21 +57,7 @@ func (s *Server) exportRequests(c *gin.Context) {
 	if err == nil && !started {
 		err = start() // no request matches: the header alone
 	}
-	if err != nil {
-		if !started {
-			s.fail(c, err)
-			return
-		}
-		s.Log.Error("requests csv: cut short", "err", err)
-		if conn, _, herr := c.Writer.Hijack(); herr == nil {
-			_ = conn.Close() // the client sees the answer end early, not a shorter list
-		}
-		return
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		s.Log.Error("requests csv", "err", err)
-	}
+	s.endCSV(c, w, started, err, "requests csv")
 }
 
 // queueCSVRow is one request's row of the CSV, in queueCSVHeader's order.
@@ -107,4 +93,26 @@ func csvText(v string) string {
 		}
 	}
 	return v
+}
+
+// endCSV ends a streamed CSV answer (what names it in the log): an error
+// before the first byte is answered as any error; one after it cuts the
+// connection, so the client sees the answer end early rather than a
+// shorter list.
+func (s *Server) endCSV(c *gin.Context, w *csv.Writer, started bool, err error, what string) {
+	if err != nil {
+		if !started {
+			s.fail(c, err)
+			return
+		}
+		s.Log.Error(what+": cut short", "err", err)
+		if conn, _, herr := c.Writer.Hijack(); herr == nil {
+			_ = conn.Close()
+		}
+		return
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		s.Log.Error(what, "err", err)
+	}
 }

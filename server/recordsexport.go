@@ -60,21 +60,7 @@ func (s *Server) exportRecordsCSV(c *gin.Context) {
 	if err == nil && !started {
 		err = start() // no record in the range: the header alone
 	}
-	if err != nil {
-		if !started {
-			s.fail(c, err)
-			return
-		}
-		s.Log.Error("records csv: cut short", "err", err)
-		if conn, _, herr := c.Writer.Hijack(); herr == nil {
-			_ = conn.Close() // the client sees the answer end early, not a shorter list
-		}
-		return
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		s.Log.Error("records csv", "err", err)
-	}
+	s.endCSV(c, w, started, err, "records csv")
 }
 
 // recordCSVRow is one record's row, in recordsCSVHeader's order. Times are
