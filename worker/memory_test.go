@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,7 +30,9 @@ import (
 //
 //	go test ./worker -run '^$' -bench CachedWorkflowMemory -benchtime 1x
 //
-// DSAR_BENCH_WORKFLOWS sets how many requests (default 2000).
+// DSAR_BENCH_WORKFLOWS sets how many requests (default 2000);
+// DSAR_BENCH_HEAPPROFILE=file writes a heap profile of them all open
+// (go tool pprof -sample_index=inuse_space file).
 func BenchmarkCachedWorkflowMemory(b *testing.B) {
 	n := 2000
 	if v, err := strconv.Atoi(os.Getenv("DSAR_BENCH_WORKFLOWS")); err == nil && v > 0 {
@@ -65,6 +68,16 @@ func BenchmarkCachedWorkflowMemory(b *testing.B) {
 	b.StopTimer()
 	time.Sleep(2 * time.Second) // the last tasks' replies
 	after := liveMemory()
+	if path := os.Getenv("DSAR_BENCH_HEAPPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
 	per := func(x, y uint64) float64 { return (float64(x) - float64(y)) / float64(n) }
 	b.ReportMetric(per(after.heap, before.heap), "heap-B/workflow")
 	b.ReportMetric(per(after.stacks, before.stacks), "stack-B/workflow")

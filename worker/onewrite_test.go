@@ -124,5 +124,5 @@ func TestStaffActionsWriteOnceOnDevServer(t *testing.T) {
 	if _, brk, err := db.VerifyAudit(l.ctx); err != nil || brk != nil {
 		t.Errorf("audit chain: %v %v", brk, err)
 	}
-	l.export(id, "dsar_one_write.json")
+	l.export(id, "dsar_baseline_actions.json")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/opendsar/dsar"
@@ -191,6 +192,24 @@ func (l *lifecycle) input(id string, submitted, deadline time.Time) workflows.In
 	}
 }
 
+// versionMarkers counts the version markers (GetVersion) in the history of
+// the request's workflow.
+func (l *lifecycle) versionMarkers(id string) int {
+	l.t.Helper()
+	it := l.app.Temporal.GetWorkflowHistory(l.ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			n++
+		}
+	}
+	return n
+}
+
 // export writes the workflow's history to testdata/ for the replay test
 // when DSAR_RECORD_HISTORIES is set.
 func (l *lifecycle) export(id, name string) {
@@ -313,7 +332,12 @@ func TestLifecycleOnDevServer(t *testing.T) {
 		!strings.Contains(digest.Text, store.AlertLabel(store.AlertNewRequest)) {
 		t.Errorf("digest:\n%s", digest.Text)
 	}
-	l.export(id, "dsar_completed.json")
+	// A new run records one version marker, the baseline that stands for
+	// every change before it, and no marker of each change.
+	if n := l.versionMarkers(id); n != 1 {
+		t.Errorf("the history holds %d version markers, want 1 (the baseline)", n)
+	}
+	l.export(id, "dsar_baseline_completed.json")
 }
 
 func TestIdentityRefusedOnDevServer(t *testing.T) {
@@ -358,5 +382,5 @@ func TestIdentityRefusedOnDevServer(t *testing.T) {
 	if !l.hasMail(requester.Email, "About your privacy request") {
 		t.Error("no rejection mail")
 	}
-	l.export(id, "dsar_identity_refused.json")
+	l.export(id, "dsar_baseline_refused.json")
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/holidays"
@@ -54,7 +52,7 @@ func date(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 func TestCaliforniaOptOutAcrossThanksgiving(t *testing.T) {
 	received := time.Date(2026, time.November, 25, 10, 0, 0, 0, time.UTC)
 	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, received)
-	h.env.OnGetVersion(versionOptOutAccepted, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionOptOutAccepted)
 	due := time.Date(2026, time.December, 18, 10, 0, 0, 0, time.UTC)
 	if !h.in.Deadline.Equal(due) {
 		t.Fatalf("intake's deadline %v, want %v", h.in.Deadline, due)

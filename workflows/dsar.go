@@ -45,26 +45,11 @@ const (
 // its final state.
 func DSAR(ctx workflow.Context, in Input) (State, error) {
 	r := newRun(ctx, in)
-	// Version 1 runs the database activities as local activities: the same
-	// code, run by the worker inside the workflow task, so a burst of timers
-	// costs Temporal one task per event instead of one per write.
-	r.localDB = workflow.GetVersion(ctx, versionLocalDB, workflow.DefaultVersion, 1) == 1
-	r.durable = workflow.GetVersion(ctx, versionDurable, workflow.DefaultVersion, 1) == 1
-	r.seedFlow = r.durable && workflow.GetVersion(ctx, versionSeedFlow, workflow.DefaultVersion, 1) == 1
-	r.fulfil = r.seedFlow && workflow.GetVersion(ctx, versionFulfilment, workflow.DefaultVersion, 1) == 1
-	r.checkActors = r.fulfil && workflow.GetVersion(ctx, versionActorCheck, workflow.DefaultVersion, 1) == 1
-	r.appeals = r.checkActors && workflow.GetVersion(ctx, versionAppeals, workflow.DefaultVersion, 1) == 1
-	r.connectors = r.appeals && workflow.GetVersion(ctx, versionConnectors, workflow.DefaultVersion, 1) == 1
-	r.records = r.connectors && workflow.GetVersion(ctx, versionRecords, workflow.DefaultVersion, 1) == 1
+	r.takeVersions(ctx)
 	if r.fulfil {
 		r.st.RequestType = in.RequestType
 		r.st.PackageRequired = in.RequestType == dsar.RequestInfo
 	}
-	r.clocks = r.records && workflow.GetVersion(ctx, versionClocks, workflow.DefaultVersion, 1) == 1
-	r.sourceWatch = r.clocks && workflow.GetVersion(ctx, versionSourceWatch, workflow.DefaultVersion, 1) == 1
-	r.optOutAccepted = r.sourceWatch && workflow.GetVersion(ctx, versionOptOutAccepted, workflow.DefaultVersion, 1) == 1
-	r.oneWrite = r.sourceWatch && workflow.GetVersion(ctx, versionOneWrite, workflow.DefaultVersion, 1) == 1
-	r.optOutCorrection = r.optOutAccepted && workflow.GetVersion(ctx, versionOptOutCorrection, workflow.DefaultVersion, 1) == 1
 	if r.clocks && in.Resume == nil {
 		r.startClocks()
 	}
@@ -246,6 +231,8 @@ type run struct {
 	extensions  int
 	attrs       attrs // search attribute values last upserted
 	localDB     bool  // database activities run as local activities
+
+	baseline bool // the run recorded versionBaseline: it has every change before it
 
 	// The durable path (versionDurable).
 	durable    bool

@@ -101,6 +101,13 @@ func periods() Periods {
 	}
 }
 
+// before runs the workflow as a run started before changeID: before the
+// baseline, which stands for it on new runs, and without changeID.
+func (h *harness) before(changeID string) {
+	h.env.OnGetVersion(versionBaseline, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.env.OnGetVersion(changeID, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+}
+
 func newHarness(t testing.TB) *harness {
 	var s testsuite.WorkflowTestSuite
 	h := &harness{TB: t, env: s.NewTestWorkflowEnvironment()}

@@ -93,7 +93,7 @@ func TestPostgresDownAcrossEachActionAndTimer(t *testing.T) {
 			newRunAt := func(w []window) (*harness, State) {
 				h := newHarness(t)
 				if version == workflow.DefaultVersion {
-					h.env.OnGetVersion(versionDurable, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+					h.before(versionDurable)
 				}
 				h.dbDown = w
 				lc.script(h)
@@ -351,7 +351,7 @@ func TestOutcomeCarriesTheStateAfterTheAction(t *testing.T) {
 // deletion fails for good (its histories replay that way).
 func TestOldPathPassesOverAFailedDeletion(t *testing.T) {
 	h := newHarness(t)
-	h.env.OnGetVersion(versionDurable, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionDurable)
 	h.fail = func(what string) error {
 		if what == "DeleteIdentityDocument" {
 			return temporal.NewNonRetryableApplicationError("broken", activities.ErrTypeInvalid, nil)
@@ -369,7 +369,7 @@ func TestOldPathPassesOverAFailedDeletion(t *testing.T) {
 // the outcome of an applied action with an id, and applies a repeat once.
 func TestOldPathAnswersAppliedActionsOnce(t *testing.T) {
 	h := newHarness(t)
-	h.env.OnGetVersion(versionDurable, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionDurable)
 	h.verifyAndAssign(crm)
 	ext := Extension{Action: Action{ID: "ext"}, Days: 3, Reason: "volume", By: staff}
 	h.at(4*time.Hour, SignalDeadlineExtended, ext)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
@@ -137,7 +135,7 @@ func TestCaliforniaAccessStillNeedsConfirmation(t *testing.T) {
 // the email, is reminded of it, and expires unconfirmed.
 func TestOptOutBeforeAcceptanceStillWaits(t *testing.T) {
 	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, start)
-	h.env.OnGetVersion(versionOptOutAccepted, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionOptOutAccepted)
 	st := h.run()
 	if st.Status != dsar.StatusExpired || st.OptOutAcceptedAt != nil {
 		t.Errorf("status %s, accepted at %v; want expired, never accepted", st.Status, st.OptOutAcceptedAt)
@@ -199,7 +197,7 @@ func TestAcceptedOptOutAddressCorrected(t *testing.T) {
 // address, saying why; nothing is applied and no mail goes.
 func TestAcceptedOptOutCorrectionBeforeTheChange(t *testing.T) {
 	h, _ := ruleHarness(t, "us_ccpa", dsar.RequestOptOut, start)
-	h.env.OnGetVersion(versionOptOutCorrection, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionOptOutCorrection)
 	h.at(day, SignalEmailCorrected, EmailCorrection{Action: Action{ID: "fix", At: start.Add(day)}, By: staff})
 	h.at(2*day, SignalRequestClosed, Closure{Outcome: OutcomeRejected, Reasons: []dsar.RejectReason{dsar.RejectOther}, By: staff})
 	h.run()

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/store"
 )
@@ -123,7 +121,7 @@ func TestLegalHoldPlacedAfterTheCloseHoldsThePackage(t *testing.T) {
 // refuses one with that reason, and is erased at close as before.
 func TestLegalHoldRefusedOnOldRuns(t *testing.T) {
 	h := newHarness(t)
-	h.env.OnGetVersion(versionRecords, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionRecords)
 	h.verifyAndAssign(crm)
 	h.at(day, SignalLegalHold, LegalHoldSet{Action: Action{ID: "hold"}, On: true, Reason: "litigation", By: staff})
 	h.at(2*day, SignalTaskCompleted, TaskCompletion{DataSourceID: crm, By: staff})

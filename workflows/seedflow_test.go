@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
 	"github.com/opendsar/dsar/store"
@@ -326,7 +324,7 @@ func TestManualIntakeReceivedLongAgo(t *testing.T) {
 // no ready-to-complete alert, and does not hold its closing mail.
 func TestRunBeforeSeedFlowRefusesTheNewSteps(t *testing.T) {
 	h := newHarness(t)
-	h.env.OnGetVersion(versionSeedFlow, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	h.before(versionSeedFlow)
 	h.verifyAndAssign(crm)
 	h.at(day, SignalTaskDeclined, TaskDecline{Action: Action{ID: "decline"}, DataSourceID: crm, Reason: "not ours", By: staff})
 	h.at(day+time.Hour, SignalWithdrawn, Withdrawal{Action: Action{ID: "withdraw"}})

@@ -162,7 +162,7 @@ func (r *run) publish(ctx workflow.Context, withCurrent bool) {
 // the workflow, names each such event by its key and action.
 func (r *run) keepAudits(ctx workflow.Context) error {
 	r.carried, r.audits = append(r.carried, r.audits...), nil // and any still waiting for a write
-	if len(r.carried) == 0 || workflow.GetVersion(ctx, versionKeepAudits, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if len(r.carried) == 0 || !r.baseline && !has(ctx, versionKeepAudits) {
 		return nil
 	}
 	var lost []string

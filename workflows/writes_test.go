@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
@@ -24,7 +23,7 @@ func oneWriteRequest(t *testing.T, old bool) *harness {
 	t.Helper()
 	h := newHarness(t)
 	if old {
-		h.env.OnGetVersion(versionOneWrite, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		h.before(versionOneWrite)
 	}
 	act := func(id string, d time.Duration) Action { return Action{ID: id, At: start.Add(d)} }
 	h.at(time.Hour, SignalEmailVerified, EmailVerified{Action: act("verify", time.Hour)})
@@ -138,7 +137,7 @@ func actionWrites(t *testing.T, old bool, script func(h *harness)) *harness {
 	t.Helper()
 	h := newHarness(t)
 	if old {
-		h.env.OnGetVersion(versionOneWrite, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		h.before(versionOneWrite)
 	}
 	script(h)
 	h.run()
