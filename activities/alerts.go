@@ -213,7 +213,7 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string, digest 
 			Unowned     []string  `json:"unowned_sources"`
 		}
 		_ = json.Unmarshal(al.Detail, &d)
-		it := alertItem{Label: store.AlertLabel(al.Kind), Deadline: formatDate(d.Deadline), DataSources: d.DataSources, Unowned: d.Unowned}
+		it := alertItem{Label: store.AlertLabel(al.Kind), Deadline: a.staffDate(d.Deadline, al.DeadlineRule), DataSources: d.DataSources, Unowned: d.Unowned}
 		if al.RequestID != nil {
 			it.Reference = dsar.Reference(*al.RequestID)
 			it.Link = a.requestLink(*al.RequestID)
@@ -241,7 +241,7 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string, digest 
 			ol := openList{Title: l.title, Total: l.list.Total, More: l.list.Total - len(l.list.Items)}
 			for _, r := range l.list.Items {
 				ol.Items = append(ol.Items, openItem{Reference: dsar.Reference(r.RequestID), Link: a.requestLink(r.RequestID),
-					Type: r.RequestType.Label(), Status: r.Status.Label(), Deadline: formatDate(r.Deadline), Overdue: r.Overdue,
+					Type: r.RequestType.Label(), Status: r.Status.Label(), Deadline: a.staffDate(r.Deadline, r.DeadlineRule), Overdue: r.Overdue,
 					DataSources: r.DataSources, Unowned: r.Unowned})
 			}
 			open = append(open, ol)
@@ -272,4 +272,24 @@ func (a *Activities) sendAlerts(ctx context.Context, recipientID string, digest 
 // requestLink is a link to a request's page in the staff console.
 func (a *Activities) requestLink(id string) string {
 	return a.link("/console/requests/"+id, nil)
+}
+
+// staffDate is how staff mail shows a request's deadline: its date where
+// the rule counted it, with the zone named ("2 December 2026 (Pacific
+// time)"), since a deadline at the end of a Californian day already falls
+// on the next day in UTC. A rule without a zone (or no longer configured)
+// has its date in UTC, as before.
+func (a *Activities) staffDate(t time.Time, rule string) string {
+	if t.IsZero() {
+		return ""
+	}
+	r, ok := a.Config.Jurisdictions.ByID(rule)
+	if !ok || r.Timezone == "" {
+		return formatDate(t)
+	}
+	loc, err := dsar.LoadZone(r.Timezone)
+	if err != nil { // refused at start-up; not reached
+		return formatDate(t)
+	}
+	return t.In(loc).Format("2 January 2006") + " (" + dsar.ZoneWords(r.Timezone) + ")"
 }

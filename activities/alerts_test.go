@@ -277,3 +277,36 @@ func TestDeclinedTaskAlertNamesTheSource(t *testing.T) {
 		}
 	}
 }
+
+// TestStaffMailDatesInTheRulesZone: a California request due at 18:00
+// Pacific on 17 December is due on the 18th in UTC. Staff mail gives its
+// date where the rule counts it, naming the zone, in the alert's line and
+// in the list of open work; a GDPR request's date stays in UTC.
+func TestStaffMailDatesInTheRulesZone(t *testing.T) {
+	f, srv := resendFixture(t, "digest")
+	owner := f.user("owner@example.com", dsar.RoleOrgOwner)
+	due := time.Date(2026, time.December, 18, 2, 0, 0, 0, time.UTC) // 17 December, 18:00 Pacific
+	ca := f.openRequest(dsar.StatusIdentityVerified, 10)
+	f.sql(`UPDATE requests SET deadline = $2, deadline_rule = 'us_ccpa', deadline_rule_name = 'California CCPA/CPRA' WHERE id = $1`, ca, due)
+	eu := f.openRequest(dsar.StatusIdentityVerified, 10)
+	f.sql(`UPDATE requests SET deadline = $2 WHERE id = $1`, eu, due.Add(24*time.Hour))
+	f.recordAlert(activities.AlertRequest{RequestID: ca, Kind: store.AlertDeadlineWarning, Key: "warning", Deadline: due})
+
+	if sent, err := f.acts.SendAlertDigest(f.ctx); err != nil || sent != 1 {
+		t.Fatalf("digest: %d, %v", sent, err)
+	}
+	m := mailTo(t, srv, owner.Email)
+	pacific := "17 December 2026 (Pacific time)"
+	if n := strings.Count(m.Text, "due "+pacific); n != 2 {
+		t.Errorf("the digest gives the Californian deadline as %q %d times, want 2 (alert and list):\n%s", pacific, n, m.Text)
+	}
+	if !strings.Contains(m.HTML, pacific) {
+		t.Errorf("the HTML digest lacks %q:\n%s", pacific, m.HTML)
+	}
+	if strings.Contains(m.Text, "18 December 2026") {
+		t.Errorf("the digest gives the Californian deadline's UTC date:\n%s", m.Text)
+	}
+	if !strings.Contains(m.Text, "due 19 December 2026\n") {
+		t.Errorf("the GDPR request's deadline is not its UTC date:\n%s", m.Text)
+	}
+}

@@ -97,6 +97,10 @@ type Alert struct {
 	Detail      json.RawMessage `db:"detail" json:"detail"`
 	CreatedAt   time.Time       `db:"created_at" json:"created_at"`
 	SentAt      *time.Time      `db:"sent_at" json:"sent_at,omitempty"`
+	// DeadlineRule is the id of the rule the request's deadline was
+	// counted by (PendingAlerts only, "" without a request), whose time
+	// zone the deadline's date is read in.
+	DeadlineRule string `db:"deadline_rule" json:"-"`
 }
 
 // NewAlert is an alert to record. DedupeKey makes recording idempotent: a
@@ -173,8 +177,10 @@ func (db *DB) PendingAlertRecipients(ctx context.Context) ([]string, error) {
 
 // PendingAlerts lists a user's alerts not yet sent, oldest first.
 func (db *DB) PendingAlerts(ctx context.Context, recipientID string) ([]Alert, error) {
-	const q = `SELECT id, dedupe_key, recipient_id, request_id, kind, detail, created_at, sent_at
-		FROM alerts WHERE recipient_id = $1 AND sent_at IS NULL ORDER BY id`
+	const q = `SELECT a.id, a.dedupe_key, a.recipient_id, a.request_id, a.kind, a.detail, a.created_at, a.sent_at,
+			coalesce(r.deadline_rule, '') AS deadline_rule
+		FROM alerts a LEFT JOIN requests r ON r.id = a.request_id
+		WHERE a.recipient_id = $1 AND a.sent_at IS NULL ORDER BY a.id`
 	out := []Alert{}
 	if err := db.SelectContext(ctx, &out, q, recipientID); err != nil {
 		return nil, fmt.Errorf("store: pending alerts of %s: %w", recipientID, err)

@@ -33,7 +33,10 @@ type OutstandingRequest struct {
 	RequestType dsar.RequestType `db:"request_type"`
 	Status      dsar.Status      `db:"status"`
 	Deadline    time.Time        `db:"deadline"`
-	Overdue     bool             `db:"overdue"` // past the deadline
+	// DeadlineRule is the id of the rule the deadline was counted by,
+	// whose time zone its date is read in.
+	DeadlineRule string `db:"deadline_rule"`
+	Overdue      bool   `db:"overdue"` // past the deadline
 	// DataSources names the data sources of the user's open tasks on the
 	// request (in Outstanding.Tasks only).
 	DataSources pq.StringArray `db:"data_sources"`
@@ -87,7 +90,7 @@ func (db *DB) Outstanding(ctx context.Context, userID string, limit int) (Outsta
 		}
 		return nil
 	}
-	const columns = `r.id, r.request_type, r.status, r.deadline, r.overdue OR r.deadline < now() AS overdue`
+	const columns = `r.id, r.request_type, r.status, r.deadline, r.deadline_rule, r.overdue OR r.deadline < now() AS overdue`
 	const qHandled = `SELECT ` + columns + `, '{}'::text[] AS data_sources, '{}'::text[] AS unowned, count(*) OVER () AS total
 		FROM requests r WHERE r.handler_id = $1 AND r.accepted AND r.status = ANY($2)
 		ORDER BY r.deadline, r.id LIMIT $3`
