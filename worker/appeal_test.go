@@ -86,5 +86,5 @@ func TestAppealReversedOnDevServer(t *testing.T) {
 	if !l.hasMail(email, "The decision on your appeal") {
 		t.Error("no appeal decision mail")
 	}
-	l.export(id, "dsar_appeal_reversed.json")
+	l.export(id, "dsar_baseline_appeal_reversed.json")
 }

@@ -91,5 +91,5 @@ func TestClocksOnDevServer(t *testing.T) {
 	if r, err := db.Request(l.ctx, id, ""); err != nil || r.AcknowledgedAt == nil || r.ScrubbedAt == nil || r.DeadlineWhy == "" {
 		t.Fatalf("the row: acknowledged %v, scrubbed %v, why %q (%v)", r.AcknowledgedAt, r.ScrubbedAt, r.DeadlineWhy, err)
 	}
-	l.export(id, "dsar_clocks.json")
+	l.export(id, "dsar_baseline_clocks.json")
 }

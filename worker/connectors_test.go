@@ -86,5 +86,5 @@ func TestAutomatedSourceOnDevServer(t *testing.T) {
 	if err := db.Get(&steps, `SELECT count(*) FROM audit_events WHERE request_id = $1 AND action = $2`, id, dsar.AuditConnectorStep); err != nil || steps != 3 {
 		t.Errorf("%d connector steps audited (%v), want identify, erase, verify", steps, err)
 	}
-	l.export(id, "dsar_connectors.json")
+	l.export(id, "dsar_baseline_connectors.json")
 }

@@ -63,5 +63,5 @@ func TestFulfilmentOnDevServer(t *testing.T) {
 	if _, _, err := db.OpenPackage(l.ctx, keys, id); dsar.ErrorCode(err) != dsar.EGONE {
 		t.Errorf("the expired package: %v, want EGONE", err)
 	}
-	l.export(id, "dsar_fulfilment.json")
+	l.export(id, "dsar_baseline_fulfilment.json")
 }

@@ -78,5 +78,5 @@ func TestOptOutAcceptedOnDevServer(t *testing.T) {
 	if final.Status != dsar.StatusCompleted || final.OptOutAcceptedAt == nil {
 		t.Fatalf("final status %s, accepted at %v", final.Status, final.OptOutAcceptedAt)
 	}
-	l.export(id, "dsar_optout_accepted.json")
+	l.export(id, "dsar_baseline_optout_accepted.json")
 }

@@ -39,5 +39,5 @@ func TestLegalHoldOnDevServer(t *testing.T) {
 	if r, err := db.Request(l.ctx, id, ""); err != nil || r.ScrubbedAt == nil || r.LegalHoldOn || final.Held() {
 		t.Fatalf("after the lift: scrubbed at %v, held %v (%v)", r.ScrubbedAt, r.LegalHoldOn, err)
 	}
-	l.export(id, "dsar_legal_hold.json")
+	l.export(id, "dsar_baseline_legal_hold.json")
 }

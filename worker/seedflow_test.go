@@ -81,7 +81,7 @@ func TestSeedFlowOnDevServer(t *testing.T) {
 		t.Errorf("the PII after withdrawal: %v", err)
 	}
 	eventually(t, "the withdrawal confirmation", func() bool { return l.hasMail("pat@example.net", "withdrawn") })
-	l.export(id, "dsar_seed_flow.json")
+	l.export(id, "dsar_baseline_seed_flow.json")
 }
 
 // TestManualIntakeOnDevServer records a request staff took on the phone
@@ -118,5 +118,5 @@ func TestManualIntakeOnDevServer(t *testing.T) {
 	if final.Status != dsar.StatusCompleted || final.IdentityNote != "security questions" || !final.Deadline.Equal(deadline) {
 		t.Errorf("final: %s, note %q, deadline %v (want %v)", final.Status, final.IdentityNote, final.Deadline, deadline)
 	}
-	l.export(id, "dsar_manual_intake.json")
+	l.export(id, "dsar_baseline_manual_intake.json")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/activities"
@@ -221,11 +222,14 @@ func TestHeldAuditsAreWrittenBeforeTheRunEnds(t *testing.T) {
 // good from the email's verification on (the request row is gone), until
 // an operator abandons the workflow; the verification's audit row is the
 // one its projection write carried (versionOneWrite). failAudit, when set,
-// also fails every audit write that way. It returns the harness, run to
-// its end.
-func abandonedWhileProjecting(t *testing.T, failAudit bool) *harness {
+// also fails every audit write that way. versions, when set, picks the
+// run's versions. It returns the harness, run to its end.
+func abandonedWhileProjecting(t *testing.T, failAudit bool, versions func(*harness)) *harness {
 	t.Helper()
 	h := newHarness(t)
+	if versions != nil {
+		versions(h)
+	}
 	gone := temporal.NewNonRetryableApplicationError("no request to project", activities.ErrTypeNotFound, nil)
 	h.fail = func(what string) error {
 		switch {
@@ -248,19 +252,37 @@ func abandonedWhileProjecting(t *testing.T, failAudit bool) *harness {
 // TestAbandonKeepsTheAuditsItsWriteCarried: an operator abandons the
 // workflow while the projection write that carries an action's audit row
 // fails for good. The row is written on its own before the workflow ends,
-// as it was before one-write: the trail keeps what happened.
+// as it was before one-write: the trail keeps what happened. So it is on a
+// run started before the baseline that recorded abandon-keeps-audits when
+// it needed it ("chain"); one that recorded it was not drops the row, as
+// its history did.
 func TestAbandonKeepsTheAuditsItsWriteCarried(t *testing.T) {
-	h := abandonedWhileProjecting(t, false)
-	if err := h.env.GetWorkflowError(); err != nil {
-		t.Fatalf("the abandoned workflow ended with %v", err)
-	}
-	if !slices.Contains(h.auditActions(), dsar.AuditEmailVerified) {
-		t.Errorf("the trail %v lost the verification that the abandoned write carried (writes %v)", h.auditActions(), h.writes)
-	}
-	for i, at := range h.projectedAt {
-		if at >= time.Hour {
-			t.Errorf("projection %d written at %v, after the row was gone", i, at)
-		}
+	for _, c := range []struct {
+		name     string
+		versions func(*harness)
+		kept     bool
+	}{
+		{"baseline", nil, true},
+		{"chain", func(h *harness) {
+			h.env.OnGetVersion(versionBaseline, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+		}, true},
+		{"before keep-audits", func(h *harness) { h.before(versionKeepAudits) }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := abandonedWhileProjecting(t, false, c.versions)
+			if err := h.env.GetWorkflowError(); err != nil {
+				t.Fatalf("the abandoned workflow ended with %v", err)
+			}
+			if kept := slices.Contains(h.auditActions(), dsar.AuditEmailVerified); kept != c.kept {
+				t.Errorf("the trail %v keeps the verification that the abandoned write carried: %v, want %v (writes %v)",
+					h.auditActions(), kept, c.kept, h.writes)
+			}
+			for i, at := range h.projectedAt {
+				if at >= time.Hour {
+					t.Errorf("projection %d written at %v, after the row was gone", i, at)
+				}
+			}
+		})
 	}
 }
 
@@ -268,7 +290,7 @@ func TestAbandonKeepsTheAuditsItsWriteCarried(t *testing.T) {
 // written on its own either, the workflow ends failed, naming the row's
 // key and action, rather than ending as if the trail were whole.
 func TestAbandonSaysWhichAuditsItLost(t *testing.T) {
-	h := abandonedWhileProjecting(t, true)
+	h := abandonedWhileProjecting(t, true, nil)
 	err := h.env.GetWorkflowError()
 	lost := fmt.Sprintf("#%d %s", len(h.audits)+1, dsar.AuditEmailVerified) // the key after those written, and the action
 	if err == nil || !strings.Contains(err.Error(), lost) {
