@@ -43,3 +43,19 @@ func ZoneWords(name string) string {
 	}
 	return name
 }
+
+// Zone is the time zone the rule with id reads its days in, and its IANA
+// name: UTC and "" for a rule without one, the default deadline, or an id
+// no rule has any more. A zone that does not load (start-up refuses one)
+// is UTC too.
+func (rs Rules) Zone(id string) (*time.Location, string) {
+	r, ok := rs.ByID(id)
+	if !ok || r.Timezone == "" {
+		return time.UTC, ""
+	}
+	loc, err := LoadZone(r.Timezone)
+	if err != nil {
+		return time.UTC, ""
+	}
+	return loc, r.Timezone
+}

@@ -280,16 +280,9 @@ func (a *Activities) requestLink(id string) string {
 // on the next day in UTC. A rule without a zone (or no longer configured)
 // has its date in UTC, as before.
 func (a *Activities) staffDate(t time.Time, rule string) string {
-	if t.IsZero() {
-		return ""
-	}
-	r, ok := a.Config.Jurisdictions.ByID(rule)
-	if !ok || r.Timezone == "" {
+	loc, zone := a.Config.Jurisdictions.Zone(rule)
+	if t.IsZero() || zone == "" {
 		return formatDate(t)
 	}
-	loc, err := dsar.LoadZone(r.Timezone)
-	if err != nil { // refused at start-up; not reached
-		return formatDate(t)
-	}
-	return t.In(loc).Format("2 January 2006") + " (" + dsar.ZoneWords(r.Timezone) + ")"
+	return t.In(loc).Format("2 January 2006") + " (" + dsar.ZoneWords(zone) + ")"
 }

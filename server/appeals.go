@@ -347,10 +347,8 @@ func (s *Server) appealAuthority(row store.Request) (authority, contact string) 
 		}
 		return *row.AppealAuthority, contact
 	}
-	for _, r := range s.Config.Jurisdictions {
-		if r.ID == row.DeadlineRule && r.Appeal != nil {
-			return r.Appeal.Authority, r.Appeal.Contact
-		}
+	if r, ok := s.Config.Jurisdictions.ByID(row.DeadlineRule); ok && r.Appeal != nil {
+		return r.Appeal.Authority, r.Appeal.Contact
 	}
 	return "", ""
 }

@@ -31,10 +31,8 @@ type ruleJSON struct {
 // deadlineRule finds the rule a request's deadline came from: a
 // jurisdiction of the config, or the default period.
 func (s *Server) deadlineRule(row store.Request) ruleJSON {
-	for _, r := range s.Config.Jurisdictions {
-		if r.ID == row.DeadlineRule {
-			return ruleJSON{ID: r.ID, Name: r.Name, Period: r.Period.String(), Extension: r.Extension.String(), Source: r.Source}
-		}
+	if r, ok := s.Config.Jurisdictions.ByID(row.DeadlineRule); ok {
+		return ruleJSON{ID: r.ID, Name: r.Name, Period: r.Period.String(), Extension: r.Extension.String(), Source: r.Source}
 	}
 	if row.DeadlineRule == "default" {
 		return ruleJSON{ID: "default", Name: "Default deadline (no jurisdiction rule covers the requester's country)",

@@ -590,14 +590,7 @@ func requestRow(l locale.Lang, loc *time.Location, r store.PortalRequest) portal
 // UTC for the default deadline, a rule without a zone, or one no longer
 // configured. The pages show dates in it; the API answers UTC instants.
 func (s *Server) zoneOf(rule string) *time.Location {
-	r, ok := s.Config.Jurisdictions.ByID(rule)
-	if !ok {
-		return time.UTC
-	}
-	loc, err := dsar.LoadZone(r.Timezone)
-	if err != nil { // refused at start-up; not reached
-		return time.UTC
-	}
+	loc, _ := s.Config.Jurisdictions.Zone(rule)
 	return loc
 }
 

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/opendsar/dsar"
 	"github.com/opendsar/dsar/holidays"
 	"github.com/opendsar/dsar/store"
@@ -39,14 +37,12 @@ func ruleDays(t *testing.T, rule dsar.Rule, received time.Time) dsar.Workdays {
 func TestClocksOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
+	owner := l.orgOwner()
+	source, err := db.CreateDataSource(l.ctx, "CRM", "", []string{owner.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	crm := uuid.NewString()
-	if _, err := db.Exec(`INSERT INTO data_sources (id, name) VALUES ($1, 'CRM')`, crm); err != nil {
-		t.Fatal(err)
-	}
+	crm := source.ID
 	rule, ok := dsar.DefaultRules.Match("GB", "")
 	if !ok || !rule.Pause || rule.ExtensionNoticeWithin.IsZero() {
 		t.Fatal("no UK rule that stops the clock and asks an extension to be noticed")

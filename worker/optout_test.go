@@ -19,10 +19,7 @@ import (
 func TestOptOutAcceptedOnDevServer(t *testing.T) {
 	l := newLifecycle(t)
 	db, keys := l.app.DB, l.app.Keys
-	owner, err := db.CreateUser(l.ctx, store.User{Email: "owner@example.com", Name: "Olga Owner", Role: dsar.RoleOrgOwner, PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := l.orgOwner()
 	carl, err := db.CreateUser(l.ctx, store.User{Email: "carl@example.com", Name: "Carl", Role: dsar.RoleSourceOwner, PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
